@@ -1,0 +1,86 @@
+/*
+ * The contract between generic dmos code and the architecture.
+ *
+ * arch/x86_64 brings the CPU up (long mode, GDT/IDT, paging with a direct
+ * map of local RAM), fills a struct boot_info and calls kmain(). Generic
+ * code then asks for everything machine-specific through the arch_*
+ * functions below and never touches a port, MSR or page-table bit itself.
+ */
+#ifndef ARCH_ARCH_H
+#define ARCH_ARCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#define PAGE_SIZE   4096UL
+#define PAGE_SHIFT  12
+
+#define BOOT_MAX_RANGES 64
+#define BOOT_CMDLINE_MAX 512
+
+struct mem_range {
+	uint64_t base, len;     /* physical bytes of usable RAM */
+};
+
+/* What the boot loader and firmware told us, in a machine-neutral form. */
+struct boot_info {
+	char cmdline[BOOT_CMDLINE_MAX];     /* boot loader's line, then fw_cfg's */
+	struct mem_range ram[BOOT_MAX_RANGES];
+	int nram;
+	uint64_t reserved_end;  /* phys: kernel image and boot data end here */
+};
+
+/* Generic start-up, called once by the arch code with interrupts off. */
+void kmain(struct boot_info *bi) __attribute__((noreturn));
+
+/* Called by kmain once frames can be allocated: interrupt controller, timer. */
+void arch_late_init(void);
+
+/* Address translation for the direct map of local RAM. */
+void *phys_to_virt(uint64_t pa);
+uint64_t virt_to_phys(const void *va);
+
+/* Console: raw bytes out, one byte in (-1 when none is waiting). */
+void arch_console_write(const char *s, size_t n);
+int arch_console_getc(void);
+
+/* Time since boot in nanoseconds (TSC, calibrated against the PIT). */
+uint64_t arch_time_ns(void);
+
+/* Start the periodic local timer; tick() runs in interrupt context. */
+void arch_timer_start(unsigned hz, void (*tick)(void));
+
+void arch_irq_enable(void);
+void arch_irq_disable(void);
+void arch_idle(void);                   /* enable interrupts, wait for one */
+void arch_halt(void) __attribute__((noreturn));     /* stop this node for good */
+void arch_cpu_relax(void);
+
+/*
+ * Write back (and invalidate) the cache lines of [p, p+n). The emulated pool
+ * is coherent, but real CXL memory shared between hosts is not: every
+ * store other nodes must see is followed by arch_pool_flush().
+ */
+void arch_pool_flush(const volatile void *p, size_t n);
+
+/* Called by the trap code just before a node stops on an exception. */
+void kernel_on_fatal(void);
+
+/* PCI configuration space, by bus/device/function. */
+uint32_t arch_pci_read(unsigned bus, unsigned dev, unsigned fn, unsigned off);
+void arch_pci_write(unsigned bus, unsigned dev, unsigned fn, unsigned off, uint32_t v);
+
+/*
+ * Map [pa, pa+size) of device memory at the pool window, write-back cached
+ * (the pool is memory, not registers). Return: the window's address.
+ */
+void *arch_map_pool(uint64_t pa, uint64_t size);
+
+/* Map device registers uncached. Return: their address, or NULL. */
+void *arch_map_mmio(uint64_t pa, uint64_t size);
+
+/* Deliberately take a CPU exception of the given kind ("pf", "ud", "gp", "de"). */
+bool arch_fault(const char *kind);
+
+#endif

@@ -1,0 +1,122 @@
+/*
+ * Local APIC timer and the TSC clock. The legacy PIC is remapped out of the
+ * exception range and masked; the PIT is used once, to measure how fast the
+ * APIC timer and the TSC run, and never again.
+ */
+#include "arch/arch.h"
+#include "arch/x86_64/x86.h"
+#include "kernel/kernel.h"
+
+#define APIC_ID      0x020
+#define APIC_EOI     0x0B0
+#define APIC_SVR     0x0F0
+#define APIC_LVT_TMR 0x320
+#define APIC_TMR_INIT 0x380
+#define APIC_TMR_CUR 0x390
+#define APIC_TMR_DIV 0x3E0
+
+#define PIT_HZ 1193182
+#define CALIBRATE_MS 10
+
+static volatile uint32_t *lapic;
+static uint64_t tsc_boot, tsc_hz, ns_mult;     /* ns = (tsc * ns_mult) >> 32 */
+static uint32_t apic_per_ms;
+
+void arch_timer_set_tick(void (*tick)(void));
+
+static uint32_t rd(unsigned reg) { return lapic[reg / 4]; }
+static void wr(unsigned reg, uint32_t v) { lapic[reg / 4] = v; }
+
+void apic_eoi(void)
+{
+	wr(APIC_EOI, 0);
+}
+
+static void pic_disable(void)
+{
+	outb(0x20, 0x11); outb(0xA0, 0x11);     /* init, expect ICW4 */
+	outb(0x21, 0x20); outb(0xA1, 0x28);     /* vectors 0x20.., 0x28.. */
+	outb(0x21, 0x04); outb(0xA1, 0x02);
+	outb(0x21, 0x01); outb(0xA1, 0x01);
+	outb(0x21, 0xFF); outb(0xA1, 0xFF);     /* mask everything */
+}
+
+/* Run PIT channel 2 for CALIBRATE_MS and count APIC timer and TSC ticks. */
+static void calibrate(void)
+{
+	uint16_t count = PIT_HZ * CALIBRATE_MS / 1000;
+
+	outb(0x61, (inb(0x61) & ~0x02) | 0x01); /* gate on, speaker off */
+	outb(0x43, 0xB0);                       /* channel 2, lo/hi, mode 0 */
+	outb(0x42, count & 0xFF);
+	outb(0x42, count >> 8);
+	uint8_t g = inb(0x61);
+	outb(0x61, g & ~0x01);                  /* restart the count */
+	outb(0x61, g | 0x01);
+	wr(APIC_TMR_INIT, 0xFFFFFFFF);
+	uint64_t t0 = rdtsc();
+	while (!(inb(0x61) & 0x20))
+		;
+	uint64_t t1 = rdtsc();
+	uint32_t left = rd(APIC_TMR_CUR);
+	wr(APIC_TMR_INIT, 0);
+
+	apic_per_ms = (0xFFFFFFFF - left) / CALIBRATE_MS;
+	tsc_hz = (t1 - t0) * (1000 / CALIBRATE_MS);
+	if (tsc_hz == 0)
+		tsc_hz = 1000000000;
+	ns_mult = (1000000000ULL << 32) / tsc_hz;
+}
+
+void apic_init(void)
+{
+	uint64_t base = rdmsr(0x1B) & ~0xFFFUL;
+
+	pic_disable();
+	lapic = arch_map_mmio(base, PAGE_SIZE);
+	if (!lapic)
+		panic("apic: cannot map the local APIC at 0x%lx", base);
+	wrmsr(0x1B, rdmsr(0x1B) | (1 << 11));   /* global enable */
+	wr(APIC_SVR, 0x100 | VEC_SPURIOUS);
+	wr(APIC_TMR_DIV, 0x3);                  /* divide by 16 */
+	wr(APIC_LVT_TMR, 1 << 16);              /* masked while we measure */
+	tsc_boot = rdtsc();
+	calibrate();
+	printk("apic: id %u, timer %u kHz, tsc %lu MHz\n", rd(APIC_ID) >> 24,
+	       apic_per_ms, tsc_hz / 1000000);
+}
+
+void arch_timer_start(unsigned hz, void (*tick)(void))
+{
+	arch_timer_set_tick(tick);
+	wr(APIC_LVT_TMR, VEC_TIMER | (1 << 17));        /* periodic */
+	wr(APIC_TMR_INIT, apic_per_ms * 1000 / hz);
+}
+
+uint64_t arch_time_ns(void)
+{
+	if (!ns_mult)
+		return 0;
+	return (uint64_t)(((unsigned __int128)(rdtsc() - tsc_boot) * ns_mult) >> 32);
+}
+
+void arch_irq_enable(void) { __asm__ volatile("sti" ::: "memory"); }
+void arch_irq_disable(void) { __asm__ volatile("cli" ::: "memory"); }
+void arch_idle(void) { __asm__ volatile("sti; hlt" ::: "memory"); }
+void arch_cpu_relax(void) { __asm__ volatile("pause" ::: "memory"); }
+
+void arch_halt(void)
+{
+	for (;;)
+		__asm__ volatile("cli; hlt");
+}
+
+void arch_pool_flush(const volatile void *p, size_t n)
+{
+	uintptr_t a = (uintptr_t)p & ~63UL, end = (uintptr_t)p + n;
+
+	__asm__ volatile("mfence" ::: "memory");
+	for (; a < end; a += 64)
+		__asm__ volatile("clflush (%0)" : : "r"(a) : "memory");
+	__asm__ volatile("mfence" ::: "memory");
+}

@@ -1,0 +1,114 @@
+/*
+ * Kernel page tables. One set, built once at boot:
+ *   - the direct map: all local RAM at PHYS_BASE, with 1 GiB pages;
+ *   - the kernel image at KERNEL_BASE, one 1 GiB page over phys 0;
+ *   - the pool window at POOL_BASE, 2 MiB pages over the ivshmem BAR;
+ *   - device registers at MMIO_BASE, 4 KiB uncached pages.
+ * The low half stays empty (it is for user space), so a NULL dereference in
+ * the kernel faults.
+ *
+ * A virtual address splits into table indices like this:
+ *   47      39 38      30 29      21 20      12 11         0
+ *   | PML4    | PDPT     | PD       | PT       | offset     |
+ */
+#include "arch/arch.h"
+#include "arch/x86_64/x86.h"
+#include "kernel/kernel.h"
+#include "mm/mm.h"
+
+#define PTE_P   0x001UL
+#define PTE_W   0x002UL
+#define PTE_PWT 0x008UL
+#define PTE_PCD 0x010UL
+#define PTE_PS  0x080UL
+#define PTE_G   0x100UL
+#define PTE_NX  (1UL << 63)
+#define PTE_ADDR 0x000FFFFFFFFFF000UL
+
+#define IDX(va, level) (((va) >> (12 + 9 * (level))) & 511)
+
+static uint64_t pml4[512] __attribute__((aligned(4096)));
+static uint64_t pdpt_direct[512] __attribute__((aligned(4096)));
+static uint64_t pdpt_kernel[512] __attribute__((aligned(4096)));
+static uint64_t mmio_next = MMIO_BASE;
+
+void *phys_to_virt(uint64_t pa)
+{
+	return (void *)(pa + PHYS_BASE);
+}
+
+uint64_t virt_to_phys(const void *va)
+{
+	uint64_t a = (uint64_t)va;
+
+	return a >= KERNEL_BASE ? a - KERNEL_BASE : a - PHYS_BASE;
+}
+
+void paging_init(uint64_t max_phys)
+{
+	uint32_t a, b, c, d;
+	uint64_t gib = (max_phys + (1UL << 30) - 1) >> 30;
+
+	cpuid(0x80000001, &a, &b, &c, &d);
+	if (!(d & (1U << 26)))
+		panic("paging: this CPU has no 1 GiB pages (pdpe1gb); start QEMU with -cpu max");
+	if (gib > 512)
+		panic("paging: %lu GiB of RAM is more than the direct map holds (512)", gib);
+	for (uint64_t i = 0; i < gib; i++)
+		pdpt_direct[i] = (i << 30) | PTE_P | PTE_W | PTE_PS | PTE_G | PTE_NX;
+	pdpt_kernel[IDX(KERNEL_BASE, 2)] = 0 | PTE_P | PTE_W | PTE_PS | PTE_G;
+	pml4[IDX(PHYS_BASE, 3)] = virt_to_phys(pdpt_direct) | PTE_P | PTE_W;
+	pml4[IDX(KERNEL_BASE, 3)] = virt_to_phys(pdpt_kernel) | PTE_P | PTE_W;
+	write_cr3(virt_to_phys(pml4));
+}
+
+/* The entry for va at the given level (0 = PT), making tables on the way. */
+static uint64_t *walk(uint64_t va, int level)
+{
+	uint64_t *table = pml4;
+
+	for (int l = 3; l > level; l--) {
+		uint64_t *e = &table[IDX(va, l)];
+		if (!(*e & PTE_P)) {
+			uint64_t pa = frame_alloc(0);
+			if (pa == FRAME_NONE)
+				return NULL;
+			memset(phys_to_virt(pa), 0, PAGE_SIZE);
+			*e = pa | PTE_P | PTE_W;
+		}
+		if (*e & PTE_PS)
+			return NULL;    /* already covered by a large page */
+		table = phys_to_virt(*e & PTE_ADDR);
+	}
+	return &table[IDX(va, level)];
+}
+
+void *arch_map_pool(uint64_t pa, uint64_t size)
+{
+	const uint64_t big = 2UL << 20;
+
+	if ((pa | size) & (big - 1))
+		panic("paging: pool BAR 0x%lx+0x%lx is not 2 MiB aligned", pa, size);
+	for (uint64_t off = 0; off < size; off += big) {
+		uint64_t *e = walk(POOL_BASE + off, 1);
+		if (!e)
+			panic("paging: out of memory mapping the pool window");
+		*e = (pa + off) | PTE_P | PTE_W | PTE_PS | PTE_G | PTE_NX;
+	}
+	return (void *)POOL_BASE;
+}
+
+void *arch_map_mmio(uint64_t pa, uint64_t size)
+{
+	uint64_t start = mmio_next, off0 = pa & (PAGE_SIZE - 1);
+
+	pa -= off0;
+	for (uint64_t off = 0; off < size + off0; off += PAGE_SIZE) {
+		uint64_t *e = walk(mmio_next, 0);
+		if (!e)
+			return NULL;
+		*e = (pa + off) | PTE_P | PTE_W | PTE_PCD | PTE_PWT | PTE_G | PTE_NX;
+		mmio_next += PAGE_SIZE;
+	}
+	return (void *)(start + off0);
+}

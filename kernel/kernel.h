@@ -1,0 +1,62 @@
+/*
+ * The kernel's core services for every other folder: console output and
+ * panic, string functions, the boot command line, and who this node is.
+ */
+#ifndef KERNEL_KERNEL_H
+#define KERNEL_KERNEL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include "kernel/param.h"
+
+#define EPERM    1
+#define ENOENT   2
+#define EIO      5
+#define ENOMEM  12
+#define EFAULT  14
+#define EBUSY   16
+#define EEXIST  17
+#define EINVAL  22
+#define ENOSPC  28
+#define ETIMEDOUT 110
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* printk.c: every line is stamped with the seconds since boot. */
+int printk(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
+int snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void panic(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+
+/* string.c */
+void *memset(void *d, int c, size_t n);
+void *memcpy(void *d, const void *s, size_t n);
+void *memmove(void *d, const void *s, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+size_t strlen(const char *s);
+int strcmp(const char *a, const char *b);
+int strncmp(const char *a, const char *b, size_t n);
+size_t strlcpy(char *d, const char *s, size_t n);
+
+/* cmdline.c: `key=value` words from the boot loader and fw_cfg; the last wins. */
+void cmdline_init(const char *line);
+bool cmdline_get(const char *key, char *val, size_t n);
+long cmdline_long(const char *key, long dflt);
+
+/* Who this node is, from the command line (node=, nodes=, cluster=). */
+struct self {
+	int id;                         /* node id, 0 .. nodes-1 */
+	int nodes;                      /* expected cluster size */
+	char cluster[CLUSTER_ID_MAX];   /* cluster id */
+	uint64_t local_mem;             /* bytes of local RAM */
+};
+extern struct self self;
+
+/* main.c: jiffies since the timer started. */
+extern volatile uint64_t ticks;
+
+#endif

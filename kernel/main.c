@@ -1,0 +1,112 @@
+/*
+ * Generic start-up of a dmos node: learn who we are from the command line,
+ * take over local memory, start the clock, find the pool and join the
+ * cluster. Then the node idles (the scheduler comes later).
+ */
+#include "kernel/kernel.h"
+#include "kernel/pci.h"
+#include "kernel/pool.h"
+#include "mm/mm.h"
+#include "arch/arch.h"
+
+struct self self = { .id = 0, .nodes = 1, .cluster = "dmos" };
+volatile uint64_t ticks;
+
+static void tick(void)
+{
+	ticks++;
+	if (ticks % HEARTBEAT_TICKS == 0)
+		pool_heartbeat();
+}
+
+void kernel_on_fatal(void)
+{
+	pool_mark_halted();
+	printk("node %d: halted\n", self.id);
+}
+
+static bool valid_cluster_id(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-'))
+			return false;
+	return true;
+}
+
+/* Read node=, nodes=, cluster=. Return: NULL, or what is wrong with them. */
+static const char *identify(void)
+{
+	long id = cmdline_long("node", 0), n = cmdline_long("nodes", 1);
+	char cid[64];
+
+	if (n < 1 || n > MAX_NODES)
+		return "nodes= must be a number from 1 to 64";
+	if (id < 0 || id >= n)
+		return "node= must be a number from 0 to nodes-1";
+	if (cmdline_get("cluster", cid, sizeof(cid))) {
+		if (strlen(cid) >= CLUSTER_ID_MAX || !valid_cluster_id(cid))
+			return "cluster= must be 1 to 31 characters of a-z, 0-9 and -";
+		strlcpy(self.cluster, cid, sizeof(self.cluster));
+	}
+	self.id = (int)id;
+	self.nodes = (int)n;
+	return NULL;
+}
+
+/* bench=frames: what one local frame alloc+free costs, per order. */
+static void bench_frames(void)
+{
+	static const unsigned orders[] = { 0, 3, 9 };
+	enum { ROUNDS = 20000 };
+
+	for (unsigned i = 0; i < ARRAY_SIZE(orders); i++) {
+		uint64_t t0 = arch_time_ns();
+		for (int r = 0; r < ROUNDS; r++) {
+			uint64_t pa = frame_alloc(orders[i]);
+			if (pa == FRAME_NONE || frame_free(pa, orders[i]))
+				panic("bench: frame allocator failed at order %u", orders[i]);
+		}
+		uint64_t ns = arch_time_ns() - t0;
+		printk("node %d: bench frames order %u: %lu ns per alloc+free (%d rounds)\n",
+		       self.id, orders[i], ns / ROUNDS, ROUNDS);
+	}
+}
+
+void kmain(struct boot_info *bi)
+{
+	char arg[16];
+
+	cmdline_init(bi->cmdline);
+	printk("dmos: booting, command line: %s\n", bi->cmdline);
+	const char *bad = identify();
+	if (bad) {
+		printk("dmos: bad command line: %s; this node stops\n", bad);
+		arch_halt();
+	}
+	frame_init(bi);
+	frame_report();
+	kheap_setup();
+	arch_late_init();
+	arch_timer_start(HZ, tick);
+	arch_irq_enable();
+	printk("node %d: cluster '%s' of %d nodes, %lu MiB local RAM\n",
+	       self.id, self.cluster, self.nodes, self.local_mem >> 20);
+	pci_init();
+	if (pool_init() == 0)
+		pool_wait_cluster();
+	else
+		printk("node %d: running without the pool\n", self.id);
+
+	if (cmdline_get("bench", arg, sizeof(arg)) && !strcmp(arg, "frames"))
+		bench_frames();
+	if (cmdline_get("fault", arg, sizeof(arg))) {
+		printk("node %d: taking a deliberate '%s' fault (fault= on the command line)\n",
+		       self.id, arg);
+		if (!arch_fault(arg))
+			printk("node %d: unknown fault '%s' (pf, ud, gp, de); ignored\n", self.id, arg);
+	}
+	for (;;)
+		arch_idle();
+}

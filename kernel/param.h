@@ -1,0 +1,15 @@
+/* Tunables of a dmos node, one line each. */
+#ifndef KERNEL_PARAM_H
+#define KERNEL_PARAM_H
+
+#define MAX_NODES        64     /* nodes a pool's node table holds */
+#define HZ               100    /* timer ticks per second */
+#define HEARTBEAT_TICKS  1      /* ticks between two heartbeats in the node table */
+#define JOIN_REPORT_MS   5000   /* how often a node says whom it still waits for */
+#define TAKEOVER_WAIT_MS 500    /* watch a taken node-table slot this long for a live heartbeat */
+#define FORMAT_WAIT_MS   10000  /* wait this long for another node to finish formatting */
+#define POOL_MIN_SIZE    (16UL << 20)   /* smallest pool a node accepts */
+#define REGION_SIZE      (32UL << 20)   /* pool region: the unit that fails */
+#define CLUSTER_ID_MAX   32     /* bytes of a cluster id, with its NUL */
+
+#endif
