@@ -10,6 +10,7 @@
 #include "kernel/kernel.h"
 #include "kernel/pool.h"
 #include "kernel/pci.h"
+#include "kernel/poolsys.h"
 #include "arch/arch.h"
 
 #define IVSHMEM_VENDOR 0x1af4
@@ -51,7 +52,7 @@ static void format(volatile struct pool_super *sb, uint64_t size)
 	memset((void *)((uintptr_t)sb + table), 0, data - table);
 	sb->version = POOL_VERSION;
 	sb->pool_size = size;
-	sb->region_size = REGION_SIZE;
+	sb->region_size = MIN(REGION_SIZE, size);
 	sb->max_nodes = MAX_NODES;
 	sb->expected_nodes = self.nodes;
 	for (int i = 0; i < CLUSTER_ID_MAX; i++)
@@ -197,15 +198,22 @@ void pool_mark_halted(void)
 	arch_pool_flush(&pool.nodes[self.id], sizeof(struct pool_node));
 }
 
-/* Write "0,1,2" for the nodes in the given state (or not in it). */
-static int list_nodes(char *buf, size_t n, bool up)
+/*
+ * Write "0,1,2" for the nodes that have joined (joined == true) or the
+ * expected ones that have not (joined == false). A node that joined and
+ * then halted still counts as joined: the membership line is about who
+ * came up, and a node that halts right after its own line must not leave
+ * the others waiting.
+ */
+static int list_nodes(char *buf, size_t n, bool joined)
 {
 	int len = 0, count = 0;
 
 	buf[0] = 0;
 	for (int i = 0; i < MAX_NODES; i++) {
-		bool is_up = __atomic_load_n(&pool.nodes[i].state, __ATOMIC_ACQUIRE) == NODE_UP;
-		if (is_up != up || (!up && i >= self.nodes))
+		uint32_t st = __atomic_load_n(&pool.nodes[i].state, __ATOMIC_ACQUIRE);
+		bool in = st >= NODE_UP && __atomic_load_n(&pool.nodes[i].epoch, __ATOMIC_ACQUIRE);
+		if (in != joined || (!joined && i >= self.nodes))
 			continue;
 		if ((size_t)len < n)
 			len += snprintf(buf + len, n - len, count ? ",%d" : "%d", i);
@@ -253,3 +261,8 @@ int pool_init(void)
 	int err = pool_attach(base, size);
 	return err ? err : pool_join();
 }
+
+/* kernel/poolsys.h, for code that lives on pool memory */
+void pool_flush(const volatile void *p, size_t n) { arch_pool_flush(p, n); }
+uint64_t pool_now_ns(void) { return arch_time_ns(); }
+void pool_relax(void) { arch_cpu_relax(); }

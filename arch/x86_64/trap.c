@@ -108,9 +108,7 @@ bool arch_fault(const char *kind)
 	} else if (!strcmp(kind, "gp")) {
 		*(volatile uint64_t *)0x8000000000000000 = 1;   /* non-canonical */
 	} else if (!strcmp(kind, "de")) {
-		volatile uint64_t zero = 0;
-		volatile uint64_t r = 1 / zero;
-		(void)r;
+		__asm__ volatile("xor %%ecx, %%ecx; div %%rcx" : : : "rax", "rcx", "rdx");
 	} else {
 		return false;
 	}

@@ -1,0 +1,1 @@
+SRCS_buddy := mm/buddy.c

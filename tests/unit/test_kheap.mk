@@ -1,0 +1,1 @@
+SRCS_kheap := mm/kheap.c mm/buddy.c

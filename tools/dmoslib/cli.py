@@ -1,0 +1,297 @@
+"""The `dmos` command line: argument parsing and the small commands.
+
+Every subcommand is one function taking the parsed arguments and returning
+the exit status: 0 done, 1 could not (e.g. no such cluster is running), 2 bad
+input (nothing was created or changed). Every error is one line on stderr
+starting `dmos: `. `up` and `down` live in launcher.py, the console in
+console.py; the rest is here.
+"""
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+
+from . import cluster, console, launcher, params, pool, qemu, supervisor
+from .params import DmosError, UsageError
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but errors are one `dmos: ...` line and exit status 2."""
+
+    def error(self, message):
+        sub = self.prog.split(" ", 1)[1] + ": " if " " in self.prog else ""
+        raise UsageError("%s%s; see `%s --help`" % (sub, message, self.prog))
+
+
+def build_parser():
+    p = Parser(prog="dmos", description="Run and inspect dmos clusters: one QEMU "
+               "per node, all sharing an emulated CXL pool. Node ids are 0..N-1.")
+    sub = p.add_subparsers(dest="cmd", metavar="COMMAND", required=True)
+
+    def cmd(name, help_):
+        return sub.add_parser(name, help=help_, description=help_)
+
+    def cluster_opt(c):
+        c.add_argument("--cluster", metavar="NAME", help="cluster name (default: the "
+                       "running cluster, 'dmos' if several)")
+
+    c = cmd("up", "boot a cluster; stays in the foreground showing every console "
+            "until Ctrl-C, unless --detach")
+    c.add_argument("-n", "--nodes", type=int, default=params.NODES_DEFAULT, metavar="N",
+                   help="number of nodes, %d..%d (default %d)" % (
+                       params.NODES_MIN, params.NODES_MAX, params.NODES_DEFAULT))
+    c.add_argument("--mem", default=params.MEM_DEFAULT, metavar="SIZE",
+                   help="local memory per node, %s..%s (default %s)" % (
+                       params.fmt_size(params.MEM_MIN), params.fmt_size(params.MEM_MAX),
+                       params.MEM_DEFAULT))
+    c.add_argument("--pool", default=params.POOL_DEFAULT, metavar="SIZE",
+                   help="pool size, a power of two, %s..%s (default %s)" % (
+                       params.fmt_size(params.POOL_MIN), params.fmt_size(params.POOL_MAX),
+                       params.POOL_DEFAULT))
+    c.add_argument("--cluster", default=params.CLUSTER_DEFAULT, metavar="NAME",
+                   help="cluster name, [a-z0-9][a-z0-9-]{0,30} (default %s)"
+                   % params.CLUSTER_DEFAULT)
+    c.add_argument("--iso", metavar="PATH",
+                   help="boot ISO (default %s)" % os.path.relpath(params.DEFAULT_ISO,
+                                                                  params.REPO))
+    c.add_argument("--pool-path", metavar="PATH", help="pool backing file (default "
+                   "%s/dmos-NAME.pool, created and removed by dmos); an existing pool image or dax device is used as is and kept"
+                   % params.POOL_DIR)
+    c.add_argument("--node-arg", action="append", default=[], metavar="N:ARGS",
+                   help="extra kernel arguments for node N (or all:ARGS); repeatable")
+    c.add_argument("--gdb-wait", action="append", type=int, default=[], metavar="N",
+                   help="node N waits for gdb before it runs; repeatable")
+    c.add_argument("--gdb-base", type=int, metavar="PORT",
+                   help="gdb port of node 0; node N gets PORT+N (default: per user)")
+    c.add_argument("--detach", action="store_true",
+                   help="run in the background; return once every node joined")
+    c.add_argument("--timeout", type=float, default=params.TIMEOUT_DEFAULT, metavar="SEC",
+                   help="with --detach: seconds to wait for every node (default %d)"
+                   % params.TIMEOUT_DEFAULT)
+
+    c = cmd("down", "stop a cluster and remove its pool file and sockets (logs stay)")
+    cluster_opt(c)
+
+    c = cmd("status", "show the nodes of running clusters: QEMU, gdb port, pool state")
+    cluster_opt(c)
+    c.add_argument("--json", action="store_true", help="machine-readable output")
+
+    for name, help_ in (("console", "attach this terminal to node N's serial console "
+                         "(Ctrl-] detaches)"),
+                        ("kill", "SIGKILL node N's QEMU (a node crash); the others "
+                         "keep running"),
+                        ("gdb", "print the gdb command that attaches to node N")):
+        c = cmd(name, help_)
+        c.add_argument("node", type=int, metavar="N", help="node id")
+        cluster_opt(c)
+
+    c = cmd("pool", "print the pool's superblock and node table")
+    g = c.add_mutually_exclusive_group()
+    g.add_argument("--cluster", metavar="NAME", help="the pool of this running cluster")
+    g.add_argument("--pool-path", metavar="PATH", help="a pool file or device")
+    c.add_argument("--json", action="store_true", help="machine-readable output")
+    return p
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        if argv[:1] == ["_supervise"] and len(argv) == 2:
+            return supervisor.daemon_main(argv[1])
+        a, extra = build_parser().parse_known_args(argv)
+        if extra:
+            raise UsageError("%s: unrecognized arguments: %s; see `dmos %s --help`"
+                             % (a.cmd, " ".join(extra), a.cmd))
+        return COMMANDS[a.cmd](a)
+    except DmosError as e:
+        print("dmos: %s" % e, file=sys.stderr)
+        return e.code
+    except KeyboardInterrupt:
+        print("dmos: interrupted", file=sys.stderr)
+        return 130
+
+
+def cmd_down(a):
+    try:
+        run = cluster.pick(a.cluster)
+    except DmosError:
+        run = stale_run(a.cluster)
+        if run is None:
+            raise
+    pool_path, nodes = run.cfg["pool_path"], run.cfg["nodes"]
+    alive = len(run.live_nodes())
+    was = "running" if run.running() else "stale"
+    if was == "stale":
+        print("dmos: cluster %s's supervisor is gone; cleaning up directly" % run.name)
+    launcher.take_down(run, echo=lambda m: print("dmos: " + m))
+    pids, files = run.leftovers()
+    if pids or files:
+        raise DmosError("cluster %s is not fully down: left QEMU pid %s, files %s" % (
+            run.name, ", ".join(map(str, pids)) or "none", ", ".join(files) or "none"))
+    print("cluster %s is down: stopped %s, pool %s %s; logs in %s" % (
+        run.name, "%d of %d nodes (the others had exited)" % (alive, nodes)
+        if alive < nodes else launcher.plural(nodes, "node"), pool_path,
+        "kept (a device)" if run.cfg.get("pool_is_device") else "removed",
+        os.path.relpath(run.dir)))
+    return 0
+
+
+def stale_run(name):
+    """A cluster whose supervisor died but left QEMUs or files, or None."""
+    runs = [cluster.Run(name)] if name else cluster.all_runs()
+    stale = [r for r in runs if r.load() and any(r.leftovers())]
+    if name or len(stale) == 1:
+        return stale[0] if stale else None
+    named = [r for r in stale if r.name == params.CLUSTER_DEFAULT]
+    return named[0] if named else None
+
+
+def _age(cfg):
+    sec = int(time.time() - cfg.get("started_unix", time.time()))
+    return "%dh%02dm" % (sec // 3600, sec // 60 % 60) if sec >= 3600 else \
+        "%dm%02ds" % (sec // 60, sec % 60)
+
+
+def status_of(run):
+    """One cluster's status as a dict (what --json prints)."""
+    cfg = run.cfg
+    sup = run.supervisor()
+    running = run.running()
+    st = {"cluster": run.name, "running": running,
+          "stale": not running and any(run.leftovers()),
+          "supervisor_pid": sup[0] if sup and running else None,
+          "mode": cfg.get("mode"), "started": cfg.get("started"),
+          "started_unix": cfg.get("started_unix"),
+          "stopped": cfg.get("stopped"), "accel": cfg.get("accel"),
+          "run_dir": run.dir, "launcher_log": run.logfile,
+          "pool_path": cfg["pool_path"], "pool_size": cfg["pool_size"], "nodes": []}
+    p = None
+    if not os.path.exists(cfg["pool_path"]):
+        st["pool"] = "removed" if cfg.get("stopped") else "missing"
+    else:
+        try:
+            p = pool.read_pool(cfg["pool_path"])
+            st["pool"] = ("formatted" if p.formatted
+                          else "unformatted (no node has booted yet)")
+        except pool.PoolError as e:
+            st["pool"] = str(e)
+    for nd in cfg["node"]:
+        alive = bool(nd.get("pid")) and qemu.is_node(nd["pid"], nd.get("start"),
+                                                     run.name, nd["id"])
+        entry = p.node(nd["id"]) if p and p.formatted else None
+        st["nodes"].append({
+            "id": nd["id"], "pid": nd.get("pid"), "alive": alive,
+            "exit": None if alive else nd.get("exit"), "gdb_port": nd["gdb_port"],
+            "log": nd["log"], "cmdline": nd.get("cmdline"),
+            "state": entry.state if entry else None,
+            "epoch": entry.epoch if entry else None,
+            "heartbeat": entry.heartbeat if entry else None})
+    return st
+
+
+def _short_exit(text):
+    """'status -9, killed by SIGKILL' -> 'killed by SIGKILL'; 'status 0' -> 'exited, status 0'."""
+    return text.split(", ", 1)[1] if ", killed by" in text else "exited, " + text
+
+
+def print_status(st):
+    head = "running, supervisor pid %d (%s), up %s" % (
+        st["supervisor_pid"], st["mode"], _age(st)) if st["running"] else (
+        "STALE: supervisor gone; `dmos down --cluster %s` cleans up" % st["cluster"]
+        if st["stale"] else "not running (stopped %s)" % st["stopped"])
+    print("cluster %s: %s" % (st["cluster"], head))
+    print("  pool %s at %s: %s" % (params.fmt_size(st["pool_size"]), st["pool_path"],
+                                   st["pool"]))
+    print("  %-4s %-22s %-6s %-8s %6s %10s  %s" % ("node", "qemu", "gdb", "state",
+                                                  "epoch", "heartbeat", "log"))
+    for n in st["nodes"]:
+        q = ("pid %d alive" % n["pid"] if n["alive"] else _short_exit(n["exit"])
+             if n["exit"] else "pid %d gone" % n["pid"] if n["pid"] else "not started")
+        dash = lambda v: "-" if v is None else v  # noqa: E731
+        print("  %-4d %-22s %-6d %-8s %6s %10s  %s" % (
+            n["id"], q, n["gdb_port"], dash(n["state"]), dash(n["epoch"]),
+            dash(n["heartbeat"]), os.path.relpath(n["log"])))
+
+
+def cmd_status(a):
+    if a.cluster is not None:
+        params.check_name(a.cluster)
+        run = cluster.Run(a.cluster)
+        if not run.load():
+            raise DmosError("no cluster %r has run here (no %s)"
+                            % (a.cluster, os.path.relpath(run.json)))
+        runs = [run]
+    else:
+        runs = [r for r in cluster.all_runs() if r.running() or any(r.leftovers())]
+    sts = [status_of(r) for r in runs]
+    if a.json:
+        print(json.dumps({"clusters": sts}, indent=2))
+    elif not sts:
+        print("no dmos cluster is running")
+    for i, st in enumerate(sts if not a.json else []):
+        if i:
+            print()
+        print_status(st)
+    return 0 if sts and all(s["running"] for s in sts) else 1
+
+
+def _node(a):
+    run = cluster.pick(a.cluster)
+    n = params.check_node(a.node, run.cfg["nodes"])
+    nd = run.cfg["node"][n]
+    if not (nd.get("pid") and qemu.is_node(nd["pid"], nd.get("start"), run.name, n)):
+        raise DmosError("node %d of cluster %s is not running (%s)"
+                        % (n, run.name, nd.get("exit") or nd.get("state")))
+    return run, n, nd
+
+
+def cmd_console(a):
+    run, n, nd = _node(a)
+    return console.attach(nd["sock"], nd["log"], "node%d of %s" % (n, run.name))
+
+
+def cmd_kill(a):
+    run, n, nd = _node(a)
+    pid = nd["pid"]
+    run.log("fault: dmos kill %d: SIGKILL to node %d's qemu pid %d" % (n, n, pid))
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while qemu.alive(pid, nd.get("start")) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    print("node %d of %s: killed qemu pid %d (SIGKILL); the other nodes keep running"
+          % (n, run.name, pid))
+    return 0
+
+
+def cmd_gdb(a):
+    run, n, nd = _node(a)
+    if not os.path.exists(params.GDBINIT):
+        print("dmos: note: %s does not exist yet" % params.GDBINIT, file=sys.stderr)
+    print(launcher.gdb_command(nd["gdb_port"]))
+    return 0
+
+
+def cmd_pool(a):
+    if a.pool_path:
+        path = a.pool_path
+        if not os.path.exists(path):
+            raise UsageError("--pool-path %s: no such file or device" % path)
+    else:
+        run = cluster.pick(a.cluster)
+        path = run.cfg["pool_path"]
+    try:
+        p = pool.read_pool(path)
+    except pool.PoolError as e:
+        raise DmosError(str(e))
+    if a.json:
+        print(json.dumps(p.to_json(), indent=2))
+    else:
+        print("\n".join(pool.describe(p)))
+    return 0
+
+
+COMMANDS = {"up": launcher.up, "down": cmd_down, "status": cmd_status,
+            "console": cmd_console, "kill": cmd_kill, "gdb": cmd_gdb, "pool": cmd_pool}

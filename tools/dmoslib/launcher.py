@@ -1,0 +1,396 @@
+"""`dmos up` and `dmos down`: bring a cluster up and take it down again.
+
+up() first checks everything (sizes, name, ISO, QEMU, ports, the pool path,
+whether the cluster already runs) without touching anything, so a refused
+command leaves no trace. Then, holding a lock on build/run, it cleans what a
+crashed run left behind, creates the run directory, the pool file (zero
+filled) and cluster.json, and either becomes the supervisor (foreground) or
+starts one as a daemon and waits for every node's `cluster up` line.
+take_down() stops a cluster through its supervisor, or cleans up directly
+when the supervisor is gone.
+"""
+
+import fcntl
+import os
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+import time
+
+from . import cluster, params, qemu
+from .params import UsageError
+from .supervisor import Supervisor, clean_line, status_text
+
+DMOS = os.path.join(params.REPO, "tools", "dmos")
+
+
+def port_free(port):
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # as QEMU does
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def claimed_ports(name):
+    """gdb ports of other running clusters (their QEMUs may not listen yet)."""
+    ports = set()
+    for r in cluster.all_runs():
+        if r.name != name and r.running():
+            ports.update(nd["gdb_port"] for nd in r.cfg["node"])
+    return ports
+
+
+def pick_gdb_base(given, nodes, claimed=frozenset()):
+    """The first gdb port: --gdb-base if free, else this user's range or the next free one."""
+    def free(p):
+        return p not in claimed and port_free(p)
+    if given is not None:
+        params.check_port(given, nodes)
+        busy = [p for p in range(given, given + nodes) if not free(p)]
+        if busy:
+            raise UsageError("--gdb-base %d: port %d on 127.0.0.1 is in use; choose "
+                             "another base or leave it out" % (given, busy[0]))
+        return given
+    ranges = (65536 - params.GDB_BASE) // params.GDB_SPAN - 1
+    first = os.getuid() % params.GDB_USERS
+    for i in range(ranges):
+        base = params.GDB_BASE + (first + i) % ranges * params.GDB_SPAN
+        if all(free(p) for p in range(base, base + nodes)):
+            return base
+    raise UsageError("no %d free ports for gdb stubs on 127.0.0.1 above %d; give "
+                     "--gdb-base PORT" % (nodes, params.GDB_BASE))
+
+
+def who(pid):
+    """A short description of a process for messages."""
+    cmd = qemu.proc_cmdline(pid)
+    if "-name dmos-" in cmd:
+        return "pid %d (QEMU %s)" % (pid, cmd.split("-name ", 1)[1].split()[0])
+    return "pid %d (%s)" % (pid, cmd[:60].strip() or "?")
+
+
+def check_pool_path(given, name, size, stale):
+    """(path, is_device) of the pool; refuses a path that is in use or not ours."""
+    default = params.pool_path_for(name)
+    path = os.path.abspath(given) if given else default
+    ours = {default} | ({stale.cfg.get("pool_path")} if stale and stale.cfg else set())
+    exclude = {pid for _, pid in stale.live_nodes()} if stale else set()
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        st = None
+    except OSError as e:
+        raise UsageError("pool path %s: %s" % (path, e.strerror))
+    if st is not None:
+        if not (stat.S_ISCHR(st.st_mode) or stat.S_ISREG(st.st_mode)):
+            raise UsageError("pool path %s is neither a file nor a character device "
+                             "(such as /dev/dax0.0)" % path)
+        users = qemu.holders(path, exclude)
+        if users:
+            raise UsageError("pool %s is in use by %s; stop that first or choose "
+                             "another --pool-path" % (path, ", ".join(map(who, users))))
+        if stat.S_ISCHR(st.st_mode):
+            return path, True
+        if path not in ours:
+            # a pool image the user keeps: booted as it is, never zeroed or deleted
+            if st.st_size != size:
+                raise UsageError("pool image %s is %s, but --pool is %s; give the "
+                                 "image's size" % (path, params.fmt_size(st.st_size),
+                                                   params.fmt_size(size)))
+            return path, True
+    parent = os.path.dirname(path)
+    if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
+        raise UsageError("cannot create the pool file in %s: no such writable "
+                         "directory" % parent)
+    vfs = os.statvfs(parent)
+    free = vfs.f_bavail * vfs.f_frsize + (st.st_size if st else 0)
+    if size > free:
+        raise UsageError("--pool %s does not fit in %s (%s free); choose a smaller "
+                         "pool" % (params.fmt_size(size), parent,
+                                   params.fmt_size(free - free % params.MiB)))
+    return path, False
+
+
+def plan(a):
+    """Check every input of `dmos up`; return (run, cfg). Changes nothing."""
+    nodes = params.check_nodes(a.nodes)
+    mem = params.check_mem(a.mem)
+    pool_size = params.check_pool(a.pool)
+    name = params.check_name(a.cluster)
+    iso = params.check_iso(a.iso or params.DEFAULT_ISO, a.iso is not None)
+    node_args = params.parse_node_args(a.node_arg, nodes)
+    gdb_wait = sorted({params.check_node(n, nodes, "--gdb-wait node") for n in a.gdb_wait})
+    params.check_timeout(a.timeout)
+    binary = shutil.which(params.qemu_binary())
+    if not binary:
+        raise UsageError("QEMU %s not found; install it (apt-get install "
+                         "qemu-system-x86) or set DMOS_QEMU" % params.qemu_binary())
+    run = cluster.Run(name)
+    if run.running():
+        raise UsageError("cluster %r is already running (supervisor pid %d); stop it "
+                         "with `dmos down --cluster %s` or choose another --cluster"
+                         % (name, run.supervisor()[0], name))
+    stale = run if run.load() else None
+    pool_path, is_device = check_pool_path(a.pool_path, name, pool_size, stale)
+    gdb_base = pick_gdb_base(a.gdb_base, nodes, claimed_ports(name))
+    cfg = dict(cluster=name, nodes=nodes, mem=mem, pool_size=pool_size,
+               pool_path=pool_path, pool_is_device=is_device, iso=iso, qemu=binary,
+               accel="kvm" if qemu.kvm_usable() else "tcg",
+               node_args={str(n): s for n, s in node_args.items()},
+               gdb_base=gdb_base, gdb_wait=gdb_wait, run_dir=run.dir, repo=params.REPO,
+               mode="detached" if a.detach else "foreground", state="starting",
+               started=cluster.now(), started_unix=time.time(), stopped=None,
+               command=" ".join(sys.argv))
+    cfg["node"] = []
+    for n in range(nodes):
+        sock, qmp, log = qemu.sockets(run.dir, n)
+        cfg["node"].append(dict(id=n, pid=None, start=None, state="starting",
+                                gdb_port=gdb_base + n, log=log, sock=sock, qmp=qmp,
+                                cmdline=qemu.cmdline(cfg, n)))
+    return run, cfg
+
+
+def up(a):
+    """`dmos up`: returns the exit status."""
+    run, cfg = plan(a)
+    os.makedirs(params.RUN_ROOT, exist_ok=True)
+    lock = os.open(params.RUN_ROOT, os.O_RDONLY)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if run.running():                       # lost a race with another `up`
+            raise UsageError("cluster %r was started by someone else just now"
+                             % run.name)
+        base = pick_gdb_base(a.gdb_base, cfg["nodes"], claimed_ports(run.name))
+        if base != cfg["gdb_base"]:             # another `up` took them meanwhile
+            cfg["gdb_base"] = base
+            for nd in cfg["node"]:
+                nd["gdb_port"] = base + nd["id"]
+        if run.load():
+            for what in run.clean():
+                print("dmos: cleaned up after a crashed run of %s: %s" % (run.name, what))
+        created = create(run, cfg)
+        try:
+            if a.detach:
+                with open(run.logfile, "ab") as log:
+                    sup = subprocess.Popen(
+                        [sys.executable, DMOS, "_supervise", run.dir], cwd=params.REPO,
+                        stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                        start_new_session=True, close_fds=True)
+                run.write_pidfile(run.pidfile, sup.pid)
+            else:
+                run.write_pidfile(run.pidfile, os.getpid())
+        except BaseException:
+            for path in created + [run.pidfile]:
+                _unlink(path)
+            raise
+    finally:
+        os.close(lock)
+    intro(run)
+    if a.detach:
+        return wait_joined(run, sup, a.timeout)
+    return Supervisor(run, stream=True).main()
+
+
+def create(run, cfg):
+    """Make the run dir (old logs go), the pool file and cluster.json."""
+    os.makedirs(run.dir, exist_ok=True)
+    for f in os.listdir(run.dir):
+        p = os.path.join(run.dir, f)
+        if not os.path.isdir(p):
+            os.unlink(p)
+    created = []
+    if not cfg["pool_is_device"]:
+        if os.path.exists(cfg["pool_path"]):    # a crashed run's; checked unused
+            print("dmos: replacing stale pool file %s (no process uses it)"
+                  % cfg["pool_path"])
+            os.unlink(cfg["pool_path"])
+        try:
+            fd = os.open(cfg["pool_path"], os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+            os.ftruncate(fd, cfg["pool_size"])  # sparse: reads as zeros
+            os.close(fd)
+        except OSError as e:
+            _unlink(cfg["pool_path"])
+            raise params.DmosError("cannot create pool %s: %s"
+                                   % (cfg["pool_path"], e.strerror))
+        created.append(cfg["pool_path"])
+    run.save(cfg)
+    run.log("dmos up: %s" % cfg["command"])
+    return created
+
+
+def plural(n, word):
+    return "%d %s%s" % (n, word, "" if n == 1 else "s")
+
+
+def gdb_command(port):
+    return "gdb -x %s -ex 'target remote 127.0.0.1:%d'" % (params.GDBINIT, port)
+
+
+def intro(run):
+    c = run.cfg
+    last = c["gdb_base"] + c["nodes"] - 1
+    print("cluster %s: %s, %s each, pool %s at %s, %s" % (
+        c["cluster"], plural(c["nodes"], "node"), params.fmt_size(c["mem"]),
+        params.fmt_size(c["pool_size"]), c["pool_path"],
+        "kvm" if c["accel"] == "kvm" else "tcg (multi-threaded)"))
+    print("gdb port%s 127.0.0.1:%d%s; run dir %s%s" % (
+        "s" if c["nodes"] > 1 else "", c["gdb_base"], "..%d" % last if c["nodes"] > 1 else "",
+        os.path.relpath(run.dir), "" if c["mode"] == "detached" else
+        "; Ctrl-C stops the cluster"))
+    for n in c["gdb_wait"]:
+        print("node %d waits for gdb: %s" % (n, gdb_command(c["gdb_base"] + n)))
+    sys.stdout.flush()
+
+
+class LogScan:
+    """Reads a console log as it grows, remembers its lines (cleaned)."""
+
+    def __init__(self, path):
+        self.path, self.off, self.buf, self.lines = path, 0, "", []
+
+    def update(self):
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.off)
+                data = f.read()
+        except OSError:
+            return
+        self.off += len(data)
+        *whole, self.buf = (self.buf + data.decode("utf-8", "replace")).split("\n")
+        self.lines += [clean_line(w, False).strip() for w in whole]
+
+    def find(self, regex):
+        for line in self.lines + [clean_line(self.buf, False).strip()]:
+            if regex.search(line):
+                return line
+        return None
+
+    def last(self):
+        lines = [w for w in self.lines + [clean_line(self.buf, False).strip()] if w]
+        return lines[-1] if lines else None
+
+
+def wait_joined(run, sup, timeout):
+    """Wait until every node printed `cluster up`; on failure take it down."""
+    nodes = run.cfg["nodes"]
+    scans = [LogScan(nd["log"]) for nd in run.cfg["node"]]
+    joined, t0, shown, shown_at = {}, time.monotonic(), None, 0.0
+    tty = sys.stdout.isatty()
+    try:
+        while True:
+            for n, s in enumerate(scans):
+                if n not in joined:
+                    s.update()
+                    line = s.find(params.JOIN_RE)
+                    if line is not None:
+                        joined[n] = line
+            missing = [n for n in range(nodes) if n not in joined]
+            if not missing:
+                break
+            elapsed = time.monotonic() - t0
+            why = None
+            if sup.poll() is not None:
+                why = ["the supervisor exited (%s); see %s"
+                       % (status_text(sup.returncode), os.path.relpath(run.logfile))]
+            else:
+                cfg = run.load() or run.cfg
+                gone = [nd for nd in cfg["node"]
+                        if nd["state"] == "exited" and nd["id"] in missing]
+                if gone:
+                    why = ["node %d: qemu exited (%s) before it joined"
+                           % (nd["id"], nd.get("exit")) for nd in gone]
+                    why += qemu_says(run, [nd["id"] for nd in gone])
+                elif elapsed > timeout:
+                    why = ["timed out after %g s: %s did not join (no %r line)"
+                           % (timeout, ", ".join("node %d" % n for n in missing),
+                              params.JOIN_RE.pattern)]
+                    for n in missing:
+                        last = scans[n].last()
+                        why.append("  node%d's last console line: %s"
+                                   % (n, repr(last) if last else "(no output at all)"))
+                    if run.cfg["gdb_wait"]:
+                        why.append("  (with --gdb-wait, attach gdb and continue within "
+                                   "--timeout, or run `dmos up` in the foreground)")
+            if why:
+                if tty:
+                    print()
+                print("dmos: " + "\n".join(why), file=sys.stderr)
+                print("dmos: taking cluster %s down; logs stay in %s"
+                      % (run.name, os.path.relpath(run.dir)), file=sys.stderr)
+                take_down(run)
+                return 1
+            msg = "waiting for nodes: %d/%d joined" % (len(joined), nodes)
+            if tty:
+                print("\r%s (%d s)" % (msg, elapsed), end="", flush=True)
+            elif msg != shown or elapsed - shown_at >= 10:
+                print("%s (%d s)" % (msg, elapsed), flush=True)
+                shown_at = elapsed
+            shown = msg
+            time.sleep(0.1)
+    except KeyboardInterrupt:
+        print("\ndmos: interrupted; taking cluster %s down" % run.name, file=sys.stderr)
+        take_down(run)
+        return 130
+    if tty:
+        print("\r\033[K", end="")
+    print("cluster %s is up: %d/%d nodes joined in %.1f s" % (
+        run.name, nodes, nodes, time.monotonic() - t0))
+    for n in range(nodes):
+        print("  node%d| %s" % (n, joined[n]))
+    print("logs: %s/node<N>.log, events: %s" % (os.path.relpath(run.dir),
+                                                 os.path.relpath(run.logfile)))
+    opt = "" if run.name == params.CLUSTER_DEFAULT else " --cluster " + run.name
+    print("console: dmos console N%s    stop: dmos down%s" % (opt, opt))
+    return 0
+
+
+def qemu_says(run, nodes):
+    """QEMU's own messages about these nodes, from launcher.log."""
+    out = []
+    try:
+        with open(run.logfile) as f:
+            for line in f:
+                for n in nodes:
+                    tag = "node %d: qemu says: " % n
+                    if tag in line:
+                        out.append("  " + line.split(tag, 1)[1].rstrip())
+    except OSError:
+        pass
+    return out[-10:]
+
+
+def take_down(run, echo=None):
+    """Stop the cluster: SIGTERM its supervisor and wait, else clean directly.
+
+    Returns what had to be cleaned by hand (empty when the supervisor did it).
+    """
+    sup = run.supervisor()
+    if sup and run.running():
+        try:
+            os.kill(sup[0], 15)
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + params.DOWN_WAIT
+        while qemu.alive(*sup) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if qemu.alive(*sup):
+            if echo:
+                echo("supervisor pid %d did not stop in %g s; killing it"
+                     % (sup[0], params.DOWN_WAIT))
+            os.kill(sup[0], 9)
+            while qemu.alive(*sup):
+                time.sleep(0.02)
+    run.load()
+    return run.clean(echo)
+
+
+def _unlink(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

@@ -1,0 +1,187 @@
+"""One node's QEMU: its command line, how it is started, and its sockets.
+
+argv() builds the exact qemu-system-x86_64 command line of a node (q35,
+multi-threaded TCG unless KVM is really usable, the pool as ivshmem-plain, a
+serial socket with a log file, a QMP socket, a gdb stub, and the kernel's
+command line in fw_cfg opt/dmos/cmdline). spawn() starts it so that it can
+never outlive its supervisor. The /proc helpers identify a process by pid and
+start time, so a recycled pid is never taken for a node. qmp() sends one QMP
+command, for fault injection and status.
+"""
+
+import ctypes
+import json
+import os
+import signal
+import socket
+import subprocess
+
+from . import params
+
+PR_SET_PDEATHSIG = 1
+
+
+def kvm_usable():
+    """KVM only when asked (DMOS_KVM=1) and the CPU really has vmx/svm.
+
+    This project's machines have a nested, paravirtual /dev/kvm under which a
+    kernel boots in ~50 s and SSE kills the guest; TCG is the safe default.
+    """
+    if os.environ.get("DMOS_KVM") != "1" or not os.path.exists("/dev/kvm"):
+        return False
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = set()
+            for line in f:
+                if line.startswith("flags"):
+                    flags.update(line.split(":", 1)[1].split())
+    except OSError:
+        return False
+    return bool(flags & {"vmx", "svm"})
+
+
+def sockets(run_dir, n):
+    """Paths of node n's serial socket, QMP socket and serial log."""
+    base = os.path.join(run_dir, "node%d" % n)
+    return base + ".sock", base + ".qmp", base + ".log"
+
+
+def _opt(s):
+    """Escape a value for a QEMU -opt list (a comma is written twice)."""
+    return s.replace(",", ",,")
+
+
+def cmdline(cfg, n):
+    """The kernel's command line of node n."""
+    words = ["node=%d" % n, "nodes=%d" % cfg["nodes"], "cluster=%s" % cfg["cluster"]]
+    extra = cfg["node_args"].get(str(n), "")
+    return " ".join(words + ([extra] if extra else []))
+
+
+def argv(cfg, n):
+    """The QEMU command line of node n of the cluster described by cfg."""
+    sock, qmp, log = sockets(cfg["run_dir"], n)
+    a = [cfg["qemu"], "-machine", "q35"]
+    a += ["-accel", "kvm"] if cfg["accel"] == "kvm" else ["-accel", "tcg,thread=multi"]
+    a += ["-cpu", "max", "-smp", "1,maxcpus=2", "-m", "%dM" % (cfg["mem"] >> 20),
+          "-nodefaults", "-display", "none", "-vga", "none", "-no-reboot",
+          "-boot", "d", "-cdrom", cfg["iso"],
+          "-object", "memory-backend-file,id=pool,share=on,mem-path=%s,size=%d"
+          % (_opt(cfg["pool_path"]), cfg["pool_size"]),
+          "-device", "ivshmem-plain,memdev=pool",
+          "-chardev", "socket,id=ser0,path=%s,server=on,wait=off,logfile=%s"
+          % (_opt(sock), _opt(log)),
+          "-serial", "chardev:ser0",
+          "-qmp", "unix:%s,server=on,wait=off" % _opt(qmp),
+          "-gdb", "tcp:127.0.0.1:%d" % (cfg["gdb_base"] + n)]
+    if n in cfg["gdb_wait"]:
+        a.append("-S")
+    a += ["-fw_cfg", "name=opt/dmos/cmdline,string=%s" % _opt(cmdline(cfg, n)),
+          "-name", "dmos-%s-node%d" % (cfg["cluster"], n)]
+    return a
+
+
+def _child_setup(parent):
+    """Runs in the child before exec: own process group, die with the parent."""
+    os.setpgid(0, 0)        # a Ctrl-C on the terminal goes to the supervisor only
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        os._exit(126)
+    if os.getppid() != parent:  # the supervisor died before prctl took hold
+        os._exit(126)
+
+
+def spawn(args):
+    """Start one QEMU: stdin closed, stdout+stderr on a pipe the caller reads."""
+    parent = os.getpid()
+    return subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, close_fds=True,
+                            preexec_fn=lambda: _child_setup(parent))
+
+
+def start_time(pid):
+    """Start time of pid in clock ticks since boot (field 22), or None if gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            s = f.read()
+    except (OSError, ValueError):
+        return None
+    fields = s[s.rindex(")") + 2:].split()
+    if fields[0] in ("Z", "X"):
+        return None             # a zombie has exited already
+    return int(fields[19])
+
+
+def alive(pid, started=None):
+    """Is pid running, and (if started is given) the same process as before?"""
+    if not pid:
+        return False
+    t = start_time(pid)
+    return t is not None and (started is None or t == started)
+
+
+def proc_cmdline(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def is_node(pid, started, cluster, n):
+    """Is pid still node n of cluster (not a recycled pid)?"""
+    return alive(pid, started) and ("-name dmos-%s-node%d " % (cluster, n)
+                                     in proc_cmdline(pid))
+
+
+def holders(path, exclude=()):
+    """Pids (other than exclude) that have path open or mapped."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return []
+    key = (st.st_dev, st.st_ino)
+    found = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit() or int(d) in exclude or int(d) == os.getpid():
+            continue
+        if _holds("/proc/" + d, path, key):
+            found.append(int(d))
+    return found
+
+
+def _holds(proc, path, key):
+    try:
+        for fd in os.listdir(proc + "/fd"):
+            try:
+                s = os.stat("%s/fd/%s" % (proc, fd))
+            except OSError:
+                continue
+            if (s.st_dev, s.st_ino) == key:
+                return True
+        with open(proc + "/maps") as f:
+            return any(line.rstrip("\n").endswith(" " + path) for line in f)
+    except OSError:         # gone, or not ours to look at
+        return False
+
+
+def qmp(path, command, arguments=None, timeout=5.0):
+    """Run one QMP command on a node's QMP socket; returns its 'return' value."""
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(timeout)
+        s.connect(path)
+        f = s.makefile("rw")
+        f.readline()                                    # greeting
+        for cmd in ({"execute": "qmp_capabilities"},
+                    dict({"execute": command},
+                         **({"arguments": arguments} if arguments else {}))):
+            f.write(json.dumps(cmd) + "\n")
+            f.flush()
+            while True:
+                reply = json.loads(f.readline())
+                if "event" not in reply:
+                    break
+            if "error" in reply:
+                raise params.DmosError("qmp %s: %s" % (cmd["execute"],
+                                                       reply["error"].get("desc")))
+        return reply.get("return")

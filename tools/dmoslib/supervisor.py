@@ -1,0 +1,247 @@
+"""The supervisor: the one process that owns a running cluster.
+
+It starts every node's QEMU (each dies with it: PR_SET_PDEATHSIG), logs every
+event with a time to launcher.log, and in the foreground streams each node's
+console to stdout as `node<N>| ...`. When a node's QEMU exits (a crash, `dmos
+kill`, a guest halt) it logs how, removes that node's sockets and pid file and
+keeps the others running. When the last node is gone, or on SIGTERM, SIGINT or
+SIGHUP, it stops every QEMU (SIGTERM, SIGKILL after 3 s), deletes the pool
+file (never a device the user gave), the sockets and the pid files, and exits.
+"""
+
+import os
+import re
+import selectors
+import signal
+import sys
+import time
+
+from . import cluster, params, qemu
+
+CSI = re.compile(r"\x1b\[[0-9;?]*([A-Za-z])")
+IDLE_FLUSH = 0.5        # seconds before a console line without newline is shown
+
+
+def clean_line(text, keep_color):
+    """A console line fit for a terminal: no cursor moves or screen clears."""
+    text = text.replace("\r", "")
+    return CSI.sub(lambda m: m.group(0) if keep_color and m.group(1) == "m" else "",
+                   text)
+
+
+def status_text(rc):
+    if rc is None:
+        return "still running"
+    if rc < 0:
+        try:
+            return "status %d, killed by %s" % (rc, signal.Signals(-rc).name)
+        except ValueError:
+            return "status %d, killed by signal %d" % (rc, -rc)
+    return "status %d" % rc
+
+
+class Tail:
+    """Follows one node's serial log file and yields whole lines."""
+
+    def __init__(self, path):
+        self.path, self.f, self.buf, self.last = path, None, b"", time.monotonic()
+
+    def lines(self, final=False):
+        if self.f is None:
+            try:
+                self.f = open(self.path, "rb")
+            except OSError:
+                return []
+        data = self.f.read()
+        now = time.monotonic()
+        if data:
+            self.buf += data
+            self.last = now
+        *whole, self.buf = self.buf.split(b"\n")
+        if self.buf and (final or now - self.last > IDLE_FLUSH):
+            whole.append(self.buf)
+            self.buf = b""
+        return [w.decode("utf-8", "replace") for w in whole]
+
+    def close(self):
+        if self.f:
+            self.f.close()
+
+
+class Supervisor:
+    def __init__(self, run, stream=False):
+        self.run = run
+        self.cfg = run.cfg
+        self.stream = stream                    # foreground: echo to stdout
+        self.color = stream and sys.stdout.isatty()
+        self.procs = {}                         # node id -> Popen
+        self.pipes = {}                         # node id -> partial QEMU output
+        self.tails = {}
+        self.sel = selectors.DefaultSelector()
+        self.stop = None                        # why we are stopping
+
+    # --- output ---------------------------------------------------------
+    def say(self, line):
+        if not self.stream:
+            return
+        try:
+            print(line, flush=True)
+        except OSError:                         # stdout closed: keep supervising
+            self.stream = False
+
+    def event(self, msg):
+        self.run.log(msg, echo=lambda m: self.say("dmos| " + m))
+
+    # --- life cycle -----------------------------------------------------
+    def main(self):
+        """Supervise until the cluster is down; returns the exit status."""
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, self._on_signal)
+        try:
+            self.event("supervisor pid %d: starting %d nodes of cluster %s (%s, pool %s "
+                       "at %s)" % (os.getpid(), self.cfg["nodes"], self.cfg["cluster"],
+                                   self.cfg["accel"], params.fmt_size(self.cfg["pool_size"]),
+                                   self.cfg["pool_path"]))
+            for n in range(self.cfg["nodes"]):
+                if self.stop:
+                    break
+                self.start(n)
+            self.cfg["state"] = "running"
+            self.run.save()
+            while self.procs and not self.stop:
+                self.poll()
+            if not self.stop:
+                self.stop = "every node has exited"
+        except Exception as e:                  # never leave QEMUs or files behind
+            self.stop = "supervisor error: %r" % e
+            raise
+        finally:
+            self.shutdown()
+        return 0
+
+    def _on_signal(self, sig, frame):
+        if not self.stop:
+            self.stop = "got %s" % signal.Signals(sig).name
+        elif self.stream and sig == signal.SIGINT:
+            self.say("dmos| still stopping the cluster, please wait")
+
+    def start(self, n):
+        nd = self.cfg["node"][n]
+        args = qemu.argv(self.cfg, n)
+        try:
+            p = qemu.spawn(args)
+        except OSError as e:
+            self.event("node %d: cannot start %s: %s" % (n, args[0], e.strerror))
+            nd.update(state="exited", exit="not started: %s" % e.strerror)
+            return
+        self.procs[n] = p
+        os.set_blocking(p.stdout.fileno(), False)
+        self.sel.register(p.stdout, selectors.EVENT_READ, n)
+        self.pipes[n] = b""
+        nd.update(pid=p.pid, state="running", argv=args, started=cluster.now(),
+                  start=self.run.write_pidfile(self._pidfile(n), p.pid))
+        if self.stream:
+            self.tails[n] = Tail(nd["log"])
+        self.event("node %d: qemu started (pid %d, gdb 127.0.0.1:%d%s)"
+                   % (n, p.pid, nd["gdb_port"],
+                      ", waiting for gdb" if n in self.cfg["gdb_wait"] else ""))
+
+    def _pidfile(self, n):
+        return os.path.join(self.run.dir, "node%d.pid" % n)
+
+    def poll(self):
+        for key, _ in self.sel.select(0.1):
+            self._read_pipe(key.data)
+        for n, p in list(self.procs.items()):
+            if p.poll() is not None:
+                self.exited(n)
+        self.pump()
+
+    def _read_pipe(self, n, final=False):
+        p = self.procs[n]
+        try:
+            data = p.stdout.read() or b""
+        except OSError:
+            data = b""
+        buf = self.pipes[n] + data
+        *whole, rest = buf.split(b"\n")
+        if final and rest:
+            whole, rest = whole + [rest], b""
+        self.pipes[n] = rest
+        for w in whole:
+            if w.strip():
+                self.event("node %d: qemu says: %s" % (n, w.decode(errors="replace")
+                                                       .rstrip()))
+
+    def pump(self, final=False):
+        """Copy new console lines of every node to stdout (foreground only)."""
+        for n, t in self.tails.items():
+            for line in t.lines(final):
+                self.say("node%d| %s" % (n, clean_line(line, self.color)))
+
+    def exited(self, n):
+        """Node n's QEMU has exited: log how, remove its sockets, keep the rest."""
+        self._read_pipe(n, final=True)
+        p = self.procs.pop(n)
+        self.sel.unregister(p.stdout)
+        p.stdout.close()
+        status = status_text(p.returncode)
+        nd = self.cfg["node"][n]
+        nd.update(state="exited", exit=status, exited=cluster.now())
+        sock, qmp, _ = qemu.sockets(self.run.dir, n)
+        for path in (sock, qmp, self._pidfile(n)):
+            _unlink(path)
+        self.pump(final=True)
+        self.event("node %d: qemu exited (%s)%s" % (
+            n, status, "" if self.procs or self.stop else "; it was the last node"))
+        self.run.save()
+
+    def _reap(self, pid):
+        for n, p in list(self.procs.items()):
+            if p.pid == pid and p.poll() is not None:
+                self.exited(n)
+                return True
+        return False
+
+    def shutdown(self):
+        """Stop every QEMU, remove sockets, pid files and the pool file."""
+        self.event("stopping cluster %s: %s" % (self.cfg["cluster"], self.stop))
+        if self.procs:
+            pids = [p.pid for p in self.procs.values()]
+            cluster.stop_pids(pids, reap=self._reap)
+            for n in list(self.procs):
+                self.procs[n].wait()
+                self.exited(n)
+        pool = self.run.pool_owned()
+        if pool:
+            if _unlink(pool):
+                self.event("removed pool file %s" % pool)
+        else:
+            self.event("kept pool device %s" % self.cfg["pool_path"])
+        for n in range(self.cfg["nodes"]):
+            for path in qemu.sockets(self.run.dir, n)[:2] + (self._pidfile(n),):
+                _unlink(path)
+        for t in self.tails.values():
+            t.close()
+        self.cfg.update(state="down", stopped=cluster.now(), stop_reason=self.stop)
+        self.run.save()
+        _unlink(self.run.pidfile)
+        self.event("cluster %s is down; logs are in %s" % (self.cfg["cluster"],
+                                                           os.path.relpath(self.run.dir)))
+
+
+def _unlink(path):
+    try:
+        os.unlink(path)
+        return True
+    except FileNotFoundError:
+        return False
+
+
+def daemon_main(run_dir):
+    """Entry of `dmos _supervise RUN_DIR`, the detached supervisor."""
+    run = cluster.Run(os.path.basename(run_dir.rstrip("/")))
+    if not run.load():
+        print("dmos: no cluster.json in %s" % run_dir, file=sys.stderr)
+        return 2
+    return Supervisor(run, stream=False).main()
