@@ -53,6 +53,14 @@ void arch_timer_start(unsigned hz, void (*tick)(void));
 
 void arch_irq_enable(void);
 void arch_irq_disable(void);
+uint64_t arch_irq_save(void);           /* disable; Return: the previous state */
+void arch_irq_restore(uint64_t flags);
+
+/*
+ * An MSI for handler(): fills the address/data pair a device writes to
+ * raise it on this CPU. Return: 0, or -1 when no vector is left.
+ */
+int arch_msi(void (*handler)(void), uint64_t *addr, uint32_t *data);
 void arch_idle(void);                   /* enable interrupts, wait for one */
 void arch_halt(void) __attribute__((noreturn));     /* stop this node for good */
 void arch_cpu_relax(void);
@@ -76,6 +84,19 @@ void arch_pci_write(unsigned bus, unsigned dev, unsigned fn, unsigned off, uint3
  * (the pool is memory, not registers). Return: the window's address.
  */
 void *arch_map_pool(uint64_t pa, uint64_t size);
+
+/*
+ * Pool memory by pool address: the window where pool page ppn sits at
+ * arch_poolmem() + ppn * PAGE_SIZE. Nothing is mapped there at first; a
+ * kernel access faults and mm_pool_fault() maps the device frame that
+ * translation names. Unmapping drops this node's TLB entries.
+ */
+uint8_t *arch_poolmem(void);
+int arch_poolmem_map(uint64_t ppn, uint64_t device_pa);
+void arch_poolmem_unmap(uint64_t ppn, uint64_t pages);
+
+/* Called for a page fault at addr; Return: true if handled (retry the access). */
+bool mm_pool_fault(uint64_t addr);
 
 /* Map device registers uncached. Return: their address, or NULL. */
 void *arch_map_mmio(uint64_t pa, uint64_t size);

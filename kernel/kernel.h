@@ -20,6 +20,8 @@
 #define EEXIST  17
 #define EINVAL  22
 #define ENOSPC  28
+#define EAGAIN  11
+#define EHOSTDOWN 112
 #define ETIMEDOUT 110
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -55,6 +57,9 @@ struct self {
 	uint64_t local_mem;             /* bytes of local RAM */
 };
 extern struct self self;
+
+/* monitor.c: the console command loop; never returns. */
+void monitor(void) __attribute__((noreturn));
 
 /* main.c: jiffies since the timer started. */
 extern volatile uint64_t ticks;

@@ -6,6 +6,7 @@
 #include "kernel/kernel.h"
 #include "kernel/pci.h"
 #include "kernel/pool.h"
+#include "kernel/cluster.h"
 #include "mm/mm.h"
 #include "arch/arch.h"
 
@@ -17,6 +18,7 @@ static void tick(void)
 	ticks++;
 	if (ticks % HEARTBEAT_TICKS == 0)
 		pool_heartbeat();
+	msg_poll();             /* without a doorbell, this is when messages arrive */
 }
 
 void kernel_on_fatal(void)
@@ -95,7 +97,7 @@ void kmain(struct boot_info *bi)
 	       self.id, self.cluster, self.nodes, self.local_mem >> 20);
 	pci_init();
 	if (pool_init() == 0)
-		pool_wait_cluster();
+		cluster_wait();
 	else
 		printk("node %d: running without the pool\n", self.id);
 
@@ -107,6 +109,5 @@ void kmain(struct boot_info *bi)
 		if (!arch_fault(arg))
 			printk("node %d: unknown fault '%s' (pf, ud, gp, de); ignored\n", self.id, arg);
 	}
-	for (;;)
-		arch_idle();
+	monitor();
 }

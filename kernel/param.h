@@ -8,6 +8,9 @@
 #define JOIN_REPORT_MS   5000   /* how often a node says whom it still waits for */
 #define TAKEOVER_WAIT_MS 500    /* watch a taken node-table slot this long for a live heartbeat */
 #define FORMAT_WAIT_MS   10000  /* wait this long for another node to finish formatting */
+#define DEAD_AFTER_MS    2000   /* no heartbeat for this long: a node is declared dead */
+#define LIVENESS_TICKS   10     /* ticks between two looks at the others' heartbeats */
+#define MSG_TIMEOUT_MS   1000   /* a request without reply fails after this long */
 #define POOL_MIN_SIZE    (16UL << 20)   /* smallest pool a node accepts */
 #define REGION_SIZE      (32UL << 20)   /* pool region: the unit that fails */
 #define CLUSTER_ID_MAX   32     /* bytes of a cluster id, with its NUL */

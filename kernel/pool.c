@@ -11,6 +11,10 @@
 #include "kernel/pool.h"
 #include "kernel/pci.h"
 #include "kernel/poolsys.h"
+#include "kernel/ring.h"
+#include "kernel/doorbell.h"
+#include "mm/palloc.h"
+#include "mm/xlate.h"
 #include "arch/arch.h"
 
 #define IVSHMEM_VENDOR 0x1af4
@@ -43,27 +47,78 @@ static bool zero(const volatile void *p, uint64_t n)
 	return true;
 }
 
-static void format(volatile struct pool_super *sb, uint64_t size)
-{
-	uint64_t table = PAGE_SIZE;
-	uint64_t data = table + MAX_NODES * sizeof(struct pool_node);
+static uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); }
 
-	data = (data + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
-	memset((void *)((uintptr_t)sb + table), 0, data - table);
+/* Translation granularity from xlate=4k|2m (the formatter's choice). */
+static uint32_t gshift_arg(void)
+{
+	char v[8];
+
+	if (cmdline_get("xlate", v, sizeof(v)) && !strcmp(v, "2m"))
+		return 9;
+	return 0;
+}
+
+/*
+ * Lay the control state out for a pool of `size` bytes and format it. The
+ * areas' sizes depend on how many pages there are, which depends on where
+ * the data starts: size them for the whole pool, which over-counts a little.
+ */
+static int format(volatile struct pool_super *sb, uint64_t size)
+{
+	uint8_t *base = (uint8_t *)sb;
+	uint32_t gshift = gshift_arg();
+	uint64_t region = (uint64_t)cmdline_long("region", REGION_SIZE >> 20) << 20;
+	struct palloc_geom pg = { size >> PAGE_SHIFT, POOL_CHUNK_PAGES, MAX_NODES };
+	struct xlate_geom xg = { size >> PAGE_SHIFT, gshift, 0 };
+
+	if (region < (2UL << 20) || (region & (region - 1)))
+		region = REGION_SIZE;
+	sb->node_table_off = PAGE_SIZE;
+	sb->lease_off = sb->node_table_off + MAX_NODES * sizeof(struct pool_node);
+	sb->nleases = POOL_NLEASES;
+	sb->ring_off = sb->lease_off + POOL_NLEASES * 64;
+	sb->ring_slots = POOL_RING_SLOTS;
+	sb->ring_size = ring_mesh_size(self.nodes, POOL_RING_SLOTS);
+	sb->xlate_off = align_up(sb->ring_off + sb->ring_size, 64);
+	xg.region_pages = MIN(region, size) >> PAGE_SHIFT;
+	sb->xlate_size = xlate_meta_size(&xg);
+	sb->palloc_off = align_up(sb->xlate_off + sb->xlate_size, 64);
+	sb->palloc_size = palloc_meta_size(&pg);
+	sb->data_off = align_up(sb->palloc_off + sb->palloc_size, 2UL << 20);
+	if (!sb->ring_size || !sb->xlate_size || !sb->palloc_size || sb->data_off + (4UL << 20) > size)
+		return -ENOSPC;
+
+	/* now the real page count: whole 2 MiB blocks after the control state */
+	sb->npages = (size - sb->data_off) >> PAGE_SHIFT;
+	sb->gshift = gshift;
+	sb->chunk_pages = POOL_CHUNK_PAGES;
+	sb->region_pages = MIN(region >> PAGE_SHIFT, sb->npages);
+	sb->dead_after_ms = cmdline_long("dead_after", DEAD_AFTER_MS);
+	pg.npages = xg.npages = sb->npages;
+	xg.region_pages = sb->region_pages;
+
+	memset(base + PAGE_SIZE, 0, sb->data_off - PAGE_SIZE);
+	if (ring_mesh_format(base + sb->ring_off, self.nodes, POOL_RING_SLOTS) ||
+	    xlate_format(base + sb->xlate_off, &xg) ||
+	    palloc_format(base + sb->palloc_off, &pg))
+		return -EINVAL;
 	sb->version = POOL_VERSION;
 	sb->pool_size = size;
-	sb->region_size = MIN(REGION_SIZE, size);
+	sb->region_size = (uint64_t)sb->region_pages << PAGE_SHIFT;
 	sb->max_nodes = MAX_NODES;
 	sb->expected_nodes = self.nodes;
 	for (int i = 0; i < CLUSTER_ID_MAX; i++)
 		sb->cluster_id[i] = self.cluster[i];
-	sb->node_table_off = table;
-	sb->data_off = data;
-	arch_pool_flush(sb, data);
+	arch_pool_flush(sb, sb->data_off);
 	__atomic_store_n(&sb->magic, POOL_MAGIC, __ATOMIC_RELEASE);
 	arch_pool_flush(&sb->magic, sizeof(sb->magic));
-	printk("node %d: pool: formatted %lu MiB for cluster '%s' (%u node slots, data at 0x%lx)\n",
-	       self.id, size >> 20, self.cluster, MAX_NODES, data);
+	printk("node %d: pool: formatted %lu MiB for cluster '%s': %lu pages of data in %lu regions "
+	       "of %lu MiB, translation at %s granularity, %u-slot rings\n",
+	       self.id, size >> 20, self.cluster, sb->npages,
+	       (sb->npages + sb->region_pages - 1) / sb->region_pages, sb->region_size >> 20,
+	       gshift ? "2 MiB" : "4 KiB", POOL_RING_SLOTS);
+	return 0;
 }
 
 /* Check a formatted superblock against this node. Return: NULL or what is wrong. */
@@ -76,20 +131,24 @@ static const char *check(volatile struct pool_super *sb, uint64_t size, char *wh
 			 sb->version, POOL_VERSION);
 		return why;
 	}
-	if (sb->pool_size != size || sb->max_nodes != MAX_NODES ||
-	    sb->node_table_off < sizeof(struct pool_super) ||
-	    sb->node_table_off + MAX_NODES * sizeof(struct pool_node) > sb->data_off ||
-	    sb->data_off >= size) {
-		snprintf(why, n, "damaged pool geometry (size %lu, superblock says %lu, table 0x%lx, data 0x%lx)",
-			 size, sb->pool_size, sb->node_table_off, sb->data_off);
-		return why;
-	}
 	for (int i = 0; i < CLUSTER_ID_MAX; i++)
 		cid[i] = sb->cluster_id[i];
 	cid[CLUSTER_ID_MAX - 1] = 0;
 	if (strcmp(cid, self.cluster)) {
 		snprintf(why, n, "pool belongs to cluster '%s', this node is in cluster '%s'",
 			 cid, self.cluster);
+		return why;
+	}
+	if (sb->pool_size != size || sb->max_nodes != MAX_NODES ||
+	    sb->node_table_off < sizeof(struct pool_super) ||
+	    sb->node_table_off + MAX_NODES * sizeof(struct pool_node) > sb->lease_off ||
+	    sb->lease_off + sb->nleases * 64 > sb->ring_off ||
+	    sb->ring_off + sb->ring_size > sb->xlate_off ||
+	    sb->xlate_off + sb->xlate_size > sb->palloc_off ||
+	    sb->palloc_off + sb->palloc_size > sb->data_off ||
+	    sb->data_off + (sb->npages << PAGE_SHIFT) > size || (sb->data_off & 63)) {
+		snprintf(why, n, "damaged pool geometry (size %lu, superblock says %lu, table 0x%lx, data 0x%lx)",
+			 size, sb->pool_size, sb->node_table_off, sb->data_off);
 		return why;
 	}
 	return NULL;
@@ -126,8 +185,11 @@ int pool_attach(void *base, uint64_t size)
 			}
 			uint32_t want = 0;
 			if (__atomic_compare_exchange_n(&sb->format_claim, &want, (uint32_t)self.id + 1,
-							false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-				format(sb, size);
+							false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) &&
+			    format(sb, size)) {
+				bad = "too small to hold the pool's control state and data";
+				break;
+			}
 			continue;
 		}
 		if (now_ms() - start > FORMAT_WAIT_MS) {
@@ -142,9 +204,22 @@ int pool_attach(void *base, uint64_t size)
 		printk("node %d: pool refused: %s\n", self.id, bad);
 		return -EINVAL;
 	}
+	static struct palloc pa;
+	uint8_t *b = base;
 	pool.super = sb;
-	pool.nodes = (volatile struct pool_node *)((uintptr_t)sb + sb->node_table_off);
+	pool.nodes = (volatile struct pool_node *)(b + sb->node_table_off);
+	pool.leases = (struct lease *)(b + sb->lease_off);
+	pool.rings = b + sb->ring_off;
+	pool.xlate = b + sb->xlate_off;
+	pool.frames = b + sb->data_off;
 	pool.size = size;
+	if (sb->expected_nodes != (uint32_t)self.nodes ||
+	    palloc_attach(&pa, b + sb->palloc_off, self.id, xlate_usable, pool.xlate)) {
+		printk("node %d: pool refused: formatted for %u nodes, this node expects %d\n",
+		       self.id, sb->expected_nodes, self.nodes);
+		return -EINVAL;
+	}
+	pool.palloc = &pa;
 	return 0;
 }
 
@@ -173,10 +248,13 @@ int pool_join(void)
 	uint64_t epoch = __atomic_add_fetch(&me->epoch, 1, __ATOMIC_ACQ_REL);
 	me->node_id = self.id;
 	me->local_mem = self.local_mem;
+	me->doorbell = pool.doorbell;
+	me->dead_by = 0;
 	__atomic_store_n(&me->state, NODE_UP, __ATOMIC_RELEASE);
 	arch_pool_flush(me, sizeof(*me));
 	pool.joined = true;
-	printk("node %d: joined cluster '%s' (epoch %lu)\n", self.id, self.cluster, epoch);
+	printk("node %d: joined cluster '%s' (epoch %lu, ivshmem peer %d)\n", self.id, self.cluster,
+	       epoch, pool.doorbell);
 	return 0;
 }
 
@@ -198,50 +276,6 @@ void pool_mark_halted(void)
 	arch_pool_flush(&pool.nodes[self.id], sizeof(struct pool_node));
 }
 
-/*
- * Write "0,1,2" for the nodes that have joined (joined == true) or the
- * expected ones that have not (joined == false). A node that joined and
- * then halted still counts as joined: the membership line is about who
- * came up, and a node that halts right after its own line must not leave
- * the others waiting.
- */
-static int list_nodes(char *buf, size_t n, bool joined)
-{
-	int len = 0, count = 0;
-
-	buf[0] = 0;
-	for (int i = 0; i < MAX_NODES; i++) {
-		uint32_t st = __atomic_load_n(&pool.nodes[i].state, __ATOMIC_ACQUIRE);
-		bool in = st >= NODE_UP && __atomic_load_n(&pool.nodes[i].epoch, __ATOMIC_ACQUIRE);
-		if (in != joined || (!joined && i >= self.nodes))
-			continue;
-		if ((size_t)len < n)
-			len += snprintf(buf + len, n - len, count ? ",%d" : "%d", i);
-		count++;
-	}
-	return count;
-}
-
-void pool_wait_cluster(void)
-{
-	char buf[256];
-	uint64_t last = now_ms();
-
-	for (;;) {
-		int missing = list_nodes(buf, sizeof(buf), false);
-		if (!missing)
-			break;
-		if (now_ms() - last >= JOIN_REPORT_MS) {
-			printk("node %d: waiting for nodes %s (%d of %d up)\n",
-			       self.id, buf, self.nodes - missing, self.nodes);
-			last = now_ms();
-		}
-		arch_idle();
-	}
-	list_nodes(buf, sizeof(buf), true);
-	printk("node %d: cluster up: nodes %s\n", self.id, buf);
-}
-
 int pool_init(void)
 {
 	struct pci_dev *d = pci_find(IVSHMEM_VENDOR, IVSHMEM_DEVICE);
@@ -259,7 +293,13 @@ int pool_init(void)
 	printk("node %d: pool: %lu MiB at bus address 0x%lx, window %p\n",
 	       self.id, size >> 20, pa, base);
 	int err = pool_attach(base, size);
-	return err ? err : pool_join();
+	if (err)
+		return err;
+	pool.frames_pa = pa + pool.super->data_off;
+	pool.doorbell = doorbell_init(d);
+	printk("node %d: doorbell: %s\n", self.id, pool.doorbell >= 0 ?
+	       "ivshmem MSI-X" : "none, messages are polled at every tick");
+	return pool_join();
 }
 
 /* kernel/poolsys.h, for code that lives on pool memory */

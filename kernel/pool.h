@@ -3,10 +3,17 @@
  * ivshmem BAR and by host tools as a file. This header is the contract for
  * what lives in it; tools/dmoslib/pool.py reads the same layout.
  *
- * Layout (pool addresses, i.e. offsets into the pool window):
+ * Layout (offsets into the pool device, i.e. the BAR):
  *   0                 superblock (one page): magic, version, geometry, cluster id
  *   node_table_off    node table: MAX_NODES entries of one cache line each
- *   data_off          data frames
+ *   lease_off         leases (kernel/lease.h), one cache line each
+ *   ring_off          message rings, one per direction per pair (kernel/ring.h)
+ *   xlate_off         translation table and region table (mm/xlate.h)
+ *   palloc_off        pool page allocator: chunks, bitmaps, owners (mm/palloc.h)
+ *   data_off          device frames, 2 MiB aligned, npages of them
+ *
+ * Kernels name pool memory by pool address (ppn * 4096); translation says
+ * which device frame holds each pool page, so frames can move under them.
  *
  * Every structure stores pool addresses, never a node's pointers. Whoever
  * arrives first at an all-zero pool formats it, writing the magic last.
@@ -33,6 +40,21 @@ struct pool_super {
 	uint64_t node_table_off;
 	uint64_t data_off;
 	uint64_t reserved;
+	/* the control state, each area 64-byte aligned */
+	uint64_t lease_off;
+	uint32_t nleases;
+	uint32_t ring_slots;            /* messages per ring */
+	uint64_t ring_off;
+	uint64_t ring_size;             /* bytes of the whole mesh */
+	uint64_t xlate_off;
+	uint64_t xlate_size;
+	uint64_t palloc_off;
+	uint64_t palloc_size;
+	uint64_t npages;                /* pool pages = device frames of data */
+	uint32_t gshift;                /* translation granularity: 2^gshift pages */
+	uint32_t chunk_pages;           /* pages per allocator chunk */
+	uint32_t region_pages;          /* device frames per region */
+	uint32_t dead_after_ms;         /* no heartbeat this long: declared dead */
 };
 
 enum node_state {
@@ -50,19 +72,39 @@ struct pool_node {
 	uint64_t epoch;                 /* +1 every time the node joins */
 	uint64_t heartbeat;             /* advanced from the node's timer tick */
 	uint64_t local_mem;             /* bytes of local RAM */
-	uint64_t reserved[4];
+	int32_t doorbell;               /* ivshmem peer id to ring, -1: poll me */
+	uint32_t dead_by;               /* 0, or node id + 1 of who declared it dead */
+	uint64_t reclaimed;             /* pool pages taken back when it died */
+	uint64_t reserved[2];
 } __attribute__((aligned(64)));
 
-_Static_assert(sizeof(struct pool_super) == 96, "pool_super layout is part of the pool format");
+_Static_assert(sizeof(struct pool_super) == 184, "pool_super layout is part of the pool format");
 _Static_assert(sizeof(struct pool_node) == 64, "a node-table entry is one cache line");
+
+struct palloc;
+struct lease;
 
 /* What a node knows about the pool it is attached to. */
 struct pool {
 	volatile struct pool_super *super;
 	volatile struct pool_node *nodes;
+	struct lease *leases;
+	void *rings;                    /* the ring mesh */
+	void *xlate;                    /* translation and region tables */
+	struct palloc *palloc;          /* this node's allocator handle */
+	uint8_t *frames;                /* device frame 0, in the pool window */
+	uint64_t frames_pa;             /* device frame 0, bus address */
 	uint64_t size;
+	int32_t doorbell;               /* our ivshmem peer id, -1: none */
 	bool joined;
 };
+
+#define POOL_NLEASES    64
+#define POOL_RING_SLOTS 64
+#define POOL_CHUNK_PAGES 512
+
+/* Is node n the live incarnation it claims (state up, this epoch)? */
+bool node_alive(int n, uint64_t epoch);
 extern struct pool pool;
 
 /**
@@ -82,8 +124,6 @@ void pool_heartbeat(void);
 /* Mark this node halted (fatal error path: touches only its own slot). */
 void pool_mark_halted(void);
 
-/* Wait until every expected node is up, then print the membership line. */
-void pool_wait_cluster(void);
 
 /* Find the ivshmem device, map its BAR2 and attach and join. */
 int pool_init(void);

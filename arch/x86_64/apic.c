@@ -23,6 +23,7 @@ static uint64_t tsc_boot, tsc_hz, ns_mult;     /* ns = (tsc * ns_mult) >> 32 */
 static uint32_t apic_per_ms;
 
 void arch_timer_set_tick(void (*tick)(void));
+int arch_irq_handler(void (*handler)(void));
 
 static uint32_t rd(unsigned reg) { return lapic[reg / 4]; }
 static void wr(unsigned reg, uint32_t v) { lapic[reg / 4] = v; }
@@ -98,6 +99,31 @@ uint64_t arch_time_ns(void)
 	if (!ns_mult)
 		return 0;
 	return (uint64_t)(((unsigned __int128)(rdtsc() - tsc_boot) * ns_mult) >> 32);
+}
+
+uint64_t arch_irq_save(void)
+{
+	uint64_t f;
+
+	__asm__ volatile("pushfq; popq %0; cli" : "=r"(f) : : "memory");
+	return f;
+}
+
+void arch_irq_restore(uint64_t flags)
+{
+	if (flags & 0x200)
+		__asm__ volatile("sti" ::: "memory");
+}
+
+int arch_msi(void (*handler)(void), uint64_t *addr, uint32_t *data)
+{
+	int vec = arch_irq_handler(handler);
+
+	if (vec < 0)
+		return -1;
+	*addr = 0xFEE00000UL | ((uint64_t)(rd(APIC_ID) >> 24) << 12);
+	*data = (uint32_t)vec;          /* fixed delivery, edge */
+	return 0;
 }
 
 void arch_irq_enable(void) { __asm__ volatile("sti" ::: "memory"); }

@@ -4,7 +4,8 @@
  *
  *   0x0000000000000000 .. 0x00007fffffffffff   user space (later)
  *   PHYS_BASE   0xffff800000000000              direct map of all local RAM
- *   POOL_BASE   0xffffc00000000000              the pool window (ivshmem BAR2)
+ *   POOL_BASE   0xffffc00000000000              the pool device window (ivshmem BAR2)
+ *   POOLMEM_BASE 0xffffd00000000000             pool memory by pool address (translated)
  *   MMIO_BASE   0xffffe00000000000              device registers (uncached)
  *   KERNEL_BASE 0xffffffff80000000              kernel image (phys 0 + this)
  */
@@ -14,6 +15,7 @@
 #define KERNEL_BASE  0xffffffff80000000
 #define PHYS_BASE    0xffff800000000000
 #define POOL_BASE    0xffffc00000000000
+#define POOLMEM_BASE 0xffffd00000000000
 #define MMIO_BASE    0xffffe00000000000
 #define KSTACK_SIZE  16384
 

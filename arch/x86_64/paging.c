@@ -112,3 +112,37 @@ void *arch_map_mmio(uint64_t pa, uint64_t size)
 	}
 	return (void *)(start + off0);
 }
+
+uint8_t *arch_poolmem(void)
+{
+	return (uint8_t *)POOLMEM_BASE;
+}
+
+int arch_poolmem_map(uint64_t ppn, uint64_t device_pa)
+{
+	uint64_t *e = walk(POOLMEM_BASE + (ppn << PAGE_SHIFT), 0);
+
+	if (!e)
+		return -ENOMEM;
+	*e = device_pa | PTE_P | PTE_W | PTE_NX;
+	return 0;
+}
+
+void arch_poolmem_unmap(uint64_t ppn, uint64_t pages)
+{
+	for (uint64_t i = 0; i < pages; i++) {
+		uint64_t va = POOLMEM_BASE + ((ppn + i) << PAGE_SHIFT);
+		uint64_t *table = pml4;
+		int l;
+		for (l = 3; l > 0; l--) {
+			uint64_t e = table[IDX(va, l)];
+			if (!(e & PTE_P) || (e & PTE_PS))
+				break;
+			table = phys_to_virt(e & PTE_ADDR);
+		}
+		if (l == 0 && (table[IDX(va, 0)] & PTE_P)) {
+			table[IDX(va, 0)] = 0;
+			__asm__ volatile("invlpg (%0)" : : "r"(va) : "memory");
+		}
+	}
+}

@@ -27,6 +27,7 @@ static const char *const exc_names[32] = {
 };
 
 static void (*timer_tick)(void);
+static void (*irq_handlers[48 - VEC_FIRST_IRQ])(void);    /* MSI vectors */
 
 void apic_eoi(void);
 
@@ -52,6 +53,18 @@ void idt_init(void)
 void arch_timer_set_tick(void (*tick)(void))
 {
 	timer_tick = tick;
+}
+
+/* Give handler a vector of its own. Return: the vector, or -1. */
+int arch_irq_handler(void (*handler)(void))
+{
+	for (int i = 0; i < (int)ARRAY_SIZE(irq_handlers); i++) {
+		if (!irq_handlers[i]) {
+			irq_handlers[i] = handler;
+			return VEC_FIRST_IRQ + i;
+		}
+	}
+	return -1;
 }
 
 static void dump(const struct trapframe *tf)
@@ -87,11 +100,18 @@ void trap(struct trapframe *tf)
 	}
 	if (tf->vector == VEC_SPURIOUS)
 		return;
+	if (tf->vector >= VEC_FIRST_IRQ && tf->vector < 48 && irq_handlers[tf->vector - VEC_FIRST_IRQ]) {
+		irq_handlers[tf->vector - VEC_FIRST_IRQ]();
+		apic_eoi();
+		return;
+	}
 	if (tf->vector >= 32) {
 		printk("unexpected interrupt %lu\n", tf->vector);
 		apic_eoi();
 		return;
 	}
+	if (tf->vector == 14 && !(tf->error & 1) && mm_pool_fault(read_cr2()))
+		return;
 	if (fatal++)            /* faulted while reporting a fault */
 		arch_halt();
 	dump(tf);

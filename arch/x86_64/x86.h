@@ -54,6 +54,7 @@ struct trapframe {
 #define SEG_TSS   0x28
 
 #define VEC_TIMER    32
+#define VEC_FIRST_IRQ 33     /* vectors 33..47 go to arch_irq_handler() users */
 #define VEC_SPURIOUS 255
 
 void serial_init(void);

@@ -57,12 +57,15 @@ def test_deliberate_fault_halts_only_that_node(launch):
         assert reg + " " in log
     c.wait_line(1, r"node 1: halted$")
 
-    time.sleep(0.3)
+    # the survivors see it halted and declare it dead, exactly one of them
+    declared = [c.wait_line(n, r"node %d: node 1 (declared dead \(it halted\)|is dead "
+                               r"\(declared by node \d\))" % n, timeout=10) for n in (0, 2)]
+    assert sum("declared dead" in m.group(0) for m in declared) == 1, declared
     before = heartbeats(c)
     time.sleep(1.0)
     after = heartbeats(c)
     p = c.pool()
-    assert p.node(1).state == "halted"
+    assert p.node(1).state == "dead"
     assert after[1] == before[1], "a halted node's heart must stop"
     for n in (0, 2):
         assert p.node(n).state == "up"
@@ -81,7 +84,7 @@ def test_other_exceptions_dump_and_halt(launch, kind, vector, name):
     c = launch(nodes=1, node_args={0: "fault=" + kind})
     c.wait_line(0, r"CPU exception %d \(%s\)" % (vector, name))
     c.wait_line(0, r"node 0: halted$")
-    assert c.pool().node(0).state == "halted"
+    assert c.pool().node(0).state == "halted"     # nobody is left to declare it dead
 
 
 @pytest.mark.boot

@@ -1,0 +1,82 @@
+/*
+ * Every message one dmos kernel sends another, in one place. Kernels talk
+ * through rings in the pool (kernel/ring.h): one ring per direction per pair
+ * of nodes, each slot one cache line holding one struct msg. A receiver
+ * handles them with one dispatch switch over enum msg_type.
+ *
+ * The message (64 bytes, one cache line):
+ *
+ *   offset  size  field
+ *        0     4  seq      header word: the ring writes it LAST, with release
+ *        4     2  type     enum msg_type
+ *        6     2  from     sender's node id
+ *        8     4  req_id   chosen by a requester, echoed by the reply
+ *       12     4  flags    MSG_F_*
+ *       16    48  args[6]  type-specific, listed beside each type below
+ *
+ * Senders fill type, from, req_id, flags and args; ring_send() owns seq
+ * (the ring position + 1, never 0 in a written slot's first lap), so a
+ * consumer that sees the expected seq sees the whole body.
+ *
+ * Types are grouped by subsystem, 32 numbers per group, so each subsystem
+ * can add types without renumbering anyone else's. A request that wants an
+ * answer has a *_ACK (or reply) type right after it; the reply copies
+ * req_id and carries its status (0 or a negative errno) in args[0].
+ */
+#ifndef KERNEL_MSG_H
+#define KERNEL_MSG_H
+
+#include <stdint.h>
+
+enum msg_type {
+	MSG_NONE = 0,                   /* never sent; an unused slot */
+
+	/* kernel/: membership and liveness, 1..31 */
+	MSG_PING = 1,                   /* args[0] = sender's pool_now_ns() */
+	MSG_PONG = 2,                   /* args[0] = the ping's args[0], echoed */
+	MSG_NODE_DEAD = 3,              /* args[0] = dead node, args[1] = its epoch */
+
+	/* mm/: translation, regions, pool memory, 32..63 */
+	MSG_SHOOTDOWN = 32,             /* drop TLB entries: args[0] = pool address,
+					   args[1] = bytes, args[2] = address space
+					   (0 = all) */
+	MSG_SHOOTDOWN_ACK = 33,         /* args[0] = status */
+
+	/* sched/: processes, wakeups, placement, 64..95 */
+	/* fs/: shared page cache, cluster file system, 96..127 */
+	/* net/: cluster IP, 128..159 */
+
+	MSG_TYPE_MAX = 160,             /* every type is below this */
+};
+
+/* flags: none is defined for every type yet; types document their own. */
+#define MSG_F_REPLY     (1u << 0)      /* this answers the request req_id */
+
+/* One message: exactly one cache line, see the table at the top. */
+struct msg {
+	uint32_t seq;                   /* header word, written last by the ring */
+	uint16_t type;                  /* enum msg_type */
+	uint16_t from;                  /* sender's node id */
+	uint32_t req_id;                /* matches a reply to its request */
+	uint32_t flags;                 /* MSG_F_* */
+	uint64_t args[6];               /* type-specific */
+} __attribute__((aligned(64)));
+
+_Static_assert(sizeof(struct msg) == 64, "a message is one cache line");
+_Static_assert(__builtin_offsetof(struct msg, args) == 16, "msg layout is part of the pool format");
+
+/* The name of a message type, for logs and the inspector. */
+static inline const char *msg_name(unsigned type)
+{
+	switch (type) {
+	case MSG_NONE:          return "none";
+	case MSG_PING:          return "ping";
+	case MSG_PONG:          return "pong";
+	case MSG_NODE_DEAD:     return "node_dead";
+	case MSG_SHOOTDOWN:     return "shootdown";
+	case MSG_SHOOTDOWN_ACK: return "shootdown_ack";
+	default:                return "unknown";
+	}
+}
+
+#endif

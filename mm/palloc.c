@@ -1,0 +1,458 @@
+/*
+ * Pool page allocator (see mm/palloc.h for the design and the pool layout).
+ *
+ * Taking page p for record value v, and giving it back:
+ *
+ *   take:  fetch_or(bit p)      lost the bit      -> someone else has p
+ *          CAS rec[p] 0 -> v    failed            -> p is used; bit stays set
+ *          usable(p) again      no                -> give p back
+ *   give:  CAS rec[p] v -> 0    failed            -> not ours to free
+ *          fetch_and(~bit p)
+ *
+ * All of these are sequentially consistent, so a drainer that marks a
+ * region draining and then reads the records cannot miss a page that an
+ * allocator saw as usable (see xlate_drain_region).
+ */
+#include "mm/palloc.h"
+#include "kernel/poolsys.h"
+
+#define ENOENT 2
+#define ENOMEM 12
+#define EBUSY  16
+#define EINVAL 22
+
+#define PALLOC_MAGIC   0x434F4C4C4150444DULL    /* "MDPALLOC" */
+#define PALLOC_VERSION 1
+#define LINE 64
+#define SC __ATOMIC_SEQ_CST
+
+/* The metadata block starts with this; offsets are from its start. */
+struct palloc_hdr {
+	uint64_t magic;                 /* written last by palloc_format */
+	uint32_t version;
+	uint32_t chunk_pages;
+	uint64_t npages;
+	uint32_t max_nodes;
+	uint32_t nchunks;
+	uint32_t words;                 /* bitmap words per chunk (whole lines) */
+	uint32_t pad;
+	uint64_t owners_off, bmp_off, rec_off;
+};
+_Static_assert(sizeof(struct palloc_hdr) == LINE, "palloc header is one line");
+
+static uint64_t round_up(uint64_t x, uint64_t a)
+{
+	return (x + a - 1) / a * a;
+}
+
+/* Fill in a header for @g; -EINVAL if the geometry is not supported. */
+static int layout(const struct palloc_geom *g, struct palloc_hdr *h)
+{
+	uint64_t nchunks;
+
+	if (!g || !g->npages || g->npages >= (1ull << 40) || !g->chunk_pages ||
+	    g->chunk_pages > PALLOC_MAX_CHUNK || !g->max_nodes ||
+	    g->max_nodes > PALLOC_MAX_NODES)
+		return -EINVAL;
+	nchunks = (g->npages + g->chunk_pages - 1) / g->chunk_pages;
+	if (nchunks >= UINT32_MAX)
+		return -EINVAL;
+	*h = (struct palloc_hdr){ 0 };
+	h->version = PALLOC_VERSION;
+	h->chunk_pages = g->chunk_pages;
+	h->npages = g->npages;
+	h->max_nodes = g->max_nodes;
+	h->nchunks = (uint32_t)nchunks;
+	h->words = (uint32_t)(round_up(g->chunk_pages, LINE * 8) / 64);
+	h->owners_off = LINE;
+	h->bmp_off = round_up(h->owners_off + nchunks * 4, LINE);
+	h->rec_off = h->bmp_off + nchunks * h->words * 8;
+	return 0;
+}
+
+/* Point a handle's view at an existing metadata block. */
+static int view(struct palloc *pa, const void *meta)
+{
+	const struct palloc_hdr *h = meta;
+	char *base = (char *)(uintptr_t)meta;
+
+	if (!meta || __atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) != PALLOC_MAGIC ||
+	    h->version != PALLOC_VERSION)
+		return -EINVAL;
+	pa->meta = base;
+	pa->owners = (uint32_t *)(base + h->owners_off);
+	pa->bmp = (uint64_t *)(base + h->bmp_off);
+	pa->rec = (uint64_t *)(base + h->rec_off);
+	pa->npages = h->npages;
+	pa->chunk_pages = h->chunk_pages;
+	pa->nchunks = h->nchunks;
+	pa->words = h->words;
+	pa->max_nodes = h->max_nodes;
+	return 0;
+}
+
+static uint64_t rec_val(uint32_t node, uint32_t flags, uint32_t pid)
+{
+	return (uint64_t)(node + 1) | (uint64_t)(flags & 0xffff) << 16 |
+	       (uint64_t)pid << 32;
+}
+
+static uint64_t *word_of(const struct palloc *pa, uint64_t p, uint64_t *mask)
+{
+	uint64_t c = p / pa->chunk_pages, i = p % pa->chunk_pages;
+
+	*mask = 1ull << (i % 64);
+	return &pa->bmp[c * pa->words + i / 64];
+}
+
+/* Pages of chunk @c that exist (the last chunk may be short). */
+static uint32_t chunk_size(const struct palloc *pa, uint32_t c)
+{
+	uint64_t left = pa->npages - (uint64_t)c * pa->chunk_pages;
+
+	return left < pa->chunk_pages ? (uint32_t)left : pa->chunk_pages;
+}
+
+/* Pages of chunk @c whose bit is set (not counting the padding bits). */
+static uint32_t taken_in(const struct palloc *pa, uint32_t c)
+{
+	const uint64_t *w = &pa->bmp[(uint64_t)c * pa->words];
+	uint32_t n = 0, j;
+	uint64_t x;
+
+	for (j = 0; j < pa->words; j++)
+		for (x = __atomic_load_n(&w[j], __ATOMIC_ACQUIRE); x; x &= x - 1)
+			n++;
+	return n - (pa->words * 64 - chunk_size(pa, c));
+}
+
+/* Other nodes must see page @p's record and bitmap word. */
+static void flush_page(struct palloc *pa, uint64_t p, uint64_t *w)
+{
+	pool_flush(&pa->rec[p], sizeof(uint64_t));
+	pool_flush(w, sizeof(*w));
+}
+
+/* Drop page @p if its record still holds @v. */
+static int give(struct palloc *pa, uint64_t p, uint64_t v)
+{
+	uint64_t m, *w = word_of(pa, p, &m);
+
+	if (!v || !__atomic_compare_exchange_n(&pa->rec[p], &v, 0, false, SC, SC))
+		return -EINVAL;
+	__atomic_fetch_and(w, ~m, SC);
+	flush_page(pa, p, w);
+	return 0;
+}
+
+/* Take page @p with record @v; @ok (if any) is checked once it is ours. */
+static int take(struct palloc *pa, uint64_t p, uint64_t v,
+		bool (*ok)(void *, uint64_t), void *ctx)
+{
+	uint64_t m, *w = word_of(pa, p, &m), zero = 0;
+
+	if (__atomic_fetch_or(w, m, SC) & m)
+		return -EBUSY;
+	if (!__atomic_compare_exchange_n(&pa->rec[p], &zero, v, false, SC, SC))
+		return -EBUSY;          /* used but unmarked: the bit now agrees */
+	if (ok && !ok(ctx, p)) {
+		give(pa, p, v);
+		return -EBUSY;
+	}
+	flush_page(pa, p, w);
+	return 0;
+}
+
+/* Take a page of chunk @c that satisfies @ok; its ppn, or -ENOMEM. */
+static int64_t take_in(struct palloc *pa, uint32_t c, uint64_t v,
+		       bool (*ok)(void *, uint64_t), void *ctx)
+{
+	uint64_t *w = &pa->bmp[(uint64_t)c * pa->words];
+	uint32_t j;
+
+	for (j = 0; j < pa->words; j++) {
+		uint64_t x = ~__atomic_load_n(&w[j], __ATOMIC_ACQUIRE);
+
+		for (; x; x &= x - 1) {
+			uint64_t p = (uint64_t)c * pa->chunk_pages + j * 64 +
+				     (unsigned)__builtin_ctzll(x);
+
+			if (ok && !ok(ctx, p))
+				continue;
+			if (!take(pa, p, v, ok, ctx))
+				return (int64_t)p;
+		}
+	}
+	return -ENOMEM;
+}
+
+/* Hand chunk @c, if it is ours, back to the cluster. */
+static void put_chunk(struct palloc *pa, uint32_t c)
+{
+	uint32_t me = pa->node + 1;
+
+	if (__atomic_compare_exchange_n(&pa->owners[c], &me, 0, false, SC, SC)) {
+		pa->nowned--;
+		pool_flush(&pa->owners[c], sizeof(uint32_t));
+	}
+}
+
+/* Give chunk @c back if it is ours, empty, and we keep enough others. */
+static void release_if_empty(struct palloc *pa, uint32_t c)
+{
+	if (pa->nowned > PALLOC_KEEP_CHUNKS && !taken_in(pa, c))
+		put_chunk(pa, c);
+}
+
+size_t palloc_meta_size(const struct palloc_geom *g)
+{
+	struct palloc_hdr h;
+
+	if (layout(g, &h))
+		return 0;
+	return (size_t)round_up(h.rec_off + g->npages * 8, LINE);
+}
+
+int palloc_format(void *meta, const struct palloc_geom *g)
+{
+	struct palloc_hdr h, *out = meta;
+	uint64_t *w, i, c, size;
+	struct palloc pa;
+
+	if (!meta || layout(g, &h))
+		return -EINVAL;
+	size = palloc_meta_size(g);
+	for (w = meta, i = 0; i < size / 8; i++)
+		w[i] = 0;
+	*out = h;                               /* magic still 0 */
+	pa.bmp = (uint64_t *)((char *)meta + h.bmp_off);
+	pa.npages = h.npages;
+	pa.chunk_pages = h.chunk_pages;
+	pa.words = h.words;
+	for (c = 0; c < h.nchunks; c++)         /* padding bits stay taken */
+		for (i = chunk_size(&pa, (uint32_t)c); i < h.words * 64ull; i++)
+			pa.bmp[c * h.words + i / 64] |= 1ull << (i % 64);
+	pool_flush(meta, size);
+	__atomic_store_n(&out->magic, PALLOC_MAGIC, __ATOMIC_RELEASE);
+	pool_flush(&out->magic, sizeof(out->magic));
+	return 0;
+}
+
+int palloc_attach(struct palloc *pa, void *meta, uint32_t node,
+		  bool (*usable)(void *ctx, uint64_t ppn), void *ctx)
+{
+	uint32_t c;
+
+	if (!pa || view(pa, meta) || node >= pa->max_nodes)
+		return -EINVAL;
+	pa->node = node;
+	pa->usable = usable;
+	pa->ctx = ctx;
+	pa->nowned = 0;
+	for (c = 0; c < pa->nchunks; c++)
+		if (__atomic_load_n(&pa->owners[c], __ATOMIC_ACQUIRE) == node + 1)
+			pa->nowned++;
+	/* Start each node's search in its own part of the pool. */
+	pa->hint = (uint32_t)((uint64_t)pa->nchunks * node / pa->max_nodes);
+	return 0;
+}
+
+int64_t palloc_alloc_where(struct palloc *pa, uint32_t pid,
+			   bool (*ok)(void *ctx, uint64_t ppn), void *ctx)
+{
+	uint32_t me, n, i, c = 0, zero;
+	uint64_t v;
+	int64_t p;
+
+	if (!pa || !pa->meta)
+		return -EINVAL;
+	me = pa->node + 1;
+	n = pa->nchunks;
+	v = rec_val(pa->node, 0, pid);
+	for (i = 0; i < n; i++) {               /* chunks this node owns */
+		c = (pa->hint + i) % n;
+		if (__atomic_load_n(&pa->owners[c], __ATOMIC_ACQUIRE) != me)
+			continue;
+		if ((p = take_in(pa, c, v, ok, ctx)) >= 0)
+			goto found;
+		release_if_empty(pa, c);
+	}
+	for (i = 0; i < n; i++) {               /* claim an unowned chunk */
+		c = (pa->hint + i) % n;
+		zero = 0;
+		if (__atomic_load_n(&pa->owners[c], __ATOMIC_ACQUIRE) ||
+		    taken_in(pa, c) == chunk_size(pa, c) ||
+		    !__atomic_compare_exchange_n(&pa->owners[c], &zero, me,
+						 false, SC, SC))
+			continue;
+		pool_flush(&pa->owners[c], sizeof(uint32_t));
+		pa->nowned++;
+		if ((p = take_in(pa, c, v, ok, ctx)) >= 0)
+			goto found;
+		put_chunk(pa, c);       /* nothing usable there */
+	}
+	for (i = 0; i < n; i++) {               /* last resort: others' chunks */
+		c = (pa->hint + i) % n;
+		if (__atomic_load_n(&pa->owners[c], __ATOMIC_ACQUIRE) == me)
+			continue;
+		if ((p = take_in(pa, c, v, ok, ctx)) >= 0)
+			return p;
+	}
+	return -ENOMEM;
+found:
+	pa->hint = c;
+	return p;
+}
+
+int64_t palloc_alloc(struct palloc *pa, uint32_t pid)
+{
+	if (!pa)
+		return -EINVAL;
+	return palloc_alloc_where(pa, pid, pa->usable, pa->ctx);
+}
+
+int palloc_free(struct palloc *pa, uint64_t ppn)
+{
+	uint64_t v;
+
+	if (!pa || !pa->meta || ppn >= pa->npages)
+		return -EINVAL;
+	do {
+		v = __atomic_load_n(&pa->rec[ppn], __ATOMIC_ACQUIRE);
+		if (!v)
+			return -EINVAL;
+	} while (give(pa, ppn, v));
+	release_if_empty(pa, (uint32_t)(ppn / pa->chunk_pages));
+	return 0;
+}
+
+int palloc_reserve(struct palloc *pa, uint32_t pid, uint64_t first, uint64_t n)
+{
+	uint64_t v, i;
+
+	if (!pa || !pa->meta || !n || first >= pa->npages ||
+	    n > pa->npages - first)
+		return -EINVAL;
+	v = rec_val(pa->node, PALLOC_F_RESERVED, pid);
+	for (i = 0; i < n; i++)
+		if (take(pa, first + i, v, NULL, NULL))
+			goto undo;
+	return 0;
+undo:
+	while (i--)
+		give(pa, first + i, v);
+	return -EBUSY;
+}
+
+int64_t palloc_reserve_where(struct palloc *pa, uint32_t pid, uint64_t n,
+			     bool (*ok)(void *ctx, uint64_t first), void *ctx)
+{
+	uint64_t b, i, m;
+
+	if (!pa || !pa->meta || !n || n > pa->npages)
+		return -EINVAL;
+	for (b = 0; b + n <= pa->npages; b += n) {
+		for (i = 0; i < n; i++)
+			if (__atomic_load_n(word_of(pa, b + i, &m),
+					    __ATOMIC_ACQUIRE) & m)
+				break;
+		if (i < n || (ok && !ok(ctx, b)))
+			continue;
+		if (!palloc_reserve(pa, pid, b, n))
+			return (int64_t)b;
+	}
+	return -ENOMEM;
+}
+
+uint64_t palloc_reclaim(struct palloc *pa, uint32_t dead_node)
+{
+	uint64_t p, v, m, *w, n = 0;
+	uint32_t c, d = dead_node + 1, o;
+
+	if (!pa || !pa->meta || dead_node >= pa->max_nodes ||
+	    dead_node == pa->node)
+		return 0;
+	for (p = 0; p < pa->npages; p++) {
+		v = __atomic_load_n(&pa->rec[p], __ATOMIC_ACQUIRE);
+		if ((v & 0xffff) == d && !give(pa, p, v))
+			n++;
+	}
+	for (c = 0; c < pa->nchunks; c++) {
+		o = d;
+		if (__atomic_compare_exchange_n(&pa->owners[c], &o, 0, false,
+						SC, SC))
+			pool_flush(&pa->owners[c], sizeof(uint32_t));
+	}
+	for (p = 0; p < pa->npages; p++) {
+		w = word_of(pa, p, &m);
+		if ((__atomic_load_n(w, SC) & m) &&
+		    !__atomic_load_n(&pa->rec[p], SC))
+			__atomic_fetch_and(w, ~m, SC);
+	}
+	return n;
+}
+
+int palloc_owner(const void *meta, uint64_t ppn, uint32_t *node, uint32_t *pid)
+{
+	struct palloc pa;
+	uint64_t v;
+
+	if (view(&pa, meta) || ppn >= pa.npages)
+		return -EINVAL;
+	v = __atomic_load_n(&pa.rec[ppn], SC);     /* a drain reads after a store */
+	if (!v)
+		return -ENOENT;
+	if (node)
+		*node = (uint32_t)(v & 0xffff) - 1;
+	if (pid)
+		*pid = (uint32_t)(v >> 32);
+	return 0;
+}
+
+void palloc_stats(const void *meta, struct palloc_stats *st)
+{
+	struct palloc pa;
+	uint64_t p, v, o;
+	uint32_t c;
+
+	if (!st)
+		return;
+	*st = (struct palloc_stats){ 0 };
+	if (view(&pa, meta))
+		return;
+	st->npages = pa.npages;
+	st->chunks = pa.nchunks;
+	for (p = 0; p < pa.npages; p++) {
+		v = __atomic_load_n(&pa.rec[p], __ATOMIC_ACQUIRE);
+		o = v & 0xffff;
+		if (!v)
+			st->free++;
+		else if (o >= 1 && o <= PALLOC_MAX_NODES)
+			st->used_by_node[o - 1]++;
+		if (v >> 16 & PALLOC_F_RESERVED)
+			st->reserved++;
+	}
+	for (c = 0; c < pa.nchunks; c++) {
+		o = __atomic_load_n(&pa.owners[c], __ATOMIC_ACQUIRE);
+		if (!o)
+			st->chunks_unowned++;
+		else if (o <= PALLOC_MAX_NODES)
+			st->chunks_owned_by_node[o - 1]++;
+	}
+}
+
+uint64_t palloc_check(const void *meta)
+{
+	struct palloc pa;
+	uint64_t p, m, *w, n = 0;
+
+	if (view(&pa, meta))
+		return UINT64_MAX;
+	for (p = 0; p < pa.npages; p++) {
+		w = word_of(&pa, p, &m);
+		if (!(__atomic_load_n(w, __ATOMIC_ACQUIRE) & m) !=
+		    !__atomic_load_n(&pa.rec[p], __ATOMIC_ACQUIRE))
+			n++;
+	}
+	return n;
+}

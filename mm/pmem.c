@@ -1,0 +1,112 @@
+/*
+ * Pool memory inside the kernel. A pool page is reached at
+ * arch_poolmem() + ppn * 4096; nothing is mapped there until the kernel
+ * touches it, and the page fault asks translation which device frame to
+ * map. A move (drain, compaction) first shoots down every node's mapping
+ * of the block (MSG_SHOOTDOWN, waiting for each live node's ack), then
+ * copies, then publishes the new frame; the next touch faults it in.
+ */
+#include "kernel/kernel.h"
+#include "kernel/cluster.h"
+#include "kernel/pool.h"
+#include "mm/pmem.h"
+#include "mm/palloc.h"
+#include "mm/xlate.h"
+#include "arch/arch.h"
+
+#define MOVE_WAIT_NS 5000000000ULL      /* a fault waits this long for a move */
+
+void *pmem_page(uint64_t ppn)
+{
+	return arch_poolmem() + (ppn << PAGE_SHIFT);
+}
+
+bool mm_pool_fault(uint64_t addr)
+{
+	uint64_t base = (uint64_t)arch_poolmem(), dfn;
+
+	if (!pool.xlate || addr < base || addr >= base + (pool.super->npages << PAGE_SHIFT))
+		return false;
+	uint64_t ppn = (addr - base) >> PAGE_SHIFT, t = arch_time_ns();
+	int err;
+	while ((err = xlate_resolve(pool.xlate, ppn, &dfn)) == -EBUSY) {
+		if (arch_time_ns() - t > MOVE_WAIT_NS)
+			return false;   /* a mover died mid-move: report the fault */
+		msg_poll();             /* the mover may be waiting for our ack */
+		arch_cpu_relax();
+	}
+	return !err && arch_poolmem_map(ppn, pool.frames_pa + (dfn << PAGE_SHIFT)) == 0;
+}
+
+int64_t pmem_alloc(uint32_t pid)
+{
+	int64_t ppn = palloc_alloc(pool.palloc, pid);
+
+	if (ppn >= 0)
+		memset(pmem_page(ppn), 0, PAGE_SIZE);
+	return ppn;
+}
+
+int pmem_free(uint64_t ppn)
+{
+	return palloc_free(pool.palloc, ppn);
+}
+
+void pmem_shootdown_local(uint64_t ppn, uint64_t pages)
+{
+	arch_poolmem_unmap(ppn, pages);
+}
+
+static void copy(void *ctx, uint64_t dst, uint64_t src, uint64_t pages)
+{
+	(void)ctx;
+	memcpy(pool.frames + (dst << PAGE_SHIFT), pool.frames + (src << PAGE_SHIFT),
+	       pages << PAGE_SHIFT);
+	arch_pool_flush(pool.frames + (dst << PAGE_SHIFT), pages << PAGE_SHIFT);
+}
+
+/* Every live node drops its mappings of the block and acks; dead ones map nothing. */
+static int shootdown(void *ctx, uint64_t ppn, uint64_t pages)
+{
+	(void)ctx;
+	pmem_shootdown_local(ppn, pages);
+	for (int n = 0; n < self.nodes; n++) {
+		if (n == self.id || __atomic_load_n(&pool.nodes[n].state, __ATOMIC_ACQUIRE) != NODE_UP)
+			continue;
+		struct msg req = { .type = MSG_SHOOTDOWN }, rep;
+		req.args[0] = ppn << PAGE_SHIFT;
+		req.args[1] = pages << PAGE_SHIFT;
+		int err = msg_call(n, &req, &rep, MSG_TIMEOUT_MS);
+		if (err == -EHOSTDOWN)
+			continue;       /* it died meanwhile: it maps nothing any more */
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static const struct xlate_mover mover = { copy, shootdown, NULL };
+
+int pmem_drain(uint32_t region)
+{
+	return xlate_drain_region(pool.xlate, pool.palloc, region, &mover);
+}
+
+/* A spare block for pmem_move: any free, online block (ctx = the block moved). */
+static bool other_online(void *ctx, uint64_t first)
+{
+	return first != *(uint64_t *)ctx && xlate_usable(pool.xlate, first);
+}
+
+int pmem_move(uint64_t block)
+{
+	uint64_t g = 1UL << pool.super->gshift, first = block * g;
+	int64_t spare = palloc_reserve_where(pool.palloc, XLATE_PID, g, other_online, &first);
+
+	if (spare < 0)
+		return (int)spare;
+	int err = xlate_move_block(pool.xlate, block, spare / g, &mover);
+	for (uint64_t i = 0; i < g; i++)
+		palloc_free(pool.palloc, spare + i);
+	return err;
+}

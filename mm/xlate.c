@@ -1,0 +1,380 @@
+/*
+ * Pool address translation and region drain (the protocol is in
+ * mm/xlate.h). Layout of the metadata block:
+ *
+ *   header     magic, version, geometry, offsets, move counters
+ *   entries    u32 per block: device block number | XLATE_MOVING
+ *   regions    one line per region: state and counts
+ *
+ * The drain relies on sequential consistency against palloc: it stores the
+ * new region state, then reads entries and page records; an allocator
+ * writes a page record, then reads the entry and the region state (in
+ * xlate_usable). One of the two sees the other, so no allocated page is
+ * left behind in a region that goes offline.
+ */
+#include "mm/xlate.h"
+#include "kernel/poolsys.h"
+
+#define EIO    5
+#define ENOMEM 12
+#define EBUSY  16
+#define EINVAL 22
+
+#define XLATE_MAGIC   0x4554414C534D4D44ULL     /* "DMMSLATE" */
+#define XLATE_VERSION 1
+#define LINE 64
+#define SC __ATOMIC_SEQ_CST
+
+struct xlate_hdr {
+	uint64_t magic;                 /* written last by xlate_format */
+	uint32_t version;
+	uint32_t gshift;
+	uint64_t npages;
+	uint32_t region_pages;
+	uint32_t nregions;
+	uint64_t nblocks;
+	uint64_t entries_off, regions_off;
+	uint64_t moves, pages_moved;    /* atomic counters */
+	uint64_t pad[7];
+};
+_Static_assert(sizeof(struct xlate_hdr) == 2 * LINE, "xlate header is two lines");
+
+struct xlate_region {
+	uint32_t state;                 /* enum xlate_region_state */
+	uint32_t pad;
+	uint64_t moves_out;             /* blocks moved out of the region */
+	uint64_t pages_out;
+	uint64_t reserved[5];
+};
+_Static_assert(sizeof(struct xlate_region) == LINE, "a region is one line");
+
+/* A node's view of the block: pointers into its mapping of the pool. */
+struct xv {
+	struct xlate_hdr *h;
+	uint32_t *ent;
+	struct xlate_region *reg;
+	uint64_t nblocks, G;
+};
+
+static uint64_t round_up(uint64_t x, uint64_t a)
+{
+	return (x + a - 1) / a * a;
+}
+
+static int layout(const struct xlate_geom *g, struct xlate_hdr *h)
+{
+	uint64_t G;
+
+	if (!g || g->gshift > XLATE_MAX_GSHIFT)
+		return -EINVAL;
+	G = 1ull << g->gshift;
+	if (!g->npages || g->npages % G || !g->region_pages ||
+	    g->region_pages % G || g->npages / G > XLATE_MOVING - 1 ||
+	    (g->npages + g->region_pages - 1) / g->region_pages > UINT32_MAX)
+		return -EINVAL;
+	*h = (struct xlate_hdr){ 0 };
+	h->version = XLATE_VERSION;
+	h->gshift = g->gshift;
+	h->npages = g->npages;
+	h->region_pages = g->region_pages;
+	h->nregions = (uint32_t)((g->npages + g->region_pages - 1) /
+				 g->region_pages);
+	h->nblocks = g->npages / G;
+	h->entries_off = sizeof(*h);
+	h->regions_off = round_up(h->entries_off + h->nblocks * 4, LINE);
+	return 0;
+}
+
+static int view(struct xv *v, const void *meta)
+{
+	char *base = (char *)(uintptr_t)meta;
+
+	v->h = (struct xlate_hdr *)base;
+	if (!meta || __atomic_load_n(&v->h->magic, __ATOMIC_ACQUIRE) != XLATE_MAGIC ||
+	    v->h->version != XLATE_VERSION)
+		return -EINVAL;
+	v->ent = (uint32_t *)(base + v->h->entries_off);
+	v->reg = (struct xlate_region *)(base + v->h->regions_off);
+	v->nblocks = v->h->nblocks;
+	v->G = 1ull << v->h->gshift;
+	return 0;
+}
+
+/* Region holding device block @dblk. */
+static uint32_t region_of(const struct xv *v, uint64_t dblk)
+{
+	return (uint32_t)((dblk << v->h->gshift) / v->h->region_pages);
+}
+
+static uint32_t state_of(const struct xv *v, uint32_t r)
+{
+	return __atomic_load_n(&v->reg[r].state, SC);
+}
+
+size_t xlate_meta_size(const struct xlate_geom *g)
+{
+	struct xlate_hdr h;
+
+	if (layout(g, &h))
+		return 0;
+	return (size_t)(h.regions_off + (uint64_t)h.nregions * LINE);
+}
+
+int xlate_format(void *meta, const struct xlate_geom *g)
+{
+	struct xlate_hdr h;
+	struct xv v;
+	uint64_t i, size = xlate_meta_size(g);
+
+	if (!meta || layout(g, &h))
+		return -EINVAL;
+	for (i = 0; i < size / 8; i++)
+		((uint64_t *)meta)[i] = 0;      /* every region XLATE_ONLINE */
+	*(struct xlate_hdr *)meta = h;
+	v.ent = (uint32_t *)((char *)meta + h.entries_off);
+	for (i = 0; i < h.nblocks; i++)
+		v.ent[i] = (uint32_t)i;
+	pool_flush(meta, size);
+	__atomic_store_n(&((struct xlate_hdr *)meta)->magic, XLATE_MAGIC,
+			 __ATOMIC_RELEASE);
+	pool_flush(meta, sizeof(uint64_t));
+	return 0;
+}
+
+uint64_t xlate_lookup(const void *meta, uint64_t ppn)
+{
+	struct xv v;
+	uint32_t e;
+
+	if (view(&v, meta) || ppn >= v.h->npages)
+		return XLATE_NONE;
+	e = __atomic_load_n(&v.ent[ppn >> v.h->gshift], __ATOMIC_ACQUIRE);
+	return ((uint64_t)(e & ~XLATE_MOVING) << v.h->gshift) | (ppn & (v.G - 1));
+}
+
+int xlate_resolve(const void *meta, uint64_t ppn, uint64_t *dfn)
+{
+	struct xv v;
+	uint32_t e;
+
+	if (view(&v, meta) || ppn >= v.h->npages || !dfn)
+		return -EINVAL;
+	e = __atomic_load_n(&v.ent[ppn >> v.h->gshift], SC);
+	if (e & XLATE_MOVING)
+		return -EBUSY;
+	*dfn = ((uint64_t)e << v.h->gshift) | (ppn & (v.G - 1));
+	return 0;
+}
+
+bool xlate_usable(void *meta, uint64_t ppn)
+{
+	struct xv v;
+	uint32_t e;
+
+	if (view(&v, meta) || ppn >= v.h->npages)
+		return false;
+	e = __atomic_load_n(&v.ent[ppn >> v.h->gshift], SC);
+	return !(e & XLATE_MOVING) &&
+	       state_of(&v, region_of(&v, e)) == XLATE_ONLINE;
+}
+
+int xlate_region_state(const void *meta, uint32_t region)
+{
+	struct xv v;
+
+	if (view(&v, meta) || region >= v.h->nregions)
+		return -EINVAL;
+	return (int)state_of(&v, region);
+}
+
+int xlate_set_region_state(void *meta, uint32_t region, int state)
+{
+	struct xv v;
+
+	if (view(&v, meta) || region >= v.h->nregions ||
+	    state < XLATE_ONLINE || state > XLATE_FAILED)
+		return -EINVAL;
+	__atomic_store_n(&v.reg[region].state, (uint32_t)state, SC);
+	pool_flush(&v.reg[region], sizeof(v.reg[region]));
+	return 0;
+}
+
+/* Step 1 of the protocol: mark entry @b MOVING; its device block, or -EBUSY. */
+static int64_t mark(struct xv *v, uint64_t b)
+{
+	uint32_t e = __atomic_load_n(&v->ent[b], SC);
+
+	if ((e & XLATE_MOVING) ||
+	    !__atomic_compare_exchange_n(&v->ent[b], &e, e | XLATE_MOVING,
+					 false, SC, SC))
+		return -EBUSY;
+	pool_flush(&v->ent[b], sizeof(uint32_t));
+	return e;
+}
+
+/* Step 5 (or an undo): publish entry @b = @dblk, not moving. */
+static void publish(struct xv *v, uint64_t b, uint64_t dblk)
+{
+	__atomic_store_n(&v->ent[b], (uint32_t)dblk, __ATOMIC_RELEASE);
+	pool_flush(&v->ent[b], sizeof(uint32_t));
+}
+
+int xlate_move_block(void *meta, uint64_t block, uint64_t spare_block,
+		     const struct xlate_mover *m)
+{
+	int64_t from, to;
+	struct xv v;
+	int err;
+
+	if (view(&v, meta) || !m || !m->copy || !m->shootdown ||
+	    block >= v.nblocks || spare_block >= v.nblocks ||
+	    block == spare_block)
+		return -EINVAL;
+	if ((from = mark(&v, block)) < 0)
+		return -EBUSY;
+	if ((to = mark(&v, spare_block)) < 0) {
+		publish(&v, block, (uint64_t)from);
+		return -EBUSY;
+	}
+	err = -EBUSY;
+	if (state_of(&v, region_of(&v, (uint64_t)to)) != XLATE_ONLINE)
+		goto undo;
+	err = m->shootdown(m->ctx, block << v.h->gshift, v.G);
+	if (err) {
+		err = err < 0 ? err : -EIO;
+		goto undo;
+	}
+	m->copy(m->ctx, (uint64_t)to << v.h->gshift,
+		(uint64_t)from << v.h->gshift, v.G);
+	publish(&v, spare_block, (uint64_t)from);
+	publish(&v, block, (uint64_t)to);
+	__atomic_fetch_add(&v.h->moves, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&v.h->pages_moved, v.G, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&v.reg[region_of(&v, (uint64_t)from)].moves_out, 1,
+			   __ATOMIC_RELAXED);
+	__atomic_fetch_add(&v.reg[region_of(&v, (uint64_t)from)].pages_out,
+			   v.G, __ATOMIC_RELAXED);
+	pool_flush(&v.h->moves, 2 * sizeof(uint64_t));
+	return 0;
+undo:
+	publish(&v, spare_block, (uint64_t)to);
+	publish(&v, block, (uint64_t)from);
+	return err;
+}
+
+struct spare_ctx {
+	struct xv *v;
+	uint32_t region;
+};
+
+/* Is the block starting at @first a possible spare for the drain? */
+static bool spare_ok(void *ctx, uint64_t first)
+{
+	struct spare_ctx *sc = ctx;
+	uint32_t e = __atomic_load_n(&sc->v->ent[first >> sc->v->h->gshift], SC);
+	uint32_t r = region_of(sc->v, e & ~XLATE_MOVING);
+
+	return !(e & XLATE_MOVING) && r != sc->region &&
+	       state_of(sc->v, r) == XLATE_ONLINE;
+}
+
+/* Does any page of block @b have an owner record? */
+static bool block_used(struct xv *v, struct palloc *pa, uint64_t b)
+{
+	uint64_t p;
+
+	for (p = b * v->G; p < (b + 1) * v->G; p++)
+		if (!palloc_owner(pa->meta, p, NULL, NULL))
+			return true;
+	return false;
+}
+
+/* Move block @b onto a reserved spare block; 0, -EBUSY, or an error. */
+static int rescue(struct xv *v, struct palloc *pa, uint32_t region,
+		  uint64_t b, const struct xlate_mover *m)
+{
+	struct spare_ctx sc = { v, region };
+	int64_t s = palloc_reserve_where(pa, XLATE_PID, v->G, spare_ok, &sc);
+	uint64_t i;
+	int err;
+
+	if (s < 0)
+		return -ENOMEM;
+	err = xlate_move_block(v->h, b, (uint64_t)s >> v->h->gshift, m);
+	for (i = 0; i < v->G; i++)      /* step 6: the old frames are spare */
+		palloc_free(pa, (uint64_t)s + i);
+	return err;
+}
+
+int xlate_drain_region(void *meta, struct palloc *pa, uint32_t region,
+		       const struct xlate_mover *m)
+{
+	uint32_t st = XLATE_ONLINE, e;
+	uint64_t b, deadline = 0;
+	bool again = true, moved;
+	struct xv v;
+	int err;
+
+	if (view(&v, meta) || !pa || !pa->meta || !m ||
+	    region >= v.h->nregions)
+		return -EINVAL;
+	if (!__atomic_compare_exchange_n(&v.reg[region].state, &st,
+					 XLATE_DRAINING, false, SC, SC)) {
+		if (st == XLATE_OFFLINE)
+			return 0;
+		if (st != XLATE_DRAINING)
+			return -EINVAL;
+	}
+	pool_flush(&v.reg[region], sizeof(v.reg[region]));
+	while (again) {
+		again = moved = false;
+		for (b = 0; b < v.nblocks; b++) {
+			e = __atomic_load_n(&v.ent[b], SC);
+			if (e & XLATE_MOVING) {
+				again = true;   /* may end up backed here */
+				continue;
+			}
+			if (region_of(&v, e) != region || !block_used(&v, pa, b))
+				continue;
+			err = rescue(&v, pa, region, b, m);
+			if (err && err != -EBUSY)
+				return err;
+			again |= err == -EBUSY;
+			moved |= !err;
+		}
+		if (moved || !deadline)
+			deadline = pool_now_ns() + XLATE_WAIT_MS * 1000000ull;
+		else if (again && pool_now_ns() > deadline)
+			return -EBUSY;  /* a mover died mid-move? */
+		if (again)
+			pool_relax();
+	}
+	st = XLATE_DRAINING;
+	if (!__atomic_compare_exchange_n(&v.reg[region].state, &st,
+					 XLATE_OFFLINE, false, SC, SC))
+		return -EIO;            /* failed (or set) meanwhile */
+	pool_flush(&v.reg[region], sizeof(v.reg[region]));
+	return 0;
+}
+
+void xlate_stats(const void *meta, struct xlate_stats *st)
+{
+	struct xv v;
+	uint32_t r, s;
+
+	if (!st)
+		return;
+	*st = (struct xlate_stats){ 0 };
+	if (view(&v, meta))
+		return;
+	st->entries = v.nblocks;
+	st->entry_bytes = sizeof(uint32_t);
+	st->table_bytes = v.nblocks * sizeof(uint32_t);
+	st->block_pages = v.G;
+	st->regions = v.h->nregions;
+	for (r = 0; r < v.h->nregions; r++)
+		if ((s = state_of(&v, r)) <= XLATE_FAILED)
+			st->in_state[s]++;
+	st->moves = __atomic_load_n(&v.h->moves, __ATOMIC_ACQUIRE);
+	st->pages_moved = __atomic_load_n(&v.h->pages_moved, __ATOMIC_ACQUIRE);
+}

@@ -1,0 +1,1 @@
+SRCS_lease := kernel/lease.c tests/unit/poolsys_host.c

@@ -1,0 +1,1 @@
+SRCS_palloc := mm/palloc.c tests/unit/poolsys_host.c

@@ -1,0 +1,1 @@
+SRCS_ring := kernel/ring.c tests/unit/poolsys_host.c

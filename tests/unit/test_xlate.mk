@@ -1,0 +1,1 @@
+SRCS_xlate := mm/xlate.c mm/palloc.c tests/unit/poolsys_host.c
