@@ -33,6 +33,14 @@ int msg_send(int to, struct msg *m);
  */
 int msg_call(int to, struct msg *req, struct msg *reply, uint64_t timeout_ms);
 
+/**
+ * msg_call_all - send req to every other live node and wait for all replies
+ * Context: main loop only.
+ * Return: 0 when every node that stayed up answered 0; else the first error
+ * (a reply's negative status, -ETIMEDOUT, -EBUSY).
+ */
+int msg_call_all(struct msg *req, uint64_t timeout_ms);
+
 /* Handle every message waiting for this node. Context: any. */
 void msg_poll(void);
 

@@ -13,7 +13,7 @@
 #include "mm/pmem.h"
 #include "arch/arch.h"
 
-#define MAX_PENDING 8
+#define MAX_PENDING (MAX_NODES + 8)
 
 static struct pending {
 	uint32_t req_id;                /* 0: slot free */
@@ -109,33 +109,89 @@ void msg_interrupt(void)
 	msg_poll();
 }
 
-int msg_call(int to, struct msg *req, struct msg *rep, uint64_t timeout_ms)
+static struct pending *pending_new(struct msg *req)
 {
-	struct pending *p = NULL;
-	uint64_t deadline = arch_time_ns() + timeout_ms * 1000000;
-	int err = 0;
+	for (int i = 0; i < MAX_PENDING; i++) {
+		if (!pending[i].req_id) {
+			pending[i].done = false;
+			if (!next_req)
+				next_req++;
+			pending[i].req_id = req->req_id = next_req++;
+			req->flags &= ~MSG_F_REPLY;
+			return &pending[i];
+		}
+	}
+	return NULL;
+}
 
-	for (int i = 0; i < MAX_PENDING && !p; i++)
-		if (!pending[i].req_id)
-			p = &pending[i];
-	if (!p)
-		return -EBUSY;
-	p->done = false;
-	p->req_id = req->req_id = next_req++ ? next_req - 1 : next_req++;
-	req->flags &= ~MSG_F_REPLY;
+/* Send req (retrying while the ring is full); Return: 0 or a negative errno. */
+static int send_until(int to, struct msg *req, uint64_t deadline)
+{
+	int err;
+
 	while ((err = msg_send(to, req)) == -EAGAIN && arch_time_ns() < deadline)
 		msg_poll();
-	while (!err && !__atomic_load_n(&p->done, __ATOMIC_ACQUIRE)) {
+	return err;
+}
+
+/* Wait for p's reply from node `to`. */
+static int wait_reply(struct pending *p, int to, uint64_t deadline)
+{
+	while (!__atomic_load_n(&p->done, __ATOMIC_ACQUIRE)) {
 		msg_poll();
 		if (__atomic_load_n(&pool.nodes[to].state, __ATOMIC_ACQUIRE) != NODE_UP)
-			err = -EHOSTDOWN;
-		else if (arch_time_ns() > deadline)
-			err = -ETIMEDOUT;
-		else
-			arch_cpu_relax();
+			return -EHOSTDOWN;
+		if (arch_time_ns() > deadline)
+			return -ETIMEDOUT;
+		arch_cpu_relax();
 	}
+	return 0;
+}
+
+int msg_call(int to, struct msg *req, struct msg *rep, uint64_t timeout_ms)
+{
+	uint64_t deadline = arch_time_ns() + timeout_ms * 1000000;
+	struct pending *p = pending_new(req);
+
+	if (!p)
+		return -EBUSY;
+	int err = send_until(to, req, deadline);
+	if (!err)
+		err = wait_reply(p, to, deadline);
 	if (!err)
 		*rep = p->reply;
 	p->req_id = 0;
+	return err;
+}
+
+int msg_call_all(struct msg *req, uint64_t timeout_ms)
+{
+	uint64_t deadline = arch_time_ns() + timeout_ms * 1000000;
+	struct pending *p[MAX_NODES] = { 0 };
+	int err = 0;
+
+	/* ask every live node at once, then collect: one round trip, not N */
+	for (int n = 0; n < self.nodes && !err; n++) {
+		if (n == self.id || __atomic_load_n(&pool.nodes[n].state, __ATOMIC_ACQUIRE) != NODE_UP)
+			continue;
+		struct msg m = *req;
+		if (!(p[n] = pending_new(&m)))
+			err = -EBUSY;
+		else if ((err = send_until(n, &m, deadline)) == -EINVAL)
+			err = 0;
+	}
+	for (int n = 0; n < self.nodes; n++) {
+		if (!p[n])
+			continue;
+		int e = err ? 0 : wait_reply(p[n], n, deadline);
+		if (e && e != -EHOSTDOWN) {     /* a node that died maps nothing */
+			printk("node %d: %s to node %d: no reply (%d)\n", self.id,
+			       msg_name(req->type), n, e);
+			err = e;
+		}
+		else if (!e && !err && (int64_t)p[n]->reply.args[0] < 0)
+			err = (int)p[n]->reply.args[0];
+		p[n]->req_id = 0;
+	}
 	return err;
 }

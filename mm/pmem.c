@@ -68,21 +68,13 @@ static void copy(void *ctx, uint64_t dst, uint64_t src, uint64_t pages)
 /* Every live node drops its mappings of the block and acks; dead ones map nothing. */
 static int shootdown(void *ctx, uint64_t ppn, uint64_t pages)
 {
+	struct msg req = { .type = MSG_SHOOTDOWN };
+
 	(void)ctx;
 	pmem_shootdown_local(ppn, pages);
-	for (int n = 0; n < self.nodes; n++) {
-		if (n == self.id || __atomic_load_n(&pool.nodes[n].state, __ATOMIC_ACQUIRE) != NODE_UP)
-			continue;
-		struct msg req = { .type = MSG_SHOOTDOWN }, rep;
-		req.args[0] = ppn << PAGE_SHIFT;
-		req.args[1] = pages << PAGE_SHIFT;
-		int err = msg_call(n, &req, &rep, MSG_TIMEOUT_MS);
-		if (err == -EHOSTDOWN)
-			continue;       /* it died meanwhile: it maps nothing any more */
-		if (err)
-			return err;
-	}
-	return 0;
+	req.args[0] = ppn << PAGE_SHIFT;
+	req.args[1] = pages << PAGE_SHIFT;
+	return msg_call_all(&req, MSG_TIMEOUT_MS);
 }
 
 static const struct xlate_mover mover = { copy, shootdown, NULL };
