@@ -78,7 +78,10 @@ static void bury(int n, const char *why)
 {
 	volatile struct pool_node *e = &pool.nodes[n];
 	uint64_t pages = palloc_reclaim(pool.palloc, n);
-	int leases = lease_break_all(pool.leases, pool.super->nleases, n);
+	int leases = 0;
+
+	for (uint32_t i = 0; i < pool.super->nleases; i++)
+		leases += lease_break_all(pool_lease(i), 1, n) == 1;
 
 	__atomic_add_fetch(&e->reclaimed, pages, __ATOMIC_ACQ_REL);
 	arch_pool_flush(e, sizeof(*e));
@@ -88,10 +91,10 @@ static void bury(int n, const char *why)
 		arch_cpu_relax();       /* the declarer sets dead_by right after its CAS */
 	if (by == (uint32_t)self.id + 1)
 		printk("node %d: node %d declared dead (%s); took back %lu pool pages and %d leases\n",
-		       self.id, n, why, pages, leases < 0 ? 0 : leases);
+		       self.id, n, why, pages, leases);
 	else
 		printk("node %d: node %d is dead (declared by node %u); took back %lu pool pages and %d leases\n",
-		       self.id, n, by - 1, pages, leases < 0 ? 0 : leases);
+		       self.id, n, by - 1, pages, leases);
 	watch[n].gone = true;
 }
 

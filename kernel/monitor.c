@@ -9,6 +9,7 @@
 #include "kernel/cluster.h"
 #include "kernel/doorbell.h"
 #include "kernel/pool.h"
+#include "kernel/lease.h"
 #include "mm/mm.h"
 #include "mm/palloc.h"
 #include "mm/pmem.h"
@@ -210,6 +211,91 @@ static void cmd_online(long region)
 	printk("node %d: online: region %ld %s\n", self.id, region, err ? "refused" : "online");
 }
 
+/* bench palloc SECS: pool page alloc+free pairs per second on this node. */
+static void bench_palloc(long secs)
+{
+	uint64_t end = arch_time_ns() + (uint64_t)secs * 1000000000ULL, pairs = 0;
+	uint64_t t0 = arch_time_ns();
+
+	while (arch_time_ns() < end) {
+		for (int i = 0; i < 64; i++) {
+			int64_t ppn = palloc_alloc(pool.palloc, MONITOR_PID);
+			if (ppn < 0 || palloc_free(pool.palloc, ppn)) {
+				printk("node %d: bench palloc: failed (%ld)\n", self.id, ppn);
+				return;
+			}
+		}
+		pairs += 64;
+	}
+	uint64_t ns = arch_time_ns() - t0;
+	printk("node %d: bench palloc: %lu alloc+free per second (%lu in %lu ms)\n", self.id,
+	       pairs * 1000000000UL / ns, pairs, ns / 1000000);
+}
+
+/* bench move COUNT: move the block of one live pool page COUNT times. */
+static void bench_move(long count)
+{
+	int64_t ppn = pmem_alloc(MONITOR_PID);
+	uint64_t g = 1UL << pool.super->gshift, t0, worst = 0;
+	int err = 0;
+
+	if (ppn < 0 || count < 1) {
+		printk("node %d: bench move: usage: bench move COUNT (needs a free pool page)\n", self.id);
+		return;
+	}
+	uint64_t *p = pmem_page(ppn);
+	p[0] = stamp(ppn);
+	t0 = arch_time_ns();
+	for (long i = 0; i < count && !err; i++) {
+		uint64_t t = arch_time_ns();
+		err = pmem_move(ppn / g);
+		worst = MAX(worst, arch_time_ns() - t);
+	}
+	uint64_t ns = arch_time_ns() - t0;
+	if (p[0] != stamp(ppn))
+		err = -EIO;
+	pmem_free(ppn);
+	printk("node %d: bench move: %ld moves of %lu KiB, %lu us each, worst %lu us (%d)\n",
+	       self.id, count, g * 4, ns / count / 1000, worst / 1000, err);
+}
+
+static bool alive(void *ctx, int node, uint64_t epoch)
+{
+	(void)ctx;
+	return node_alive(node, epoch);
+}
+
+/* lock L [SECS]: take lease L (waiting up to SECS); unlock L: give it back. */
+static void cmd_lock(long l, long secs, bool take)
+{
+	uint64_t epoch = pool.nodes[self.id].epoch;
+	struct lease *lease = pool_lease(l);
+	int err;
+
+	if (l < 0 || l >= (long)pool.super->nleases || secs < 0) {
+		printk("node %d: lock: usage: lock LEASE [SECONDS] | unlock LEASE (LEASE < %u)\n",
+		       self.id, pool.super->nleases);
+		return;
+	}
+	if (!take) {
+		err = lease_release(lease, self.id, epoch);
+		printk("node %d: unlock: lease %ld %s\n", self.id, l, err ? "was not ours" : "released");
+		return;
+	}
+	uint64_t t0 = arch_time_ns();
+	do {                            /* wait in slices so the cluster is watched meanwhile */
+		cluster_poll();
+		err = lease_acquire(lease, self.id, epoch, alive, NULL, 100000000ULL);
+	} while (err == -ETIMEDOUT && arch_time_ns() - t0 < (uint64_t)secs * 1000000000ULL);
+	if (err == LEASE_TAKEN_OVER)
+		printk("node %d: lock: lease %ld taken over from a dead holder after %lu ms\n",
+		       self.id, l, (arch_time_ns() - t0) / 1000000);
+	else if (err == 0)
+		printk("node %d: lock: lease %ld taken\n", self.id, l);
+	else
+		printk("node %d: lock: lease %ld busy (%d)\n", self.id, l, err);
+}
+
 /* Split a line into words; Return: how many. */
 static int words(char *s, char **w, int max)
 {
@@ -265,11 +351,20 @@ static void run(char *line)
 		cmd_stress(num(w[1], 5), num(w[2], 256));
 	} else if (!strcmp(w[0], "drain")) {
 		cmd_drain(num(w[1], -1));
+	} else if (!strcmp(w[0], "bench") && n > 1 && !strcmp(w[1], "palloc")) {
+		bench_palloc(num(w[2], 3));
+	} else if (!strcmp(w[0], "bench") && n > 1 && !strcmp(w[1], "move")) {
+		bench_move(num(w[2], 100));
+	} else if (!strcmp(w[0], "lock")) {
+		cmd_lock(num(w[1], -1), num(w[2], 0), true);
+	} else if (!strcmp(w[0], "unlock")) {
+		cmd_lock(num(w[1], -1), 0, false);
 	} else if (!strcmp(w[0], "online")) {
 		cmd_online(num(w[1], -1));
 	} else {
 		printk("commands: nodes, pool, regions, ping NODE|all [COUNT], hold PAGES, release,\n"
-		       "          stress SECONDS [MAXPAGES], drain REGION, online REGION\n");
+		       "          stress SECONDS [MAXPAGES], drain REGION, online REGION,\n"
+		       "          lock LEASE [SECONDS], unlock LEASE, bench palloc SECONDS, bench move COUNT\n");
 		printk("node %d: help\n", self.id);
 	}
 }

@@ -103,6 +103,9 @@ struct pool {
 #define POOL_RING_SLOTS 64
 #define POOL_CHUNK_PAGES 512
 
+/* Lease i of the pool: each sits alone on its cache line. */
+#define pool_lease(i) ((struct lease *)((uint8_t *)pool.leases + 64 * (i)))
+
 /* Is node n the live incarnation it claims (state up, this epoch)? */
 bool node_alive(int n, uint64_t epoch);
 extern struct pool pool;
