@@ -101,3 +101,19 @@ def test_message_round_trip_between_every_pair(launch):
         for m in range(3):
             if m != n:
                 assert re.search(r"node %d -> %d: 20 round trips" % (n, m), c.log(n))
+
+
+@pytest.mark.boot
+def test_a_dead_lease_holder_does_not_wedge_the_cluster(launch):
+    c = launch(nodes=3)
+    command(c, 1, "lock 5", r"node 1: lock: lease 5 taken")
+    command(c, 0, "lock 5", r"node 0: lock: lease 5 busy")        # held by a live node
+    mark = c.mark(0)
+    c.send(0, "lock 5 20\n")                                       # wait for it
+    time.sleep(0.5)
+    c.kill(1)
+    m = c.wait_line(0, r"node 0: lock: lease 5 (taken over from a dead holder after (\d+) ms|.*)",
+                    timeout=30, since=mark)
+    assert "taken over" in m.group(0), m.group(0)
+    command(c, 0, "unlock 5", r"node 0: unlock: lease 5 released")
+    command(c, 2, "lock 5", r"node 2: lock: lease 5 taken$")
