@@ -103,7 +103,7 @@ void cluster_poll(void)
 	static uint64_t last_ns;
 	uint64_t now = arch_time_ns();
 
-	if (!pool.joined || now - last_ns < LIVENESS_TICKS * (1000000000ULL / HZ))
+	if (!pool.joined || now - last_ns < LIVENESS_MS * 1000000ULL)
 		return;
 	last_ns = now;
 	uint64_t limit = (uint64_t)pool.super->dead_after_ms * 1000000ULL;

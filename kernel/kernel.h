@@ -63,5 +63,6 @@ void monitor(void) __attribute__((noreturn));
 
 /* main.c: jiffies since the timer started. */
 extern volatile uint64_t ticks;
+extern unsigned tick_hz;        /* HZ, or HZ_POLLED when messages are polled */
 
 #endif

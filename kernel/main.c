@@ -12,11 +12,12 @@
 
 struct self self = { .id = 0, .nodes = 1, .cluster = "dmos" };
 volatile uint64_t ticks;
+unsigned tick_hz = HZ;
 
 static void tick(void)
 {
 	ticks++;
-	if (ticks % HEARTBEAT_TICKS == 0)
+	if (ticks % (tick_hz / HEARTBEAT_HZ) == 0)
 		pool_heartbeat();
 	msg_poll();             /* without a doorbell, this is when messages arrive */
 }
@@ -96,8 +97,13 @@ void kmain(struct boot_info *bi)
 	printk("node %d: cluster '%s' of %d nodes, %lu MiB local RAM\n",
 	       self.id, self.cluster, self.nodes, self.local_mem >> 20);
 	pci_init();
-	if (pool_init() == 0)
+	if (pool_init() == 0) {
+		if (pool.doorbell < 0) {        /* no doorbell: poll the rings more often */
+			tick_hz = HZ_POLLED;
+			arch_timer_start(tick_hz, tick);
+		}
 		cluster_wait();
+	}
 	else
 		printk("node %d: running without the pool\n", self.id);
 

@@ -3,13 +3,14 @@
 #define KERNEL_PARAM_H
 
 #define MAX_NODES        64     /* nodes a pool's node table holds */
-#define HZ               1000   /* timer ticks per second (also how often rings are polled) */
-#define HEARTBEAT_TICKS  10     /* ticks between two heartbeats in the node table */
+#define HZ               100    /* timer ticks per second with a doorbell */
+#define HZ_POLLED        1000   /* ... and without one: rings are polled at every tick */
+#define HEARTBEAT_HZ     100    /* heartbeats per second in the node table */
 #define JOIN_REPORT_MS   5000   /* how often a node says whom it still waits for */
 #define TAKEOVER_WAIT_MS 500    /* watch a taken node-table slot this long for a live heartbeat */
 #define FORMAT_WAIT_MS   10000  /* wait this long for another node to finish formatting */
 #define DEAD_AFTER_MS    2000   /* no heartbeat for this long: a node is declared dead */
-#define LIVENESS_TICKS   100    /* ticks between two looks at the others' heartbeats */
+#define LIVENESS_MS      100    /* how often a node looks at the others' heartbeats */
 #define MSG_TIMEOUT_MS   1000   /* a request without reply fails after this long */
 #define POOL_MIN_SIZE    (16UL << 20)   /* smallest pool a node accepts */
 #define REGION_SIZE      (32UL << 20)   /* pool region: the unit that fails */

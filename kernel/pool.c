@@ -298,7 +298,7 @@ int pool_init(void)
 	pool.frames_pa = pa + pool.super->data_off;
 	pool.doorbell = doorbell_init(d);
 	printk("node %d: doorbell: %s\n", self.id, pool.doorbell >= 0 ?
-	       "ivshmem MSI-X" : "none, messages are polled at every tick");
+	       "ivshmem MSI-X" : "none, rings are polled at every tick (1 kHz)");
 	return pool_join();
 }
 
