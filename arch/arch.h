@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <stdbool.h>
 
+#include "arch/x86_64/layout.h"  /* USER_TOP: where user space ends */
+
 #define PAGE_SIZE   4096UL
 #define PAGE_SHIFT  12
 
@@ -29,6 +31,7 @@ struct boot_info {
 	struct mem_range ram[BOOT_MAX_RANGES];
 	int nram;
 	uint64_t reserved_end;  /* phys: kernel image and boot data end here */
+	uint64_t initrd, initrd_len;    /* phys: the boot module with the programs */
 };
 
 /* Generic start-up, called once by the arch code with interrupts off. */
@@ -97,6 +100,32 @@ void arch_poolmem_unmap(uint64_t ppn, uint64_t pages);
 
 /* Called for a page fault at addr; Return: true if handled (retry the access). */
 bool mm_pool_fault(uint64_t addr);
+
+/*
+ * User address spaces: a root page table whose kernel half is shared by
+ * all. Mappings are 4 KiB pages in the user half (below USER_TOP).
+ */
+#define ARCH_PROT_WRITE 1
+#define ARCH_PROT_EXEC  2
+uint64_t *arch_as_new(void);
+void arch_as_free(uint64_t *root);
+int arch_as_map(uint64_t *root, uint64_t va, uint64_t pa, int prot);
+uint64_t arch_as_unmap(uint64_t *root, uint64_t va);
+uint64_t *arch_as_current(void);
+void arch_as_switch(uint64_t *root);    /* NULL: the kernel's own tables */
+
+/*
+ * Threads. arch_switch() saves the running thread's registers, storing its
+ * stack pointer in *save, and continues the thread whose saved stack
+ * pointer is next. A new thread's first stack pointer comes from
+ * arch_thread_user() (it starts in user mode at entry with stack user_sp)
+ * or arch_thread_kernel() (it calls fn).
+ */
+void arch_user_init(void);
+void arch_switch(void **save, void *next);
+void *arch_thread_user(void *kstack_top, uint64_t entry, uint64_t user_sp);
+void *arch_thread_kernel(void *kstack_top, void (*fn)(void));
+void arch_set_kstack(void *top);        /* where traps from user mode land */
 
 /* Map device registers uncached. Return: their address, or NULL. */
 void *arch_map_mmio(uint64_t pa, uint64_t size);

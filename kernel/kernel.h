@@ -13,13 +13,24 @@
 
 #define EPERM    1
 #define ENOENT   2
+#define ESRCH    3
+#define EINTR    4
 #define EIO      5
+#define E2BIG    7
+#define ENOEXEC  8
+#define EBADF    9
+#define ECHILD  10
 #define ENOMEM  12
+#define EACCES  13
 #define EFAULT  14
 #define EBUSY   16
 #define EEXIST  17
 #define EINVAL  22
+#define EMFILE  24
 #define ENOSPC  28
+#define ESPIPE  29
+#define ENAMETOOLONG 36
+#define ENOSYS  38
 #define EAGAIN  11
 #define EHOSTDOWN 112
 #define ETIMEDOUT 110
@@ -57,6 +68,10 @@ struct self {
 	uint64_t local_mem;             /* bytes of local RAM */
 };
 extern struct self self;
+
+/* syscall.c */
+int64_t syscall(uint64_t nr, uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e, uint64_t f);
+void syscall_exit_files(void);          /* close the current process's files */
 
 /* monitor.c: the console command loop; never returns. */
 void monitor(void) __attribute__((noreturn));

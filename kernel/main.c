@@ -7,6 +7,9 @@
 #include "kernel/pci.h"
 #include "kernel/pool.h"
 #include "kernel/cluster.h"
+#include "kernel/console.h"
+#include "kernel/initrd.h"
+#include "sched/sched.h"
 #include "mm/mm.h"
 #include "arch/arch.h"
 
@@ -20,6 +23,8 @@ static void tick(void)
 	if (ticks % (tick_hz / HEARTBEAT_HZ) == 0)
 		pool_heartbeat();
 	msg_poll();             /* without a doorbell, this is when messages arrive */
+	console_poll();
+	sched_tick();
 }
 
 void kernel_on_fatal(void)
@@ -92,6 +97,9 @@ void kmain(struct boot_info *bi)
 	frame_report();
 	kheap_setup();
 	arch_late_init();
+	sched_init();
+	if (bi->initrd)
+		initrd_init(phys_to_virt(bi->initrd), bi->initrd_len);
 	arch_timer_start(HZ, tick);
 	arch_irq_enable();
 	printk("node %d: cluster '%s' of %d nodes, %lu MiB local RAM\n",

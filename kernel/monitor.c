@@ -9,6 +9,9 @@
 #include "kernel/cluster.h"
 #include "kernel/doorbell.h"
 #include "kernel/pool.h"
+#include "kernel/console.h"
+#include "kernel/initrd.h"
+#include "sched/sched.h"
 #include "kernel/lease.h"
 #include "mm/mm.h"
 #include "mm/palloc.h"
@@ -296,6 +299,49 @@ static void cmd_lock(long l, long secs, bool take)
 		printk("node %d: lock: lease %ld busy (%d)\n", self.id, l, err);
 }
 
+/* run PROG ARGS: start a program and wait for it; spawn: do not wait. */
+static void cmd_run(char **w, int n, bool wait)
+{
+	int status = 0;
+	int pid = proc_spawn(w[0], w, n);
+
+	if (pid < 0) {
+		printk("node %d: %s: %s: cannot start (%d)\n", self.id, wait ? "run" : "spawn", w[0], pid);
+		return;
+	}
+	if (!wait) {
+		printk("node %d: spawn: %s is pid %d\n", self.id, w[0], pid);
+		return;
+	}
+	proc_wait(pid, &status);
+	if (status & 0x7f)
+		printk("node %d: run: %s (pid %d) killed by signal %d\n", self.id, w[0], pid, status & 0x7f);
+	else
+		printk("node %d: run: %s (pid %d) exited with status %d\n", self.id, w[0], pid,
+		       (status >> 8) & 0xff);
+}
+
+static void cmd_ps(void)
+{
+	static const char *const states[] = { "free", "ready", "running", "sleeping", "zombie" };
+	struct proc *t = proc_table();
+	int n = 0;
+
+	for (int i = 0; i < MAX_PROCS; i++) {
+		if (t[i].state == P_FREE)
+			continue;
+		n++;
+		printk("  %8d %8d %-8s %6lu local %6lu pool  %s\n", t[i].pid, t[i].ppid,
+		       states[t[i].state], t[i].vm.local_pages, t[i].vm.pool_pages, t[i].name);
+	}
+	printk("node %d: ps: %d processes\n", self.id, n);
+}
+
+static void list_program(const char *name, uint64_t len)
+{
+	printk("  %-16s %lu bytes\n", name, len);
+}
+
 /* Split a line into words; Return: how many. */
 static int words(char *s, char **w, int max)
 {
@@ -328,12 +374,22 @@ static long num(const char *s, long dflt)
 
 static void run(char *line)
 {
-	char *w[4] = { 0 };
-	int n = words(line, w, 4);
+	char *w[16] = { 0 };
+	int n = words(line, w, 15);
 
 	if (!n)
 		return;
-	if (!pool.joined && strcmp(w[0], "help")) {
+	if (!strcmp(w[0], "run") || !strcmp(w[0], "spawn")) {
+		if (n < 2)
+			printk("node %d: %s: usage: %s PROGRAM [ARGS]\n", self.id, w[0], w[0]);
+		else
+			cmd_run(w + 1, n - 1, w[0][0] == 'r');
+	} else if (!strcmp(w[0], "ps")) {
+		cmd_ps();
+	} else if (!strcmp(w[0], "programs")) {
+		initrd_each(list_program);
+		printk("node %d: programs\n", self.id);
+	} else if (!pool.joined && strcmp(w[0], "help")) {
 		printk("node %d: %s: this node has no pool\n", self.id, w[0]);
 	} else if (!strcmp(w[0], "nodes")) {
 		cmd_nodes();
@@ -362,7 +418,8 @@ static void run(char *line)
 	} else if (!strcmp(w[0], "online")) {
 		cmd_online(num(w[1], -1));
 	} else {
-		printk("commands: nodes, pool, regions, ping NODE|all [COUNT], hold PAGES, release,\n"
+		printk("commands: run PROGRAM [ARGS], spawn PROGRAM [ARGS], ps, programs,\n"
+		       "          nodes, pool, regions, ping NODE|all [COUNT], hold PAGES, release,\n"
 		       "          stress SECONDS [MAXPAGES], drain REGION, online REGION,\n"
 		       "          lock LEASE [SECONDS], unlock LEASE, bench palloc SECONDS, bench move COUNT\n");
 		printk("node %d: help\n", self.id);
@@ -379,10 +436,13 @@ void monitor(void)
 	if (!held)
 		panic("monitor: no memory for its page list");
 	for (;;) {
-		int c = arch_console_getc();
+		int c = console_getc();
 		if (c < 0) {
 			cluster_poll();
-			arch_idle();
+			if (sched_others_runnable())
+				sched_yield();
+			else
+				arch_idle();
 			continue;
 		}
 		if (c == '\r' || c == '\n') {

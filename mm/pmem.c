@@ -10,6 +10,7 @@
 #include "kernel/cluster.h"
 #include "kernel/pool.h"
 #include "mm/pmem.h"
+#include "sched/sched.h"
 #include "mm/palloc.h"
 #include "mm/xlate.h"
 #include "arch/arch.h"
@@ -54,7 +55,12 @@ int pmem_free(uint64_t ppn)
 
 void pmem_shootdown_local(uint64_t ppn, uint64_t pages)
 {
+	struct proc *t = proc_table();
+
 	arch_poolmem_unmap(ppn, pages);
+	for (int i = 1; i < MAX_PROCS; i++)     /* and every process that maps them */
+		if (t[i].state != P_FREE && t[i].vm.root)
+			vm_shootdown(&t[i].vm, ppn, pages);
 }
 
 static void copy(void *ctx, uint64_t dst, uint64_t src, uint64_t pages)

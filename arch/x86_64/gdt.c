@@ -52,3 +52,8 @@ void gdt_init(void)
 		"ltr %w3"
 		: : "m"(ptr), "i"(SEG_KCODE), "r"(SEG_KDATA), "r"(SEG_TSS) : "rax", "memory");
 }
+
+void tss_set_rsp0(uint64_t rsp)
+{
+	tss.rsp[0] = rsp;
+}

@@ -18,6 +18,7 @@
 
 #define PTE_P   0x001UL
 #define PTE_W   0x002UL
+#define PTE_U   0x004UL
 #define PTE_PWT 0x008UL
 #define PTE_PCD 0x010UL
 #define PTE_PS  0x080UL
@@ -62,25 +63,121 @@ void paging_init(uint64_t max_phys)
 	write_cr3(virt_to_phys(pml4));
 }
 
-/* The entry for va at the given level (0 = PT), making tables on the way. */
-static uint64_t *walk(uint64_t va, int level)
+/*
+ * The entry for va at the given level (0 = PT) in the tables under root,
+ * making tables on the way when create is set (user ones for user addresses).
+ */
+static uint64_t *walk_in(uint64_t *root, uint64_t va, int level, bool create)
 {
-	uint64_t *table = pml4;
+	uint64_t *table = root;
+	uint64_t user = va < USER_TOP ? PTE_U : 0;
 
 	for (int l = 3; l > level; l--) {
 		uint64_t *e = &table[IDX(va, l)];
 		if (!(*e & PTE_P)) {
+			if (!create)
+				return NULL;
 			uint64_t pa = frame_alloc(0);
 			if (pa == FRAME_NONE)
 				return NULL;
 			memset(phys_to_virt(pa), 0, PAGE_SIZE);
-			*e = pa | PTE_P | PTE_W;
+			*e = pa | PTE_P | PTE_W | user;
 		}
 		if (*e & PTE_PS)
 			return NULL;    /* already covered by a large page */
 		table = phys_to_virt(*e & PTE_ADDR);
 	}
 	return &table[IDX(va, level)];
+}
+
+static uint64_t *walk(uint64_t va, int level)
+{
+	return walk_in(pml4, va, level, true);
+}
+
+/* Kernel-half tables every address space shares: made once, before any is copied. */
+void paging_late_init(void)
+{
+	static const uint64_t shared[] = { POOL_BASE, POOLMEM_BASE, MMIO_BASE };
+
+	for (unsigned i = 0; i < ARRAY_SIZE(shared); i++)
+		if (!walk(shared[i], 2))
+			panic("paging: out of memory for kernel page tables");
+}
+
+/* --- user address spaces ------------------------------------------------ */
+
+uint64_t *arch_as_new(void)
+{
+	uint64_t pa = frame_alloc(0);
+
+	if (pa == FRAME_NONE)
+		return NULL;
+	uint64_t *root = phys_to_virt(pa);
+	memset(root, 0, PAGE_SIZE / 2);
+	memcpy(root + 256, pml4 + 256, PAGE_SIZE / 2);  /* the kernel half, shared */
+	return root;
+}
+
+static void free_level(uint64_t *table, int level)
+{
+	for (int i = 0; i < 512; i++) {
+		uint64_t e = table[i];
+		if ((e & PTE_P) && level > 1 && !(e & PTE_PS))
+			free_level(phys_to_virt(e & PTE_ADDR), level - 1);
+		if ((e & PTE_P) && level > 1)
+			frame_free(e & PTE_ADDR, 0);
+	}
+}
+
+/* Free the page-table pages of the user half (not the pages they map). */
+void arch_as_free(uint64_t *root)
+{
+	for (int i = 0; i < 256; i++) {
+		if (root[i] & PTE_P) {
+			free_level(phys_to_virt(root[i] & PTE_ADDR), 3);
+			frame_free(root[i] & PTE_ADDR, 0);
+		}
+	}
+	frame_free(virt_to_phys(root), 0);
+}
+
+int arch_as_map(uint64_t *root, uint64_t va, uint64_t pa, int prot)
+{
+	uint64_t *e = walk_in(root, va, 0, true);
+
+	if (!e)
+		return -ENOMEM;
+	*e = pa | PTE_P | PTE_U | (prot & ARCH_PROT_WRITE ? PTE_W : 0) |
+	     (prot & ARCH_PROT_EXEC ? 0 : PTE_NX);
+	return 0;
+}
+
+/* Drop va's mapping; Return: the physical address it had, or 0. */
+uint64_t arch_as_unmap(uint64_t *root, uint64_t va)
+{
+	uint64_t *e = walk_in(root, va, 0, false), pa;
+
+	if (!e || !(*e & PTE_P))
+		return 0;
+	pa = *e & PTE_ADDR;
+	*e = 0;
+	if (root == arch_as_current())
+		__asm__ volatile("invlpg (%0)" : : "r"(va) : "memory");
+	return pa;
+}
+
+uint64_t *arch_as_current(void)
+{
+	return phys_to_virt(read_cr3() & PTE_ADDR);
+}
+
+void arch_as_switch(uint64_t *root)
+{
+	uint64_t *r = root ? root : pml4;
+
+	if (r != arch_as_current())
+		write_cr3(virt_to_phys(r));
 }
 
 void *arch_map_pool(uint64_t pa, uint64_t size)

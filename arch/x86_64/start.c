@@ -9,6 +9,7 @@
 
 #define MB2_TAG_END     0
 #define MB2_TAG_CMDLINE 1
+#define MB2_TAG_MODULE  3
 #define MB2_TAG_MMAP    6
 #define MB2_MMAP_RAM    1
 
@@ -30,7 +31,13 @@ static void parse_multiboot(uint64_t mbi_pa)
 		const struct mb2_tag *t = (const void *)p;
 		if (t->type == MB2_TAG_END)
 			break;
-		if (t->type == MB2_TAG_CMDLINE) {
+		if (t->type == MB2_TAG_MODULE && !bi.initrd) {
+			const uint32_t *m = (const uint32_t *)(t + 1);   /* mod_start, mod_end */
+			bi.initrd = m[0];
+			bi.initrd_len = m[1] - m[0];
+			if (m[1] > bi.reserved_end)
+				bi.reserved_end = m[1];
+		} else if (t->type == MB2_TAG_CMDLINE) {
 			strlcpy(bi.cmdline, (const char *)(t + 1), sizeof(bi.cmdline));
 		} else if (t->type == MB2_TAG_MMAP) {
 			const struct mb2_mmap *m = (const void *)t;
@@ -83,5 +90,6 @@ void arch_start(uint64_t mbi_pa)
 
 void arch_late_init(void)
 {
+	paging_late_init();
 	apic_init();
 }

@@ -7,6 +7,7 @@
 #include "arch/arch.h"
 #include "arch/x86_64/x86.h"
 #include "kernel/kernel.h"
+#include "sched/sched.h"
 
 struct idt_entry {
 	uint16_t off_lo, sel;
@@ -27,6 +28,12 @@ static const char *const exc_names[32] = {
 };
 
 static void (*timer_tick)(void);
+
+/* The current process's page fault at addr: Return: true if a page was filled in. */
+static bool user_page_fault(uint64_t addr, bool write)
+{
+	return current->vm.root && vm_fault(&current->vm, addr, write) == 0;
+}
 static void (*irq_handlers[48 - VEC_FIRST_IRQ])(void);    /* MSI vectors */
 
 void apic_eoi(void);
@@ -88,10 +95,39 @@ static void dump(const struct trapframe *tf)
 		printk("stack %016lx %016lx %016lx %016lx\n", sp[0], sp[1], sp[2], sp[3]);
 }
 
+/* A trap from user mode: a system call, an interrupt, or a fault of the process. */
+static void user_trap(struct trapframe *tf)
+{
+	if (tf->vector == VEC_SYSCALL) {
+		arch_irq_enable();
+		tf->rax = syscall(tf->rax, tf->rdi, tf->rsi, tf->rdx, tf->r10, tf->r8, tf->r9);
+		arch_irq_disable();
+	} else if (tf->vector == VEC_TIMER) {
+		if (timer_tick)
+			timer_tick();
+		apic_eoi();
+	} else if (tf->vector >= VEC_FIRST_IRQ && tf->vector < 48 &&
+		   irq_handlers[tf->vector - VEC_FIRST_IRQ]) {
+		irq_handlers[tf->vector - VEC_FIRST_IRQ]();
+		apic_eoi();
+	} else if (tf->vector == 14) {
+		if (!user_page_fault(read_cr2(), tf->error & 2))
+			proc_fault("page fault", tf->rip, read_cr2());
+	} else if (tf->vector < 32) {
+		proc_fault(exc_names[tf->vector] ? exc_names[tf->vector] : "CPU exception",
+			   tf->rip, tf->vector == 14 ? read_cr2() : 0);
+	}
+	sched_user_return();
+}
+
 void trap(struct trapframe *tf)
 {
 	static int fatal;
 
+	if (tf->cs & 3) {
+		user_trap(tf);
+		return;
+	}
 	if (tf->vector == VEC_TIMER) {
 		if (timer_tick)
 			timer_tick();
@@ -112,6 +148,8 @@ void trap(struct trapframe *tf)
 	}
 	if (tf->vector == 14 && !(tf->error & 1) && mm_pool_fault(read_cr2()))
 		return;
+	if (tf->vector == 14 && read_cr2() < USER_TOP && user_page_fault(read_cr2(), tf->error & 2))
+		return;                 /* a checked copy to or from user memory filled a page in */
 	if (fatal++)            /* faulted while reporting a fault */
 		arch_halt();
 	dump(tf);

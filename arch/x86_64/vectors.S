@@ -49,6 +49,8 @@ trap_common:
 	cld
 	call trap
 	movq %rbx, %rsp
+	.globl trap_return
+trap_return:                            /* rsp: a struct trapframe */
 	popq %r15
 	popq %r14
 	popq %r13
@@ -66,6 +68,49 @@ trap_common:
 	popq %rax
 	addq $16, %rsp
 	iretq
+
+/*
+ * SYSCALL from user mode: interrupts are off (FMASK), rsp is the user's.
+ * Build the same trap frame an interrupt from ring 3 would, vector 0x80,
+ * on this thread's kernel stack, and go the common way (out by iretq).
+ */
+	.globl syscall_entry
+syscall_entry:
+	movq %rsp, syscall_user_rsp(%rip)
+	movq syscall_kstack(%rip), %rsp
+	pushq $0x1b                     /* ss: SEG_UDATA | 3 */
+	pushq syscall_user_rsp(%rip)
+	pushq %r11                      /* rflags */
+	pushq $0x23                     /* cs: SEG_UCODE | 3 */
+	pushq %rcx                      /* rip */
+	pushq $0
+	pushq $0x80
+	jmp trap_common
+
+/* arch_switch(void **save, void *next): save callee-saved state, run next. */
+	.globl arch_switch
+arch_switch:
+	pushq %rbp
+	pushq %rbx
+	pushq %r12
+	pushq %r13
+	pushq %r14
+	pushq %r15
+	movq %rsp, (%rdi)
+	movq %rsi, %rsp
+	popq %r15
+	popq %r14
+	popq %r13
+	popq %r12
+	popq %rbx
+	popq %rbp
+	ret
+
+	.data
+	.globl syscall_kstack
+syscall_kstack:		.quad 0
+syscall_user_rsp:	.quad 0
+	.text
 
 .macro vecaddr n
 	.quad vec\n

@@ -55,12 +55,14 @@ struct trapframe {
 
 #define VEC_TIMER    32
 #define VEC_FIRST_IRQ 33     /* vectors 33..47 go to arch_irq_handler() users */
+#define VEC_SYSCALL  0x80         /* the vector syscall_entry gives a SYSCALL's frame */
 #define VEC_SPURIOUS 255
 
 void serial_init(void);
 void gdt_init(void);
 void idt_init(void);
 void paging_init(uint64_t max_phys);
+void paging_late_init(void);
 void apic_init(void);
 int fwcfg_read_file(const char *name, char *buf, int max);
 

@@ -1,0 +1,63 @@
+/*
+ * Threads and ring 3: SYSCALL set-up, the kernel stack the CPU switches to
+ * on entry from user mode, and the first frames of a new thread, arranged
+ * so that arch_switch() to it "returns" into trap_return and from there
+ * into user mode with iretq.
+ */
+#include "arch/arch.h"
+#include "arch/x86_64/x86.h"
+#include "kernel/kernel.h"
+
+#define MSR_EFER   0xC0000080
+#define MSR_STAR   0xC0000081
+#define MSR_LSTAR  0xC0000082
+#define MSR_FMASK  0xC0000084
+
+extern char syscall_entry[], trap_return[];
+extern uint64_t syscall_kstack;
+void tss_set_rsp0(uint64_t rsp);
+
+void arch_user_init(void)
+{
+	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | 1);           /* SCE */
+	wrmsr(MSR_STAR, ((uint64_t)(SEG_UDATA - 8) << 48) | ((uint64_t)SEG_KCODE << 32));
+	wrmsr(MSR_LSTAR, (uint64_t)syscall_entry);
+	wrmsr(MSR_FMASK, 0x200 | 0x400 | 0x100);        /* IF, DF, TF off on entry */
+}
+
+void arch_set_kstack(void *top)
+{
+	syscall_kstack = (uint64_t)top;
+	tss_set_rsp0((uint64_t)top);
+}
+
+/* What arch_switch() pops: r15 r14 r13 r12 rbx rbp, then its return address. */
+struct switch_frame {
+	uint64_t r15, r14, r13, r12, rbx, rbp, ret;
+};
+
+void *arch_thread_user(void *kstack_top, uint64_t entry, uint64_t user_sp)
+{
+	struct trapframe *tf = (struct trapframe *)kstack_top - 1;
+	struct switch_frame *sf = (struct switch_frame *)tf - 1;
+
+	memset(tf, 0, sizeof(*tf));
+	tf->rip = entry;
+	tf->cs = SEG_UCODE | 3;
+	tf->rflags = 0x202;                     /* IF */
+	tf->rsp = user_sp;
+	tf->ss = SEG_UDATA | 3;
+	memset(sf, 0, sizeof(*sf));
+	sf->ret = (uint64_t)trap_return;
+	return sf;
+}
+
+/* A kernel thread: arch_switch() to it calls fn() on its own stack. */
+void *arch_thread_kernel(void *kstack_top, void (*fn)(void))
+{
+	struct switch_frame *sf = (struct switch_frame *)((uint64_t *)kstack_top - 2) - 1;
+
+	memset(sf, 0, sizeof(*sf));
+	sf->ret = (uint64_t)fn;
+	return sf;
+}

@@ -1,0 +1,52 @@
+/* Console input ring (see console.h). */
+#include "kernel/kernel.h"
+#include "kernel/console.h"
+#include "sched/sched.h"
+#include "arch/arch.h"
+
+static char ring[1024];
+static volatile unsigned head, tail;    /* head: next to read; tail: next to write */
+
+void console_poll(void)
+{
+	int c;
+	bool got = false;
+
+	while ((c = arch_console_getc()) >= 0) {
+		if (tail - head < sizeof(ring))
+			ring[tail++ % sizeof(ring)] = (char)c;
+		got = true;
+	}
+	if (got)
+		sched_wakeup(ring);
+}
+
+int console_getc(void)
+{
+	uint64_t flags = arch_irq_save();
+	int c = head == tail ? -1 : (unsigned char)ring[head++ % sizeof(ring)];
+
+	arch_irq_restore(flags);
+	return c;
+}
+
+int console_read(char *buf, size_t n)
+{
+	size_t got = 0;
+
+	while (head == tail) {
+		if (current->killed)
+			return -EINTR;
+		sched_sleep(ring, 0);
+	}
+	while (got < n) {
+		int c = console_getc();
+		if (c < 0)
+			break;
+		buf[got++] = (char)(c == '\r' ? '\n' : c);
+		arch_console_write(&buf[got - 1], 1);   /* echo, as a terminal would */
+		if (c == '\r' || c == '\n')
+			break;
+	}
+	return (int)got;
+}

@@ -1,0 +1,18 @@
+/* The initrd: a cpio (newc) archive of programs, loaded by GRUB as a module. */
+#ifndef KERNEL_INITRD_H
+#define KERNEL_INITRD_H
+
+#include <stdint.h>
+
+void initrd_init(const void *data, uint64_t len);
+
+/**
+ * initrd_find - a file of the initrd by name (hello, or a path ending in it)
+ * Return: 0 with data and len set, or -ENOENT.
+ */
+int initrd_find(const char *name, const uint8_t **data, uint64_t *len);
+
+/* Call fn for every file; for listing. */
+void initrd_each(void (*fn)(const char *name, uint64_t len));
+
+#endif

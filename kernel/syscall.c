@@ -1,0 +1,355 @@
+/*
+ * System calls: one table, indexed by the numbers of kernel/sysnum.h.
+ * Every pointer from user space is checked (vm_check and the copy
+ * functions): a bad one gets -EFAULT, never a kernel fault. Results are
+ * returned as they are; failures as a negative errno.
+ */
+#include "kernel/kernel.h"
+#include "kernel/sysnum.h"
+#include "kernel/initrd.h"
+#include "kernel/console.h"
+#include "kernel/pool.h"
+#include "sched/sched.h"
+#include "mm/mm.h"
+#include "mm/palloc.h"
+#include "arch/arch.h"
+#include "userland/include/dm_abi.h"
+
+#define MAX_FDS   16
+#define CHUNK     256
+#define MAX_SPAWN_ARGS 16
+
+typedef int64_t (*sysfn)(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t);
+
+/* Open initrd files, per process slot (fds 0..2 are the console). */
+static struct file { const uint8_t *data; uint64_t len, off; } files[MAX_PROCS][MAX_FDS];
+
+static struct vm *uvm(void) { return &current->vm; }
+static struct file *fdtab(void) { return files[current - proc_table()]; }
+
+static int64_t sys_exit(uint64_t status, uint64_t b, uint64_t c, uint64_t d, uint64_t e, uint64_t f)
+{
+	(void)b; (void)c; (void)d; (void)e; (void)f;
+	proc_exit(DM_WAIT_EXITED(status));
+}
+
+#define ARGS1 uint64_t a, uint64_t b_, uint64_t c_, uint64_t d_, uint64_t e_, uint64_t f_
+#define ARGS2 uint64_t a, uint64_t b, uint64_t c_, uint64_t d_, uint64_t e_, uint64_t f_
+#define ARGS3 uint64_t a, uint64_t b, uint64_t c, uint64_t d_, uint64_t e_, uint64_t f_
+#define UNUSED1 (void)b_; (void)c_; (void)d_; (void)e_; (void)f_
+#define UNUSED2 (void)c_; (void)d_; (void)e_; (void)f_
+#define UNUSED3 (void)d_; (void)e_; (void)f_
+
+static int64_t sys_write(ARGS3)
+{
+	char buf[CHUNK];
+
+	UNUSED3;
+	if (a != 1 && a != 2)
+		return -EBADF;          /* the console is the only thing to write to */
+	if (vm_check(uvm(), b, c, false))
+		return -EFAULT;
+	for (uint64_t done = 0; done < c;) {
+		size_t k = MIN(c - done, sizeof(buf));
+		if (copy_from_user(uvm(), buf, b + done, k))
+			return -EFAULT;
+		arch_console_write(buf, k);
+		done += k;
+	}
+	return (int64_t)c;
+}
+
+static int64_t sys_read(ARGS3)
+{
+	char buf[CHUNK];
+
+	UNUSED3;
+	if (a >= MAX_FDS)
+		return -EBADF;
+	if (vm_check(uvm(), b, c, true))
+		return -EFAULT;
+	if (a == 0) {
+		int n = console_read(buf, MIN(c, sizeof(buf)));
+		if (n > 0 && copy_to_user(uvm(), b, buf, n))
+			return -EFAULT;
+		return n;
+	}
+	struct file *f = &fdtab()[a];
+	if (!f->data)
+		return -EBADF;
+	uint64_t n = MIN(c, f->len - f->off);
+	if (copy_to_user(uvm(), b, f->data + f->off, n))
+		return -EFAULT;
+	f->off += n;
+	return (int64_t)n;
+}
+
+static int64_t sys_open(ARGS3)
+{
+	char path[128];
+	struct file *t = fdtab();
+	int n = strncpy_from_user(uvm(), path, a, sizeof(path));
+
+	UNUSED3;
+	(void)c;
+	if (n < 0)
+		return n;
+	if (b & 3)                      /* O_WRONLY, O_RDWR: the initrd is read-only */
+		return -EACCES;
+	for (int fd = 3; fd < MAX_FDS; fd++) {
+		if (!t[fd].data) {
+			if (initrd_find(path, &t[fd].data, &t[fd].len))
+				return -ENOENT;
+			t[fd].off = 0;
+			return fd;
+		}
+	}
+	return -EMFILE;
+}
+
+static int64_t sys_close(ARGS1)
+{
+	UNUSED1;
+	if (a < 3)
+		return 0;
+	if (a >= MAX_FDS || !fdtab()[a].data)
+		return -EBADF;
+	fdtab()[a].data = NULL;
+	return 0;
+}
+
+static int64_t sys_lseek(ARGS3)
+{
+	UNUSED3;
+	if (a < 3 || a >= MAX_FDS || !fdtab()[a].data)
+		return a < 3 ? -ESPIPE : -EBADF;
+	struct file *f = &fdtab()[a];
+	int64_t base = c == 0 ? 0 : c == 1 ? (int64_t)f->off : c == 2 ? (int64_t)f->len : -1;
+	int64_t off = base + (int64_t)b;
+	if (base < 0 || off < 0)
+		return -EINVAL;
+	f->off = MIN((uint64_t)off, f->len);
+	return (int64_t)f->off;
+}
+
+static int64_t sys_fstat(ARGS2)
+{
+	struct dm_stat st = { 0 };
+
+	UNUSED2;
+	if (a >= MAX_FDS || (a >= 3 && !fdtab()[a].data))
+		return -EBADF;
+	st.mode = a < 3 ? DM_S_IFCHR : DM_S_IFREG;
+	st.size = a < 3 ? 0 : fdtab()[a].len;
+	return copy_to_user(uvm(), b, &st, sizeof(st));
+}
+
+static int64_t sys_sbrk(ARGS1)
+{
+	UNUSED1;
+	return vm_sbrk(uvm(), (int64_t)a);
+}
+
+static int64_t sys_getpid(ARGS1)
+{
+	(void)a;
+	UNUSED1;
+	return current->pid;
+}
+
+static int64_t sys_getppid(ARGS1)
+{
+	(void)a;
+	UNUSED1;
+	return current->ppid;
+}
+
+static int64_t sys_kill(ARGS2)
+{
+	UNUSED2;
+	(void)b;
+	return proc_kill((int)a);
+}
+
+static int64_t sys_spawn(ARGS3)
+{
+	char path[64], args[MAX_SPAWN_ARGS][64], *argv[MAX_SPAWN_ARGS];
+	int argc = 0, n = strncpy_from_user(uvm(), path, a, sizeof(path));
+
+	UNUSED3;
+	if (n < 0)
+		return n;
+	if ((int64_t)c != -1 && (int64_t)c != self.id)
+		return (int64_t)c < 0 || (int64_t)c >= self.nodes ? -EINVAL : -ENOSYS;
+	for (; b; argc++) {
+		uint64_t p;
+		if (copy_from_user(uvm(), &p, b + argc * sizeof(p), sizeof(p)))
+			return -EFAULT;
+		if (!p)
+			break;
+		if (argc == MAX_SPAWN_ARGS)
+			return -E2BIG;
+		if ((n = strncpy_from_user(uvm(), args[argc], p, sizeof(args[0]))) < 0)
+			return n;
+		argv[argc] = args[argc];
+	}
+	if (!argc) {
+		strlcpy(args[0], path, sizeof(args[0]));
+		argv[argc++] = args[0];
+	}
+	return proc_spawn(path, argv, argc);
+}
+
+static int64_t sys_wait(ARGS2)
+{
+	int status = 0;
+
+	UNUSED2;
+	if (b && vm_check(uvm(), b, sizeof(int), true))
+		return -EFAULT;
+	int pid = proc_wait((int)a, &status);
+	if (pid > 0 && b && copy_to_user(uvm(), b, &status, sizeof(status)))
+		return -EFAULT;
+	return pid;
+}
+
+static int64_t sys_sleep_ns(ARGS1)
+{
+	uint64_t until = arch_time_ns() + a;
+
+	UNUSED1;
+	while (arch_time_ns() < until && !current->killed)
+		sched_sleep(NULL, until);
+	return current->killed ? -EINTR : 0;
+}
+
+static int64_t sys_clock_ns(ARGS1)
+{
+	UNUSED1;
+	if (a > DM_CLOCK_REALTIME)
+		return -EINVAL;
+	return (int64_t)arch_time_ns();
+}
+
+static int64_t sys_yield(ARGS1)
+{
+	(void)a;
+	UNUSED1;
+	sched_yield();
+	return 0;
+}
+
+static int64_t sys_dm_alloc(ARGS3)
+{
+	struct vm *vm = uvm();
+	uint64_t len = (a + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1), start = vm->mmap_next;
+
+	UNUSED3;
+	if (!a || a > (64UL << 30) || b < DM_LOCAL || b > DM_ANY || (c & ~(uint64_t)DM_OPTIONAL))
+		return -EINVAL;
+	if (b == DM_POOL && !pool.joined)
+		return -ENOMEM;
+	int err = vm_add(vm, start, len, ARCH_PROT_WRITE, (enum vm_place)b, c & DM_OPTIONAL);
+	if (err)
+		return err;
+	/* a targeted request is met now or refused now: fill every page in */
+	for (uint64_t va = start; b != DM_ANY && va < start + len; va += PAGE_SIZE) {
+		if (vm_fault(vm, va, true)) {
+			vm_remove(vm, start, len);
+			return -ENOMEM;
+		}
+	}
+	vm->mmap_next = start + len + PAGE_SIZE;        /* a guard page between areas */
+	return (int64_t)start;
+}
+
+static int64_t sys_dm_free(ARGS2)
+{
+	UNUSED2;
+	return vm_remove(uvm(), a, b);
+}
+
+static int64_t sys_dm_where(ARGS1)
+{
+	UNUSED1;
+	int w = vm_where(uvm(), a);
+	return w < 0 ? w : w == VM_LOCAL ? DM_LOCAL : DM_POOL;
+}
+
+static int64_t sys_ps(ARGS2)
+{
+	struct proc *t = proc_table();
+	int n = 0;
+
+	UNUSED2;
+	if ((int64_t)b < 0 || b > MAX_PROCS)
+		return -EINVAL;
+	for (int i = 1; i < MAX_PROCS && n < (int)b; i++) {
+		if (t[i].state == P_FREE)
+			continue;
+		struct dm_proc dp = { t[i].pid, t[i].ppid, self.id, t[i].state, {0},
+				      t[i].vm.local_pages, t[i].vm.pool_pages };
+		strlcpy(dp.name, t[i].name, sizeof(dp.name));
+		if (copy_to_user(uvm(), a + n * sizeof(dp), &dp, sizeof(dp)))
+			return -EFAULT;
+		n++;
+	}
+	return n;
+}
+
+static int64_t sys_meminfo(ARGS1)
+{
+	static struct palloc_stats ps;
+	struct frame_stats fs;
+	struct dm_meminfo mi = { 0 };
+
+	UNUSED1;
+	frame_stats(&fs);
+	mi.local_total = fs.total * PAGE_SIZE;
+	mi.local_free = fs.free * PAGE_SIZE;
+	if (pool.joined) {
+		palloc_stats(pool.palloc->meta, &ps);
+		mi.pool_total = ps.npages * PAGE_SIZE;
+		mi.pool_free = ps.free * PAGE_SIZE;
+		mi.pool_used_here = ps.used_by_node[self.id] * PAGE_SIZE;
+	}
+	return copy_to_user(uvm(), a, &mi, sizeof(mi));
+}
+
+static int64_t sys_nodeinfo(ARGS1)
+{
+	struct dm_nodeinfo ni = { self.id, self.nodes, {0} };
+
+	UNUSED1;
+	strlcpy(ni.cluster, self.cluster, sizeof(ni.cluster));
+	if (a && copy_to_user(uvm(), a, &ni, sizeof(ni)))
+		return -EFAULT;
+	return self.id;
+}
+
+static const sysfn table[SYS_MAX] = {
+	[SYS_exit] = sys_exit,          [SYS_write] = sys_write,
+	[SYS_read] = sys_read,          [SYS_open] = sys_open,
+	[SYS_close] = sys_close,        [SYS_lseek] = sys_lseek,
+	[SYS_fstat] = sys_fstat,        [SYS_sbrk] = sys_sbrk,
+	[SYS_getpid] = sys_getpid,      [SYS_kill] = sys_kill,
+	[SYS_spawn] = sys_spawn,        [SYS_wait] = sys_wait,
+	[SYS_sleep_ns] = sys_sleep_ns,  [SYS_clock_ns] = sys_clock_ns,
+	[SYS_dm_alloc] = sys_dm_alloc,  [SYS_dm_free] = sys_dm_free,
+	[SYS_dm_where] = sys_dm_where,  [SYS_ps] = sys_ps,
+	[SYS_meminfo] = sys_meminfo,    [SYS_nodeinfo] = sys_nodeinfo,
+	[SYS_yield] = sys_yield,        [SYS_getppid] = sys_getppid,
+};
+
+int64_t syscall(uint64_t nr, uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e,
+		uint64_t f)
+{
+	if (nr >= SYS_MAX || !table[nr])
+		return -ENOSYS;
+	return table[nr](a, b, c, d, e, f);
+}
+
+void syscall_exit_files(void)
+{
+	memset(fdtab(), 0, sizeof(files[0]));
+}

@@ -1,0 +1,74 @@
+/*
+ * User address spaces: a list of areas (code, data, heap, stack, memory
+ * from dm_alloc) over the arch page tables. Pages are filled in when first
+ * touched. Each page of an area records where it lives:
+ *
+ *   local  a frame of this node's DRAM (slot = physical address | VM_LOCAL)
+ *   pool   a pool page (slot = ppn << 12 | VM_POOL), mapped through
+ *          translation, so a drain can move it (the shootdown unmaps it here
+ *          and the next touch maps the new frame)
+ *
+ * Placement: VM_PLACE_LOCAL and VM_PLACE_POOL are targeted; VM_PLACE_ANY is
+ * transparent: local while the node has frames to spare, pool after.
+ */
+#ifndef MM_VM_H
+#define MM_VM_H
+
+#include <stdint.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define VM_MAX_AREAS 32
+#define VM_LOCAL 1UL
+#define VM_POOL  2UL
+
+enum vm_place { VM_PLACE_LOCAL = 1, VM_PLACE_POOL = 2, VM_PLACE_ANY = 3 };
+
+struct vm_area {
+	uint64_t start, end;            /* page aligned; end exclusive */
+	int prot;                       /* ARCH_PROT_* */
+	enum vm_place place;
+	bool optional;                  /* not vital: losing it is survivable */
+	uint64_t *slot;                 /* one per page, see above; 0: not yet */
+	uint64_t nslots;                /* capacity (areas can grow: the heap) */
+};
+
+struct vm {
+	uint64_t *root;                 /* arch page tables */
+	struct vm_area area[VM_MAX_AREAS];
+	int nareas;
+	uint64_t brk_start, brk;        /* the heap area grows from brk_start */
+	uint64_t mmap_next;             /* where the next dm_alloc goes */
+	uint64_t local_pages, pool_pages;       /* pages now filled in, by place */
+};
+
+int vm_init(struct vm *vm);
+void vm_destroy(struct vm *vm);
+int vm_add(struct vm *vm, uint64_t start, uint64_t len, int prot, enum vm_place place,
+	   bool optional);
+int vm_remove(struct vm *vm, uint64_t start, uint64_t len);
+struct vm_area *vm_find(struct vm *vm, uint64_t addr);
+
+/* Fill in the page at addr now (page fault, or loading). Return: 0 or -errno. */
+int vm_fault(struct vm *vm, uint64_t addr, bool write);
+
+/* Grow or shrink the heap by incr bytes. Return: the old break or -errno. */
+int64_t vm_sbrk(struct vm *vm, int64_t incr);
+
+/* Is [addr, addr+len) user memory with this protection? (-EFAULT if not) */
+int vm_check(struct vm *vm, uint64_t addr, uint64_t len, bool write);
+int copy_from_user(struct vm *vm, void *dst, uint64_t src, size_t n);
+int copy_to_user(struct vm *vm, uint64_t dst, const void *src, size_t n);
+/* Copy a NUL-terminated string; Return: its length, -EFAULT, -ENAMETOOLONG. */
+int strncpy_from_user(struct vm *vm, char *dst, uint64_t src, size_t max);
+
+/* Where does addr live: VM_LOCAL, VM_POOL, or -EFAULT. */
+int vm_where(struct vm *vm, uint64_t addr);
+
+/* Copy into vm, which need not be the current address space. */
+int vm_copy_in(struct vm *vm, uint64_t va, const void *src, size_t n);
+
+/* Drop mappings of pool pages [ppn, ppn+pages) (a shootdown). */
+void vm_shootdown(struct vm *vm, uint64_t ppn, uint64_t pages);
+
+#endif

@@ -1,0 +1,232 @@
+/*
+ * Processes: start a program from the initrd (ELF64, static, non-PIE),
+ * end one, wait for one, kill one. A process that faults is killed with a
+ * reason its parent and the node's log both see; the node stays up.
+ */
+#include "kernel/kernel.h"
+#include "kernel/initrd.h"
+#include "sched/sched.h"
+#include "mm/mm.h"
+#include "arch/arch.h"
+#include "userland/include/dm_abi.h"
+
+#define USER_STACK_TOP  0x00007ffffff00000UL
+#define USER_STACK_SIZE (1UL << 20)
+#define HEAP_MAX        (512UL << 20)
+#define MMAP_BASE       0x0000100000000000UL
+#define MAX_ARGS        32
+#define ARG_BYTES       2048
+
+struct elf64_ehdr {
+	uint8_t ident[16];
+	uint16_t type, machine;
+	uint32_t version;
+	uint64_t entry, phoff, shoff;
+	uint32_t flags;
+	uint16_t ehsize, phentsize, phnum, shentsize, shnum, shstrndx;
+};
+
+struct elf64_phdr {
+	uint32_t type, flags;
+	uint64_t offset, vaddr, paddr, filesz, memsz, align;
+};
+
+#define PT_LOAD 1
+#define PF_X 1
+#define PF_W 2
+
+static int next_pid = 1;
+
+struct proc *proc_find(int pid)
+{
+	struct proc *procs = proc_table();
+
+	for (int i = 0; i < MAX_PROCS; i++)
+		if (procs[i].state != P_FREE && procs[i].pid == pid)
+			return &procs[i];
+	return NULL;
+}
+
+/* Load the ELF image into vm. Return: its entry point, or a negative errno. */
+static int64_t load(struct vm *vm, const uint8_t *img, uint64_t len, uint64_t *top)
+{
+	const struct elf64_ehdr *eh = (const void *)img;
+
+	if (len < sizeof(*eh) || memcmp(eh->ident, "\177ELF", 4) || eh->ident[4] != 2 ||
+	    eh->machine != 0x3E || eh->type != 2 || eh->phentsize != sizeof(struct elf64_phdr) ||
+	    eh->phoff > len || eh->phnum > (len - eh->phoff) / sizeof(struct elf64_phdr))
+		return -ENOEXEC;
+	*top = 0;
+	for (int i = 0; i < eh->phnum; i++) {
+		const struct elf64_phdr *ph = (const void *)(img + eh->phoff + i * sizeof(*ph));
+		if (ph->type != PT_LOAD || !ph->memsz)
+			continue;
+		if (ph->filesz > ph->memsz || ph->offset > len || ph->filesz > len - ph->offset ||
+		    ph->vaddr < 0x1000 || ph->vaddr + ph->memsz > MMAP_BASE)
+			return -ENOEXEC;
+		uint64_t start = ph->vaddr & ~(PAGE_SIZE - 1);
+		int prot = (ph->flags & PF_W ? ARCH_PROT_WRITE : 0) | (ph->flags & PF_X ? ARCH_PROT_EXEC : 0);
+		int err = vm_add(vm, start, ph->vaddr + ph->memsz - start, prot, VM_PLACE_LOCAL, false);
+		if (!err)
+			err = vm_copy_in(vm, ph->vaddr, img + ph->offset, ph->filesz);
+		if (err)
+			return err;
+		*top = MAX(*top, ph->vaddr + ph->memsz);
+	}
+	return *top ? (int64_t)eh->entry : -ENOEXEC;
+}
+
+/* Lay out argc, argv[] and the strings at the top of the stack; Return: the new sp. */
+static int64_t push_args(struct vm *vm, char *const argv[], int argc)
+{
+	uint64_t ptrs[MAX_ARGS + 3], sp = USER_STACK_TOP;
+	int n = 0;
+
+	ptrs[n++] = argc;
+	for (int i = 0; i < argc; i++) {
+		size_t len = strlen(argv[i]) + 1;
+		sp -= len;
+		if (vm_copy_in(vm, sp, argv[i], len))
+			return -EFAULT;
+		ptrs[n++] = sp;
+	}
+	ptrs[n++] = 0;          /* end of argv */
+	ptrs[n++] = 0;          /* empty environment */
+	sp = (sp - n * sizeof(uint64_t)) & ~15UL;
+	return vm_copy_in(vm, sp, ptrs, n * sizeof(uint64_t)) ? -EFAULT : (int64_t)sp;
+}
+
+int proc_spawn(const char *path, char *const argv[], int argc)
+{
+	struct proc *procs = proc_table(), *p = NULL;
+	const uint8_t *img;
+	uint64_t len, top;
+	size_t bytes = 0;
+	int err = 0;
+
+	if (argc < 1 || argc > MAX_ARGS)
+		return -E2BIG;
+	for (int i = 0; i < argc; i++)
+		bytes += strlen(argv[i]) + 1;
+	if (bytes > ARG_BYTES)
+		return -E2BIG;
+	if (initrd_find(path, &img, &len))
+		return -ENOENT;
+	for (int i = 1; i < MAX_PROCS && !p; i++)
+		if (procs[i].state == P_FREE)
+			p = &procs[i];
+	if (!p)
+		return -EAGAIN;
+	memset(p, 0, sizeof(*p));
+	uint64_t kpa = frame_alloc(KSTACK_PAGES_ORDER);
+	if (kpa == FRAME_NONE || (err = vm_init(&p->vm)))
+		goto err_free;
+	int64_t entry = load(&p->vm, img, len, &top), sp = 0;
+	if (entry < 0) {
+		err = (int)entry;
+		goto err_vm;
+	}
+	p->vm.brk_start = p->vm.brk = (top + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+	p->vm.mmap_next = MMAP_BASE;
+	if ((err = vm_add(&p->vm, p->vm.brk_start, HEAP_MAX, ARCH_PROT_WRITE, VM_PLACE_ANY, false)))
+		goto err_vm;
+	vm_find(&p->vm, p->vm.brk_start)->end = p->vm.brk_start + PAGE_SIZE;
+	if ((err = vm_add(&p->vm, USER_STACK_TOP - USER_STACK_SIZE, USER_STACK_SIZE,
+			  ARCH_PROT_WRITE, VM_PLACE_LOCAL, false)) ||
+	    (sp = push_args(&p->vm, argv, argc)) < 0) {
+		err = err ? err : (int)sp;
+		goto err_vm;
+	}
+	p->kstack = phys_to_virt(kpa);
+	p->sp = arch_thread_user((uint8_t *)p->kstack + (PAGE_SIZE << KSTACK_PAGES_ORDER),
+				 (uint64_t)entry, (uint64_t)sp);
+	p->pid = self.id * PID_NODE_STRIDE + next_pid++;
+	p->ppid = current->pid;
+	strlcpy(p->name, argv[0], sizeof(p->name));
+	p->state = P_RUNNABLE;
+	return p->pid;
+
+err_vm:
+	vm_destroy(&p->vm);
+err_free:
+	if (kpa != FRAME_NONE)
+		frame_free(kpa, KSTACK_PAGES_ORDER);
+	p->state = P_FREE;
+	return err ? err : -ENOMEM;
+}
+
+void proc_exit(int status)
+{
+	struct proc *p = current, *parent = proc_find(p->ppid);
+
+	arch_irq_disable();
+	syscall_exit_files();
+	vm_destroy(&p->vm);
+	p->status = status;
+	p->state = P_ZOMBIE;
+	for (int i = 0; i < MAX_PROCS; i++)     /* orphans: the kernel thread reaps them */
+		if (proc_table()[i].ppid == p->pid)
+			proc_table()[i].ppid = proc_table()[0].pid;
+	sched_wakeup(parent ? (void *)parent : (void *)&proc_table()[0]);
+	sched_yield();
+	panic("a zombie ran again");
+}
+
+void proc_fault(const char *what, uint64_t rip, uint64_t addr)
+{
+	snprintf(current->why, sizeof(current->why), "%s at 0x%lx (rip 0x%lx)", what, addr, rip);
+	printk("node %d: pid %d (%s) killed: %s\n", self.id, current->pid, current->name, current->why);
+	proc_exit(DM_WAIT_KILLED(11));          /* as if by SIGSEGV */
+}
+
+int proc_kill(int pid)
+{
+	struct proc *p = proc_find(pid);
+
+	if (!p || p == &proc_table()[0] || p->state == P_ZOMBIE)
+		return -ESRCH;
+	p->killed = true;
+	snprintf(p->why, sizeof(p->why), "killed by pid %d", current->pid);
+	if (p->state == P_SLEEPING) {
+		p->state = P_RUNNABLE;
+		p->wake_ns = 0;
+	}
+	return 0;
+}
+
+/* Free what is left of a zombie. Return: its pid. */
+static int reap(struct proc *p, int *status)
+{
+	int pid = p->pid;
+
+	if (status)
+		*status = p->status;
+	frame_free(virt_to_phys(p->kstack), KSTACK_PAGES_ORDER);
+	p->state = P_FREE;
+	return pid;
+}
+
+int proc_wait(int pid, int *status)
+{
+	struct proc *procs = proc_table();
+
+	for (;;) {
+		bool have = false;
+		for (int i = 1; i < MAX_PROCS; i++) {
+			struct proc *p = &procs[i];
+			if (p->state == P_FREE || p->ppid != current->pid || (pid != -1 && p->pid != pid))
+				continue;
+			have = true;
+			if (p->state == P_ZOMBIE)
+				return reap(p, status);
+		}
+		if (!have)
+			return -ECHILD;
+		if (current->killed)
+			return -EINTR;
+		if (current == &procs[0] && !sched_others_runnable())
+			arch_idle();    /* the kernel thread idles while it waits */
+		else
+			sched_sleep(current, arch_time_ns() + 100000000ULL);
+	}
+}

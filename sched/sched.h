@@ -1,0 +1,73 @@
+/*
+ * Processes and the per-node scheduler.
+ *
+ * A process is one thread in its own address space. Each node runs its
+ * own round-robin scheduler: a process runs until it blocks, yields or its
+ * time slice ends (preemption happens on the way back to user mode). The
+ * kernel monitor is thread 0 of every node and takes its turn like the
+ * rest. pids are unique in the cluster: node id * PID_NODE_STRIDE + n.
+ */
+#ifndef SCHED_SCHED_H
+#define SCHED_SCHED_H
+
+#include <stdint.h>
+#include <stdbool.h>
+#include "mm/vm.h"
+
+#define MAX_PROCS       64              /* processes per node */
+#define PID_NODE_STRIDE 1000000         /* pid = node * this + local number */
+#define KSTACK_PAGES_ORDER 2            /* 16 KiB kernel stack per process */
+#define SLICE_MS        10
+
+enum proc_state { P_FREE, P_RUNNABLE, P_RUNNING, P_SLEEPING, P_ZOMBIE };
+
+struct proc {
+	int pid, ppid;
+	enum proc_state state;
+	char name[32];
+	struct vm vm;                   /* its address space */
+	void *kstack;                   /* bottom of its kernel stack */
+	void *sp;                       /* saved stack pointer while not running */
+	const void *wchan;              /* what it sleeps on */
+	uint64_t wake_ns;               /* sleeping until, 0: until woken */
+	int status;                     /* exit status, for wait() */
+	bool killed;
+	char why[96];                   /* why it was killed, for its parent and the log */
+};
+
+extern struct proc *current;
+
+void sched_init(void);
+
+/**
+ * proc_spawn - start program `path` from the initrd with argv
+ * Context: main loop or a syscall. Return: its pid, or a negative errno.
+ */
+int proc_spawn(const char *path, char *const argv[], int argc);
+
+/* End the current process with a wait status (DM_WAIT_*). Context: a process. */
+void proc_exit(int status) __attribute__((noreturn));
+
+/* Kill the current process after a fault it caused, saying why. */
+void proc_fault(const char *what, uint64_t rip, uint64_t addr) __attribute__((noreturn));
+
+/**
+ * proc_wait - wait for child pid (or any child: -1) to exit
+ * Return: its pid with *status set, -ECHILD when there is none, -EINTR if killed.
+ */
+int proc_wait(int pid, int *status);
+
+int proc_kill(int pid);
+struct proc *proc_find(int pid);
+struct proc *proc_table(void);          /* MAX_PROCS entries, for ps */
+
+void sched_yield(void);
+void sched_sleep(const void *chan, uint64_t until_ns);  /* until woken, or until_ns if set */
+void sched_wakeup(const void *chan);
+bool sched_others_runnable(void);
+
+/* The timer tick (interrupt context) and the way back to user mode. */
+void sched_tick(void);
+void sched_user_return(void);
+
+#endif

@@ -1,0 +1,106 @@
+/*
+ * What dmos programs and the kernel pass each other through system calls,
+ * beyond plain integers: constants and fixed-layout structures. The kernel
+ * includes this file as "userland/include/dm_abi.h", programs get it
+ * through <dm.h>. Plain C with fixed-width types: no libc in here.
+ *
+ * The call numbers and the register convention are in kernel/sysnum.h.
+ *
+ * Errors: a failing call returns a negative errno with Linux's numbers
+ * (kernel/kernel.h). 1..34 are the same in newlib; for the others libc
+ * maps them to newlib's numbers (userland/libc/errno.c).
+ */
+#ifndef DM_ABI_H
+#define DM_ABI_H
+
+#include <stdint.h>
+
+/* Placement for SYS_dm_alloc, and the answer of SYS_dm_where (mm/vm.h's VM_PLACE_*). */
+#define DM_LOCAL        1       /* this node's DRAM: fast, private to the node */
+#define DM_POOL         2       /* the pool: large, shareable, survives the node */
+#define DM_ANY          3       /* the kernel decides (transparent allocation) */
+
+/* Flags for SYS_dm_alloc and SYS_seg_create. */
+#define DM_OPTIONAL     0x1     /* not vital: if it is lost the program gets an error, not death */
+
+#define DM_NODE_ANY     (-1)    /* SYS_spawn: let the cluster choose the node */
+#define DM_NAME_MAX     32      /* process names, segment names, cluster id: bytes with the NUL */
+
+/* Clocks for SYS_clock_ns. */
+#define DM_CLOCK_MONOTONIC 0    /* ns since this node booted */
+#define DM_CLOCK_REALTIME  1    /* ns since 1970-01-01 UTC */
+
+/* Flags for SYS_open: Linux's values; libc translates newlib's O_* to these. */
+#define DM_O_RDONLY     00
+#define DM_O_WRONLY     01
+#define DM_O_RDWR       02
+#define DM_O_ACCMODE    03
+#define DM_O_CREAT      0100
+#define DM_O_EXCL       0200
+#define DM_O_TRUNC      01000
+#define DM_O_APPEND     02000
+
+/* File types in dm_stat.mode (the same bits in Linux and newlib). */
+#define DM_S_IFMT       0170000
+#define DM_S_IFDIR      0040000
+#define DM_S_IFCHR      0020000
+#define DM_S_IFREG      0100000
+
+/*
+ * Exit status as SYS_wait reports it: POSIX's encoding, so newlib's
+ * WIFEXITED()/WEXITSTATUS()/WTERMSIG() work unchanged.
+ */
+#define DM_WAIT_EXITED(code)    (((code) & 0xff) << 8)  /* exit(code) or return from main */
+#define DM_WAIT_KILLED(sig)     ((sig) & 0x7f)          /* killed: signal number, e.g. 9 */
+
+/* SYS_fstat */
+struct dm_stat {
+	uint64_t dev, ino;
+	uint32_t mode;                  /* DM_S_IF* | permission bits */
+	uint32_t nlink;
+	uint64_t size;                  /* bytes */
+	uint64_t blocks;                /* 512-byte blocks */
+	uint32_t blksize;               /* preferred I/O size */
+	uint32_t pad;
+	int64_t atime_ns, mtime_ns, ctime_ns;   /* since 1970 */
+};
+
+/* Process states in dm_proc.state (sched/sched.h's enum proc_state). */
+#define DM_PROC_RUNNABLE 1
+#define DM_PROC_RUNNING  2
+#define DM_PROC_SLEEPING 3
+#define DM_PROC_ZOMBIE   4
+
+/* SYS_ps: one process of the cluster. */
+struct dm_proc {
+	int32_t pid;                    /* cluster-wide */
+	int32_t ppid;
+	int32_t node;                   /* where it runs */
+	int32_t state;                  /* DM_PROC_* */
+	char name[DM_NAME_MAX];         /* program name, NUL-terminated */
+	uint64_t local_pages;           /* 4 KiB pages it holds in its node's DRAM */
+	uint64_t pool_pages;            /* ... and in the pool */
+};
+
+/* SYS_meminfo: bytes, as seen from the calling node. */
+struct dm_meminfo {
+	uint64_t local_total;           /* this node's DRAM */
+	uint64_t local_free;
+	uint64_t pool_total;            /* the whole pool (online regions) */
+	uint64_t pool_free;
+	uint64_t pool_used_here;        /* pool bytes this node's processes and kernel hold */
+};
+
+/* SYS_nodeinfo */
+struct dm_nodeinfo {
+	int32_t node;                   /* this node's id, 0 .. nodes-1 */
+	int32_t nodes;                  /* size of the cluster */
+	char cluster[DM_NAME_MAX];      /* cluster id, NUL-terminated */
+};
+
+_Static_assert(sizeof(struct dm_stat) == 72, "dm_stat layout is ABI");
+_Static_assert(sizeof(struct dm_proc) == 64, "dm_proc layout is ABI");
+_Static_assert(sizeof(struct dm_meminfo) == 40, "dm_meminfo layout is ABI");
+_Static_assert(sizeof(struct dm_nodeinfo) == 40, "dm_nodeinfo layout is ABI");
+
+#endif
