@@ -12,6 +12,8 @@
 #include "kernel/pool.h"
 #include "kernel/lease.h"
 #include "mm/palloc.h"
+#include "mm/seg.h"
+#include "sched/futex.h"
 #include "arch/arch.h"
 
 static struct watch {
@@ -83,6 +85,8 @@ static void bury(int n, const char *why)
 	for (uint32_t i = 0; i < pool.super->nleases; i++)
 		leases += lease_break_all(pool_lease(i), 1, n) == 1;
 
+	seg_node_dead(n);
+	futex_node_dead(n);
 	__atomic_add_fetch(&e->reclaimed, pages, __ATOMIC_ACQ_REL);
 	arch_pool_flush(e, sizeof(*e));
 	uint32_t by;

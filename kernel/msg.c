@@ -11,6 +11,7 @@
 #include "kernel/ring.h"
 #include "kernel/doorbell.h"
 #include "mm/pmem.h"
+#include "sched/futex.h"
 #include "arch/arch.h"
 
 #define MAX_PENDING (MAX_NODES + 8)
@@ -77,6 +78,9 @@ static void dispatch(const struct msg *m)
 	case MSG_SHOOTDOWN:
 		pmem_shootdown_local(m->args[0] >> PAGE_SHIFT, m->args[1] >> PAGE_SHIFT);
 		reply(m, MSG_SHOOTDOWN_ACK, 0);
+		break;
+	case MSG_FUTEX_WAKE:
+		futex_wake_local((uint32_t)m->args[0]);
 		break;
 	default:
 		printk("node %d: unknown message type %u from node %d, dropped\n",

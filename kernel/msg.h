@@ -43,6 +43,7 @@ enum msg_type {
 	MSG_SHOOTDOWN_ACK = 33,         /* args[0] = status */
 
 	/* sched/: processes, wakeups, placement, 64..95 */
+	MSG_FUTEX_WAKE = 64,            /* args[0] = waiter slot in the pool's futex table */
 	/* fs/: shared page cache, cluster file system, 96..127 */
 	/* net/: cluster IP, 128..159 */
 
@@ -75,6 +76,7 @@ static inline const char *msg_name(unsigned type)
 	case MSG_NODE_DEAD:     return "node_dead";
 	case MSG_SHOOTDOWN:     return "shootdown";
 	case MSG_SHOOTDOWN_ACK: return "shootdown_ack";
+	case MSG_FUTEX_WAKE:    return "futex_wake";
 	default:                return "unknown";
 	}
 }

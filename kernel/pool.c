@@ -80,7 +80,11 @@ static int format(volatile struct pool_super *sb, uint64_t size)
 	sb->ring_off = sb->lease_off + POOL_NLEASES * 64;
 	sb->ring_slots = POOL_RING_SLOTS;
 	sb->ring_size = ring_mesh_size(self.nodes, POOL_RING_SLOTS);
-	sb->xlate_off = align_up(sb->ring_off + sb->ring_size, 64);
+	sb->seg_off = align_up(sb->ring_off + sb->ring_size, 64);
+	sb->nsegs = POOL_NSEGS;
+	sb->futex_off = sb->seg_off + POOL_NSEGS * POOL_SEG_BYTES;
+	sb->nfutex = POOL_NFUTEX;
+	sb->xlate_off = align_up(sb->futex_off + POOL_NFUTEX * POOL_FUTEX_BYTES, 64);
 	xg.region_pages = MIN(region, size) >> PAGE_SHIFT;
 	sb->xlate_size = xlate_meta_size(&xg);
 	sb->palloc_off = align_up(sb->xlate_off + sb->xlate_size, 64);
@@ -143,7 +147,9 @@ static const char *check(volatile struct pool_super *sb, uint64_t size, char *wh
 	    sb->node_table_off < sizeof(struct pool_super) ||
 	    sb->node_table_off + MAX_NODES * sizeof(struct pool_node) > sb->lease_off ||
 	    sb->lease_off + sb->nleases * 64 > sb->ring_off ||
-	    sb->ring_off + sb->ring_size > sb->xlate_off ||
+	    sb->ring_off + sb->ring_size > sb->seg_off ||
+	    sb->seg_off + (uint64_t)sb->nsegs * POOL_SEG_BYTES > sb->futex_off ||
+	    sb->futex_off + (uint64_t)sb->nfutex * POOL_FUTEX_BYTES > sb->xlate_off ||
 	    sb->xlate_off + sb->xlate_size > sb->palloc_off ||
 	    sb->palloc_off + sb->palloc_size > sb->data_off ||
 	    sb->data_off + (sb->npages << PAGE_SHIFT) > size || (sb->data_off & 63)) {
@@ -211,6 +217,8 @@ int pool_attach(void *base, uint64_t size)
 	pool.leases = (struct lease *)(b + sb->lease_off);
 	pool.rings = b + sb->ring_off;
 	pool.xlate = b + sb->xlate_off;
+	pool.segs = b + sb->seg_off;
+	pool.futex = b + sb->futex_off;
 	pool.frames = b + sb->data_off;
 	pool.size = size;
 	if (sb->expected_nodes != (uint32_t)self.nodes ||

@@ -8,6 +8,8 @@
  *   node_table_off    node table: MAX_NODES entries of one cache line each
  *   lease_off         leases (kernel/lease.h), one cache line each
  *   ring_off          message rings, one per direction per pair (kernel/ring.h)
+ *   seg_off           shared segments: name, pages, attachments per node (mm/seg.h)
+ *   futex_off         futex waiters of the whole cluster (sched/futex.c)
  *   xlate_off         translation table and region table (mm/xlate.h)
  *   palloc_off        pool page allocator: chunks, bitmaps, owners (mm/palloc.h)
  *   data_off          device frames, 2 MiB aligned, npages of them
@@ -55,6 +57,10 @@ struct pool_super {
 	uint32_t chunk_pages;           /* pages per allocator chunk */
 	uint32_t region_pages;          /* device frames per region */
 	uint32_t dead_after_ms;         /* no heartbeat this long: declared dead */
+	uint64_t seg_off;               /* shared segment table (mm/seg.h) */
+	uint32_t nsegs;
+	uint32_t nfutex;
+	uint64_t futex_off;             /* cluster-wide futex wait table (sched/futex.c) */
 };
 
 enum node_state {
@@ -78,7 +84,7 @@ struct pool_node {
 	uint64_t reserved[2];
 } __attribute__((aligned(64)));
 
-_Static_assert(sizeof(struct pool_super) == 184, "pool_super layout is part of the pool format");
+_Static_assert(sizeof(struct pool_super) == 208, "pool_super layout is part of the pool format");
 _Static_assert(sizeof(struct pool_node) == 64, "a node-table entry is one cache line");
 
 struct palloc;
@@ -91,6 +97,8 @@ struct pool {
 	struct lease *leases;
 	void *rings;                    /* the ring mesh */
 	void *xlate;                    /* translation and region tables */
+	void *segs;                     /* shared segment table */
+	void *futex;                    /* futex waiters */
 	struct palloc *palloc;          /* this node's allocator handle */
 	uint8_t *frames;                /* device frame 0, in the pool window */
 	uint64_t frames_pa;             /* device frame 0, bus address */
@@ -102,6 +110,11 @@ struct pool {
 #define POOL_NLEASES    64
 #define POOL_RING_SLOTS 64
 #define POOL_CHUNK_PAGES 512
+#define POOL_NSEGS      64
+#define POOL_SEG_BYTES  256     /* one segment-table entry */
+#define POOL_NFUTEX     256
+#define POOL_FUTEX_BYTES 32     /* one futex waiter */
+#define POOL_LEASE_SEGS 0       /* the lease that guards the segment table */
 
 /* Lease i of the pool: each sits alone on its cache line. */
 #define pool_lease(i) ((struct lease *)((uint8_t *)pool.leases + 64 * (i)))

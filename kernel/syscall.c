@@ -12,6 +12,8 @@
 #include "sched/sched.h"
 #include "mm/mm.h"
 #include "mm/palloc.h"
+#include "mm/seg.h"
+#include "sched/futex.h"
 #include "arch/arch.h"
 #include "userland/include/dm_abi.h"
 
@@ -266,6 +268,8 @@ static int64_t sys_dm_alloc(ARGS3)
 static int64_t sys_dm_free(ARGS2)
 {
 	UNUSED2;
+	if (a < VM_MMAP_BASE)
+		return -EINVAL;         /* only what dm_alloc gave */
 	return vm_remove(uvm(), a, b);
 }
 
@@ -274,6 +278,42 @@ static int64_t sys_dm_where(ARGS1)
 	UNUSED1;
 	int w = vm_where(uvm(), a);
 	return w < 0 ? w : w == VM_LOCAL ? DM_LOCAL : DM_POOL;
+}
+
+static int64_t sys_seg_create(ARGS3)
+{
+	char name[SEG_NAME_MAX];
+	int n = strncpy_from_user(uvm(), name, a, sizeof(name));
+
+	UNUSED3;
+	return n < 0 ? n : seg_create(uvm(), name, b, (uint32_t)c, current->pid);
+}
+
+static int64_t sys_seg_attach(ARGS2)
+{
+	char name[SEG_NAME_MAX];
+	int n = strncpy_from_user(uvm(), name, a, sizeof(name));
+
+	UNUSED2;
+	return n < 0 ? n : seg_attach(uvm(), name, (uint32_t)b);
+}
+
+static int64_t sys_seg_detach(ARGS1)
+{
+	UNUSED1;
+	return seg_detach(uvm(), a);
+}
+
+static int64_t sys_futex_wait(ARGS3)
+{
+	UNUSED3;
+	return futex_wait(a, (uint32_t)b, c);
+}
+
+static int64_t sys_futex_wake(ARGS2)
+{
+	UNUSED2;
+	return futex_wake(a, (int)b);
 }
 
 static int64_t sys_ps(ARGS2)
@@ -339,6 +379,9 @@ static const sysfn table[SYS_MAX] = {
 	[SYS_dm_where] = sys_dm_where,  [SYS_ps] = sys_ps,
 	[SYS_meminfo] = sys_meminfo,    [SYS_nodeinfo] = sys_nodeinfo,
 	[SYS_yield] = sys_yield,        [SYS_getppid] = sys_getppid,
+	[SYS_seg_create] = sys_seg_create,      [SYS_seg_attach] = sys_seg_attach,
+	[SYS_seg_detach] = sys_seg_detach,      [SYS_futex_wait] = sys_futex_wait,
+	[SYS_futex_wake] = sys_futex_wake,
 };
 
 int64_t syscall(uint64_t nr, uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e,

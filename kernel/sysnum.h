@@ -26,8 +26,8 @@
 #define SYS_dm_alloc    15      /* (size_t bytes, int placement, int flags) -> address; placement DM_LOCAL/DM_POOL/DM_ANY, flags DM_OPTIONAL */
 #define SYS_dm_free     16      /* (void *addr, size_t bytes) */
 #define SYS_dm_where    17      /* (const void *addr) -> DM_LOCAL or DM_POOL, -EFAULT if unmapped */
-#define SYS_seg_create  18      /* (const char *name, size_t bytes, int mode) -> address */
-#define SYS_seg_attach  19      /* (const char *name) -> address */
+#define SYS_seg_create  18      /* (const char *name, size_t bytes, uint32_t key) -> address; key 0: anyone may attach */
+#define SYS_seg_attach  19      /* (const char *name, uint32_t key) -> address, -EACCES without the key */
 #define SYS_seg_detach  20      /* (void *addr) */
 #define SYS_futex_wait  21      /* (uint32_t *addr, uint32_t expected, uint64_t timeout_ns) */
 #define SYS_futex_wake  22      /* (uint32_t *addr, int count) -> woken */

@@ -374,7 +374,7 @@ uint64_t palloc_reclaim(struct palloc *pa, uint32_t dead_node)
 		return 0;
 	for (p = 0; p < pa->npages; p++) {
 		v = __atomic_load_n(&pa->rec[p], __ATOMIC_ACQUIRE);
-		if ((v & 0xffff) == d && !give(pa, p, v))
+		if ((v & 0xffff) == d && !(v >> 16 & PALLOC_F_SHARED) && !give(pa, p, v))
 			n++;
 	}
 	for (c = 0; c < pa->nchunks; c++) {
@@ -390,6 +390,22 @@ uint64_t palloc_reclaim(struct palloc *pa, uint32_t dead_node)
 			__atomic_fetch_and(w, ~m, SC);
 	}
 	return n;
+}
+
+int palloc_share(struct palloc *pa, uint64_t ppn)
+{
+	uint64_t v;
+
+	if (!pa || !pa->meta || ppn >= pa->npages)
+		return -EINVAL;
+	v = __atomic_load_n(&pa->rec[ppn], SC);
+	do {
+		if (!v)
+			return -EINVAL;
+	} while (!__atomic_compare_exchange_n(&pa->rec[ppn], &v, v | (uint64_t)PALLOC_F_SHARED << 16,
+					      false, SC, SC));
+	pool_flush(&pa->rec[ppn], sizeof(uint64_t));
+	return 0;
 }
 
 int palloc_owner(const void *meta, uint64_t ppn, uint32_t *node, uint32_t *pid)

@@ -47,6 +47,7 @@
 #define PALLOC_MAX_CHUNK   65536        /* pages in one chunk, at most */
 #define PALLOC_KEEP_CHUNKS 1            /* empty chunks a node keeps owning */
 #define PALLOC_F_RESERVED  1            /* record flag: held by palloc_reserve */
+#define PALLOC_F_SHARED    2            /* record flag: a shared segment's; outlives its node */
 
 struct palloc_geom {
 	uint64_t npages;                /* pool pages managed, ppn 0..npages-1 */
@@ -198,6 +199,17 @@ int64_t palloc_reserve_where(struct palloc *pa, uint32_t pid, uint64_t n,
  * Return: pages this call freed.
  */
 uint64_t palloc_reclaim(struct palloc *pa, uint32_t dead_node);
+
+/**
+ * palloc_share() - mark an allocated page as a shared segment's
+ * @pa: a node's handle
+ * @ppn: the page
+ *
+ * A shared page outlives the node that allocated it: palloc_reclaim()
+ * leaves it alone; whoever ends the segment frees it.
+ * Context: any node. Return: 0, or -EINVAL if the page is free.
+ */
+int palloc_share(struct palloc *pa, uint64_t ppn);
 
 /**
  * palloc_owner() - who owns a pool page

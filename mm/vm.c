@@ -9,6 +9,7 @@
 #include "mm/vm.h"
 #include "mm/palloc.h"
 #include "mm/pmem.h"
+#include "mm/seg.h"
 #include "mm/xlate.h"
 #include "arch/arch.h"
 
@@ -42,8 +43,14 @@ static void release_page(struct vm *vm, struct vm_area *a, uint64_t i)
 
 static void release_area(struct vm *vm, struct vm_area *a)
 {
-	for (uint64_t i = 0; i < (a->end - a->start) / PAGE_SIZE; i++)
+	for (uint64_t i = 0; a->seg < 0 && i < (a->end - a->start) / PAGE_SIZE; i++)
 		release_page(vm, a, i);
+	if (a->seg >= 0) {              /* the segment's pages are its own, not ours */
+		for (uint64_t i = 0; i < a->nslots; i++)
+			arch_as_unmap(vm->root, a->start + i * PAGE_SIZE);
+		vm->pool_pages -= a->nslots;
+		seg_put(a->seg);
+	}
 	kfree(a->slot);
 }
 
@@ -82,7 +89,21 @@ int vm_add(struct vm *vm, uint64_t start, uint64_t len, int prot, enum vm_place 
 	uint64_t *slot = kzalloc(n * sizeof(uint64_t));
 	if (!slot)
 		return -ENOMEM;
-	vm->area[vm->nareas++] = (struct vm_area){ start, end, prot, place, optional, slot, n };
+	vm->area[vm->nareas++] = (struct vm_area){ start, end, prot, place, optional, slot, n, -1 };
+	return 0;
+}
+
+int vm_add_shared(struct vm *vm, uint64_t start, uint64_t first_ppn, uint64_t npages, int seg)
+{
+	int err = vm_add(vm, start, npages * PAGE_SIZE, ARCH_PROT_WRITE, VM_PLACE_POOL, false);
+
+	if (err)
+		return err;
+	struct vm_area *a = &vm->area[vm->nareas - 1];
+	for (uint64_t i = 0; i < npages; i++)
+		a->slot[i] = ((first_ppn + i) << PAGE_SHIFT) | VM_POOL;
+	a->seg = seg;
+	vm->pool_pages += npages;
 	return 0;
 }
 

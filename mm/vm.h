@@ -19,6 +19,7 @@
 #include <stddef.h>
 
 #define VM_MAX_AREAS 32
+#define VM_MMAP_BASE 0x0000100000000000UL    /* dm_alloc areas start here */
 #define VM_LOCAL 1UL
 #define VM_POOL  2UL
 
@@ -31,6 +32,7 @@ struct vm_area {
 	bool optional;                  /* not vital: losing it is survivable */
 	uint64_t *slot;                 /* one per page, see above; 0: not yet */
 	uint64_t nslots;                /* capacity (areas can grow: the heap) */
+	int seg;                        /* shared segment slot, or -1 */
 };
 
 struct vm {
@@ -47,6 +49,9 @@ void vm_destroy(struct vm *vm);
 int vm_add(struct vm *vm, uint64_t start, uint64_t len, int prot, enum vm_place place,
 	   bool optional);
 int vm_remove(struct vm *vm, uint64_t start, uint64_t len);
+
+/* Map shared segment `seg`'s pages [first_ppn, +npages) at start. */
+int vm_add_shared(struct vm *vm, uint64_t start, uint64_t first_ppn, uint64_t npages, int seg);
 struct vm_area *vm_find(struct vm *vm, uint64_t addr);
 
 /* Fill in the page at addr now (page fault, or loading). Return: 0 or -errno. */

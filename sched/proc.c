@@ -13,7 +13,7 @@
 #define USER_STACK_TOP  0x00007ffffff00000UL
 #define USER_STACK_SIZE (1UL << 20)
 #define HEAP_MAX        (512UL << 20)
-#define MMAP_BASE       0x0000100000000000UL
+#define MMAP_BASE       VM_MMAP_BASE
 #define MAX_ARGS        32
 #define ARG_BYTES       2048
 

@@ -1,0 +1,205 @@
+/*
+ * Shared segments (see seg.h). The table lives in the pool and changes
+ * under one lease (POOL_LEASE_SEGS): a node that dies holding it cannot
+ * wedge the others, whoever takes the lease next finds it broken and goes
+ * on. A segment's pages are one aligned run of pool pages reserved from
+ * the allocator, so an entry needs no page list.
+ */
+#include "kernel/kernel.h"
+#include "kernel/pool.h"
+#include "kernel/lease.h"
+#include "mm/mm.h"
+#include "mm/seg.h"
+#include "mm/palloc.h"
+#include "mm/pmem.h"
+#include "mm/xlate.h"
+#include "arch/arch.h"
+
+#define LEASE_WAIT_NS 2000000000ULL
+
+_Static_assert(sizeof(struct pool_seg) == POOL_SEG_BYTES, "segment entry size is pool format");
+
+static struct pool_seg *seg(int i)
+{
+	return (struct pool_seg *)((uint8_t *)pool.segs + i * POOL_SEG_BYTES);
+}
+
+static bool alive(void *ctx, int node, uint64_t epoch)
+{
+	(void)ctx;
+	return node_alive(node, epoch);
+}
+
+static uint64_t my_epoch(void)
+{
+	return __atomic_load_n(&pool.nodes[self.id].epoch, __ATOMIC_ACQUIRE);
+}
+
+static int lock(void)
+{
+	int err = lease_acquire(pool_lease(POOL_LEASE_SEGS), self.id, my_epoch(), alive, NULL,
+				LEASE_WAIT_NS);
+	return err < 0 ? err : 0;
+}
+
+static void unlock(void)
+{
+	arch_pool_flush(pool.segs, (uint64_t)pool.super->nsegs * POOL_SEG_BYTES);
+	lease_release(pool_lease(POOL_LEASE_SEGS), self.id, my_epoch());
+}
+
+static int find(const char *name)
+{
+	for (uint32_t i = 0; i < pool.super->nsegs; i++)
+		if (seg(i)->state == SEG_LIVE && !strncmp(seg(i)->name, name, SEG_NAME_MAX))
+			return (int)i;
+	return -1;
+}
+
+static uint32_t refs(struct pool_seg *s)
+{
+	uint32_t n = 0;
+
+	for (int i = 0; i < MAX_NODES; i++)
+		n += s->refs[i];
+	return n;
+}
+
+/* Free a segment nobody holds. Context: under the lease. */
+static void destroy(struct pool_seg *s)
+{
+	for (uint64_t i = 0; i < s->npages; i++)
+		palloc_free(pool.palloc, s->first_ppn + i);
+	memset(s, 0, sizeof(*s));
+}
+
+/* A run of free pages whose frames are all in online regions. */
+static bool usable_run(void *ctx, uint64_t first)
+{
+	uint64_t n = *(uint64_t *)ctx;
+
+	for (uint64_t i = 0; i < n; i++)
+		if (!xlate_usable(pool.xlate, first + i))
+			return false;
+	return true;
+}
+
+int seg_slot_of(uint64_t addr)
+{
+	if (addr < SEG_BASE || !pool.joined || addr >= SEG_BASE + pool.super->nsegs * SEG_SPAN)
+		return -1;
+	return (int)((addr - SEG_BASE) / SEG_SPAN);
+}
+
+static int64_t map(struct vm *vm, int slot)
+{
+	struct pool_seg *s = seg(slot);
+	uint64_t va = SEG_BASE + (uint64_t)slot * SEG_SPAN;
+	int err = vm_add_shared(vm, va, s->first_ppn, s->npages, slot);
+
+	if (err) {
+		seg_put(slot);
+		return err;
+	}
+	return (int64_t)va;
+}
+
+int64_t seg_create(struct vm *vm, const char *name, uint64_t bytes, uint32_t key, int pid)
+{
+	uint64_t n = (bytes + PAGE_SIZE - 1) >> PAGE_SHIFT;
+	int err, slot = -1;
+
+	if (!pool.joined)
+		return -ENOMEM;
+	if (!name[0] || !bytes || bytes > SEG_SPAN)
+		return -EINVAL;
+	if ((err = lock()))
+		return err;
+	if (find(name) >= 0) {
+		unlock();
+		return -EEXIST;
+	}
+	for (uint32_t i = 0; i < pool.super->nsegs && slot < 0; i++)
+		if (seg(i)->state == SEG_FREE)
+			slot = (int)i;
+	int64_t first = slot < 0 ? -ENOSPC : palloc_reserve_where(pool.palloc, pid, n, usable_run, &n);
+	if (first < 0) {
+		unlock();
+		return first == -ENOSPC ? -ENOSPC : -ENOMEM;
+	}
+	for (uint64_t i = 0; i < n; i++) {      /* zeroed before anyone sees them */
+		palloc_share(pool.palloc, first + i);
+		memset(pmem_page(first + i), 0, PAGE_SIZE);
+	}
+	struct pool_seg *s = seg(slot);
+	memset(s, 0, sizeof(*s));
+	strlcpy(s->name, name, SEG_NAME_MAX);
+	s->key = key;
+	s->first_ppn = first;
+	s->npages = n;
+	s->bytes = bytes;
+	s->creator_node = self.id;
+	s->creator_pid = pid;
+	s->refs[self.id] = 1;
+	__atomic_store_n(&s->state, SEG_LIVE, __ATOMIC_RELEASE);
+	unlock();
+	return map(vm, slot);
+}
+
+int64_t seg_attach(struct vm *vm, const char *name, uint32_t key)
+{
+	int err, slot;
+
+	if (!pool.joined)
+		return -ENOENT;
+	if ((err = lock()))
+		return err;
+	slot = find(name);
+	if (slot < 0 || (seg(slot)->key && seg(slot)->key != key)) {
+		unlock();
+		return slot < 0 ? -ENOENT : -EACCES;
+	}
+	seg(slot)->refs[self.id]++;
+	unlock();
+	return map(vm, slot);
+}
+
+int seg_detach(struct vm *vm, uint64_t addr)
+{
+	int slot = seg_slot_of(addr);
+
+	if (slot < 0 || addr != SEG_BASE + (uint64_t)slot * SEG_SPAN)
+		return -EINVAL;
+	return vm_remove(vm, addr, 0);          /* ends in seg_put() */
+}
+
+void seg_put(int slot)
+{
+	if (lock()) {
+		printk("node %d: segment table lease unavailable; slot %d keeps its attachment\n",
+		       self.id, slot);
+		return;
+	}
+	struct pool_seg *s = seg(slot);
+	if (s->state == SEG_LIVE && s->refs[self.id]) {
+		s->refs[self.id]--;
+		if (!refs(s))
+			destroy(s);
+	}
+	unlock();
+}
+
+void seg_node_dead(int n)
+{
+	if (!pool.joined || lock())
+		return;
+	for (uint32_t i = 0; i < pool.super->nsegs; i++) {
+		struct pool_seg *s = seg(i);
+		if (s->state != SEG_LIVE || !s->refs[n])
+			continue;
+		s->refs[n] = 0;
+		if (!refs(s))
+			destroy(s);
+	}
+	unlock();
+}
