@@ -14,6 +14,7 @@
 #include "mm/palloc.h"
 #include "mm/seg.h"
 #include "sched/futex.h"
+#include "sched/remote.h"
 #include "arch/arch.h"
 
 static struct watch {
@@ -110,6 +111,7 @@ void cluster_poll(void)
 	if (!pool.joined || now - last_ns < LIVENESS_MS * 1000000ULL)
 		return;
 	last_ns = now;
+	proc_publish();
 	uint64_t limit = (uint64_t)pool.super->dead_after_ms * 1000000ULL;
 	for (int n = 0; n < self.nodes; n++) {
 		volatile struct pool_node *e = &pool.nodes[n];

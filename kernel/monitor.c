@@ -12,6 +12,7 @@
 #include "kernel/console.h"
 #include "kernel/initrd.h"
 #include "sched/sched.h"
+#include "sched/remote.h"
 #include "kernel/lease.h"
 #include "mm/mm.h"
 #include "mm/palloc.h"
@@ -300,10 +301,10 @@ static void cmd_lock(long l, long secs, bool take)
 }
 
 /* run PROG ARGS: start a program and wait for it; spawn: do not wait. */
-static void cmd_run(char **w, int n, bool wait)
+static void cmd_run(char **w, int n, bool wait, int node)
 {
 	int status = 0;
-	int pid = proc_spawn(w[0], w, n);
+	int pid = proc_spawn_on(node, w[0], w, n);
 
 	if (pid < 0) {
 		printk("node %d: %s: %s: cannot start (%d)\n", self.id, wait ? "run" : "spawn", w[0], pid);
@@ -383,7 +384,9 @@ static void run(char *line)
 		if (n < 2)
 			printk("node %d: %s: usage: %s PROGRAM [ARGS]\n", self.id, w[0], w[0]);
 		else
-			cmd_run(w + 1, n - 1, w[0][0] == 'r');
+			cmd_run(w + 1, n - 1, w[0][0] == 'r', self.id);
+	} else if (!strcmp(w[0], "runon") && n >= 3) {
+		cmd_run(w + 2, n - 2, true, strcmp(w[1], "any") ? (int)num(w[1], -2) : -1);
 	} else if (!strcmp(w[0], "ps")) {
 		cmd_ps();
 	} else if (!strcmp(w[0], "programs")) {
@@ -418,7 +421,8 @@ static void run(char *line)
 	} else if (!strcmp(w[0], "online")) {
 		cmd_online(num(w[1], -1));
 	} else {
-		printk("commands: run PROGRAM [ARGS], spawn PROGRAM [ARGS], ps, programs,\n"
+		printk("commands: run PROGRAM [ARGS], spawn PROGRAM [ARGS], runon NODE|any PROGRAM [ARGS],\n"
+		       "          ps, programs,\n"
 		       "          nodes, pool, regions, ping NODE|all [COUNT], hold PAGES, release,\n"
 		       "          stress SECONDS [MAXPAGES], drain REGION, online REGION,\n"
 		       "          lock LEASE [SECONDS], unlock LEASE, bench palloc SECONDS, bench move COUNT\n");
@@ -439,6 +443,7 @@ void monitor(void)
 		int c = console_getc();
 		if (c < 0) {
 			cluster_poll();
+			remote_work();
 			if (sched_others_runnable())
 				sched_yield();
 			else

@@ -12,6 +12,7 @@
 #include "kernel/doorbell.h"
 #include "mm/pmem.h"
 #include "sched/futex.h"
+#include "sched/remote.h"
 #include "arch/arch.h"
 
 #define MAX_PENDING (MAX_NODES + 8)
@@ -81,6 +82,10 @@ static void dispatch(const struct msg *m)
 		break;
 	case MSG_FUTEX_WAKE:
 		futex_wake_local((uint32_t)m->args[0]);
+		break;
+	case MSG_SPAWN:
+	case MSG_CHILD_EXIT:
+		remote_msg(m);
 		break;
 	default:
 		printk("node %d: unknown message type %u from node %d, dropped\n",

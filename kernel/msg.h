@@ -44,6 +44,11 @@ enum msg_type {
 
 	/* sched/: processes, wakeups, placement, 64..95 */
 	MSG_FUTEX_WAKE = 64,            /* args[0] = waiter slot in the pool's futex table */
+	MSG_SPAWN = 65,                 /* args[0] = ppn of a pool page holding the request
+					   (struct spawn_req), args[1] = parent pid */
+	MSG_SPAWN_ACK = 66,             /* args[0] = the child's pid, or -errno */
+	MSG_CHILD_EXIT = 67,            /* args[0] = child pid, args[1] = wait status,
+					   args[2] = parent pid */
 	/* fs/: shared page cache, cluster file system, 96..127 */
 	/* net/: cluster IP, 128..159 */
 
@@ -77,6 +82,9 @@ static inline const char *msg_name(unsigned type)
 	case MSG_SHOOTDOWN:     return "shootdown";
 	case MSG_SHOOTDOWN_ACK: return "shootdown_ack";
 	case MSG_FUTEX_WAKE:    return "futex_wake";
+	case MSG_SPAWN:         return "spawn";
+	case MSG_SPAWN_ACK:     return "spawn_ack";
+	case MSG_CHILD_EXIT:    return "child_exit";
 	default:                return "unknown";
 	}
 }

@@ -84,7 +84,9 @@ static int format(volatile struct pool_super *sb, uint64_t size)
 	sb->nsegs = POOL_NSEGS;
 	sb->futex_off = sb->seg_off + POOL_NSEGS * POOL_SEG_BYTES;
 	sb->nfutex = POOL_NFUTEX;
-	sb->xlate_off = align_up(sb->futex_off + POOL_NFUTEX * POOL_FUTEX_BYTES, 64);
+	sb->proc_off = align_up(sb->futex_off + POOL_NFUTEX * POOL_FUTEX_BYTES, 64);
+	sb->procs_per_node = POOL_PROCS_PER_NODE;
+	sb->xlate_off = align_up(sb->proc_off + MAX_NODES * POOL_PROCS_PER_NODE * 64UL, 64);
 	xg.region_pages = MIN(region, size) >> PAGE_SHIFT;
 	sb->xlate_size = xlate_meta_size(&xg);
 	sb->palloc_off = align_up(sb->xlate_off + sb->xlate_size, 64);
@@ -149,7 +151,8 @@ static const char *check(volatile struct pool_super *sb, uint64_t size, char *wh
 	    sb->lease_off + sb->nleases * 64 > sb->ring_off ||
 	    sb->ring_off + sb->ring_size > sb->seg_off ||
 	    sb->seg_off + (uint64_t)sb->nsegs * POOL_SEG_BYTES > sb->futex_off ||
-	    sb->futex_off + (uint64_t)sb->nfutex * POOL_FUTEX_BYTES > sb->xlate_off ||
+	    sb->futex_off + (uint64_t)sb->nfutex * POOL_FUTEX_BYTES > sb->proc_off ||
+	    sb->proc_off + MAX_NODES * (uint64_t)sb->procs_per_node * 64 > sb->xlate_off ||
 	    sb->xlate_off + sb->xlate_size > sb->palloc_off ||
 	    sb->palloc_off + sb->palloc_size > sb->data_off ||
 	    sb->data_off + (sb->npages << PAGE_SHIFT) > size || (sb->data_off & 63)) {
@@ -219,6 +222,7 @@ int pool_attach(void *base, uint64_t size)
 	pool.xlate = b + sb->xlate_off;
 	pool.segs = b + sb->seg_off;
 	pool.futex = b + sb->futex_off;
+	pool.procs = b + sb->proc_off;
 	pool.frames = b + sb->data_off;
 	pool.size = size;
 	if (sb->expected_nodes != (uint32_t)self.nodes ||

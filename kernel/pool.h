@@ -10,6 +10,7 @@
  *   ring_off          message rings, one per direction per pair (kernel/ring.h)
  *   seg_off           shared segments: name, pages, attachments per node (mm/seg.h)
  *   futex_off         futex waiters of the whole cluster (sched/futex.c)
+ *   proc_off          every node's processes, for ps (sched/remote.c)
  *   xlate_off         translation table and region table (mm/xlate.h)
  *   palloc_off        pool page allocator: chunks, bitmaps, owners (mm/palloc.h)
  *   data_off          device frames, 2 MiB aligned, npages of them
@@ -61,6 +62,9 @@ struct pool_super {
 	uint32_t nsegs;
 	uint32_t nfutex;
 	uint64_t futex_off;             /* cluster-wide futex wait table (sched/futex.c) */
+	uint64_t proc_off;              /* cluster process table: MAX_NODES x procs_per_node */
+	uint32_t procs_per_node;        /* entries of 64 bytes (struct dm_proc) per node */
+	uint32_t pad;
 };
 
 enum node_state {
@@ -84,7 +88,7 @@ struct pool_node {
 	uint64_t reserved[2];
 } __attribute__((aligned(64)));
 
-_Static_assert(sizeof(struct pool_super) == 208, "pool_super layout is part of the pool format");
+_Static_assert(sizeof(struct pool_super) == 224, "pool_super layout is part of the pool format");
 _Static_assert(sizeof(struct pool_node) == 64, "a node-table entry is one cache line");
 
 struct palloc;
@@ -99,6 +103,7 @@ struct pool {
 	void *xlate;                    /* translation and region tables */
 	void *segs;                     /* shared segment table */
 	void *futex;                    /* futex waiters */
+	void *procs;                    /* the cluster process table */
 	struct palloc *palloc;          /* this node's allocator handle */
 	uint8_t *frames;                /* device frame 0, in the pool window */
 	uint64_t frames_pa;             /* device frame 0, bus address */
@@ -113,6 +118,7 @@ struct pool {
 #define POOL_NSEGS      64
 #define POOL_SEG_BYTES  256     /* one segment-table entry */
 #define POOL_NFUTEX     256
+#define POOL_PROCS_PER_NODE 64
 #define POOL_FUTEX_BYTES 32     /* one futex waiter */
 #define POOL_LEASE_SEGS 0       /* the lease that guards the segment table */
 

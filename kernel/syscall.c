@@ -14,6 +14,7 @@
 #include "mm/palloc.h"
 #include "mm/seg.h"
 #include "sched/futex.h"
+#include "sched/remote.h"
 #include "arch/arch.h"
 #include "userland/include/dm_abi.h"
 
@@ -181,8 +182,8 @@ static int64_t sys_spawn(ARGS3)
 	UNUSED3;
 	if (n < 0)
 		return n;
-	if ((int64_t)c != -1 && (int64_t)c != self.id)
-		return (int64_t)c < 0 || (int64_t)c >= self.nodes ? -EINVAL : -ENOSYS;
+	if ((int64_t)c < -1 || (int64_t)c >= self.nodes)
+		return -EINVAL;
 	for (; b; argc++) {
 		uint64_t p;
 		if (copy_from_user(uvm(), &p, b + argc * sizeof(p), sizeof(p)))
@@ -199,7 +200,7 @@ static int64_t sys_spawn(ARGS3)
 		strlcpy(args[0], path, sizeof(args[0]));
 		argv[argc++] = args[0];
 	}
-	return proc_spawn(path, argv, argc);
+	return proc_spawn_on((int)(int64_t)c, path, argv, argc);
 }
 
 static int64_t sys_wait(ARGS2)
@@ -318,23 +319,28 @@ static int64_t sys_futex_wake(ARGS2)
 
 static int64_t sys_ps(ARGS2)
 {
-	struct proc *t = proc_table();
-	int n = 0;
+	static struct dm_proc list[MAX_NODES * 8];
+	int n;
 
 	UNUSED2;
-	if ((int64_t)b < 0 || b > MAX_PROCS)
+	if ((int64_t)b < 0 || b > ARRAY_SIZE(list))
 		return -EINVAL;
-	for (int i = 1; i < MAX_PROCS && n < (int)b; i++) {
-		if (t[i].state == P_FREE)
-			continue;
-		struct dm_proc dp = { t[i].pid, t[i].ppid, self.id, t[i].state, {0},
-				      t[i].vm.local_pages, t[i].vm.pool_pages };
-		strlcpy(dp.name, t[i].name, sizeof(dp.name));
-		if (copy_to_user(uvm(), a + n * sizeof(dp), &dp, sizeof(dp)))
-			return -EFAULT;
-		n++;
+	if (vm_check(uvm(), a, b * sizeof(struct dm_proc), true))
+		return -EFAULT;
+	if (pool.joined) {
+		n = proc_list(list, (int)b);
+	} else {                /* no pool: only this node's */
+		struct proc *t = proc_table();
+		n = 0;
+		for (int i = 1; i < MAX_PROCS && n < (int)b; i++) {
+			if (t[i].state == P_FREE)
+				continue;
+			list[n] = (struct dm_proc){ t[i].pid, t[i].ppid, self.id, t[i].state, { 0 },
+						    t[i].vm.local_pages, t[i].vm.pool_pages };
+			strlcpy(list[n++].name, t[i].name, sizeof(list[0].name));
+		}
 	}
-	return n;
+	return copy_to_user(uvm(), a, list, n * sizeof(struct dm_proc)) ? -EFAULT : n;
 }
 
 static int64_t sys_meminfo(ARGS1)

@@ -6,6 +6,8 @@
 #include "kernel/kernel.h"
 #include "kernel/initrd.h"
 #include "sched/sched.h"
+#include "sched/remote.h"
+#include "kernel/cluster.h"
 #include "mm/mm.h"
 #include "arch/arch.h"
 #include "userland/include/dm_abi.h"
@@ -159,6 +161,10 @@ void proc_exit(int status)
 {
 	struct proc *p = current, *parent = proc_find(p->ppid);
 
+	if (!parent && p->ppid / PID_NODE_STRIDE != self.id)  /* its parent is on another node */
+		remote_child_exit(p->pid, p->ppid, status);
+	if (!parent)
+		p->ppid = proc_table()[0].pid;  /* the kernel thread reaps it */
 	arch_irq_disable();
 	syscall_exit_files();
 	vm_destroy(&p->vm);
@@ -211,7 +217,13 @@ int proc_wait(int pid, int *status)
 	struct proc *procs = proc_table();
 
 	for (;;) {
-		bool have = false;
+		int rpid, rstatus, r = remote_wait(current->pid, pid, &rpid, &rstatus);
+		if (r == 1) {
+			if (status)
+				*status = rstatus;
+			return rpid;
+		}
+		bool have = r == 0;
 		for (int i = 1; i < MAX_PROCS; i++) {
 			struct proc *p = &procs[i];
 			if (p->state == P_FREE || p->ppid != current->pid || (pid != -1 && p->pid != pid))
@@ -224,8 +236,11 @@ int proc_wait(int pid, int *status)
 			return -ECHILD;
 		if (current->killed)
 			return -EINTR;
-		if (current == &procs[0] && !sched_others_runnable())
-			arch_idle();    /* the kernel thread idles while it waits */
+		if (current == &procs[0] && !sched_others_runnable()) {
+			remote_work();  /* the kernel thread serves other nodes while it waits */
+			cluster_poll();
+			arch_idle();
+		}
 		else
 			sched_sleep(current, arch_time_ns() + 100000000ULL);
 	}
