@@ -49,15 +49,24 @@ $(B)/kernel.elf: $(KOBJS) arch/x86_64/kernel.ld
 # with the boot commands embedded in the core image GRUB loads no modules and
 # no grub.cfg from the CD, which halves the boot time under TCG.
 GRUB_MODULES := biosdisk iso9660 multiboot2 boot
-$(B)/dmos.iso: $(B)/kernel.elf arch/x86_64/grub.cfg
+INITRD ?= $(B)/userland/initrd.cpio
+$(B)/dmos.iso: $(B)/kernel.elf arch/x86_64/grub.cfg $(INITRD)
 	@echo "  ISO     $@"
 	@rm -rf $(B)/iso && mkdir -p $(B)/iso/boot/grub
 	@strip --strip-debug -o $(B)/iso/boot/dmos.elf $(B)/kernel.elf
+	@cp $(INITRD) $(B)/iso/boot/initrd.cpio
 	@grub-mkimage -O i386-pc-eltorito -d /usr/lib/grub/i386-pc -p /boot/grub \
 		-c arch/x86_64/grub.cfg -o $(B)/iso/boot/grub/eltorito.img $(GRUB_MODULES)
 	@xorriso -as mkisofs -quiet -R -b boot/grub/eltorito.img -no-emul-boot \
 		-boot-load-size 4 -boot-info-table -o $@ $(B)/iso 2>$(B)/xorriso.log \
 		|| { cat $(B)/xorriso.log; exit 1; }
+
+# Userland: newlib (built once from Debian's newlib-source), the programs in
+# userland/bin, and build/userland/initrd.cpio that GRUB loads beside the kernel.
+$(B)/userland/initrd.cpio: FORCE
+	@$(MAKE) --no-print-directory -C userland
+.PHONY: FORCE
+FORCE:
 
 deps:
 	@sh tools/deps.sh
@@ -68,6 +77,7 @@ run: deps
 
 unit:
 	$(MAKE) -C tests/unit run
+	$(MAKE) -C userland check host-test
 
 cluster-test: all
 	$(PYTHON) -m pytest -q tests/cluster

@@ -51,6 +51,9 @@ int arch_console_getc(void);
 /* Time since boot in nanoseconds (TSC, calibrated against the PIT). */
 uint64_t arch_time_ns(void);
 
+/* Wall-clock seconds since 1970 from the real-time clock (slow: read it once). */
+uint64_t arch_rtc_seconds(void);
+
 /* Start the periodic local timer; tick() runs in interrupt context. */
 void arch_timer_start(unsigned hz, void (*tick)(void));
 
@@ -126,6 +129,11 @@ void arch_switch(void **save, void *next);
 void *arch_thread_user(void *kstack_top, uint64_t entry, uint64_t user_sp);
 void *arch_thread_kernel(void *kstack_top, void (*fn)(void));
 void arch_set_kstack(void *top);        /* where traps from user mode land */
+
+/* x87/SSE state of user threads (the kernel uses none): 512 bytes, 16-aligned. */
+void arch_fpu_init(void *area);         /* a clean state for a new thread */
+void arch_fpu_save(void *area);
+void arch_fpu_restore(const void *area);
 
 /* Map device registers uncached. Return: their address, or NULL. */
 void *arch_map_mmio(uint64_t pa, uint64_t size);

@@ -229,9 +229,13 @@ static int64_t sys_sleep_ns(ARGS1)
 static int64_t sys_clock_ns(ARGS1)
 {
 	UNUSED1;
+	static uint64_t boot_wall_ns;
+
 	if (a > DM_CLOCK_REALTIME)
 		return -EINVAL;
-	return (int64_t)arch_time_ns();
+	if (a == DM_CLOCK_REALTIME && !boot_wall_ns)
+		boot_wall_ns = arch_rtc_seconds() * 1000000000ULL - arch_time_ns();
+	return (int64_t)(arch_time_ns() + (a == DM_CLOCK_REALTIME ? boot_wall_ns : 0));
 }
 
 static int64_t sys_yield(ARGS1)

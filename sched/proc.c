@@ -140,6 +140,7 @@ int proc_spawn(const char *path, char *const argv[], int argc)
 		goto err_vm;
 	}
 	p->kstack = phys_to_virt(kpa);
+	arch_fpu_init(p->fpu);
 	p->sp = arch_thread_user((uint8_t *)p->kstack + (PAGE_SIZE << KSTACK_PAGES_ORDER),
 				 (uint64_t)entry, (uint64_t)sp);
 	p->pid = self.id * PID_NODE_STRIDE + next_pid++;

@@ -65,6 +65,10 @@ static void schedule(void)
 		arch_as_switch(next->vm.root);
 		if (next->kstack)
 			arch_set_kstack((uint8_t *)next->kstack + (PAGE_SIZE << KSTACK_PAGES_ORDER));
+		if (prev->vm.root)
+			arch_fpu_save(prev->fpu);
+		if (next->vm.root)
+			arch_fpu_restore(next->fpu);
 		arch_switch(&prev->sp, next->sp);
 	}
 	current->state = P_RUNNING;

@@ -22,6 +22,7 @@
 enum proc_state { P_FREE, P_RUNNABLE, P_RUNNING, P_SLEEPING, P_ZOMBIE };
 
 struct proc {
+	_Alignas(16) uint8_t fpu[512];  /* its x87/SSE registers while it does not run */
 	int pid, ppid;
 	enum proc_state state;
 	char name[32];

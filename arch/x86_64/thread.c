@@ -61,3 +61,26 @@ void *arch_thread_kernel(void *kstack_top, void (*fn)(void))
 	sf->ret = (uint64_t)fn;
 	return sf;
 }
+
+void arch_fpu_init(void *area)
+{
+	static _Alignas(16) uint8_t clean[512];
+	static bool have;
+
+	if (!have) {                    /* the CPU's reset state, captured once */
+		uint32_t mxcsr = 0x1F80;
+		__asm__ volatile("fninit; ldmxcsr %1; fxsave %0" : "=m"(clean) : "m"(mxcsr));
+		have = true;
+	}
+	memcpy(area, clean, sizeof(clean));
+}
+
+void arch_fpu_save(void *area)
+{
+	__asm__ volatile("fxsave (%0)" : : "r"(area) : "memory");
+}
+
+void arch_fpu_restore(const void *area)
+{
+	__asm__ volatile("fxrstor (%0)" : : "r"(area) : "memory");
+}

@@ -20,7 +20,7 @@
 #define DM_POOL         2       /* the pool: large, shareable, survives the node */
 #define DM_ANY          3       /* the kernel decides (transparent allocation) */
 
-/* Flags for SYS_dm_alloc and SYS_seg_create. */
+/* Flags for SYS_dm_alloc. */
 #define DM_OPTIONAL     0x1     /* not vital: if it is lost the program gets an error, not death */
 
 #define DM_NODE_ANY     (-1)    /* SYS_spawn: let the cluster choose the node */

@@ -1,0 +1,114 @@
+/*
+ * __dm_syscall6 for a Linux host: maps each dmos system call to Linux's,
+ * so a dmos program (crt0, libc stubs, newlib, libdm) runs unchanged on
+ * the build machine. Only for `make -C userland host-test`: it checks the
+ * user side without a dmos kernel. Calls with no Linux twin (the pool
+ * API, ps, nodeinfo, spawn) fail with ENOSYS, which also exercises the
+ * errno mapping.
+ */
+#include <stdint.h>
+#include "kernel/sysnum.h"
+#include "dm_abi.h"
+
+enum {  /* Linux x86_64 system call numbers */
+	L_read = 0, L_write = 1, L_open = 2, L_close = 3, L_fstat = 5, L_lseek = 8,
+	L_brk = 12, L_sched_yield = 24, L_nanosleep = 35, L_getpid = 39, L_wait4 = 61,
+	L_kill = 62, L_getppid = 110, L_clock_gettime = 228, L_exit_group = 231,
+};
+#define L_ENOSYS 38
+#define L_ENOMEM 12
+
+static long linux_call(long n, long a, long b, long c, long d)
+{
+	register long r10 __asm__("r10") = d;
+	long r;
+
+	__asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10)
+			 : "rcx", "r11", "memory");
+	return r;
+}
+
+struct linux_stat {
+	uint64_t dev, ino, nlink;
+	uint32_t mode, uid, gid, pad0;
+	uint64_t rdev;
+	int64_t size, blksize, blocks;
+	int64_t atime, atime_ns, mtime, mtime_ns, ctime, ctime_ns;
+	int64_t unused[3];
+};
+
+struct linux_timespec { int64_t sec, nsec; };
+
+static long do_fstat(long fd, struct dm_stat *st)
+{
+	struct linux_stat ls;
+	long r = linux_call(L_fstat, fd, (long)&ls, 0, 0);
+
+	if (r < 0)
+		return r;
+	*st = (struct dm_stat){
+		.dev = ls.dev, .ino = ls.ino, .mode = ls.mode, .nlink = (uint32_t)ls.nlink,
+		.size = (uint64_t)ls.size, .blocks = (uint64_t)ls.blocks,
+		.blksize = (uint32_t)ls.blksize,
+		.atime_ns = ls.atime * 1000000000 + ls.atime_ns,
+		.mtime_ns = ls.mtime * 1000000000 + ls.mtime_ns,
+		.ctime_ns = ls.ctime * 1000000000 + ls.ctime_ns,
+	};
+	return 0;
+}
+
+/* dmos's sbrk over Linux's brk. */
+static long do_sbrk(long incr)
+{
+	static long cur;
+	long old;
+
+	if (!cur)
+		cur = linux_call(L_brk, 0, 0, 0, 0);
+	old = cur;
+	if (incr) {
+		long got = linux_call(L_brk, cur + incr, 0, 0, 0);
+		if (got != cur + incr)
+			return -L_ENOMEM;
+		cur = got;
+	}
+	return old;
+}
+
+static long do_clock(long clock)
+{
+	struct linux_timespec ts;
+	long r = linux_call(L_clock_gettime, clock == DM_CLOCK_MONOTONIC ? 1 : 0, (long)&ts, 0, 0);
+
+	return r < 0 ? r : ts.sec * 1000000000 + ts.nsec;
+}
+
+static long do_sleep(uint64_t ns)
+{
+	struct linux_timespec ts = { (int64_t)(ns / 1000000000), (int64_t)(ns % 1000000000) };
+
+	return linux_call(L_nanosleep, (long)&ts, 0, 0, 0);
+}
+
+long __dm_syscall6(long n, long a, long b, long c, long d, long e, long f)
+{
+	(void)d; (void)e; (void)f;
+	switch (n) {
+	case SYS_exit:          return linux_call(L_exit_group, a, 0, 0, 0);
+	case SYS_write:         return linux_call(L_write, a, b, c, 0);
+	case SYS_read:          return linux_call(L_read, a, b, c, 0);
+	case SYS_open:          return linux_call(L_open, a, b, c, 0);  /* DM_O_* are Linux's */
+	case SYS_close:         return linux_call(L_close, a, 0, 0, 0);
+	case SYS_lseek:         return linux_call(L_lseek, a, b, c, 0);
+	case SYS_fstat:         return do_fstat(a, (struct dm_stat *)b);
+	case SYS_sbrk:          return do_sbrk(a);
+	case SYS_getpid:        return linux_call(L_getpid, 0, 0, 0, 0);
+	case SYS_getppid:       return linux_call(L_getppid, 0, 0, 0, 0);
+	case SYS_kill:          return linux_call(L_kill, a, b, 0, 0);
+	case SYS_wait:          return linux_call(L_wait4, a, b, 0, 0);
+	case SYS_sleep_ns:      return do_sleep((uint64_t)a);
+	case SYS_clock_ns:      return do_clock(a);
+	case SYS_yield:         return linux_call(L_sched_yield, 0, 0, 0, 0);
+	default:                return -L_ENOSYS;
+	}
+}
