@@ -5,17 +5,20 @@ Run with `/usr/bin/python3 -m pytest tests/cluster`. Fixtures:
   dmos          run the CLI: dmos("status", "--json") -> CompletedProcess (no raise)
   cluster_name  a fresh unique cluster name, t<pid>-<n>
   launch        launch(nodes=3, mem="64M", pool="64M", node_args={1: "fault=pf"})
-                -> Cluster, booted with `up --detach` and every node joined. Every
+                -> Cluster, booted with `up --detach` and every node joined (the
+                doorbell on; extra=["--no-doorbell"] for ivshmem-plain). Every
                 cluster is taken down at teardown and checked for leftovers (QEMUs,
-                pool file, sockets, pid files); its run dir is deleted when the
-                test passed (kept on failure, or always with DMOS_KEEP_RUNS=1).
+                the ivshmem-server, pool file, sockets, pid files); its run dir is
+                deleted when the test passed (kept on failure, or always with
+                DMOS_KEEP_RUNS=1).
   iso           the ISO booted: $DMOS_TEST_ISO, else build/dmos.iso
 
 Mark tests that boot nodes with @pytest.mark.boot: they are skipped, with the
 reason, while the ISO does not exist. write_pool() builds synthetic pool files
-for tests of the pool readers.
+for tests of the pool readers (dmoslib.poolimage lays them out as a kernel would).
 """
 
+import fcntl
 import itertools
 import json
 import os
@@ -26,6 +29,7 @@ import socket
 import struct
 import subprocess
 import sys
+import termios
 import time
 
 import pytest
@@ -36,7 +40,7 @@ PYTHON = "/usr/bin/python3"
 ISO = os.environ.get("DMOS_TEST_ISO") or os.path.join(REPO, "build", "dmos.iso")
 sys.path.insert(0, os.path.join(REPO, "tools"))
 
-from dmoslib import params, pool as poolmod, qemu  # noqa: E402
+from dmoslib import params, pool as poolmod, poolimage, qemu  # noqa: E402
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _names = itertools.count(1)
@@ -134,6 +138,21 @@ class Cluster:
                            capture_output=True, text=True)
         return [int(p) for p in r.stdout.split()]
 
+    def server_procs(self):
+        """Pids of this cluster's ivshmem-server (pgrep by its socket path)."""
+        r = subprocess.run(["pgrep", "-f", "--", "ivshmem-server --socket %s "
+                            % os.path.join(self.run_dir, "ivshmem.sock")],
+                           capture_output=True, text=True)
+        return [int(p) for p in r.stdout.split()]
+
+    def server_log(self):
+        """The ivshmem-server's log ('' with --no-doorbell)."""
+        try:
+            with open(os.path.join(self.run_dir, "ivshmem.log")) as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
     # --- consoles ---------------------------------------------------------
     def log(self, n):
         """Node n's console so far, without carriage returns or escape codes."""
@@ -167,11 +186,20 @@ class Cluster:
     def wait_all(self, regex, timeout=30):
         return [self.wait_line(n, regex, timeout) for n in range(self.nodes)]
 
-    def send(self, n, text):
-        """Type text on node n's serial console."""
+    def send(self, n, text, timeout=10):
+        """Type text on node n's serial console. Waits until QEMU has read it
+        all: QEMU drops what is still unread when the client hangs up, and it
+        reads only as fast as the guest empties its UART."""
         with socket.socket(socket.AF_UNIX) as s:
             s.connect(os.path.join(self.run_dir, "node%d.sock" % n))
             s.sendall(text.encode() if isinstance(text, str) else text)
+            deadline = time.monotonic() + timeout
+            while struct.unpack("i", fcntl.ioctl(s.fileno(), termios.TIOCOUTQ,
+                                                 bytes(4)))[0]:
+                if time.monotonic() > deadline:
+                    raise AssertionError("node %d of %s did not read %r within %g s"
+                                         % (n, self.name, text, timeout))
+                time.sleep(0.01)
 
     def qmp(self, n, command, **arguments):
         return qemu.qmp(os.path.join(self.run_dir, "node%d.qmp" % n), command,
@@ -227,8 +255,10 @@ class Cluster:
         return r
 
     def leftovers(self):
-        """Anything the cluster should not have left: QEMUs, pool, sockets, pids."""
+        """Anything the cluster should not have left: QEMUs, the ivshmem-server,
+        pool, sockets, pid files."""
         left = ["qemu pid %d" % p for p in self.qemu_procs()]
+        left += ["ivshmem-server pid %d" % p for p in self.server_procs()]
         for path in [params.pool_path_for(self.name)]:
             if os.path.exists(path):
                 left.append(path)
@@ -245,8 +275,8 @@ class Cluster:
         return self.leftovers()
 
     def force_clean(self):
-        for pid in self.qemu_procs() + ([self.supervisor_pid()] if self.supervisor_pid()
-                                        else []):
+        for pid in self.qemu_procs() + self.server_procs() + (
+                [self.supervisor_pid()] if self.supervisor_pid() else []):
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
@@ -310,15 +340,34 @@ def launch(request, tmp_path):
     assert not problems, "leftovers after down: " + "; ".join(problems)
 
 
-def write_pool(path, size=64 << 20, version=1, magic=poolmod.MAGIC, max_nodes=64,
-               expected=3, cluster="test", claim=1, region=32 << 20,
-               table=0x1000, data=0x2000, nodes=()):
-    """Write a synthetic pool file; nodes = [(slot, state, epoch, heartbeat, mem)]."""
-    with open(path, "wb") as f:
-        f.truncate(size)
-        f.write(poolmod.SUPER_FMT.pack(magic, version, claim, size, region, max_nodes,
-                                       expected, cluster.encode(), table, data, 0))
-        for slot, state, epoch, beat, mem in nodes:
-            f.seek(table + slot * poolmod.NODE_SIZE)
-            f.write(struct.pack("<IIQQQ", state, slot, epoch, beat, mem))
+def write_pool(path, size=64 << 20, version=1, magic=poolmod.POOL_MAGIC, max_nodes=64,
+               expected=3, cluster="test", claim=1, region=32 << 20, table=None,
+               data=None, nodes=()):
+    """Write a synthetic pool file; returns its path.
+
+    From 16M up it is formatted byte for byte as a kernel formats it for
+    `expected` nodes (dmoslib.poolimage); a smaller one gets only the old
+    fields of the superblock and a node table (its other areas are missing).
+    The keywords set superblock fields; nodes = [(slot, state, epoch,
+    heartbeat, mem)].
+    """
+    fields = dict(version=version, magic=magic, max_nodes=max_nodes,
+                  format_claim=claim)
+    if table is not None:
+        fields["node_table_off"] = table
+    if data is not None:
+        fields["data_off"] = data
+    try:
+        img = poolimage.create(path, size, expected, cluster, region=region, **fields)
+    except ValueError:                              # too small for the control state
+        sb = dict.fromkeys(poolmod.SUPER_FIELDS, 0)
+        sb.update(fields, pool_size=size, region_size=region, expected_nodes=expected,
+                  cluster_id=cluster.encode(), node_table_off=table or 0x1000,
+                  data_off=data or 0x2000)
+        with open(path, "wb") as f:
+            f.truncate(size)
+            f.write(poolmod.SUPER_FMT.pack(*[sb[k] for k in poolmod.SUPER_FIELDS]))
+        img = poolimage.Image(path, sb)
+    for slot, state, epoch, beat, mem in nodes:
+        img.node(slot, state, epoch, beat, mem)
     return path

@@ -1,21 +1,27 @@
-"""Tests of the cluster launcher (tools/dmos) and the pool reader.
+"""Tests of the cluster launcher (tools/dmos).
 
 The first half needs no kernel: every bad input is refused with exit 2 and
-one clear line, and leaves nothing behind; the pool reader names what is
-wrong with a file that is not a dmos pool. The second half (marked boot)
-boots real QEMU nodes from the ISO and checks that no way of stopping a
-cluster leaves a QEMU, a pool file, a socket or a pid file behind.
+one clear line, and leaves nothing behind, an ivshmem-server that cannot
+start stops `up` before any node starts, and the pool reader under `dmos
+status` reads the superblock and node table. The second half (marked boot)
+boots real QEMU nodes from the ISO, with the doorbell (ivshmem-doorbell and
+the cluster's ivshmem-server) and without it (ivshmem-plain), and checks
+that no way of stopping a cluster leaves a QEMU, an ivshmem-server, a pool
+file, a socket or a pid file behind. The pool inspector (`dmos pool`) and
+damaged pools are tested in test_inspector.py.
 """
 
 import os
-import random
+import re
+import shutil
 import signal
+import subprocess
 import time
 
 import pytest
 
-from conftest import ISO, new_name, run_dmos, write_pool
-from dmoslib import params, pool, qemu
+from conftest import ISO, PYTHON, new_name, run_dmos, write_pool
+from dmoslib import cluster, ivshmem, launcher, params, pool, qemu
 
 SHM = "/dev/shm"
 
@@ -108,70 +114,137 @@ def test_bad_cluster_name_for_other_commands():
     assert r.returncode == 2 and "not allowed" in r.stderr
 
 
-# --- the pool reader ------------------------------------------------------
-
-def test_pool_zero_file_is_unformatted(tmp_path):
-    path = tmp_path / "zero.pool"
-    path.write_bytes(bytes(16 << 10))
-    p = pool.read_pool(str(path))
-    assert not p.formatted
-    r = run_dmos("pool", "--pool-path", path)
-    assert r.returncode == 0
-    assert "unformatted (no node has booted yet)" in r.stdout
+def test_a_pool_device_needs_no_doorbell(tmp_path):
+    with pytest.raises(params.UsageError, match="ivshmem-server only serves pool files; "
+                       "give --no-doorbell"):
+        launcher.check_doorbell(True, "/dev/null", str(tmp_path))
+    launcher.check_doorbell(False, "/dev/null", str(tmp_path))
+    with pytest.raises(params.UsageError, match="longer than a unix socket allows"):
+        launcher.check_doorbell(False, "/dev/null", "/" + "d" * 100)
 
 
-def test_pool_random_file_is_not_a_pool(tmp_path):
-    path = tmp_path / "random.pool"
-    path.write_bytes(random.Random(1).randbytes(64 << 10))
-    with pytest.raises(pool.PoolError, match=r"not a dmos pool \(bad magic 0x[0-9a-f]{16}"):
-        pool.read_pool(str(path))
-    r = run_dmos("pool", "--pool-path", path)
-    assert r.returncode == 1 and r.stderr.startswith("dmos: not a dmos pool (bad magic")
+def test_ivshmem_server_that_cannot_start_stops_the_up(tmp_path):
+    fake, name = tmp_path / "ivshmem-server", new_name()
+    fake.write_text("import sys\nsys.exit('ivshmem-server: cannot listen: boom')\n")
+    rd = params.run_dir_for(name)
+    r = run_dmos("up", "--detach", "--cluster", name, "-n", 2, "--pool", "16M",
+                 "--iso", ISO if os.path.exists(ISO) else __file__,
+                 env=dict(os.environ, DMOS_IVSHMEM_SERVER=str(fake)))
+    try:
+        assert r.returncode == 1 and "the supervisor exited (status 1)" in r.stderr, r
+        assert "ivshmem-server exited at once (status 1): ivshmem-server: cannot " \
+            "listen: boom" in r.stderr, r.stderr
+        assert "qemu started" not in open(os.path.join(rd, "launcher.log")).read()
+        assert not os.path.exists(params.pool_path_for(name))
+        assert sorted(os.listdir(rd)) == ["cluster.json", "ivshmem.log", "launcher.log"]
+    finally:
+        run_dmos("down", "--cluster", name)
+        shutil.rmtree(rd, ignore_errors=True)
 
 
-def test_pool_short_file_is_damaged(tmp_path):
-    path = tmp_path / "short.pool"
-    path.write_bytes(b"DMOSPOOL" + bytes(100))
-    with pytest.raises(pool.PoolError, match="damaged pool: .* is 108 bytes, a pool "
-                       "is at least 8 KiB"):
-        pool.read_pool(str(path))
+def test_down_stops_a_stale_ivshmem_server(tmp_path):
+    # a supervisor gone, its server left running (PR_SET_PDEATHSIG failed?)
+    run, image = cluster.Run(new_name()), write_pool(str(tmp_path / "p.pool"))
+    os.makedirs(run.dir)
+    sock, pidfile, log = ivshmem.paths(run.dir)
+    subprocess.run([PYTHON, params.IVSHMEM_SERVER, "--socket", sock, "--shm", image,
+                    "--pidfile", pidfile, "--log", log], check=True)   # a daemon
+    pid = int(open(pidfile).read())
+    try:
+        run.save(dict(cluster=run.name, nodes=1, node=[], pool_path=image, run_dir=run.dir,
+                      pool_is_device=True, doorbell=True, stopped=None, ivshmem=dict(
+                          pid=pid, start=qemu.start_time(pid), state="running")))
+        r = run_dmos("down", "--cluster", run.name)
+        assert r.returncode == 0 and "supervisor is gone" in r.stdout, r
+        assert "dmos: stopped ivshmem-server pid %d" % pid in r.stdout
+        assert not qemu.alive(pid)
+        assert sorted(os.listdir(run.dir)) == ["cluster.json", "ivshmem.log", "launcher.log"]
+    finally:
+        if qemu.alive(pid):
+            os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(run.dir, ignore_errors=True)
 
 
-def test_pool_wrong_version(tmp_path):
-    path = write_pool(str(tmp_path / "v2.pool"), size=1 << 20, version=2)
-    with pytest.raises(pool.PoolError, match="dmos pool version 2, this tool knows 1"):
-        pool.read_pool(path)
-
-
-@pytest.mark.parametrize("fields,what", [
-    (dict(max_nodes=0), "max_nodes is 0"),
-    (dict(max_nodes=65), "max_nodes is 65"),
-    (dict(table=0x10), "node table at 0x10"),
-    (dict(table=(1 << 20) - 64), "node table at 0xfffc0"),
-])
-def test_pool_damaged_geometry(tmp_path, fields, what):
-    path = write_pool(str(tmp_path / "bad.pool"), size=1 << 20, **fields)
-    with pytest.raises(pool.PoolError, match="damaged pool: " + what):
-        pool.read_pool(path)
-
+# --- the pool reader (the inspector has test_inspector.py) ----------------
 
 def test_pool_reads_superblock_and_node_table(tmp_path):
-    path = write_pool(str(tmp_path / "ok.pool"), size=1 << 20, cluster="alpha",
+    path = write_pool(str(tmp_path / "ok.pool"), cluster="alpha",
                       claim=2, nodes=[(0, 2, 1, 40, 64 << 20), (1, 4, 3, 7, 32 << 20)])
     p = pool.read_pool(path)
     assert p.formatted and p.version == 1 and p.cluster_id == "alpha"
     assert p.format_claim == 2 and p.max_nodes == 64 and p.expected_nodes == 3
+    assert p.problems == [] and p.warnings == []
     assert [(n.slot, n.state, n.epoch, n.heartbeat) for n in p.present()] == \
         [(0, "up", 1, 40), (1, "dead", 3, 7)]
     assert p.node(1).local_mem == 32 << 20 and p.node(2).state == "absent"
+    assert (p.node(0).doorbell, p.node(0).dead_by, p.node(0).reclaimed) == (-1, 0, 0)
+    assert p.nregions == 2 and p.data_off == 2 << 20
     r = run_dmos("pool", "--pool-path", path)
-    assert r.returncode == 0, r.stderr
-    assert "formatted by node 1" in r.stdout and "dead" in r.stdout
-    r = run_dmos("pool", "--pool-path", path, "--json")
-    assert '"cluster_id": "alpha"' in r.stdout
+    assert r.returncode == 0 and "formatted by node 1" in r.stdout, r
+
+
+def test_pool_without_control_areas_is_read_but_damaged(tmp_path):
+    # only the fields of the first layout: the node table still reads
+    path = write_pool(str(tmp_path / "old.pool"), size=1 << 20,
+                      nodes=[(0, 2, 1, 40, 64 << 20)])
+    p = pool.read_pool(path)
+    assert p.node(0).state == "up"
+    assert p.problems and "no lease, ring, translation or allocator area" in p.problems[0]
+    r = run_dmos("pool", "--pool-path", path)
+    assert r.returncode == 1 and "up" in r.stdout
+    assert r.stderr.startswith("dmos: damaged pool %s: the superblock has no lease" % path)
 
 
 # --- boot: real QEMU nodes ------------------------------------------------
+
+@pytest.mark.boot
+@pytest.mark.parametrize("doorbell", [True, False], ids=["doorbell", "no-doorbell"])
+def test_three_nodes_join_with_and_without_the_doorbell(launch, doorbell):
+    c = launch(nodes=3, extra=[] if doorbell else ["--no-doorbell"])
+    cfg, st, text = c.cfg(), c.status(), c.dmos("status").stdout
+    assert cfg["doorbell"] is doorbell and "3/3 nodes joined" in c.result.stdout
+    sock = os.path.join(c.run_dir, "ivshmem.sock")
+    args = {n: re.findall(r"ivshmem-\S+|memory-backend-file\S*|socket,id=ivs\S*",
+                          qemu.proc_cmdline(pid)) for n, pid in c.pids().items()}
+    if doorbell:
+        assert "doorbell on (ivshmem-server)" in c.result.stdout
+        assert all(a == ["socket,id=ivs,path=%s" % sock,
+                         "ivshmem-doorbell,chardev=ivs,vectors=1"] for a in args.values()), args
+        assert c.server_procs() == [cfg["ivshmem"]["pid"]] and os.path.exists(sock)
+        log = c.server_log()
+        assert re.search(r"ivshmem-server: listening on %s, pool %s \(64 MiB\), 1 vectors"
+                         % (re.escape(sock), re.escape(c.pool_path)), log), log
+        peers = {int(m.group(2)): int(m.group(1)) for m in re.finditer(
+            r"peer (\d+) connected \(pid (\d+), 1 vectors\)", log)}
+        assert re.search(r", 3 peers: 0 1 2$", log, re.M), log
+        assert sorted(peers) == sorted(c.pids().values())
+        srv = st["ivshmem_server"]
+        assert st["doorbell"] and srv["alive"] and srv["peers"] == [0, 1, 2]
+        assert "doorbell on: ivshmem-server pid %d, 3 peers connected (0 1 2)" \
+            % srv["pid"] in text
+        # each node publishes its ivshmem peer id for the others to ring
+        for n, pid in c.pids().items():
+            assert c.pool().node(n).doorbell == peers[pid], (n, pid, peers)
+            assert st["nodes"][n]["doorbell"] == peers[pid]
+        events = c.launcher_log()
+        assert events.index("ivshmem-server started") < events.index("qemu started")
+    else:
+        assert "no doorbell (nodes poll)" in c.result.stdout
+        assert all(a == ["memory-backend-file,id=pool,share=on,mem-path=%s,size=%d"
+                         % (c.pool_path, 64 << 20), "ivshmem-plain,memdev=pool"]
+                   for a in args.values()), args
+        assert c.server_procs() == [] and not os.path.exists(sock)
+        assert not st["doorbell"] and st["ivshmem_server"] is None
+        assert "doorbell off: ivshmem-plain" in text
+        assert all(c.pool().node(n).doorbell == -1 == st["nodes"][n]["doorbell"]
+                   for n in range(3))
+    c.down()
+    assert c.leftovers() == []
+    if doorbell:
+        assert "ivshmem-server pid %d stopped (status 0)" % cfg["ivshmem"]["pid"] \
+            in c.launcher_log()
+        assert "SIGTERM: exiting" in c.server_log()
+
 
 @pytest.mark.boot
 def test_up_detach_then_down_leaves_nothing(launch):
@@ -179,6 +252,7 @@ def test_up_detach_then_down_leaves_nothing(launch):
     assert "waiting for nodes" in c.result.stdout
     assert "3/3 nodes joined" in c.result.stdout
     assert len(c.qemu_procs()) == 3
+    assert len(c.server_procs()) == 1
     assert os.path.exists(c.pool_path)
     st = c.status()
     assert st["running"] and all(n["alive"] for n in st["nodes"])
@@ -189,7 +263,7 @@ def test_up_detach_then_down_leaves_nothing(launch):
         params.GDBINIT, port)
     pool_path = c.pool_path
     c.down()
-    assert c.qemu_procs() == []
+    assert c.qemu_procs() == [] and c.server_procs() == []
     assert not os.path.exists(pool_path)
     assert c.leftovers() == []
     assert all(c.log(n) for n in range(3))      # the logs stay
@@ -222,12 +296,17 @@ def test_ctrl_c_to_foreground_up_cleans_up(launch):
     for n in range(2):
         c.wait_line(n, params.JOIN_RE.pattern)
     deadline = time.monotonic() + 10
-    while "node1| " not in c.output() and time.monotonic() < deadline:
+    while not ("node0| " in c.output() and "node1| " in c.output()) and \
+            time.monotonic() < deadline:           # the supervisor pumps every 0.1 s
         time.sleep(0.1)
     assert "node0| " in c.output() and "node1| " in c.output()
+    assert "doorbell on (ivshmem-server)" in c.output()
+    assert len(c.server_procs()) == 1
     assert c.interrupt() == 0
-    assert c.qemu_procs() == [] and c.leftovers() == []
+    assert c.qemu_procs() == [] and c.server_procs() == [] and c.leftovers() == []
     assert "got SIGINT" in c.launcher_log()
+    assert "ivshmem-server pid" in c.launcher_log() and "stopped (status 0)" \
+        in c.launcher_log()
 
 
 @pytest.mark.boot
@@ -238,12 +317,23 @@ def test_kill_one_node_keeps_the_others(launch):
     time.sleep(0.5)
     assert not c.alive(1) and c.alive(0) and c.alive(2)
     assert sorted(c.qemu_procs()) == sorted([pids[0], pids[2]])
-    log = c.launcher_log()
-    assert "fault: dmos kill 1" in log
-    assert "node 1: qemu exited (status -9, killed by SIGKILL)" in log
+    assert "fault: dmos kill 1" in c.launcher_log() and \
+        "node 1: qemu exited (status -9, killed by SIGKILL)" in c.launcher_log()
     assert not os.path.exists(os.path.join(c.run_dir, "node1.sock"))
+    assert [n["alive"] for n in c.status()["nodes"]] == [True, False, True]
+    # the ivshmem-server dies too: the nodes keep the pool they mapped
+    (server,) = c.server_procs()
+    os.kill(server, signal.SIGKILL)
+    want = "ivshmem-server pid %d exited (status -9, killed by SIGKILL); the nodes " \
+        "keep their pool" % server
+    deadline = time.monotonic() + 10
+    while want not in c.launcher_log():
+        assert time.monotonic() < deadline, c.launcher_log()
+        time.sleep(0.1)
+    assert c.alive(0) and c.alive(2) and not os.path.exists(c.run_dir + "/ivshmem.sock")
     st = c.status()
-    assert [n["alive"] for n in st["nodes"]] == [True, False, True]
+    assert st["running"] and not st["ivshmem_server"]["alive"]
+    assert "ivshmem-server killed by SIGKILL" in c.dmos("status").stdout
     c.down()
     assert c.leftovers() == []
 
@@ -252,9 +342,12 @@ def test_kill_one_node_keeps_the_others(launch):
 def test_killing_every_qemu_makes_the_supervisor_clean_up(launch):
     c = launch(nodes=2)
     sup = c.supervisor_pid()
+    server = c.server_procs()
+    assert len(server) == 1
     for pid in c.pids().values():
         os.kill(pid, signal.SIGKILL)
-    assert c.wait_clean(15) == []
+    assert c.wait_clean(15) == []               # the server went with the last node
+    assert not qemu.alive(server[0])
     deadline = time.monotonic() + 5
     while qemu.alive(sup) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -270,10 +363,11 @@ def test_dead_supervisor_takes_its_qemus_along_and_down_cleans(launch):
     c = launch(nodes=2)
     os.kill(c.supervisor_pid(), signal.SIGKILL)
     deadline = time.monotonic() + 10
-    while c.qemu_procs() and time.monotonic() < deadline:
+    while (c.qemu_procs() or c.server_procs()) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert c.qemu_procs() == []                  # PR_SET_PDEATHSIG
+    assert c.qemu_procs() == [] and c.server_procs() == []  # PR_SET_PDEATHSIG
     assert os.path.exists(c.pool_path)           # stale until someone cleans
+    assert os.path.exists(os.path.join(c.run_dir, "ivshmem.sock"))
     r = c.dmos("down")
     assert r.returncode == 0 and "supervisor is gone" in r.stdout, r
     assert c.leftovers() == []
@@ -302,3 +396,4 @@ def test_unused_stale_pool_file_is_replaced(launch):
     assert os.path.getsize(stale) == 64 << 20
     c.down()
     assert not os.path.exists(stale)
+

@@ -14,7 +14,8 @@ import signal
 import sys
 import time
 
-from . import cluster, console, launcher, params, pool, qemu, supervisor
+from . import (cluster, console, inspector, ivshmem, launcher, params, pool, qemu,
+               supervisor)
 from .params import DmosError, UsageError
 
 
@@ -58,8 +59,13 @@ def build_parser():
                    help="boot ISO (default %s)" % os.path.relpath(params.DEFAULT_ISO,
                                                                   params.REPO))
     c.add_argument("--pool-path", metavar="PATH", help="pool backing file (default "
-                   "%s/dmos-NAME.pool, created and removed by dmos); an existing pool image or dax device is used as is and kept"
+                   "%s/dmos-NAME.pool, created and removed by dmos); an existing pool "
+                   "image, or a dax device (with --no-doorbell), is used as is and kept"
                    % params.POOL_DIR)
+    c.add_argument("--no-doorbell", action="store_true",
+                   help="no inter-node interrupts: nodes map the pool file with "
+                   "ivshmem-plain and poll for messages (default: ivshmem-doorbell, "
+                   "served by one tools/ivshmem-server per cluster)")
     c.add_argument("--node-arg", action="append", default=[], metavar="N:ARGS",
                    help="extra kernel arguments for node N (or all:ARGS); repeatable")
     c.add_argument("--gdb-wait", action="append", type=int, default=[], metavar="N",
@@ -88,11 +94,14 @@ def build_parser():
         c.add_argument("node", type=int, metavar="N", help="node id")
         cluster_opt(c)
 
-    c = cmd("pool", "print the pool's superblock and node table")
+    c = cmd("pool", "inspect a pool, read-only, nodes running or not: superblock, "
+            "nodes, regions, translation, allocator, rings, leases; exit 1 if it is "
+            "damaged")
     g = c.add_mutually_exclusive_group()
     g.add_argument("--cluster", metavar="NAME", help="the pool of this running cluster")
     g.add_argument("--pool-path", metavar="PATH", help="a pool file or device")
-    c.add_argument("--json", action="store_true", help="machine-readable output")
+    c.add_argument("--json", action="store_true", help="machine-readable output, the "
+                   "same content")
     return p
 
 
@@ -129,7 +138,7 @@ def cmd_down(a):
     launcher.take_down(run, echo=lambda m: print("dmos: " + m))
     pids, files = run.leftovers()
     if pids or files:
-        raise DmosError("cluster %s is not fully down: left QEMU pid %s, files %s" % (
+        raise DmosError("cluster %s is not fully down: left pid %s, files %s" % (
             run.name, ", ".join(map(str, pids)) or "none", ", ".join(files) or "none"))
     print("cluster %s is down: stopped %s, pool %s %s; logs in %s" % (
         run.name, "%d of %d nodes (the others had exited)" % (alive, nodes)
@@ -167,15 +176,25 @@ def status_of(run):
           "started_unix": cfg.get("started_unix"),
           "stopped": cfg.get("stopped"), "accel": cfg.get("accel"),
           "run_dir": run.dir, "launcher_log": run.logfile,
-          "pool_path": cfg["pool_path"], "pool_size": cfg["pool_size"], "nodes": []}
+          "pool_path": cfg["pool_path"], "pool_size": cfg["pool_size"],
+          "doorbell": bool(cfg.get("doorbell")), "ivshmem_server": None, "nodes": []}
+    if cfg.get("doorbell"):
+        rec = cfg.get("ivshmem") or {}
+        pid = ivshmem.live_pid(cfg)
+        peers = ivshmem.peers(ivshmem.paths(run.dir)[2]) if pid else {}
+        st["ivshmem_server"] = {"pid": rec.get("pid"), "alive": bool(pid),
+                                "exit": None if pid else rec.get("exit"),
+                                "socket": rec.get("socket"), "log": rec.get("log"),
+                                "peers": sorted(peers)}
     p = None
     if not os.path.exists(cfg["pool_path"]):
         st["pool"] = "removed" if cfg.get("stopped") else "missing"
     else:
         try:
             p = pool.read_pool(cfg["pool_path"])
-            st["pool"] = ("formatted" if p.formatted
-                          else "unformatted (no node has booted yet)")
+            st["pool"] = ("formatted" if p.formatted else
+                          "being formatted by node %d" % (p.format_claim - 1)
+                          if p.formatting else "unformatted (no node has booted yet)")
         except pool.PoolError as e:
             st["pool"] = str(e)
     for nd in cfg["node"]:
@@ -188,7 +207,8 @@ def status_of(run):
             "log": nd["log"], "cmdline": nd.get("cmdline"),
             "state": entry.state if entry else None,
             "epoch": entry.epoch if entry else None,
-            "heartbeat": entry.heartbeat if entry else None})
+            "heartbeat": entry.heartbeat if entry else None,
+            "doorbell": entry.doorbell if entry else None})
     return st
 
 
@@ -205,15 +225,26 @@ def print_status(st):
     print("cluster %s: %s" % (st["cluster"], head))
     print("  pool %s at %s: %s" % (params.fmt_size(st["pool_size"]), st["pool_path"],
                                    st["pool"]))
-    print("  %-4s %-22s %-6s %-8s %6s %10s  %s" % ("node", "qemu", "gdb", "state",
-                                                  "epoch", "heartbeat", "log"))
+    srv = st["ivshmem_server"]
+    if not st["doorbell"]:
+        print("  doorbell off: ivshmem-plain, the nodes poll for messages")
+    elif srv["alive"]:
+        print("  doorbell on: ivshmem-server pid %d, %d peer%s connected (%s), log %s"
+              % (srv["pid"], len(srv["peers"]), "" if len(srv["peers"]) == 1 else "s",
+                 " ".join(map(str, srv["peers"])) or "none", os.path.relpath(srv["log"])))
+    else:
+        print("  doorbell on: ivshmem-server %s, log %s" % (
+            _short_exit(srv["exit"]) if srv["exit"] else "not running",
+            os.path.relpath(srv["log"])))
+    print("  %-4s %-22s %-6s %-8s %6s %10s %5s  %s" % (
+        "node", "qemu", "gdb", "state", "epoch", "heartbeat", "peer", "log"))
     for n in st["nodes"]:
         q = ("pid %d alive" % n["pid"] if n["alive"] else _short_exit(n["exit"])
              if n["exit"] else "pid %d gone" % n["pid"] if n["pid"] else "not started")
-        dash = lambda v: "-" if v is None else v  # noqa: E731
-        print("  %-4d %-22s %-6d %-8s %6s %10s  %s" % (
+        dash = lambda v: "-" if v is None or v == -1 else v  # noqa: E731
+        print("  %-4d %-22s %-6d %-8s %6s %10s %5s  %s" % (
             n["id"], q, n["gdb_port"], dash(n["state"]), dash(n["epoch"]),
-            dash(n["heartbeat"]), os.path.relpath(n["log"])))
+            dash(n["heartbeat"]), dash(n["doorbell"]), os.path.relpath(n["log"])))
 
 
 def cmd_status(a):
@@ -280,16 +311,25 @@ def cmd_pool(a):
         if not os.path.exists(path):
             raise UsageError("--pool-path %s: no such file or device" % path)
     else:
-        run = cluster.pick(a.cluster)
+        try:
+            run = cluster.pick(a.cluster)
+        except DmosError as e:
+            raise type(e)("%s; to read a pool file or device, give --pool-path PATH" % e)
         path = run.cfg["pool_path"]
     try:
-        p = pool.read_pool(path)
+        report = inspector.inspect(path)
     except pool.PoolError as e:
         raise DmosError(str(e))
     if a.json:
-        print(json.dumps(p.to_json(), indent=2))
+        print(json.dumps(report, indent=2))
     else:
-        print("\n".join(pool.describe(p)))
+        print("\n".join(inspector.describe(report)))
+    if report["problems"]:
+        sys.stdout.flush()
+        n = len(report["problems"])
+        raise DmosError("damaged pool %s: %s%s" % (
+            path, report["problems"][0], "" if n == 1 else " (and %d more problems)"
+            % (n - 1)))
     return 0
 
 

@@ -2,11 +2,13 @@
 
 Each cluster owns build/run/<name>/: cluster.json (parameters, pids, ports,
 paths, times), launcher.log (the supervisor's timestamped events), node<N>.log
-(serial consoles), and while it runs supervisor.pid, node<N>.pid and the
-node<N>.sock / node<N>.qmp sockets. A cluster is running while its supervisor
-(pid and start time from supervisor.pid) is alive. After a crash, clean()
-removes what is left: QEMUs (checked by name, never a recycled pid), sockets,
-pid files and the pool file. Logs and cluster.json always stay.
+(serial consoles), ivshmem.log (the doorbell server's peers), and while it
+runs supervisor.pid, node<N>.pid and the node<N>.sock / node<N>.qmp sockets,
+plus ivshmem.pid and ivshmem.sock with the doorbell on. A cluster is running
+while its supervisor (pid and start time from supervisor.pid) is alive. After
+a crash, clean() removes what is left: QEMUs (checked by name, never a
+recycled pid), the ivshmem-server (checked by its socket path), sockets, pid
+files and the pool file. Logs and cluster.json always stay.
 """
 
 import glob
@@ -15,7 +17,7 @@ import os
 import signal
 import time
 
-from . import params, qemu
+from . import ivshmem, params, qemu
 
 DOC = ("cluster.json: written by tools/dmos. node ids are 0..nodes-1; sizes in bytes; "
        "'start' fields are /proc start times, so a recycled pid is never taken for ours.")
@@ -103,15 +105,22 @@ class Run:
             return None
         return cfg.get("pool_path")
 
+    def server_pid(self):
+        """Pid of this cluster's ivshmem-server while it runs, else None."""
+        cfg = self.cfg or self.load()
+        return ivshmem.live_pid(cfg) if cfg else None
+
     def leftovers(self):
-        """What a dead supervisor left behind: QEMU pids and file paths."""
+        """What a dead supervisor left behind: pids (QEMUs, then the
+        ivshmem-server) and file paths."""
         files = sorted(glob.glob(os.path.join(self.dir, "*.sock")) +
                        glob.glob(os.path.join(self.dir, "*.qmp")) +
                        glob.glob(os.path.join(self.dir, "*.pid")))
         pool = self.pool_owned()
         if pool and os.path.exists(pool):
             files.append(pool)
-        return [pid for _, pid in self.live_nodes()], files
+        server = self.server_pid()
+        return [pid for _, pid in self.live_nodes()] + ([server] if server else []), files
 
     def clean(self, echo=None):
         """Stop leftover QEMUs, remove sockets, pid files and the pool file.
@@ -120,9 +129,14 @@ class Run:
         """
         done = []
         pids, files = self.leftovers()
-        if pids:
-            done.append("stopped QEMU pid %s" % ", ".join(map(str, pids)))
-            stop_pids(pids)
+        server = self.server_pid()
+        nodes = [p for p in pids if p != server]
+        if nodes:
+            done.append("stopped QEMU pid %s" % ", ".join(map(str, nodes)))
+            stop_pids(nodes)
+        if server:                      # after the QEMUs, as the supervisor does
+            done.append("stopped ivshmem-server pid %d" % server)
+            stop_pids([server])
         pool = self.pool_owned()
         for path in files:
             if path == pool:
@@ -138,8 +152,8 @@ class Run:
                 pass
         if self.cfg and not self.cfg.get("stopped"):
             self.cfg["stopped"] = now()
-            for nd in self.cfg.get("node", []):
-                if nd.get("state") != "exited":
+            for nd in self.cfg.get("node", []) + [self.cfg.get("ivshmem") or {}]:
+                if nd and nd.get("state") not in ("exited", "off"):
                     nd["state"] = "exited"
                     nd.setdefault("exit", "lost (supervisor gone)")
             self.save()

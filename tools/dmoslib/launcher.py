@@ -5,7 +5,9 @@ whether the cluster already runs) without touching anything, so a refused
 command leaves no trace. Then, holding a lock on build/run, it cleans what a
 crashed run left behind, creates the run directory, the pool file (zero
 filled) and cluster.json, and either becomes the supervisor (foreground) or
-starts one as a daemon and waits for every node's `cluster up` line.
+starts one as a daemon and waits for every node's `cluster up` line
+(joined.py). The doorbell (ivshmem-doorbell and the cluster's ivshmem-server,
+ivshmem.py) is on unless --no-doorbell.
 take_down() stops a cluster through its supervisor, or cleans up directly
 when the supervisor is gone.
 """
@@ -19,9 +21,9 @@ import subprocess
 import sys
 import time
 
-from . import cluster, params, qemu
+from . import cluster, ivshmem, joined, params, qemu
 from .params import UsageError
-from .supervisor import Supervisor, clean_line, status_text
+from .supervisor import Supervisor
 
 DMOS = os.path.join(params.REPO, "tools", "dmos")
 
@@ -71,6 +73,10 @@ def who(pid):
     cmd = qemu.proc_cmdline(pid)
     if "-name dmos-" in cmd:
         return "pid %d (QEMU %s)" % (pid, cmd.split("-name ", 1)[1].split()[0])
+    if "ivshmem-server --socket " in cmd:
+        sock = cmd.split("ivshmem-server --socket ", 1)[1].split()[0]
+        return "pid %d (ivshmem-server of cluster %s)" % (
+            pid, os.path.basename(os.path.dirname(sock)))
     return "pid %d (%s)" % (pid, cmd[:60].strip() or "?")
 
 
@@ -79,7 +85,8 @@ def check_pool_path(given, name, size, stale):
     default = params.pool_path_for(name)
     path = os.path.abspath(given) if given else default
     ours = {default} | ({stale.cfg.get("pool_path")} if stale and stale.cfg else set())
-    exclude = {pid for _, pid in stale.live_nodes()} if stale else set()
+    exclude = {pid for _, pid in stale.live_nodes()} | {stale.server_pid()} if stale \
+        else set()
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -116,6 +123,25 @@ def check_pool_path(given, name, size, stale):
     return path, False
 
 
+def check_doorbell(doorbell, pool_path, run_dir):
+    """Refuse what the doorbell cannot serve, and socket paths too long to bind."""
+    socks = [qemu.sockets(run_dir, 0)[0], ivshmem.paths(run_dir)[0]]
+    too_long = [p for p in socks if len(os.fsencode(p)) > params.SOCKET_PATH_MAX]
+    if too_long:
+        raise UsageError("socket path %s is longer than a unix socket allows (%d bytes); "
+                         "use a shorter --cluster name or repo path"
+                         % (too_long[-1], params.SOCKET_PATH_MAX))
+    if not doorbell:
+        return
+    if not os.path.isfile(params.ivshmem_server()):
+        raise UsageError("the doorbell needs %s, which is missing; restore it or give "
+                         "--no-doorbell" % params.ivshmem_server())
+    if os.path.exists(pool_path) and not os.path.isfile(pool_path):
+        raise UsageError("pool %s is a device: ivshmem-server only serves pool files; "
+                         "give --no-doorbell to map the device with ivshmem-plain"
+                         % pool_path)
+
+
 def plan(a):
     """Check every input of `dmos up`; return (run, cfg). Changes nothing."""
     nodes = params.check_nodes(a.nodes)
@@ -137,9 +163,15 @@ def plan(a):
                          % (name, run.supervisor()[0], name))
     stale = run if run.load() else None
     pool_path, is_device = check_pool_path(a.pool_path, name, pool_size, stale)
+    doorbell = not a.no_doorbell
+    check_doorbell(doorbell, pool_path, run.dir)
     gdb_base = pick_gdb_base(a.gdb_base, nodes, claimed_ports(name))
+    sock, pidfile, log = ivshmem.paths(run.dir)
     cfg = dict(cluster=name, nodes=nodes, mem=mem, pool_size=pool_size,
                pool_path=pool_path, pool_is_device=is_device, iso=iso, qemu=binary,
+               doorbell=doorbell, vectors=params.DOORBELL_VECTORS,
+               ivshmem=dict(pid=None, start=None, state="starting", socket=sock,
+                            pidfile=pidfile, log=log) if doorbell else None,
                accel="kvm" if qemu.kvm_usable() else "tcg",
                node_args={str(n): s for n, s in node_args.items()},
                gdb_base=gdb_base, gdb_wait=gdb_wait, run_dir=run.dir, repo=params.REPO,
@@ -192,7 +224,7 @@ def up(a):
         os.close(lock)
     intro(run)
     if a.detach:
-        return wait_joined(run, sup, a.timeout)
+        return joined.wait_joined(run, sup, a.timeout, take_down)
     return Supervisor(run, stream=True).main()
 
 
@@ -234,10 +266,12 @@ def gdb_command(port):
 def intro(run):
     c = run.cfg
     last = c["gdb_base"] + c["nodes"] - 1
-    print("cluster %s: %s, %s each, pool %s at %s, %s" % (
+    print("cluster %s: %s, %s each, pool %s at %s, %s, %s" % (
         c["cluster"], plural(c["nodes"], "node"), params.fmt_size(c["mem"]),
         params.fmt_size(c["pool_size"]), c["pool_path"],
-        "kvm" if c["accel"] == "kvm" else "tcg (multi-threaded)"))
+        "kvm" if c["accel"] == "kvm" else "tcg (multi-threaded)",
+        "doorbell on (ivshmem-server)" if c.get("doorbell")
+        else "no doorbell (nodes poll)"))
     print("gdb port%s 127.0.0.1:%d%s; run dir %s%s" % (
         "s" if c["nodes"] > 1 else "", c["gdb_base"], "..%d" % last if c["nodes"] > 1 else "",
         os.path.relpath(run.dir), "" if c["mode"] == "detached" else
@@ -245,123 +279,6 @@ def intro(run):
     for n in c["gdb_wait"]:
         print("node %d waits for gdb: %s" % (n, gdb_command(c["gdb_base"] + n)))
     sys.stdout.flush()
-
-
-class LogScan:
-    """Reads a console log as it grows, remembers its lines (cleaned)."""
-
-    def __init__(self, path):
-        self.path, self.off, self.buf, self.lines = path, 0, "", []
-
-    def update(self):
-        try:
-            with open(self.path, "rb") as f:
-                f.seek(self.off)
-                data = f.read()
-        except OSError:
-            return
-        self.off += len(data)
-        *whole, self.buf = (self.buf + data.decode("utf-8", "replace")).split("\n")
-        self.lines += [clean_line(w, False).strip() for w in whole]
-
-    def find(self, regex):
-        for line in self.lines + [clean_line(self.buf, False).strip()]:
-            if regex.search(line):
-                return line
-        return None
-
-    def last(self):
-        lines = [w for w in self.lines + [clean_line(self.buf, False).strip()] if w]
-        return lines[-1] if lines else None
-
-
-def wait_joined(run, sup, timeout):
-    """Wait until every node printed `cluster up`; on failure take it down."""
-    nodes = run.cfg["nodes"]
-    scans = [LogScan(nd["log"]) for nd in run.cfg["node"]]
-    joined, t0, shown, shown_at = {}, time.monotonic(), None, 0.0
-    tty = sys.stdout.isatty()
-    try:
-        while True:
-            for n, s in enumerate(scans):
-                if n not in joined:
-                    s.update()
-                    line = s.find(params.JOIN_RE)
-                    if line is not None:
-                        joined[n] = line
-            missing = [n for n in range(nodes) if n not in joined]
-            if not missing:
-                break
-            elapsed = time.monotonic() - t0
-            why = None
-            if sup.poll() is not None:
-                why = ["the supervisor exited (%s); see %s"
-                       % (status_text(sup.returncode), os.path.relpath(run.logfile))]
-            else:
-                cfg = run.load() or run.cfg
-                gone = [nd for nd in cfg["node"]
-                        if nd["state"] == "exited" and nd["id"] in missing]
-                if gone:
-                    why = ["node %d: qemu exited (%s) before it joined"
-                           % (nd["id"], nd.get("exit")) for nd in gone]
-                    why += qemu_says(run, [nd["id"] for nd in gone])
-                elif elapsed > timeout:
-                    why = ["timed out after %g s: %s did not join (no %r line)"
-                           % (timeout, ", ".join("node %d" % n for n in missing),
-                              params.JOIN_RE.pattern)]
-                    for n in missing:
-                        last = scans[n].last()
-                        why.append("  node%d's last console line: %s"
-                                   % (n, repr(last) if last else "(no output at all)"))
-                    if run.cfg["gdb_wait"]:
-                        why.append("  (with --gdb-wait, attach gdb and continue within "
-                                   "--timeout, or run `dmos up` in the foreground)")
-            if why:
-                if tty:
-                    print()
-                print("dmos: " + "\n".join(why), file=sys.stderr)
-                print("dmos: taking cluster %s down; logs stay in %s"
-                      % (run.name, os.path.relpath(run.dir)), file=sys.stderr)
-                take_down(run)
-                return 1
-            msg = "waiting for nodes: %d/%d joined" % (len(joined), nodes)
-            if tty:
-                print("\r%s (%d s)" % (msg, elapsed), end="", flush=True)
-            elif msg != shown or elapsed - shown_at >= 10:
-                print("%s (%d s)" % (msg, elapsed), flush=True)
-                shown_at = elapsed
-            shown = msg
-            time.sleep(0.1)
-    except KeyboardInterrupt:
-        print("\ndmos: interrupted; taking cluster %s down" % run.name, file=sys.stderr)
-        take_down(run)
-        return 130
-    if tty:
-        print("\r\033[K", end="")
-    print("cluster %s is up: %d/%d nodes joined in %.1f s" % (
-        run.name, nodes, nodes, time.monotonic() - t0))
-    for n in range(nodes):
-        print("  node%d| %s" % (n, joined[n]))
-    print("logs: %s/node<N>.log, events: %s" % (os.path.relpath(run.dir),
-                                                 os.path.relpath(run.logfile)))
-    opt = "" if run.name == params.CLUSTER_DEFAULT else " --cluster " + run.name
-    print("console: dmos console N%s    stop: dmos down%s" % (opt, opt))
-    return 0
-
-
-def qemu_says(run, nodes):
-    """QEMU's own messages about these nodes, from launcher.log."""
-    out = []
-    try:
-        with open(run.logfile) as f:
-            for line in f:
-                for n in nodes:
-                    tag = "node %d: qemu says: " % n
-                    if tag in line:
-                        out.append("  " + line.split(tag, 1)[1].rstrip())
-    except OSError:
-        pass
-    return out[-10:]
 
 
 def take_down(run, echo=None):

@@ -16,6 +16,7 @@ RUN_ROOT = os.path.join(REPO, "build", "run")      # one run dir per cluster
 DEFAULT_ISO = os.path.join(REPO, "build", "dmos.iso")
 GDBINIT = os.path.join(REPO, ".gdbinit")           # loads build/kernel.elf
 POOL_DIR = "/dev/shm"                              # default home of pool files
+IVSHMEM_SERVER = os.path.join(REPO, "tools", "ivshmem-server")  # doorbell server
 
 NODES_DEFAULT, NODES_MIN, NODES_MAX = 3, 1, 64     # node ids are 0..nodes-1
 MEM_DEFAULT, MEM_MIN, MEM_MAX = "128M", 32 * MiB, 16 * GiB  # local DRAM per node
@@ -31,6 +32,9 @@ STOP_GRACE = 3.0               # seconds between SIGTERM and SIGKILL of a QEMU
 DOWN_WAIT = 20.0               # seconds `down` waits for the supervisor
 DETACH_KEY = 0x1D              # Ctrl-] leaves `dmos console`
 RESERVED_ARGS = ("node", "nodes", "cluster")  # the launcher sets these itself
+DOORBELL_VECTORS = 1           # MSI-X vectors per node with ivshmem-doorbell
+SERVER_WAIT = 10.0             # seconds the supervisor waits for ivshmem-server
+SOCKET_PATH_MAX = 107          # bytes of a unix socket path (sun_path - NUL)
 
 
 class DmosError(Exception):
@@ -46,6 +50,12 @@ class UsageError(DmosError):
 def qemu_binary():
     """The QEMU to run: $DMOS_QEMU if set, else qemu-system-x86_64."""
     return os.environ.get("DMOS_QEMU") or "qemu-system-x86_64"
+
+
+def ivshmem_server():
+    """The doorbell server to run: $DMOS_IVSHMEM_SERVER if set (a Python script),
+    else tools/ivshmem-server."""
+    return os.environ.get("DMOS_IVSHMEM_SERVER") or IVSHMEM_SERVER
 
 
 def pool_path_for(cluster):

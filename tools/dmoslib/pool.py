@@ -1,23 +1,35 @@
-"""Read-only view of a dmos pool: the superblock and the node table.
+"""Read-only view of a dmos pool: the reader, the superblock, the node table.
 
-The kernels write the pool (layout v1 below, little endian); host tools only
-read it, from a pool file under /dev/shm or a dax character device. read_pool()
-returns a Pool, or raises PoolError with a message that says why the file is
-not a usable dmos pool. An all-zero superblock is not an error: it is a fresh
-pool that no node has formatted yet.
+The kernels write the pool (kernel/pool.h is the contract; layout version 1,
+little endian); host tools only read it, from a pool file under /dev/shm or a
+dax character device, with the nodes running or not. read_pool() returns a
+Pool, or raises PoolError with one sentence saying why the file is not a
+usable dmos pool. An all-zero superblock is not an error: it is a fresh pool
+that no node has formatted yet. A superblock whose areas do not fit together
+is read anyway: the problems are listed in Pool.problems (the kernel would
+refuse such a pool). The areas after the node table are read by poolctl.py
+(leases, rings) and poolmem.py (translation, regions, allocator);
+inspector.py puts everything together for `dmos pool`.
 
-  struct pool_super @0 (4096 bytes reserved)   struct pool_node (64 bytes)
-    @0  u64 magic "DMOSPOOL"                    @0  u32 state
-    @8  u32 version (1)                         @4  u32 node_id
-    @12 u32 format_claim (0 or node id + 1)     @8  u64 epoch
-    @16 u64 pool_size                           @16 u64 heartbeat
-    @24 u64 region_size                         @24 u64 local_mem (bytes)
-    @32 u32 max_nodes                           @32 u64 reserved[4]
-    @36 u32 expected_nodes
-    @40 char cluster_id[32]
-    @72 u64 node_table_off
-    @80 u64 data_off
-    @88 u64 format_heartbeat
+  struct pool_super @0 (the first page; 224 bytes used)
+    @0   u64 magic "DMOSPOOL", last     @96  u64 lease_off
+    @8   u32 version (1)                @104 u32 nleases, @108 u32 ring_slots
+    @12  u32 format_claim (node + 1)    @112 u64 ring_off, @120 u64 ring_size
+    @16  u64 pool_size                  @128 u64 xlate_off, @136 u64 xlate_size
+    @24  u64 region_size                @144 u64 palloc_off, @152 u64 palloc_size
+    @32  u32 max_nodes                  @160 u64 npages (device frames of data)
+    @36  u32 expected_nodes             @168 u32 gshift, @172 u32 chunk_pages
+    @40  char cluster_id[32]            @176 u32 region_pages, @180 dead_after_ms
+    @72  u64 node_table_off             @184 u64 seg_off, @192 u32 nsegs
+    @80  u64 data_off                   @196 u32 nfutex, @200 u64 futex_off
+    @88  u64 reserved                   @208 u64 proc_off, @216 u32 procs_per_node
+  Areas in pool order: node table, leases, rings, segments (nsegs x 256),
+  futexes (nfutex x 32), processes (max_nodes x procs_per_node x 64),
+  translation, allocator, data.
+  struct pool_node (64 bytes: one line per slot, max_nodes slots)
+    @0  u32 state  @4 u32 node_id  @8 u64 epoch  @16 u64 heartbeat
+    @24 u64 local_mem  @32 i32 doorbell (ivshmem peer id, -1: none)
+    @36 u32 dead_by (0, or declarer's node id + 1)  @40 u64 reclaimed (pages)
 """
 
 import mmap
@@ -26,36 +38,110 @@ import stat
 import struct
 from dataclasses import asdict, dataclass, field
 
-MAGIC = 0x4C4F4F50534F4D44          # b"DMOSPOOL" read as a little-endian u64
-VERSION = 1
-SUPER_SIZE = 4096
+POOL_MAGIC = 0x4C4F4F50534F4D44     # b"DMOSPOOL" read as a little-endian u64
+POOL_VERSION = 1
+PAGE_SIZE = 4096
+SUPER_SIZE = PAGE_SIZE              # the superblock's page
 MIN_FILE = 8 * 1024                 # superblock plus at least one page
-MAX_NODES = 64
-NODE_SIZE = 64
-SUPER_FMT = struct.Struct("<QIIQQII32sQQQ")
-NODE_FMT = struct.Struct("<IIQQQ32x")
-STATES = {0: "absent", 1: "joining", 2: "up", 3: "halted", 4: "dead"}
+MAX_NODES = 64                      # kernel/param.h
+CLUSTER_ID_MAX = 32
+LINE = 64                           # areas and leases are cache-line aligned
+SUPER_FMT = struct.Struct("<QIIQQII32sQQQ" "QIIQQQQQQQIIII" "QIIQQII")  # struct pool_super
+NODE_FMT = struct.Struct("<IIQQQiIQ16x")                        # struct pool_node
+NODE_SIZE = NODE_FMT.size
+NODE_STATES = {0: "absent", 1: "joining", 2: "up", 3: "halted", 4: "dead"}  # enum node_state
+SUPER_FIELDS = ("magic", "version", "format_claim", "pool_size", "region_size",
+                "max_nodes", "expected_nodes", "cluster_id", "node_table_off",
+                "data_off", "reserved", "lease_off", "nleases", "ring_slots", "ring_off",
+                "ring_size", "xlate_off", "xlate_size", "palloc_off", "palloc_size",
+                "npages", "gshift", "chunk_pages", "region_pages", "dead_after_ms",
+                "seg_off", "nsegs", "nfutex", "futex_off", "proc_off", "procs_per_node",
+                "pad")
+POOL_SEG_BYTES = 256                # kernel/pool.h: one struct pool_seg (mm/seg.h)
+POOL_FUTEX_BYTES = 32               # one futex waiter
+PROC_BYTES = 64                     # one struct dm_proc
+assert SUPER_FMT.size == 224 and NODE_SIZE == 64    # the C _Static_asserts
+
+# kept for older callers
+MAGIC, VERSION, STATES = POOL_MAGIC, POOL_VERSION, NODE_STATES
 
 
 class PoolError(Exception):
     """The file is not a readable dmos pool; str() says why."""
 
 
+class PoolFile:
+    """A pool file or dax device opened read-only; read(off, n) -> n bytes."""
+
+    def __init__(self, path):
+        self.path = path
+        try:
+            self.fd = os.open(path, os.O_RDONLY)
+        except OSError as e:
+            raise PoolError("cannot open pool %s: %s" % (path, e.strerror)) from None
+        st = os.fstat(self.fd)
+        self.device = stat.S_ISCHR(st.st_mode)
+        self.size = st.st_size if stat.S_ISREG(st.st_mode) else 0   # 0: unknown
+        if not (self.device or stat.S_ISREG(st.st_mode)):
+            self.close()
+            raise PoolError("%s is neither a pool file nor a character device" % path)
+
+    def close(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def read(self, off, n, what="data"):
+        """n bytes at off; PoolError if the file ends before (a damaged pool)."""
+        if n <= 0:
+            return b""
+        if self.size and off + n > self.size:
+            raise PoolError("damaged pool: %s at 0x%x..0x%x is past the end of %s "
+                            "(0x%x bytes)" % (what, off, off + n, self.path, self.size))
+        if not self.device:
+            data = os.pread(self.fd, n, off)
+        else:                       # dax devices can only be mapped, not read
+            base = off - off % mmap.ALLOCATIONGRANULARITY
+            try:
+                with mmap.mmap(self.fd, n + off - base, mmap.MAP_SHARED, mmap.PROT_READ,
+                               offset=base) as m:
+                    data = m[off - base:off - base + n]
+            except (OSError, ValueError, OverflowError) as e:
+                raise PoolError("cannot map %d bytes at 0x%x of %s (%s): %s"
+                                % (n, off, self.path, what, e)) from None
+        if len(data) < n:
+            raise PoolError("damaged pool: %s ends at 0x%x, inside %s at 0x%x..0x%x"
+                            % (self.path, off + len(data), what, off, off + n))
+        return data
+
+
 @dataclass
 class Node:
+    """One struct pool_node."""
     slot: int
     state: str
     node_id: int
     epoch: int
     heartbeat: int
     local_mem: int
+    doorbell: int = -1              # ivshmem peer id others ring, -1: polls
+    dead_by: int = 0                # 0, or declarer's node id + 1
+    reclaimed: int = 0              # pool pages taken back when it died
 
 
 @dataclass
 class Pool:
+    """struct pool_super (field names as in C) plus the node table."""
     path: str
     size: int                       # bytes of the file (0 if unknown: a device)
     formatted: bool
+    formatting: bool = False        # claimed by a formatter, magic not written yet
     magic: int = 0
     version: int = 0
     format_claim: int = 0           # 0, or formatter's node id + 1
@@ -66,9 +152,31 @@ class Pool:
     cluster_id: str = ""
     node_table_off: int = 0
     data_off: int = 0
-    format_heartbeat: int = 0
+    reserved: int = 0
+    lease_off: int = 0
+    nleases: int = 0
+    ring_slots: int = 0
+    ring_off: int = 0
+    ring_size: int = 0
+    xlate_off: int = 0
+    xlate_size: int = 0
+    palloc_off: int = 0
+    palloc_size: int = 0
+    npages: int = 0
+    gshift: int = 0
+    chunk_pages: int = 0
+    region_pages: int = 0
+    dead_after_ms: int = 0
+    seg_off: int = 0
+    nsegs: int = 0
+    nfutex: int = 0
+    futex_off: int = 0
+    proc_off: int = 0
+    procs_per_node: int = 0
+    pad: int = 0
     nodes: list = field(default_factory=list)     # every slot, absent ones too
-    warnings: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)  # odd but usable
+    problems: list = field(default_factory=list)  # the kernel would refuse this
 
     def node(self, n):
         """Node table entry for node id n, or None."""
@@ -78,6 +186,29 @@ class Pool:
         """The entries of nodes that ever joined (state is not absent)."""
         return [n for n in self.nodes if n.state != "absent"]
 
+    @property
+    def limit(self):
+        """Bytes that may be read: the file's size, else the superblock's."""
+        return self.size or self.pool_size
+
+    @property
+    def nregions(self):
+        rp = self.region_pages
+        return (self.npages + rp - 1) // rp if rp else 0
+
+    def areas(self):
+        """[(name, offset, bytes)] of the control areas, in pool order."""
+        return [("node table", self.node_table_off, self.max_nodes * NODE_SIZE),
+                ("leases", self.lease_off, self.nleases * LINE),
+                ("rings", self.ring_off, self.ring_size),
+                ("segments", self.seg_off, self.nsegs * POOL_SEG_BYTES),
+                ("futexes", self.futex_off, self.nfutex * POOL_FUTEX_BYTES),
+                ("processes", self.proc_off, self.max_nodes * self.procs_per_node
+                 * PROC_BYTES),
+                ("translation", self.xlate_off, self.xlate_size),
+                ("allocator", self.palloc_off, self.palloc_size),
+                ("data", self.data_off, self.npages * PAGE_SIZE)]
+
     def to_json(self):
         d = asdict(self)
         d["magic"] = "0x%016x" % self.magic
@@ -86,65 +217,40 @@ class Pool:
 
 
 def state_name(value):
-    return STATES.get(value, "unknown(%d)" % value)
-
-
-def _read(path):
-    """Return (reader, size): reader(off, n) -> bytes; size 0 for devices."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError as e:
-        raise PoolError("cannot open pool %s: %s" % (path, e.strerror)) from None
-    st = os.fstat(fd)
-    if stat.S_ISREG(st.st_mode):
-        return fd, st.st_size, lambda off, n: os.pread(fd, n, off)
-    if not stat.S_ISCHR(st.st_mode):
-        os.close(fd)
-        raise PoolError("%s is neither a pool file nor a character device" % path)
-
-    def dev_read(off, n):           # dax devices can only be mapped, not read
-        base = off - off % mmap.ALLOCATIONGRANULARITY
-        try:
-            with mmap.mmap(fd, n + off - base, mmap.MAP_SHARED, mmap.PROT_READ,
-                           offset=base) as m:
-                return m[off - base:off - base + n]
-        except (OSError, ValueError) as e:
-            raise PoolError("cannot map %d bytes at 0x%x of %s: %s"
-                            % (n, off, path, e)) from None
-    return fd, 0, dev_read
+    return NODE_STATES.get(value, "unknown(%d)" % value)
 
 
 def read_pool(path):
     """Parse the superblock and node table of the pool at path (read-only)."""
-    fd, size, read = _read(path)
-    try:
-        return _parse(path, size, read)
-    finally:
-        os.close(fd)
+    with PoolFile(path) as f:
+        return parse(f)
 
 
-def _parse(path, size, read):
+def parse(f):
+    """read_pool() on an open PoolFile."""
+    path, size = f.path, f.size
     if size and size < MIN_FILE:
         raise PoolError("damaged pool: %s is %d bytes, a pool is at least %d KiB"
                         % (path, size, MIN_FILE // 1024))
-    raw = read(0, SUPER_SIZE)
-    if len(raw) < SUPER_SIZE:
-        raise PoolError("damaged pool: %s ends inside the superblock" % path)
+    raw = f.read(0, SUPER_SIZE, "the superblock")
     if not any(raw):
         return Pool(path=path, size=size, formatted=False)
-    f = SUPER_FMT.unpack_from(raw)
-    p = Pool(path=path, size=size, formatted=True, magic=f[0], version=f[1],
-             format_claim=f[2], pool_size=f[3], region_size=f[4], max_nodes=f[5],
-             expected_nodes=f[6],
-             cluster_id=f[7].split(b"\0", 1)[0].decode("ascii", "replace"),
-             node_table_off=f[8], data_off=f[9], format_heartbeat=f[10])
-    if p.magic != MAGIC:
+    v = dict(zip(SUPER_FIELDS, SUPER_FMT.unpack_from(raw)))
+    v["cluster_id"] = v["cluster_id"].split(b"\0", 1)[0].decode("ascii", "replace")
+    if v["magic"] == 0 and v["format_claim"]:
+        return Pool(path=path, size=size, formatted=False, formatting=True,
+                    format_claim=v["format_claim"])
+    p = Pool(path=path, size=size, formatted=True, **v)
+    if p.magic != POOL_MAGIC:
         raise PoolError("not a dmos pool (bad magic 0x%016x, want 0x%016x \"DMOSPOOL\"): %s"
-                        % (p.magic, MAGIC, path))
-    if p.version != VERSION:
+                        % (p.magic, POOL_MAGIC, path))
+    if p.version != POOL_VERSION:
         raise PoolError("dmos pool version %d, this tool knows %d: %s"
-                        % (p.version, VERSION, path))
-    limit = size or p.pool_size
+                        % (p.version, POOL_VERSION, path))
+    if size and p.pool_size > size:
+        raise PoolError("damaged pool: %s is %d bytes but its superblock says %d "
+                        "(truncated?)" % (path, size, p.pool_size))
+    limit = p.limit
     if not 1 <= p.max_nodes <= MAX_NODES:
         raise PoolError("damaged pool: max_nodes is %d, must be 1..%d: %s"
                         % (p.max_nodes, MAX_NODES, path))
@@ -156,43 +262,44 @@ def _parse(path, size, read):
     if size and p.pool_size != size:
         p.warnings.append("superblock says pool_size %d but the file is %d bytes"
                           % (p.pool_size, size))
-    if p.data_off and not end <= p.data_off <= limit:
-        p.warnings.append("data_off 0x%x is outside 0x%x..0x%x" % (p.data_off, end, limit))
     if p.expected_nodes > p.max_nodes:
         p.warnings.append("expected_nodes %d exceeds max_nodes %d"
                           % (p.expected_nodes, p.max_nodes))
-    table = read(p.node_table_off, p.max_nodes * NODE_SIZE)
+    p.problems += check_geometry(p)
+    table = f.read(p.node_table_off, p.max_nodes * NODE_SIZE, "the node table")
     for i in range(p.max_nodes):
-        st, nid, epoch, beat, mem = NODE_FMT.unpack_from(table, i * NODE_SIZE)
-        p.nodes.append(Node(i, state_name(st), nid, epoch, beat, mem))
+        st, nid, epoch, beat, mem, bell, dead_by, recl = NODE_FMT.unpack_from(table,
+                                                                              i * NODE_SIZE)
+        p.nodes.append(Node(i, state_name(st), nid, epoch, beat, mem, bell, dead_by, recl))
     return p
 
 
-def _mib(n):
-    if n % (1 << 20) == 0:
-        return "%d MiB" % (n >> 20)
-    return "%.1f MiB" % (n / (1 << 20)) if n >= 1 << 20 else "%d bytes" % n
-
-
-def describe(p):
-    """Human-readable lines for `dmos pool`."""
-    where = "%s (%s)" % (p.path, _mib(p.size)) if p.size else p.path
-    if not p.formatted:
-        return ["pool %s" % where, "unformatted (no node has booted yet)"]
-    claim = "node %d" % (p.format_claim - 1) if p.format_claim else "unclaimed"
-    out = ["pool %s" % where,
-           "  version %d, cluster %r, formatted by %s" % (p.version, p.cluster_id, claim),
-           "  size %s, regions of %s, nodes expected %d (max %d)"
-           % (_mib(p.pool_size), _mib(p.region_size), p.expected_nodes, p.max_nodes),
-           "  node table at 0x%x, data at 0x%x" % (p.node_table_off, p.data_off)]
-    out += ["  warning: " + w for w in p.warnings]
-    present = p.present()
-    if not present:
-        return out + ["no node has joined yet"]
-    out.append("%-5s %-8s %-8s %6s %12s %10s" % ("slot", "state", "node_id", "epoch",
-                                                 "heartbeat", "local_mem"))
-    for n in present:
-        out.append("%-5d %-8s %-8d %6d %12d %10s" % (n.slot, n.state, n.node_id,
-                                                    n.epoch, n.heartbeat,
-                                                    _mib(n.local_mem)))
+def check_geometry(p):
+    """What is wrong with the superblock's layout of the areas, as the kernel's
+    check() in kernel/pool.c sees it (plus bounds a reader needs)."""
+    if not (p.lease_off or p.ring_off or p.xlate_off or p.palloc_off):
+        return ["the superblock has no lease, ring, translation or allocator area "
+                "(formatted by an older kernel?)"]
+    if not (p.seg_off or p.futex_off or p.proc_off):
+        return ["the superblock has no segment, futex or process area (formatted by "
+                "an older kernel of the same pool version?)"]
+    out = []
+    areas = p.areas()
+    for (name, off, n), (nxt, noff, _) in zip(areas, areas[1:]):
+        if off + n > noff:
+            out.append("%s at 0x%x..0x%x runs into %s at 0x%x" % (name, off, off + n,
+                                                                   nxt, noff))
+    for name, off, n in areas[1:]:
+        if off % LINE:
+            out.append("%s at 0x%x is not %d-byte aligned" % (name, off, LINE))
+        if off + n > p.limit:
+            out.append("%s at 0x%x..0x%x is past the end of the pool (0x%x)"
+                       % (name, off, off + n, p.limit))
+    if p.gshift > 20:
+        out.append("translation granularity 2^%d pages is more than the kernel's "
+                   "largest (XLATE_MAX_GSHIFT 20)" % p.gshift)
+    if not p.region_pages or p.region_pages > max(p.npages, 1):
+        out.append("region_pages %d is not in 1..npages (%d)" % (p.region_pages, p.npages))
+    if not p.chunk_pages:
+        out.append("chunk_pages is 0")
     return out

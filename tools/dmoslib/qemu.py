@@ -1,12 +1,14 @@
 """One node's QEMU: its command line, how it is started, and its sockets.
 
 argv() builds the exact qemu-system-x86_64 command line of a node (q35,
-multi-threaded TCG unless KVM is really usable, the pool as ivshmem-plain, a
-serial socket with a log file, a QMP socket, a gdb stub, and the kernel's
-command line in fw_cfg opt/dmos/cmdline). spawn() starts it so that it can
-never outlive its supervisor. The /proc helpers identify a process by pid and
-start time, so a recycled pid is never taken for a node. qmp() sends one QMP
-command, for fault injection and status.
+multi-threaded TCG unless KVM is really usable, the pool as ivshmem-doorbell
+served by the cluster's ivshmem-server, or as ivshmem-plain on the pool file
+with --no-doorbell, a serial socket (COM1) and a log file (COM2), a QMP socket, a gdb
+stub, and the kernel's command line in fw_cfg opt/dmos/cmdline). spawn()
+starts it (or the ivshmem-server) so that it can never outlive its
+supervisor. The /proc helpers identify a process by pid and start time, so a
+recycled pid is never taken for a node. qmp() sends one QMP command, for
+fault injection and status.
 """
 
 import ctypes
@@ -58,6 +60,23 @@ def cmdline(cfg, n):
     return " ".join(words + ([extra] if extra else []))
 
 
+def server_paths(run_dir):
+    """Paths of the cluster's ivshmem-server socket, pid file and log."""
+    base = os.path.join(run_dir, "ivshmem")
+    return base + ".sock", base + ".pid", base + ".log"
+
+
+def pool_args(cfg):
+    """How a node gets the pool: from the ivshmem-server (with its doorbell,
+    the memory comes from the server) or straight from the pool file."""
+    if cfg.get("doorbell"):
+        return ["-chardev", "socket,id=ivs,path=%s" % _opt(server_paths(cfg["run_dir"])[0]),
+                "-device", "ivshmem-doorbell,chardev=ivs,vectors=%d" % cfg["vectors"]]
+    return ["-object", "memory-backend-file,id=pool,share=on,mem-path=%s,size=%d"
+            % (_opt(cfg["pool_path"]), cfg["pool_size"]),
+            "-device", "ivshmem-plain,memdev=pool"]
+
+
 def argv(cfg, n):
     """The QEMU command line of node n of the cluster described by cfg."""
     sock, qmp, log = sockets(cfg["run_dir"], n)
@@ -66,12 +85,13 @@ def argv(cfg, n):
     a += ["-cpu", "max", "-smp", "1,maxcpus=2", "-m", "%dM" % (cfg["mem"] >> 20),
           "-nodefaults", "-display", "none", "-vga", "none", "-no-reboot",
           "-boot", "d", "-cdrom", cfg["iso"],
-          "-object", "memory-backend-file,id=pool,share=on,mem-path=%s,size=%d"
-          % (_opt(cfg["pool_path"]), cfg["pool_size"]),
-          "-device", "ivshmem-plain,memdev=pool",
-          "-chardev", "socket,id=ser0,path=%s,server=on,wait=off,logfile=%s"
-          % (_opt(sock), _opt(log)),
-          "-serial", "chardev:ser0",
+          *pool_args(cfg),
+          # COM1 is the interactive console; the kernel copies all output to
+          # COM2, a plain file: QEMU's logfile= can repeat a byte when a
+          # console client comes and goes, and logs must be exact.
+          "-chardev", "socket,id=ser0,path=%s,server=on,wait=off" % _opt(sock),
+          "-chardev", "file,id=log0,path=%s" % _opt(log),
+          "-serial", "chardev:ser0", "-serial", "chardev:log0",
           "-qmp", "unix:%s,server=on,wait=off" % _opt(qmp),
           "-gdb", "tcp:127.0.0.1:%d" % (cfg["gdb_base"] + n)]
     if n in cfg["gdb_wait"]:
@@ -91,10 +111,12 @@ def _child_setup(parent):
         os._exit(126)
 
 
-def spawn(args):
-    """Start one QEMU: stdin closed, stdout+stderr on a pipe the caller reads."""
+def spawn(args, out=None):
+    """Start one QEMU (or the ivshmem-server): stdin closed, stdout+stderr on a
+    pipe the caller reads, or into the file out."""
     parent = os.getpid()
-    return subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+    return subprocess.Popen(args, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE if out is None else out,
                             stderr=subprocess.STDOUT, close_fds=True,
                             preexec_fn=lambda: _child_setup(parent))
 

@@ -1,12 +1,14 @@
 """The supervisor: the one process that owns a running cluster.
 
-It starts every node's QEMU (each dies with it: PR_SET_PDEATHSIG), logs every
-event with a time to launcher.log, and in the foreground streams each node's
-console to stdout as `node<N>| ...`. When a node's QEMU exits (a crash, `dmos
-kill`, a guest halt) it logs how, removes that node's sockets and pid file and
-keeps the others running. When the last node is gone, or on SIGTERM, SIGINT or
-SIGHUP, it stops every QEMU (SIGTERM, SIGKILL after 3 s), deletes the pool
-file (never a device the user gave), the sockets and the pid files, and exits.
+With the doorbell on it first starts the cluster's ivshmem-server (see
+ivshmem.py), then every node's QEMU (each dies with it: PR_SET_PDEATHSIG, the
+server too), logs every event with a time to launcher.log, and in the
+foreground streams each node's console to stdout as `node<N>| ...`. When a
+node's QEMU exits (a crash, `dmos kill`, a guest halt) it logs how, removes
+that node's sockets and pid file and keeps the others running. When the last
+node is gone, or on SIGTERM, SIGINT or SIGHUP, it stops every QEMU (SIGTERM,
+SIGKILL after 3 s), then the ivshmem-server, deletes the pool file (never a
+device the user gave), the sockets and the pid files, and exits.
 """
 
 import os
@@ -16,7 +18,7 @@ import signal
 import sys
 import time
 
-from . import cluster, params, qemu
+from . import cluster, ivshmem, params, qemu
 
 CSI = re.compile(r"\x1b\[[0-9;?]*([A-Za-z])")
 IDLE_FLUSH = 0.5        # seconds before a console line without newline is shown
@@ -79,6 +81,7 @@ class Supervisor:
         self.tails = {}
         self.sel = selectors.DefaultSelector()
         self.stop = None                        # why we are stopping
+        self.server = None                      # Popen of the ivshmem-server
 
     # --- output ---------------------------------------------------------
     def say(self, line):
@@ -97,11 +100,22 @@ class Supervisor:
         """Supervise until the cluster is down; returns the exit status."""
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, self._on_signal)
+        rc = 0
         try:
             self.event("supervisor pid %d: starting %d nodes of cluster %s (%s, pool %s "
-                       "at %s)" % (os.getpid(), self.cfg["nodes"], self.cfg["cluster"],
-                                   self.cfg["accel"], params.fmt_size(self.cfg["pool_size"]),
-                                   self.cfg["pool_path"]))
+                       "at %s, %s)" % (os.getpid(), self.cfg["nodes"], self.cfg["cluster"],
+                                       self.cfg["accel"],
+                                       params.fmt_size(self.cfg["pool_size"]),
+                                       self.cfg["pool_path"], "doorbell on"
+                                       if self.cfg.get("doorbell") else "no doorbell"))
+            if self.cfg.get("doorbell"):
+                try:
+                    self.start_server()
+                except params.DmosError as e:
+                    self.stop, rc = "no ivshmem-server: %s" % e, 1
+                    self.event(self.stop)
+                    if self.stream:
+                        print("dmos: %s" % e, file=sys.stderr)
             for n in range(self.cfg["nodes"]):
                 if self.stop:
                     break
@@ -117,13 +131,44 @@ class Supervisor:
             raise
         finally:
             self.shutdown()
-        return 0
+        return rc
 
     def _on_signal(self, sig, frame):
         if not self.stop:
             self.stop = "got %s" % signal.Signals(sig).name
         elif self.stream and sig == signal.SIGINT:
             self.say("dmos| still stopping the cluster, please wait")
+
+    def start_server(self):
+        """Start the ivshmem-server; the nodes connect to it as they start."""
+        self.server = ivshmem.start(self.cfg)
+        sock, _, log = ivshmem.paths(self.run.dir)
+        self.cfg["ivshmem"].update(pid=self.server.pid, start=qemu.start_time(self.server.pid),
+                                   state="running", started=cluster.now())
+        self.run.save()
+        self.event("ivshmem-server started (pid %d, socket %s, %d vector%s per node, log %s)"
+                   % (self.server.pid, os.path.relpath(sock), self.cfg["vectors"],
+                      "" if self.cfg["vectors"] == 1 else "s", os.path.relpath(log)))
+
+    def server_exited(self):
+        """Log how the server ended; the nodes keep the pool they mapped."""
+        status = status_text(self.server.returncode)
+        self.cfg["ivshmem"].update(state="exited", exit=status, exited=cluster.now())
+        self.server = None
+        sock, pidfile, _ = ivshmem.paths(self.run.dir)
+        for path in (sock, pidfile):
+            _unlink(path)
+        self.run.save()
+        return status
+
+    def stop_server(self):
+        if not self.server:
+            return
+        pid = self.server.pid
+        if self.server.poll() is None:
+            cluster.stop_pids([pid], reap=lambda p: self.server.poll() is not None)
+        self.server.wait()
+        self.event("ivshmem-server pid %d stopped (%s)" % (pid, self.server_exited()))
 
     def start(self, n):
         nd = self.cfg["node"][n]
@@ -155,6 +200,10 @@ class Supervisor:
         for n, p in list(self.procs.items()):
             if p.poll() is not None:
                 self.exited(n)
+        if self.server and self.server.poll() is not None:
+            pid = self.server.pid
+            self.event("ivshmem-server pid %d exited (%s); the nodes keep their pool, "
+                       "but no new doorbells are connected" % (pid, self.server_exited()))
         self.pump()
 
     def _read_pipe(self, n, final=False):
@@ -212,6 +261,7 @@ class Supervisor:
             for n in list(self.procs):
                 self.procs[n].wait()
                 self.exited(n)
+        self.stop_server()
         pool = self.run.pool_owned()
         if pool:
             if _unlink(pool):
@@ -221,6 +271,8 @@ class Supervisor:
         for n in range(self.cfg["nodes"]):
             for path in qemu.sockets(self.run.dir, n)[:2] + (self._pidfile(n),):
                 _unlink(path)
+        for path in ivshmem.paths(self.run.dir)[:2]:
+            _unlink(path)
         for t in self.tails.values():
             t.close()
         self.cfg.update(state="down", stopped=cluster.now(), stop_reason=self.stop)

@@ -1,0 +1,399 @@
+"""Tests of the pool inspector (`dmos pool`) and the pool reader under it.
+
+Without a kernel: synthetic pools (dmoslib.poolimage lays them out byte for
+byte as a kernel formats them) show every section with the right numbers,
+in text and in JSON with the same content; damaged files (truncated, wrong
+magic or version, offsets out of range, smashed area headers, random bytes
+over the control state) give one clear `dmos: ...` line and exit 1, never a
+traceback. With a kernel (marked boot): the inspector reads a live 3-node
+cluster's pool (nodes up, regions online, no leaks, the ring mesh), follows
+pages the nodes take and messages they send, sees a crashed node's pages
+taken back, and still reads a kept pool image after its cluster is down.
+"""
+
+import json
+import os
+import random
+import re
+
+import pytest
+
+from conftest import run_dmos, write_pool
+from dmoslib import inspector, pool, poolctl, poolimage, poolmem
+
+MiB = 1 << 20
+
+
+def dmos_pool(path, *args):
+    """(CompletedProcess of `dmos pool --pool-path path`, its JSON or None)."""
+    r = run_dmos("pool", "--pool-path", path, *args)
+    j = run_dmos("pool", "--pool-path", path, "--json", *args)
+    assert j.returncode == r.returncode, (r, j)
+    return r, (json.loads(j.stdout) if j.stdout else None)
+
+
+def text_agrees_with_json(text, rep):
+    """The numbers of the text are the JSON's (the heartbeat aside: it moves)."""
+    rows, section = {}, None
+    for line in text.splitlines():
+        section = section if line.startswith(" ") else line.split(":", 1)[0]
+        if re.match(r"  \d", line):
+            rows.setdefault(section, []).append(line.split())
+    assert [[str(n["slot"]), n["state"], str(n["epoch"]), str(n["doorbell"])
+             if n["doorbell"] >= 0 else "-"] for n in rep["nodes"]] == \
+        [r[:3] + r[6:7] for r in rows.get("nodes", [])]
+    assert [["%d->%d" % (g["from"], g["to"])] + [str(g[k]) for k in (
+        "sent", "received", "in_flight", "full")] for g in rep["rings"]["rings"]] == \
+        [r[:5] for r in rows["rings"]]
+    assert [[str(g[k]) for k in ("region", "state", "frames", "used", "free")]
+            for g in rep["regions"]] == [r[:5] for r in rows["regions"]]
+    a, x, ls = rep["allocator"], rep["translation"], rep["leases"]
+    for want in ("allocator: %d pages, %d free, %d used, %d reserved; %d chunks of %d "
+                 "pages, %d unowned; %d leaked, %d inconsistent" % tuple(a[k] for k in (
+                     "npages", "free", "used", "reserved", "chunks", "chunk_pages",
+                     "chunks_unowned", "leaked", "inconsistent")),
+                 "translation: %d entries of %d page" % (x["entries"], x["block_pages"]),
+                 "%d moves (%d pages moved)" % (x["moves"], x["pages_moved"]),
+                 "leases: %d, %d held, %d broken, %d free" % (
+                     ls["count"], len(ls["held"]), len(ls["broken"]), ls["free"])):
+        assert want in text, want
+
+
+# --- synthetic pools: every section, text and JSON ---------------------------
+
+def test_a_fresh_pool(tmp_path):
+    path = write_pool(str(tmp_path / "fresh.pool"), cluster="fresh", claim=3)
+    r, rep = dmos_pool(path)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == "" and rep["problems"] == [] and rep["warnings"] == []
+    assert rep["status"] == "formatted" and rep["formatted_by"] == 2
+    sb = rep["superblock"]
+    assert (sb["cluster_id"], sb["pool_size"], sb["npages"], sb["regions"]) == \
+        ("fresh", 64 * MiB, 15872, 2)
+    assert [a["name"] for a in sb["areas"]] == list(inspector.AREAS)
+    assert rep["nodes"] == [] and "nodes: none has joined yet" in r.stdout
+    assert [(g["state"], g["frames"], g["used"], g["free"]) for g in rep["regions"]] == \
+        [("online", 8192, 0, 8192), ("online", 7680, 0, 7680)]
+    x = rep["translation"]
+    assert (x["entries"], x["table_bytes"], x["block_pages"], x["moves"], x["moving"],
+            x["remapped"]) == (15872, 15872 * 4, 1, 0, 0, 0)
+    a = rep["allocator"]
+    assert (a["free"], a["used"], a["chunks"], a["chunks_unowned"], a["leaked"],
+            a["inconsistent"]) == (15872, 0, 31, 31, 0, 0)
+    assert [(g["from"], g["to"]) for g in rep["rings"]["rings"]] == \
+        [(f, t) for f in range(3) for t in range(3) if f != t]
+    assert rep["leases"]["free"] == 64 and rep["leases"]["held"] == []
+    assert "superblock: version 1, cluster 'fresh', formatted by node 2" in r.stdout
+    text_agrees_with_json(r.stdout, rep)
+
+
+def busy_pool(path):
+    """A pool as three kernels would leave it after some work and a crash."""
+    img = poolimage.create(path, 64 * MiB, 3, "busy", claim=1)
+    img.node(0, "up", 1, 500, 62 * MiB, doorbell=0)
+    img.node(1, "up", 2, 400, 62 * MiB, doorbell=3)
+    img.node(2, "dead", 1, 90, 62 * MiB, doorbell=2, dead_by=2, reclaimed=7)
+    img.own(0, 0)
+    img.own(1, 1)
+    img.own(5, 2)                           # stranded: its owner is dead
+    for p in range(10):
+        img.take(p, 0, pid=5)
+    img.take(512, 1, pid=9)
+    img.take(513, 1, flags=poolmem.PALLOC_F_RESERVED, pid=0)
+    img.take(9100, 2)                       # leaked: node 2 is dead
+    img.entry(3, 9000)                      # block 3 moved onto frame 9000 ...
+    img.entry(9000, 3)                      # ... whose old frame is now spare
+    img.moves(1, 1)
+    img.region(0, "online", moves_out=1, pages_out=1)
+    img.entry(20, 20, moving=True)
+    img.region(1, "draining")
+    img.lease(2, (2 << 48) | 2)             # node 1, epoch 2: alive
+    img.lease(4, (3 << 48) | 1)             # node 2 (dead): stale
+    img.lease(7, poolctl.LEASE_BROKEN)
+    img.ring(0, 1, sent=5, received=3, full=1)
+    img.ring(1, 0, sent=2, received=2)
+    return img
+
+
+def test_a_busy_pool(tmp_path):
+    path = str(tmp_path / "busy.pool")
+    busy_pool(path)
+    r, rep = dmos_pool(path)
+    assert r.returncode == 0, r.stderr
+    assert [(n["slot"], n["state"], n["epoch"], n["doorbell"], n["dead_by"],
+             n["reclaimed"]) for n in rep["nodes"]] == \
+        [(0, "up", 1, 0, None, 0), (1, "up", 2, 3, None, 0), (2, "dead", 1, 2, 1, 7)]
+    a = rep["allocator"]
+    assert a["used_by_node"] == {"0": 10, "1": 2, "2": 1} and a["used"] == 13
+    assert a["free"] == 15872 - 13 and a["reserved"] == 1
+    assert a["chunks_by_node"] == {"0": 1, "1": 1, "2": 1} and a["chunks_unowned"] == 28
+    assert (a["leaked"], a["leaked_by_node"], a["stranded_chunks"]) == (1, {"2": 1}, 1)
+    assert (a["inconsistent"], a["bad_records"]) == (0, 0)
+    reg = rep["regions"]
+    # page 3 sits on frame 9000, in region 1 now
+    assert reg[0]["used_by_node"] == {"0": 9, "1": 2} and reg[0]["used"] == 11
+    assert reg[1]["used_by_node"] == {"0": 1, "2": 1} and reg[1]["state"] == "draining"
+    assert (reg[0]["moves_out"], reg[0]["free"]) == (1, 8192 - 11)
+    x = rep["translation"]
+    assert (x["moves"], x["pages_moved"], x["moving"], x["moving_blocks"], x["remapped"]) \
+        == (1, 1, 1, [20], 2)
+    ls = rep["leases"]
+    assert ls["held"] == [dict(slot=2, node=1, epoch=2, holder="live", guards=None),
+                          dict(slot=4, node=2, epoch=1, holder="stale", guards=None)]
+    assert ls["broken"] == [7] and ls["free"] == 61
+    rings = {(g["from"], g["to"]): g for g in rep["rings"]["rings"]}
+    assert (rings[0, 1]["sent"], rings[0, 1]["in_flight"], rings[0, 1]["full"]) == (5, 2, 1)
+    assert rings[0, 1]["pending"] == ["?", "?"] and rings[1, 0]["in_flight"] == 0
+    assert any("1 pages are owned by dead or absent nodes" in w for w in rep["warnings"])
+    for text in ("regions: 2 (1 online, 1 draining)", "1 blocks moving (20)",
+                 "broken (their holder died holding them): 7"):
+        assert text in r.stdout, text
+    text_agrees_with_json(r.stdout, rep)
+
+
+def test_bits_without_records_are_inconsistent_not_damage_and_2m_blocks(tmp_path):
+    img = poolimage.create(str(tmp_path / "p.pool"), 128 * MiB, 2, "x", gshift=9)
+    img.take(7, 0, record=False)            # a node died between bit and record
+    img.take(8, 1, bit=False)               # taken, not marked yet
+    r, rep = dmos_pool(img.path)
+    assert r.returncode == 0, r.stderr
+    assert rep["allocator"]["inconsistent"] == 2 and rep["allocator"]["used"] == 1
+    assert "2 inconsistent" in r.stdout and "warning: 2 pages whose bitmap bit" in r.stdout
+    x, npages = rep["translation"], rep["superblock"]["npages"]
+    assert (x["block_pages"], x["block_bytes"], x["entries"]) == (512, 2 * MiB, npages // 512)
+    assert "translation granularity 2 MiB" in r.stdout
+
+
+def test_unformatted_and_half_formatted(tmp_path):
+    path = tmp_path / "zero.pool"
+    with open(path, "wb") as f:
+        f.truncate(16 * MiB)
+    assert not pool.read_pool(str(path)).formatted
+    r, rep = dmos_pool(str(path))
+    assert r.returncode == 0 and rep["status"] == "unformatted"
+    assert "unformatted (no node has booted yet)" in r.stdout
+    with open(path, "r+b") as f:            # a formatter claimed it: node 2
+        f.seek(12)
+        f.write((3).to_bytes(4, "little"))
+    r, rep = dmos_pool(str(path))
+    assert r.returncode == 0 and rep["status"] == "formatting"
+    assert "node 2 claimed it and is formatting it" in r.stdout
+    r = run_dmos("pool", "--pool-path", tmp_path / "nope.pool")
+    assert r.returncode == 2 and r.stderr == "dmos: --pool-path %s: no such file or " \
+        "device\n" % (tmp_path / "nope.pool")
+
+
+# --- damaged files: one line, exit 1, never a traceback ------------------------
+
+def one_line(r):
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dmos: "), r.stderr
+    assert "Traceback" not in r.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("fields,message", [
+    (dict(cut=MiB), r"damaged pool: .* is 1048576 bytes but its superblock says 67108864 "
+                    r"\(truncated\?\)"),
+    (dict(cut=6000), r"damaged pool: .* is 6000 bytes, a pool is at least 8 KiB"),
+    (dict(magic=0x1234), r"not a dmos pool \(bad magic 0x0000000000001234"),
+    (dict(version=7), r"dmos pool version 7, this tool knows 1"),
+    (dict(max_nodes=1000), r"damaged pool: max_nodes is 1000, must be 1..64"),
+    (dict(size=MiB, max_nodes=0), r"damaged pool: max_nodes is 0"),
+    (dict(size=MiB, table=0x10), r"damaged pool: node table at 0x10 \(64 entries\)"),
+    (dict(size=MiB, table=MiB - 64), r"damaged pool: node table at 0xfffc0"),
+    (dict(random=True), r"not a dmos pool \(bad magic 0x[0-9a-f]{16}"),
+])
+def test_not_a_pool_we_know(tmp_path, fields, message):
+    path, cut = str(tmp_path / "bad.pool"), fields.pop("cut", None)
+    if fields.pop("random", False):
+        with open(path, "wb") as f:
+            f.write(random.Random(1).randbytes(64 << 10))
+    else:
+        write_pool(path, **fields)
+    if cut:
+        os.truncate(path, cut)
+    with pytest.raises(pool.PoolError, match=message):
+        pool.read_pool(path)
+    r, _ = dmos_pool(path)
+    assert r.returncode == 1 and r.stdout == ""
+    assert re.fullmatch("dmos: " + message + ".*", one_line(r))
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("ring_off", 1 << 30, r"rings at 0x40000000\.\..* is past the end of the pool"),
+    ("xlate_off", 0x3000, r"translation: bad magic 0x4853454d474e4952"),
+    ("palloc_off", 8, r"allocator at 0x[0-9a-f]+8 is not 64-byte aligned"),
+    ("lease_off", (64 << 20) - 64, r"leases at 0x3ffffc0\.\.0x4000fc0 runs into rings"),
+    ("npages", 1 << 40, r"data at 0x200000\.\..* is past the end of the pool"),
+    ("region_pages", 0, r"region_pages 0 is not in 1\.\.npages"),
+    ("ring_size", 8, r"the ring area is 8 bytes, less than its header"),
+])
+def test_bad_offsets(tmp_path, field, value, message):
+    value += poolimage.layout(64 * MiB, 3)["palloc_off"] if field == "palloc_off" else 0
+    path = poolimage.create(str(tmp_path / "bad.pool"), **{field: value}).path
+    r, rep = dmos_pool(path)
+    assert r.returncode == 1
+    assert r.stdout.startswith("pool %s (64 MiB)" % path)  # what can be read is shown
+    line = one_line(r)
+    assert line.startswith("dmos: damaged pool %s: " % path)
+    assert any(re.search(message, prob) for prob in rep["problems"]), rep["problems"]
+    assert "DAMAGED: " in r.stdout
+
+
+@pytest.mark.parametrize("what,message", [
+    ("xlate npages", r"translation header disagrees with the superblock: npages 1 "
+                     r"\(want 15872\)"),
+    ("xlate entry", r"translation: 1 entries name a device block past the last"),
+    ("region state", r"region 1: state 9 is none of online, draining"),
+    ("palloc magic", r"allocator: bad magic 0x0000000000000000"),
+    ("palloc words", r"allocator header disagrees with the superblock: words 3 \(want 8\)"),
+    ("palloc record", r"allocator: 1 page records name no node"),
+    ("mesh nodes", r"ring mesh: damaged geometry \(1000 nodes"),
+    ("mesh magic", r"ring mesh: bad magic"),
+    ("ring header", r"ring 1->2: header says magic 0x00000000"),
+    ("ring counters", r"ring 2->0: sent 3 and received 9 are -6 apart"),
+    ("lease junk", r"lease 9 holds 0x00000000000000ff, which names no node"),
+    ("lease stride", r"1 non-zero words in the lease area between lease lines "
+                     r"\(first at lease_off\+0x8\)"),
+])
+def test_damaged_areas(tmp_path, what, message):
+    img = poolimage.create(str(tmp_path / "bad.pool"), 64 * MiB, 3, "bad")
+    sb, g = img.sb, img.geom
+    x, pa, ro = sb["xlate_off"], sb["palloc_off"], sb["ring_off"]
+    {"xlate npages": lambda: img.u64(x + 16, 1),
+     "xlate entry": lambda: img.entry(5, 1 << 30),
+     "region state": lambda: img.put(x + g["regions_off"] + 64, b"\x09"),
+     "palloc magic": lambda: img.u64(pa, 0),
+     "palloc words": lambda: img.put(pa + 32, b"\x03"),
+     "palloc record": lambda: img.take(40, -1),    # node field 0, but a pid: no node
+     "mesh nodes": lambda: img.put(ro + 12, (1000).to_bytes(4, "little")),
+     "mesh magic": lambda: img.u64(ro, 0x1234),
+     "ring header": lambda: img.ring(1, 2, magic=0),
+     "ring counters": lambda: img.ring(2, 0, sent=3, received=9),
+     "lease junk": lambda: img.lease(9, 0xFF),
+     # lease 1 where an array of 8-byte leases would put it
+     "lease stride": lambda: img.lease(1, (1 << 48) | 1, stride=8)}[what]()
+    r, rep = dmos_pool(img.path)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert one_line(r).startswith("dmos: damaged pool %s: " % img.path)
+    assert any(re.search(message, prob) for prob in rep["problems"]), rep["problems"]
+    assert "nodes: none has joined yet" in r.stdout     # the rest is still shown
+
+
+def test_random_damage_never_crashes(tmp_path):
+    """Random bytes over the control state: a report or a PoolError, nothing else."""
+    rnd = random.Random(7)
+    path = str(tmp_path / "fuzz.pool")
+    img = busy_pool(path)
+    clean = img.get(0, img.sb["data_off"])
+    outcomes = set()
+    for i in range(150):
+        img.put(0, clean)
+        for _ in range(rnd.choice((1, 4, 32))):
+            off = rnd.choice((0, rnd.randrange(0, 200), rnd.randrange(img.sb["lease_off"],
+                                                                     img.sb["data_off"])))
+            img.put(off, rnd.randbytes(rnd.choice((1, 4, 8, 64))))
+        try:
+            rep = inspector.inspect(path)
+            inspector.describe(rep)
+            json.dumps(rep)
+            outcomes.add("damaged" if rep["problems"] else "ok")
+        except pool.PoolError as e:
+            assert str(e), "empty message"
+            outcomes.add("refused")
+        if i % 50 == 0:                     # and the CLI says so in one line
+            r = run_dmos("pool", "--pool-path", path)
+            assert r.returncode in (0, 1) and "Traceback" not in r.stderr
+            if r.returncode:
+                one_line(r)
+    assert {"damaged", "refused"} <= outcomes, outcomes
+
+
+# --- a real cluster's pool -------------------------------------------------------
+
+def inspect_cluster(c):
+    r = c.dmos("pool")
+    j = c.dmos("pool", "--json")
+    assert r.returncode == 0 and j.returncode == 0, (r.stderr, j.stderr)
+    return r.stdout, json.loads(j.stdout)
+
+
+@pytest.mark.boot
+def test_inspector_on_a_live_cluster(launch):
+    c = launch(nodes=3)
+    text, rep = inspect_cluster(c)
+    sb = rep["superblock"]
+    assert rep["status"] == "formatted" and rep["problems"] == rep["warnings"] == []
+    assert sb["cluster_id"] == c.name and sb["expected_nodes"] == 3
+    # the kernel formats exactly what poolimage lays out
+    want = poolimage.layout(64 * MiB, 3)
+    same = set(want) - {"magic", "cluster_id", "format_claim", "reserved", "pad"}
+    assert {k: sb[k] for k in same} == {k: want[k] for k in same}
+    assert [(n["slot"], n["state"], n["epoch"], n["dead_by"]) for n in rep["nodes"]] == \
+        [(n, "up", 1, None) for n in range(3)]
+    peers = [n["doorbell"] for n in rep["nodes"]]
+    assert sorted(peers) == [0, 1, 2], peers            # ivshmem peer ids, published
+    assert all(g["state"] == "online" and g["used"] == 0 and g["free"] == g["frames"]
+               for g in rep["regions"])
+    assert sum(g["frames"] for g in rep["regions"]) == sb["npages"]
+    a = rep["allocator"]
+    assert (a["used"], a["leaked"], a["inconsistent"], a["bad_records"]) == (0, 0, 0, 0)
+    assert {(g["from"], g["to"]) for g in rep["rings"]["rings"]} == \
+        {(f, t) for f in range(3) for t in range(3) if f != t}
+    assert all(g["ok"] for g in rep["rings"]["rings"])
+    assert rep["leases"]["count"] == 64 and rep["leases"]["junk"] == []
+    text_agrees_with_json(text, rep)
+
+    # pages taken, a lease held and messages sent by the nodes show up
+    for n, cmd, done in ((1, "hold 40", "hold: 40 pool pages taken"),
+                         (1, "lock 5", "lock: lease 5 taken"),
+                         (0, "ping all 25", "ping: 2 ok, 0 failed")):
+        m = c.mark(n)
+        c.send(n, cmd + "\n")
+        c.wait_line(n, r"node %d: %s" % (n, done), since=m)
+    text, rep = inspect_cluster(c)
+    assert rep["leases"]["held"] == [dict(slot=5, node=1, epoch=1, holder="live",
+                                          guards=None)]
+    assert rep["allocator"]["used_by_node"] == {"1": 40}
+    assert rep["allocator"]["chunks_by_node"] == {"1": 1}
+    assert sum(g["used_by_node"].get("1", 0) for g in rep["regions"]) == 40
+    rings = {(g["from"], g["to"]): g for g in rep["rings"]["rings"]}
+    for peer in (1, 2):
+        assert rings[0, peer]["sent"] == rings[0, peer]["received"] == 25
+        assert rings[peer, 0]["sent"] == 25                 # the pongs
+    text_agrees_with_json(text, rep)
+
+    # node 1 crashes: a survivor declares it dead, takes its pages back, breaks its lease
+    c.kill(1)
+    for n in (0, 2):                        # each survivor says so once it is done
+        c.wait_line(n, r"node 1 (declared dead|is dead).*took back", timeout=30)
+    text, rep = inspect_cluster(c)
+    n1 = rep["nodes"][1]
+    assert n1["state"] == "dead" and n1["dead_by"] in (0, 2) and n1["reclaimed"] == 40
+    a = rep["allocator"]
+    assert (a["used"], a["leaked"], a["chunks_by_node"]) == (0, 0, {})
+    assert rep["leases"]["held"] == [] and rep["leases"]["broken"] == [5]
+    assert rep["problems"] == []
+
+
+@pytest.mark.boot
+def test_inspector_on_a_kept_pool_after_down(launch, tmp_path):
+    image = str(tmp_path / "kept.pool")
+    with open(image, "wb") as f:
+        f.truncate(64 * MiB)                # unformatted: the first node formats it
+    r, rep = dmos_pool(image)
+    assert r.returncode == 0 and rep["status"] == "unformatted"
+    c = launch(nodes=2, extra=["--pool-path", image])
+    m = c.mark(0)
+    c.send(0, "hold 7\n")
+    c.wait_line(0, r"node 0: hold: 7 pool pages taken", since=m)
+    c.down()
+    assert c.leftovers() == [] and os.path.exists(image)
+    r, rep = dmos_pool(image)               # no cluster runs; the file stays
+    assert r.returncode == 0, r.stderr
+    assert rep["superblock"]["cluster_id"] == c.name
+    assert [n["state"] for n in rep["nodes"]] == ["up", "up"]   # nobody marked them
+    assert rep["allocator"]["used_by_node"] == {"0": 7}
+    assert rep["allocator"]["inconsistent"] == 0 and rep["problems"] == []
+    text_agrees_with_json(r.stdout, rep)

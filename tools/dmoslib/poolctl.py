@@ -1,0 +1,180 @@
+"""The pool's leases and message rings, read from the host (read-only).
+
+Mirrors kernel/lease.h and kernel/ring.h (with struct msg from
+kernel/msg.h); every constant keeps its C name. Each reader takes an open
+pool.PoolFile and its parsed pool.Pool and returns (info, problems): info is
+a dict ready for JSON (None when the area is unreadable), problems a list of
+sentences about damage that a kernel would trip over. Counters are read
+while the nodes run, so they are a snapshot, not an atomic whole.
+
+  leases @lease_off: nleases leases, lease i on its own line at lease_off +
+    64*i (kernel/pool.h); each is one u64 word:
+      0 free | LEASE_BROKEN (0xffff << 48) | (holder node + 1) << 48 | epoch
+  rings @ring_off: struct ring_mesh (64 bytes: u64 magic "RINGMESH", u32
+    version, u32 nodes, u32 slots, u32 ring_bytes), then nodes x nodes rings,
+    ring from->to at 64 + (from*nodes + to) * ring_bytes; each ring: line 0
+    u64 sent, u64 full; line 1 u64 received; line 2 u32 magic "RING", u32
+    slots, u16 from, u16 to; from byte 192, slots struct msg of 64 bytes
+    (u32 seq, u16 type, u16 from, u32 req_id, u32 flags, u64 args[6]).
+"""
+
+import struct
+
+from .pool import LINE, PoolError
+
+# kernel/lease.h
+LEASE_FREE = 0
+LEASE_BROKEN = 0xFFFF << 48
+LEASE_MAX_NODE = 0xFFFD
+LEASE_EPOCH_MASK = (1 << 48) - 1
+LEASE_STRIDE = LINE                 # kernel/pool.h: one cache line per lease
+LEASE_NAMES = {0: "segment table"}  # kernel/pool.h: POOL_LEASE_SEGS
+
+# kernel/ring.h
+RING_MESH_MAGIC = 0x4853454D474E4952        # "RINGMESH"
+RING_MESH_VERSION = 1
+RING_MAGIC = 0x474E4952                     # "RING"
+RING_MIN_SLOTS = 2
+RING_MAX_SLOTS = 65536
+RING_MAX_NODES = 1024
+MESH_FMT = struct.Struct("<QIIII40x")       # struct ring_mesh
+RING_CTR_FMT = struct.Struct("<QQ48xQ56xIIHH52x")   # struct ring up to slot[]
+RING_HDR = 192                              # offsetof(struct ring, slot)
+MSG_FMT = struct.Struct("<IHHII6Q")         # struct msg (kernel/msg.h)
+MSG_SIZE = 64
+MSG_TYPES = {0: "none", 1: "ping", 2: "pong", 3: "node_dead", 32: "shootdown",
+             33: "shootdown_ack"}           # enum msg_type, as msg_name() says
+PENDING_SHOWN = 8                           # in-flight messages listed per ring
+assert MESH_FMT.size == 64 and RING_CTR_FMT.size == RING_HDR and MSG_FMT.size == MSG_SIZE
+
+
+def ring_bytes(slots):
+    """Bytes of one ring of `slots` messages, 0 if slots is not allowed."""
+    if slots < RING_MIN_SLOTS or slots > RING_MAX_SLOTS or slots & (slots - 1):
+        return 0
+    return RING_HDR + slots * MSG_SIZE
+
+
+def ring_mesh_size(nodes, slots):
+    rb = ring_bytes(slots)
+    if nodes == 0 or nodes > RING_MAX_NODES or rb == 0:
+        return 0
+    return MESH_FMT.size + nodes * nodes * rb
+
+
+def _area(f, p, off, size, what):
+    """The area's bytes, or raise PoolError naming it."""
+    if off + size > p.limit:
+        raise PoolError("%s at 0x%x..0x%x is past the end of the pool (0x%x)"
+                        % (what, off, off + size, p.limit))
+    return f.read(off, size, what)
+
+
+def _alive(p, node, epoch):
+    """kernel/cluster.c node_alive(): state up, this epoch."""
+    e = p.node(node)
+    return bool(e) and e.state == "up" and e.epoch == epoch
+
+
+def read_leases(f, p):
+    """Held, broken and free leases; the holder judged by the node table."""
+    try:
+        raw = _area(f, p, p.lease_off, p.nleases * LEASE_STRIDE, "the lease area")
+    except PoolError as e:
+        return None, [str(e)]
+    info = {"count": p.nleases, "stride": LEASE_STRIDE, "free": 0, "held": [],
+            "broken": [], "junk": [], "stray": []}
+    for i in range(p.nleases):
+        w = int.from_bytes(raw[i * LEASE_STRIDE:i * LEASE_STRIDE + 8], "little")
+        node = (w >> 48) - 1
+        if w == LEASE_FREE:
+            info["free"] += 1
+        elif w == LEASE_BROKEN:
+            info["broken"].append(i)
+        elif 0 <= node <= LEASE_MAX_NODE:
+            epoch = w & LEASE_EPOCH_MASK
+            info["held"].append({"slot": i, "node": node, "epoch": epoch,
+                                 "holder": "live" if _alive(p, node, epoch) else "stale",
+                                 "guards": LEASE_NAMES.get(i)})
+        else:
+            info["junk"].append({"slot": i, "word": "0x%016x" % w})
+        for off in range(i * LEASE_STRIDE + 8, (i + 1) * LEASE_STRIDE, 8):
+            v = int.from_bytes(raw[off:off + 8], "little")
+            if v:
+                info["stray"].append({"offset": off, "word": "0x%016x" % v})
+    problems = ["lease %d holds 0x%s, which names no node" % (j["slot"], j["word"][2:])
+                for j in info["junk"]]
+    if info["stray"]:
+        problems.append("%d non-zero words in the lease area between lease lines "
+                        "(first at lease_off+0x%x): a writer that does not put lease i "
+                        "at lease_off + %d*i?" % (len(info["stray"]),
+                                                  info["stray"][0]["offset"], LEASE_STRIDE))
+    return info, problems
+
+
+def read_rings(f, p):
+    """Every ring of the mesh: sent, received, in flight, full; damage found."""
+    try:
+        if p.ring_size < MESH_FMT.size:
+            raise PoolError("the ring area is %d bytes, less than its header"
+                            % p.ring_size)
+        head = _area(f, p, p.ring_off, MESH_FMT.size, "the ring mesh header")
+    except PoolError as e:
+        return None, [str(e)]
+    magic, version, nodes, slots, rb = MESH_FMT.unpack(head)
+    if magic != RING_MESH_MAGIC:
+        return None, ["ring mesh: bad magic 0x%016x, want 0x%016x \"RINGMESH\""
+                      % (magic, RING_MESH_MAGIC)]
+    if version != RING_MESH_VERSION:
+        return None, ["ring mesh version %d, this tool knows %d"
+                      % (version, RING_MESH_VERSION)]
+    size = ring_mesh_size(nodes, slots)
+    if not size or rb != ring_bytes(slots) or nodes > p.max_nodes:
+        return None, ["ring mesh: damaged geometry (%d nodes, %d slots, %d bytes per "
+                      "ring)" % (nodes, slots, rb)]
+    if size > p.ring_size:
+        return None, ["ring mesh: %d x %d rings of %d bytes need %d bytes, the "
+                      "superblock gives the area %d" % (nodes, nodes, rb, size,
+                                                        p.ring_size)]
+    info = {"nodes": nodes, "slots": slots, "ring_bytes": rb, "mesh_bytes": size,
+            "rings": []}
+    problems = []
+    if slots != p.ring_slots:
+        problems.append("ring mesh has %d slots per ring, the superblock says %d"
+                        % (slots, p.ring_slots))
+    for frm in range(nodes):
+        for to in range(nodes):
+            off = p.ring_off + MESH_FMT.size + (frm * nodes + to) * rb
+            try:
+                raw = f.read(off, RING_HDR, "ring %d->%d" % (frm, to))
+            except PoolError as e:
+                return info, problems + [str(e)]
+            sent, full, received, rmagic, rslots, rfrom, rto = RING_CTR_FMT.unpack(raw)
+            bad = []
+            if rmagic != RING_MAGIC or rslots != slots or (rfrom, rto) != (frm, to):
+                bad.append("header says magic 0x%08x, %d slots, %d->%d"
+                           % (rmagic, rslots, rfrom, rto))
+            flight = sent - received
+            if flight < 0 or flight > slots:
+                bad.append("sent %d and received %d are %d apart, outside 0..%d"
+                           % (sent, received, flight, slots))
+            problems += ["ring %d->%d: %s" % (frm, to, b) for b in bad]
+            if frm == to and not (bad or sent or received or full):
+                continue            # a node never sends to itself
+            r = {"from": frm, "to": to, "sent": sent, "received": received,
+                 "in_flight": flight if not bad else None, "full": full, "ok": not bad}
+            if not bad and flight:
+                r["pending"] = _pending(f, off, slots, received, min(flight, PENDING_SHOWN))
+            info["rings"].append(r)
+    return info, problems
+
+
+def _pending(f, ring_off, slots, received, n):
+    """Types of the first n messages waiting in a ring ("?" for a slot not ready)."""
+    out = []
+    for pos in range(received, received + n):
+        raw = f.read(ring_off + RING_HDR + (pos % slots) * MSG_SIZE, MSG_SIZE, "a ring slot")
+        seq, mtype = MSG_FMT.unpack(raw)[:2]
+        ready = seq == (pos + 1) & 0xFFFFFFFF
+        out.append(MSG_TYPES.get(mtype, "type%d" % mtype) if ready else "?")
+    return out

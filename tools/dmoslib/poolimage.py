@@ -1,0 +1,190 @@
+"""Synthetic pool images, laid out byte for byte as a dmos kernel formats them.
+
+The host tools never write a live pool; this module makes pool files for
+tests of the readers (and of kernels that must refuse a bad pool): create()
+does what format() in kernel/pool.c does with ring_mesh_format(),
+xlate_format() and palloc_format() (kernel/ring.c, mm/xlate.c,
+mm/palloc.c), and an Image then sets node entries, page records, chunk
+owners, leases, ring counters, translation entries and region states the way
+running kernels would. The structs and constants are the readers' (pool.py,
+poolctl.py, poolmem.py), so a reader and this writer cannot drift apart
+silently; a boot test compares this layout with a kernel-formatted pool.
+"""
+
+import os
+from array import array
+
+from . import poolctl as rc
+from . import poolmem as pm
+from .pool import (CLUSTER_ID_MAX, LINE, MAX_NODES, NODE_FMT, NODE_SIZE, NODE_STATES,
+                   PAGE_SIZE, POOL_FUTEX_BYTES, POOL_MAGIC, POOL_SEG_BYTES, POOL_VERSION,
+                   PROC_BYTES, SUPER_FIELDS, SUPER_FMT)
+
+REGION_SIZE = 32 << 20          # kernel/param.h
+DEAD_AFTER_MS = 2000
+POOL_NLEASES = 64               # kernel/pool.h
+POOL_RING_SLOTS = 64
+POOL_CHUNK_PAGES = 512
+POOL_NSEGS = 64
+POOL_NFUTEX = 256
+POOL_PROCS_PER_NODE = 64
+DATA_ALIGN = 2 << 20            # data_off is 2 MiB aligned
+NODE_STATE = {v: k for k, v in NODE_STATES.items()}
+
+
+def _up(x, a):
+    return (x + a - 1) // a * a
+
+
+def xlate_meta_size(npages, gshift, region_pages):
+    nblocks = npages >> gshift
+    regions_off = _up(pm.XLATE_HDR_FMT.size + nblocks * 4, LINE)
+    return regions_off + -(-npages // region_pages) * LINE
+
+
+def palloc_layout(npages, chunk_pages=POOL_CHUNK_PAGES):
+    """(nchunks, words, bmp_off, rec_off, size) as layout() in mm/palloc.c."""
+    nchunks = -(-npages // chunk_pages)
+    words = _up(chunk_pages, LINE * 8) // 64
+    bmp_off = _up(LINE + nchunks * 4, LINE)
+    rec_off = bmp_off + nchunks * words * 8
+    return nchunks, words, bmp_off, rec_off, _up(rec_off + npages * 8, LINE)
+
+
+def layout(size, nodes, region=REGION_SIZE, gshift=0):
+    """The superblock fields format() in kernel/pool.c writes."""
+    sb = dict.fromkeys(SUPER_FIELDS, 0)
+    sb["node_table_off"] = PAGE_SIZE
+    sb["lease_off"] = PAGE_SIZE + MAX_NODES * NODE_SIZE
+    sb["nleases"] = POOL_NLEASES
+    sb["ring_off"] = sb["lease_off"] + POOL_NLEASES * 64
+    sb["ring_slots"] = POOL_RING_SLOTS
+    sb["ring_size"] = rc.ring_mesh_size(nodes, POOL_RING_SLOTS)
+    sb["seg_off"] = _up(sb["ring_off"] + sb["ring_size"], 64)
+    sb["nsegs"] = POOL_NSEGS
+    sb["futex_off"] = sb["seg_off"] + POOL_NSEGS * POOL_SEG_BYTES
+    sb["nfutex"] = POOL_NFUTEX
+    sb["proc_off"] = _up(sb["futex_off"] + POOL_NFUTEX * POOL_FUTEX_BYTES, 64)
+    sb["procs_per_node"] = POOL_PROCS_PER_NODE
+    sb["xlate_off"] = _up(sb["proc_off"] + MAX_NODES * POOL_PROCS_PER_NODE * PROC_BYTES,
+                          64)
+    whole = size // PAGE_SIZE               # sized for the whole pool first
+    sb["xlate_size"] = xlate_meta_size(whole, gshift, min(region, size) // PAGE_SIZE)
+    sb["palloc_off"] = _up(sb["xlate_off"] + sb["xlate_size"], 64)
+    sb["palloc_size"] = palloc_layout(whole)[4]
+    sb["data_off"] = _up(sb["palloc_off"] + sb["palloc_size"], DATA_ALIGN)
+    if sb["data_off"] + (4 << 20) > size:
+        raise ValueError("a %d-byte pool is too small for its control state" % size)
+    sb["npages"] = (size - sb["data_off"]) // PAGE_SIZE
+    sb.update(gshift=gshift, chunk_pages=POOL_CHUNK_PAGES, dead_after_ms=DEAD_AFTER_MS,
+              region_pages=min(region // PAGE_SIZE, sb["npages"]))
+    sb.update(version=POOL_VERSION, pool_size=size, max_nodes=MAX_NODES,
+              expected_nodes=nodes, region_size=sb["region_pages"] * PAGE_SIZE)
+    return sb
+
+
+def create(path, size=64 << 20, nodes=3, cluster="test", claim=1, region=REGION_SIZE,
+           gshift=0, **fields):
+    """Write a freshly formatted pool image; fields override superblock fields
+    (e.g. magic=0x1234, version=7). Returns an Image on it."""
+    sb = layout(size, nodes, region, gshift)
+    sb.update(magic=POOL_MAGIC, format_claim=claim, cluster_id=cluster.encode()[
+        :CLUSTER_ID_MAX - 1])
+    with open(path, "wb") as f:
+        f.truncate(size)
+    img = Image(path, sb)
+    img.put(0, SUPER_FMT.pack(*[sb[k] for k in SUPER_FIELDS]))
+    img.put(sb["ring_off"], rc.MESH_FMT.pack(rc.RING_MESH_MAGIC, rc.RING_MESH_VERSION,
+                                             nodes, POOL_RING_SLOTS,
+                                             rc.ring_bytes(POOL_RING_SLOTS)))
+    for frm in range(nodes):
+        for to in range(nodes):
+            img.ring(frm, to)
+    npages, rp = sb["npages"], sb["region_pages"]
+    nblocks = npages >> gshift
+    regions_off = _up(pm.XLATE_HDR_FMT.size + nblocks * 4, LINE)
+    img.put(sb["xlate_off"], pm.XLATE_HDR_FMT.pack(
+        pm.XLATE_MAGIC, pm.XLATE_VERSION, gshift, npages, rp, -(-npages // rp), nblocks,
+        pm.XLATE_HDR_FMT.size, regions_off, 0, 0))
+    img.put(sb["xlate_off"] + pm.XLATE_HDR_FMT.size,
+            array("I", range(nblocks)).tobytes())            # the identity
+    nchunks, words, bmp_off, rec_off, _ = palloc_layout(npages)
+    img.put(sb["palloc_off"], pm.PALLOC_HDR_FMT.pack(
+        pm.PALLOC_MAGIC, pm.PALLOC_VERSION, POOL_CHUNK_PAGES, npages, MAX_NODES, nchunks,
+        words, 0, LINE, bmp_off, rec_off))
+    last = npages - (nchunks - 1) * POOL_CHUNK_PAGES    # padding bits stay taken
+    pad = ((1 << (words * 64)) - 1) ^ ((1 << last) - 1)
+    img.put(sb["palloc_off"] + bmp_off + (nchunks - 1) * words * 8,
+            pad.to_bytes(words * 8, "little"))
+    img.geom = dict(nblocks=nblocks, regions_off=regions_off, words=words,
+                    bmp_off=bmp_off, rec_off=rec_off)
+    if fields:
+        sb.update(fields)
+        img.put(0, SUPER_FMT.pack(*[sb[k] for k in SUPER_FIELDS]))
+    return img
+
+
+class Image:
+    """A pool image to change the way running kernels would."""
+
+    def __init__(self, path, sb):
+        self.path, self.sb, self.geom = path, sb, {}
+
+    def put(self, off, data):
+        fd = os.open(self.path, os.O_WRONLY)
+        try:
+            os.pwrite(fd, data, off)
+        finally:
+            os.close(fd)
+
+    def get(self, off, n):
+        with open(self.path, "rb") as f:
+            f.seek(off)
+            return f.read(n)
+
+    def u64(self, off, v):
+        self.put(off, (v & (1 << 64) - 1).to_bytes(8, "little"))
+
+    def node(self, slot, state="up", epoch=1, heartbeat=100, local_mem=64 << 20,
+             doorbell=-1, dead_by=0, reclaimed=0):
+        self.put(self.sb["node_table_off"] + slot * NODE_SIZE, NODE_FMT.pack(
+            NODE_STATE.get(state, state), slot, epoch, heartbeat, local_mem, doorbell,
+            dead_by, reclaimed))
+
+    def lease(self, i, word, stride=LINE):
+        self.u64(self.sb["lease_off"] + i * stride, word)
+
+    def ring(self, frm, to, sent=0, received=0, full=0, magic=rc.RING_MAGIC):
+        nodes, rb = self.sb["expected_nodes"], rc.ring_bytes(self.sb["ring_slots"])
+        off = self.sb["ring_off"] + rc.MESH_FMT.size + (frm * nodes + to) * rb
+        self.put(off, rc.RING_CTR_FMT.pack(sent, full, received, magic,
+                                           self.sb["ring_slots"], frm, to))
+
+    def take(self, ppn, node, pid=1, flags=0, bit=True, record=True):
+        """Allocate pool page ppn to node, as take() in mm/palloc.c does."""
+        g, base = self.geom, self.sb["palloc_off"]
+        c, i = divmod(ppn, POOL_CHUNK_PAGES)
+        woff = base + g["bmp_off"] + (c * g["words"] + i // 64) * 8
+        if bit:
+            w = int.from_bytes(self.get(woff, 8), "little") | 1 << (i % 64)
+            self.u64(woff, w)
+        if record:
+            self.u64(base + g["rec_off"] + ppn * 8,
+                     (node + 1) | (flags & 0xFFFF) << 16 | pid << 32)
+
+    def own(self, chunk, node):
+        self.put(self.sb["palloc_off"] + LINE + chunk * 4,
+                 (0 if node is None else node + 1).to_bytes(4, "little"))
+
+    def entry(self, block, dblk, moving=False):
+        self.put(self.sb["xlate_off"] + pm.XLATE_HDR_FMT.size + block * 4,
+                 (dblk | (pm.XLATE_MOVING if moving else 0)).to_bytes(4, "little"))
+
+    def region(self, r, state="online", moves_out=0, pages_out=0):
+        st = {v: k for k, v in pm.REGION_STATES.items()}[state]
+        self.put(self.sb["xlate_off"] + self.geom["regions_off"] + r * LINE,
+                 pm.XLATE_REGION_FMT.pack(st, 0, moves_out, pages_out))
+
+    def moves(self, moves, pages_moved):
+        self.put(self.sb["xlate_off"] + 56, pm.XLATE_HDR_FMT.pack(
+            0, 0, 0, 0, 0, 0, 0, 0, 0, moves, pages_moved)[56:72])
