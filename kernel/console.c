@@ -6,6 +6,19 @@
 
 static char ring[1024];
 static volatile unsigned head, tail;    /* head: next to read; tail: next to write */
+static int owner;                       /* pid of init when it has the console */
+
+void console_give(int pid)
+{
+	owner = pid;
+}
+
+bool console_monitor_reads(void)
+{
+	if (owner && !proc_find(owner))
+		owner = 0;              /* init is gone: the monitor takes over */
+	return !owner;
+}
 
 void console_poll(void)
 {

@@ -117,6 +117,15 @@ void kmain(struct boot_info *bi)
 
 	if (cmdline_get("bench", arg, sizeof(arg)) && !strcmp(arg, "frames"))
 		bench_frames();
+	if (cmdline_get("init", arg, sizeof(arg)) && strcmp(arg, "none")) {
+		char *argv[] = { arg };
+		int pid = proc_spawn(arg, argv, 1);
+		if (pid < 0)
+			printk("node %d: init: cannot start %s (%d); the monitor has the console\n",
+			       self.id, arg, pid);
+		else
+			console_give(pid);      /* the console is init's from now on */
+	}
 	if (cmdline_get("fault", arg, sizeof(arg))) {
 		printk("node %d: taking a deliberate '%s' fault (fault= on the command line)\n",
 		       self.id, arg);

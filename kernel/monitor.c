@@ -440,7 +440,7 @@ void monitor(void)
 	if (!held)
 		panic("monitor: no memory for its page list");
 	for (;;) {
-		int c = console_getc();
+		int c = console_monitor_reads() ? console_getc() : -1;
 		if (c < 0) {
 			cluster_poll();
 			remote_work();

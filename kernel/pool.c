@@ -225,10 +225,13 @@ int pool_attach(void *base, uint64_t size)
 	pool.procs = b + sb->proc_off;
 	pool.frames = b + sb->data_off;
 	pool.size = size;
-	if (sb->expected_nodes != (uint32_t)self.nodes ||
-	    palloc_attach(&pa, b + sb->palloc_off, self.id, xlate_usable, pool.xlate)) {
+	if (sb->expected_nodes != (uint32_t)self.nodes) {
 		printk("node %d: pool refused: formatted for %u nodes, this node expects %d\n",
 		       self.id, sb->expected_nodes, self.nodes);
+		return -EINVAL;
+	}
+	if (palloc_attach(&pa, b + sb->palloc_off, self.id, xlate_usable, pool.xlate)) {
+		printk("node %d: pool refused: its page allocator is damaged\n", self.id);
 		return -EINVAL;
 	}
 	pool.palloc = &pa;

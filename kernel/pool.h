@@ -29,7 +29,7 @@
 #include "kernel/param.h"
 
 #define POOL_MAGIC   0x4C4F4F50534F4D44ULL      /* "DMOSPOOL" */
-#define POOL_VERSION 1
+#define POOL_VERSION 2        /* 2: control areas for leases, rings, segments, futexes, processes */
 
 struct pool_super {
 	uint64_t magic;                 /* written last by the formatter */

@@ -18,18 +18,14 @@ reason, while the ISO does not exist. write_pool() builds synthetic pool files
 for tests of the pool readers (dmoslib.poolimage lays them out as a kernel would).
 """
 
-import fcntl
 import itertools
 import json
 import os
 import re
 import shutil
 import signal
-import socket
-import struct
 import subprocess
 import sys
-import termios
 import time
 
 import pytest
@@ -40,7 +36,7 @@ PYTHON = "/usr/bin/python3"
 ISO = os.environ.get("DMOS_TEST_ISO") or os.path.join(REPO, "build", "dmos.iso")
 sys.path.insert(0, os.path.join(REPO, "tools"))
 
-from dmoslib import params, pool as poolmod, poolimage, qemu  # noqa: E402
+from dmoslib import console, params, pool as poolmod, poolimage, qemu  # noqa: E402
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _names = itertools.count(1)
@@ -190,16 +186,9 @@ class Cluster:
         """Type text on node n's serial console. Waits until QEMU has read it
         all: QEMU drops what is still unread when the client hangs up, and it
         reads only as fast as the guest empties its UART."""
-        with socket.socket(socket.AF_UNIX) as s:
-            s.connect(os.path.join(self.run_dir, "node%d.sock" % n))
-            s.sendall(text.encode() if isinstance(text, str) else text)
-            deadline = time.monotonic() + timeout
-            while struct.unpack("i", fcntl.ioctl(s.fileno(), termios.TIOCOUTQ,
-                                                 bytes(4)))[0]:
-                if time.monotonic() > deadline:
-                    raise AssertionError("node %d of %s did not read %r within %g s"
-                                         % (n, self.name, text, timeout))
-                time.sleep(0.01)
+        if not console.type_into(os.path.join(self.run_dir, "node%d.sock" % n), text, timeout):
+            raise AssertionError("node %d of %s did not read %r within %g s"
+                                 % (n, self.name, text, timeout))
 
     def qmp(self, n, command, **arguments):
         return qemu.qmp(os.path.join(self.run_dir, "node%d.qmp" % n), command,
@@ -340,7 +329,7 @@ def launch(request, tmp_path):
     assert not problems, "leftovers after down: " + "; ".join(problems)
 
 
-def write_pool(path, size=64 << 20, version=1, magic=poolmod.POOL_MAGIC, max_nodes=64,
+def write_pool(path, size=64 << 20, version=poolmod.POOL_VERSION, magic=poolmod.POOL_MAGIC, max_nodes=64,
                expected=3, cluster="test", claim=1, region=32 << 20, table=None,
                data=None, nodes=()):
     """Write a synthetic pool file; returns its path.

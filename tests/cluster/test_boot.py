@@ -29,7 +29,7 @@ def test_cluster_boots_and_every_node_joins(launch, nodes):
         assert "CPU exception" not in log
 
     p = c.pool()
-    assert p.formatted and p.version == 1
+    assert p.formatted and p.version == 2
     assert p.cluster_id == c.name
     assert p.pool_size == 64 << 20 and p.max_nodes == 64
     assert p.format_claim - 1 in range(nodes)      # one of ours formatted it
@@ -90,7 +90,7 @@ def test_other_exceptions_dump_and_halt(launch, kind, vector, name):
 @pytest.mark.boot
 @pytest.mark.parametrize("kind,message", [
     ("cluster", r"pool refused: pool belongs to cluster 'other', this node is in cluster '"),
-    ("version", r"pool refused: pool format version 7, this kernel knows version 1"),
+    ("version", r"pool refused: pool format version 7, this kernel knows version 2"),
     ("magic", r"pool refused: not a dmos pool \(magic 0x"),
 ])
 def test_node_refuses_a_bad_pool(launch, tmp_path, kind, message):

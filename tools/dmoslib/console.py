@@ -7,15 +7,33 @@ carriage) and is always restored. QEMU serves one console client at a time;
 everything the node prints is also in node<N>.log, connected or not.
 """
 
+import fcntl
 import os
 import select
 import socket
+import struct
 import sys
 import termios
 import time
 import tty
 
 from . import params
+
+
+def type_into(sock_path, data, timeout=10):
+    """Type data on a node's console and wait until QEMU has read all of it:
+    QEMU drops what is still unread when the client hangs up, and it reads
+    only as fast as the guest empties its UART. Return: True, or False if
+    the node did not read it all within timeout seconds."""
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(sock_path)
+        s.sendall(data.encode() if isinstance(data, str) else data)
+        deadline = time.monotonic() + timeout
+        while struct.unpack("i", fcntl.ioctl(s.fileno(), termios.TIOCOUTQ, bytes(4)))[0]:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+    return True
 
 
 def attach(sock_path, log_path, label):

@@ -6,12 +6,11 @@ driver (tools/experiment); tests use their own harness (tests/cluster).
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
 
-from . import params
+from . import console, params
 
 DMOS = [sys.executable, os.path.join(params.REPO, "tools", "dmos")]
 
@@ -53,9 +52,8 @@ class Cluster:
         return len(self.log(n))
 
     def send(self, n, line):
-        with socket.socket(socket.AF_UNIX) as s:
-            s.connect(os.path.join(self.dir, "node%d.sock" % n))
-            s.sendall((line + "\n").encode())
+        if not console.type_into(os.path.join(self.dir, "node%d.sock" % n), line + "\n"):
+            raise DriveError("node %d did not read %r (logs in %s)" % (n, line, self.dir))
 
     def wait(self, waits, timeout=300):
         """waits: {node: (regex, since)}. Return {node: (match, host time seen)}."""

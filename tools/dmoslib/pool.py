@@ -1,6 +1,6 @@
 """Read-only view of a dmos pool: the reader, the superblock, the node table.
 
-The kernels write the pool (kernel/pool.h is the contract; layout version 1,
+The kernels write the pool (kernel/pool.h is the contract; layout version 2,
 little endian); host tools only read it, from a pool file under /dev/shm or a
 dax character device, with the nodes running or not. read_pool() returns a
 Pool, or raises PoolError with one sentence saying why the file is not a
@@ -39,7 +39,7 @@ import struct
 from dataclasses import asdict, dataclass, field
 
 POOL_MAGIC = 0x4C4F4F50534F4D44     # b"DMOSPOOL" read as a little-endian u64
-POOL_VERSION = 1
+POOL_VERSION = 2
 PAGE_SIZE = 4096
 SUPER_SIZE = PAGE_SIZE              # the superblock's page
 MIN_FILE = 8 * 1024                 # superblock plus at least one page
