@@ -5,10 +5,18 @@ pages, drains regions and pings other nodes; the tests check what the nodes
 report and what the pool holds afterwards (read from the host).
 """
 
+import json
 import re
 import time
 
 import pytest
+
+
+def inspect(c):
+    """The pool inspector's view of this cluster's pool, as a user would get it."""
+    r = c.dmos("pool", "--json")
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
 
 
 def command(c, n, line, done, timeout=60):
@@ -40,6 +48,9 @@ def test_concurrent_alloc_and_free_leak_nothing(launch):
     out = c.log(0)
     for n in range(3):
         assert re.search(r"node %d uses 0 pool pages" % n, out)
+    alloc = inspect(c)["allocator"]
+    assert alloc["used"] == 0 and alloc["free"] == alloc["npages"]
+    assert alloc["leaked"] == 0 and alloc["inconsistent"] == 0 and alloc["bad_records"] == 0
 
 
 @pytest.mark.boot
@@ -90,6 +101,8 @@ def test_a_killed_node_is_declared_dead_and_its_pages_come_back(launch):
     assert c.pool().node(1).state == "dead"
     pages, free, reserved, held, inconsistent = pool_line(c, 0)
     assert free == pages and inconsistent == 0
+    alloc = inspect(c)["allocator"]
+    assert alloc["leaked"] == 0 and alloc["used"] == 0, alloc
     assert c.alive(0) and c.alive(2)
 
 
