@@ -246,10 +246,33 @@ static int64_t sys_yield(ARGS1)
 	return 0;
 }
 
+/*
+ * The lowest address from VM_MMAP_BASE where len bytes and a guard page fit
+ * between the areas already there: freed address space is used again, so
+ * its page tables are too.
+ */
+static uint64_t lowest_gap(struct vm *vm, uint64_t len)
+{
+	uint64_t start = VM_MMAP_BASE;
+
+	for (bool moved = true; moved;) {
+		moved = false;
+		for (int i = 0; i < vm->nareas; i++) {
+			struct vm_area *r = &vm->area[i];
+			if (start < r->end + PAGE_SIZE && start + len + PAGE_SIZE > r->start &&
+			    r->start >= VM_MMAP_BASE && r->start < SEG_BASE) {
+				start = r->end + PAGE_SIZE;
+				moved = true;
+			}
+		}
+	}
+	return start;
+}
+
 static int64_t sys_dm_alloc(ARGS3)
 {
 	struct vm *vm = uvm();
-	uint64_t len = (a + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1), start = vm->mmap_next;
+	uint64_t len = (a + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1), start = lowest_gap(vm, len);
 
 	UNUSED3;
 	if (!a || a > (64UL << 30) || b < DM_LOCAL || b > DM_ANY || (c & ~(uint64_t)DM_OPTIONAL))
@@ -266,7 +289,6 @@ static int64_t sys_dm_alloc(ARGS3)
 			return -ENOMEM;
 		}
 	}
-	vm->mmap_next = start + len + PAGE_SIZE;        /* a guard page between areas */
 	return (int64_t)start;
 }
 

@@ -39,12 +39,33 @@ bool mm_pool_fault(uint64_t addr)
 	return !err && arch_poolmem_map(ppn, pool.frames_pa + (dfn << PAGE_SHIFT)) == 0;
 }
 
+/*
+ * Zero a fresh pool page through the device window, where the whole pool is
+ * mapped with large pages: going through the translated window instead
+ * would build a page table for every 2 MiB of pool this node ever touches.
+ * A move that lands while we write shows as a new entry afterwards: then
+ * the new frame is zeroed too.
+ */
+static void zero(uint64_t ppn)
+{
+	uint64_t dfn, again;
+
+	do {
+		while (xlate_resolve(pool.xlate, ppn, &dfn) == -EBUSY) {
+			msg_poll();
+			arch_cpu_relax();
+		}
+		memset(pool.frames + (dfn << PAGE_SHIFT), 0, PAGE_SIZE);
+		again = xlate_lookup(pool.xlate, ppn);
+	} while (again != dfn && again != XLATE_NONE);
+}
+
 int64_t pmem_alloc(uint32_t pid)
 {
 	int64_t ppn = palloc_alloc(pool.palloc, pid);
 
 	if (ppn >= 0)
-		memset(pmem_page(ppn), 0, PAGE_SIZE);
+		zero(ppn);
 	return ppn;
 }
 

@@ -40,7 +40,6 @@ struct vm {
 	struct vm_area area[VM_MAX_AREAS];
 	int nareas;
 	uint64_t brk_start, brk;        /* the heap area grows from brk_start */
-	uint64_t mmap_next;             /* where the next dm_alloc goes */
 	uint64_t local_pages, pool_pages;       /* pages now filled in, by place */
 };
 

@@ -129,7 +129,6 @@ int proc_spawn(const char *path, char *const argv[], int argc)
 		goto err_vm;
 	}
 	p->vm.brk_start = p->vm.brk = (top + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
-	p->vm.mmap_next = MMAP_BASE;
 	if ((err = vm_add(&p->vm, p->vm.brk_start, HEAP_MAX, ARCH_PROT_WRITE, VM_PLACE_ANY, false)))
 		goto err_vm;
 	vm_find(&p->vm, p->vm.brk_start)->end = p->vm.brk_start + PAGE_SIZE;
@@ -166,6 +165,7 @@ void proc_exit(int status)
 		remote_child_exit(p->pid, p->ppid, status);
 	if (!parent)
 		p->ppid = proc_table()[0].pid;  /* the kernel thread reaps it */
+	remote_forget(p->pid);
 	arch_irq_disable();
 	syscall_exit_files();
 	vm_destroy(&p->vm);
@@ -237,11 +237,12 @@ int proc_wait(int pid, int *status)
 			return -ECHILD;
 		if (current->killed)
 			return -EINTR;
-		if (current == &procs[0] && !sched_others_runnable()) {
+		if (current == &procs[0]) {
 			remote_work();  /* the kernel thread serves other nodes while it waits */
 			cluster_poll();
-			arch_idle();
 		}
+		if (current == &procs[0] && !sched_others_runnable())
+			arch_idle();
 		else
 			sched_sleep(current, arch_time_ns() + 100000000ULL);
 	}

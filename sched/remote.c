@@ -106,6 +106,11 @@ int proc_spawn_on(int node, const char *path, char *const argv[], int argc)
 		return node < 0 || node >= self.nodes ? -EINVAL : -E2BIG;
 	if (!pool.joined || __atomic_load_n(&pool.nodes[node].state, __ATOMIC_ACQUIRE) != NODE_UP)
 		return -EHOSTDOWN;
+	int free_slots = 0;
+	for (int i = 0; i < MAX_RKIDS; i++)
+		free_slots += !rkids[i].used;
+	if (!free_slots)
+		return -EAGAIN;         /* too many remote children waited for at once */
 
 	int64_t ppn = pmem_alloc(current->pid);
 	if (ppn < 0)
@@ -164,6 +169,16 @@ int remote_wait(int ppid, int pid, int *pid_out, int *status)
 	return found;
 }
 
+void remote_forget(int ppid)
+{
+	uint64_t flags = arch_irq_save();
+
+	for (int i = 0; i < MAX_RKIDS; i++)
+		if (rkids[i].used && rkids[i].ppid == ppid)
+			rkids[i].used = false;  /* nobody will wait for them now */
+	arch_irq_restore(flags);
+}
+
 void remote_child_exit(int pid, int ppid, int status)
 {
 	struct msg m = { .type = MSG_CHILD_EXIT };
@@ -182,6 +197,7 @@ void remote_msg(const struct msg *m)
 			if (!incoming[i].used) {
 				incoming[i].m = *m;
 				incoming[i].used = true;
+				sched_wakeup(&proc_table()[0]);        /* the kernel thread serves it */
 				return;
 			}
 		}

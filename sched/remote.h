@@ -28,6 +28,9 @@ int proc_spawn_on(int node, const char *path, char *const argv[], int argc);
  * ended; 0 if one is still running; -ECHILD if there is none. */
 int remote_wait(int ppid, int pid, int *pid_out, int *status);
 
+/* Process ppid ended: forget its remote children (nobody waits for them). */
+void remote_forget(int ppid);
+
 /* The child pid of a remote parent ended: tell the parent's node. */
 void remote_child_exit(int pid, int ppid, int status);
 

@@ -1,0 +1,280 @@
+/*
+ * sh: a small shell on the node's console. Runs programs from the initrd
+ * by name, on this node or on another one, in the foreground or the
+ * background:
+ *
+ *   sh$ hello a b          run hello here and wait for it
+ *   sh$ bigalloc 64 pool &  run it in the background; prints its pid
+ *   sh$ @2 hello            run hello on node 2 and wait (also: on 2 hello)
+ *
+ * Builtins: exit [STATUS], help, wait (every background job), jobs.
+ * A command that fails gets one line saying how (exit status or signal).
+ * Words are split at blanks; "double" or 'single' quotes keep blanks in a
+ * word. Reads lines with fgets(stdin) until end of input.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include "dm.h"
+
+#define MAX_LINE  512
+#define MAX_WORDS 16            /* the kernel passes at most 16 arguments */
+#define MAX_JOBS  32
+
+struct job {
+	int pid, node;
+	char name[DM_NAME_MAX];
+};
+
+static struct job jobs[MAX_JOBS];
+static int njobs;
+static int self;                /* this node */
+
+/* Split line into words in place. Return: how many, or -1 (said why). */
+static int split(char *line, char **w)
+{
+	int n = 0;
+	char *p = line, *out;
+
+	for (;;) {
+		while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+			p++;
+		if (!*p || *p == '#')
+			return n;
+		if (n == MAX_WORDS) {
+			printf("sh: too many words (at most %d)\n", MAX_WORDS);
+			return -1;
+		}
+		w[n++] = out = p;
+		while (*p && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
+			if (*p == '"' || *p == '\'') {
+				char q = *p++;
+				while (*p && *p != q)
+					*out++ = *p++;
+				if (*p != q) {
+					printf("sh: missing %c\n", q);
+					return -1;
+				}
+				p++;
+			} else {
+				*out++ = *p++;
+			}
+		}
+		if (*p)
+			p++;
+		*out = 0;
+	}
+}
+
+/* Print how a job ended, if it did not go well (or always, when verbose). */
+static void report(const char *name, int pid, int status, int verbose)
+{
+	if (WIFSIGNALED(status))
+		printf("sh: %s (pid %d) killed by signal %d%s\n", name, pid, WTERMSIG(status),
+		       WTERMSIG(status) == 11 ? " (fault)" : WTERMSIG(status) == 9 ? " (killed)" : "");
+	else if (WEXITSTATUS(status) || verbose)
+		printf("sh: %s (pid %d) exited with status %d\n", name, pid, WEXITSTATUS(status));
+}
+
+static void forget(int i)
+{
+	jobs[i] = jobs[--njobs];
+}
+
+/* Wait for every background job. */
+static void wait_all(void)
+{
+	while (njobs) {
+		int status = 0, pid = dm_wait(jobs[0].pid, &status);
+		if (pid < 0)
+			printf("sh: wait for %s (pid %d): %s\n", jobs[0].name, jobs[0].pid, strerror(errno));
+		else
+			report(jobs[0].name, pid, status, 1);
+		forget(0);
+	}
+}
+
+/* Reap background jobs of this node that have ended (zombies in dm_ps). */
+static void reap_done(void)
+{
+	static struct dm_proc ps[512];
+	int n;
+
+	if (!njobs || (n = dm_ps(ps, 512)) < 0)
+		return;
+	for (int i = 0; i < njobs; i++) {
+		if (jobs[i].node != self)
+			continue;       /* ended remote jobs show up at wait */
+		for (int k = 0; k < n; k++) {
+			if (ps[k].pid != jobs[i].pid || ps[k].state != DM_PROC_ZOMBIE)
+				continue;
+			int status = 0;
+			if (dm_wait(jobs[i].pid, &status) == jobs[i].pid)
+				report(jobs[i].name, jobs[i].pid, status, 1);
+			forget(i--);
+			break;
+		}
+	}
+}
+
+static void list_jobs(void)
+{
+	static struct dm_proc ps[512];
+	int n = dm_ps(ps, 512);
+
+	for (int i = 0; i < njobs; i++) {
+		const char *state = "running";
+		for (int k = 0; k < n; k++)
+			if (ps[k].pid == jobs[i].pid)
+				state = dm_state_name(ps[k].state);
+		printf("[%d] node %d %-8s %s\n", jobs[i].pid, jobs[i].node, state, jobs[i].name);
+	}
+}
+
+static void help(void)
+{
+	printf("sh: run programs from the initrd on this node or another one\n"
+	       "  PROG [ARGS]         run PROG here and wait for it\n"
+	       "  PROG [ARGS] &       run it in the background (prints its pid)\n"
+	       "  @N PROG [ARGS]      run it on node N (also: on N PROG [ARGS])\n"
+	       "  wait                wait for every background job\n"
+	       "  jobs                list the background jobs\n"
+	       "  exit [STATUS]       leave the shell\n"
+	       "  help                this text\n"
+	       "programs: ps, free, kill, hello, dmtest, seglist, bigalloc, ubench, ...\n");
+}
+
+/* A node number, or -1. */
+static int node_arg(const char *s)
+{
+	char *end;
+	long n = strtol(s, &end, 10);
+
+	return *s && !*end && n >= 0 && n < 1000 ? (int)n : -1;
+}
+
+/* Run one command line. Return: 1 to leave the shell. */
+static int run(char *line, int *last)
+{
+	char *words[MAX_WORDS + 1], **w = words;
+	int n = split(line, words), node = self, bg = 0;
+
+	if (n <= 0)
+		return 0;
+	size_t len = strlen(w[n - 1]);
+	if (!strcmp(w[n - 1], "&")) {
+		bg = 1;
+		n--;
+	} else if (len > 1 && w[n - 1][len - 1] == '&') {
+		bg = 1;
+		w[n - 1][len - 1] = 0;
+	}
+	if (n && w[0][0] == '@') {
+		if ((node = node_arg(w[0] + 1)) < 0) {
+			printf("sh: %s: not a node number\n", w[0]);
+			return 0;
+		}
+		w++, n--;
+	} else if (n >= 2 && !strcmp(w[0], "on")) {
+		if ((node = node_arg(w[1])) < 0) {
+			printf("sh: %s: not a node number\n", w[1]);
+			return 0;
+		}
+		w += 2, n -= 2;
+	}
+	if (!n) {
+		printf("sh: which program?\n");
+		return 0;
+	}
+	w[n] = NULL;
+
+	if (!strcmp(w[0], "exit")) {
+		if (n > 1)
+			*last = atoi(w[1]);
+		return 1;
+	}
+	if (!strcmp(w[0], "help")) {
+		help();
+		return 0;
+	}
+	if (!strcmp(w[0], "wait")) {
+		wait_all();
+		return 0;
+	}
+	if (!strcmp(w[0], "jobs")) {
+		list_jobs();
+		return 0;
+	}
+
+	int pid = dm_spawn(w[0], w, node);
+	if (pid < 0) {
+		int err = errno;
+		if (err == ENOENT)
+			printf("sh: %s: no such program\n", w[0]);
+		else if (err == EINVAL && node != self)
+			printf("sh: %s: no node %d in this cluster\n", w[0], node);
+		else if (err == EHOSTDOWN)
+			printf("sh: %s: node %d is down\n", w[0], node);
+		else
+			printf("sh: %s: cannot start: %s\n", w[0], strerror(err));
+		*last = 127;
+		return 0;
+	}
+	if (bg) {
+		if (njobs == MAX_JOBS) {
+			printf("sh: too many jobs; waiting for %s (pid %d) now\n", w[0], pid);
+		} else {
+			jobs[njobs] = (struct job){ pid, node, { 0 } };
+			strncpy(jobs[njobs].name, w[0], DM_NAME_MAX - 1);
+			njobs++;
+			printf("[%d]\n", pid);
+			return 0;
+		}
+	}
+	int status = 0;
+	if (dm_wait(pid, &status) < 0) {
+		printf("sh: wait for %s (pid %d): %s\n", w[0], pid, strerror(errno));
+		*last = 127;
+		return 0;
+	}
+	report(w[0], pid, status, 0);
+	*last = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	char line[MAX_LINE];
+	int last = 0;
+
+	self = dm_node();
+	if (self < 0)
+		self = 0;
+	if (argc > 2 && !strcmp(argv[1], "-c")) {       /* sh -c "COMMAND": run one line */
+		strncpy(line, argv[2], sizeof(line) - 1);
+		line[sizeof(line) - 1] = 0;
+		run(line, &last);
+		wait_all();
+		return last;
+	}
+	for (;;) {
+		reap_done();
+		printf("sh$ ");
+		fflush(stdout);
+		if (!fgets(line, sizeof(line), stdin))
+			break;
+		if (!strchr(line, '\n') && strlen(line) == sizeof(line) - 1) {
+			int c;
+			while ((c = getchar()) != EOF && c != '\n')
+				;
+			printf("sh: line too long (at most %d bytes)\n", MAX_LINE - 2);
+			continue;
+		}
+		if (run(line, &last))
+			break;
+	}
+	wait_all();
+	return last;
+}

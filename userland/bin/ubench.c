@@ -1,0 +1,383 @@
+/*
+ * ubench: userland micro-benchmarks, one line each `ubench: NAME VALUE UNIT`.
+ *
+ *   ubench [BENCH...]      syscall, switch, fault, memcpy (the default: all four)
+ *   ubench handoff [MIB] [NODE]
+ *       hand MIB MiB (default 64) from this process to one on NODE (default:
+ *       the next node) through a shared segment: fill it here, start the
+ *       consumer there with dm_spawn, it attaches, reads and checksums all
+ *       of it and wakes us. Reports the time end to end, and its parts.
+ *
+ *   syscall  getpid round trip, ns
+ *   switch   two processes of this node ping-ponging through a futex in a
+ *            shared segment, ns per switch (half a round trip)
+ *   fault    first touch of fresh dm_alloc(DM_ANY) pages, ns per page
+ *   memcpy   16 MiB copies from local memory into local and into pool
+ *            memory, MiB/s (best of several)
+ *
+ * The helpers it starts are itself: `ubench --pong SEG N` and
+ * `ubench --consume SEG MIB`.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "dm.h"
+
+#define MS      1000000ULL
+#define PAGE    4096UL
+
+static uint64_t now(void)
+{
+	return dm_now_ns();
+}
+
+static void result(const char *name, double value, const char *unit)
+{
+	printf("ubench: %s %.*f %s\n", name, value < 100 ? 1 : 0, value, unit);
+	fflush(stdout);
+}
+
+/* ---- syscall ---------------------------------------------------------------------- */
+
+static int bench_syscall(void)
+{
+	const int n = 100000;
+	uint64_t best = ~0ULL;
+
+	for (int round = 0; round < 3; round++) {
+		uint64_t t0 = now();
+		for (int i = 0; i < n; i++)
+			(void)getpid();
+		uint64_t t = now() - t0;
+		best = t < best ? t : best;
+	}
+	result("syscall", (double)best / n, "ns");
+	return 0;
+}
+
+/* ---- switch ----------------------------------------------------------------------- */
+
+struct pingpong {
+	uint32_t turn;          /* 0: the ping side's turn, 1: the pong side's */
+	uint32_t ready;
+	uint32_t rounds;
+	uint32_t abort;
+};
+
+/* Wait until *word == want (it is someone else's move otherwise). Return: 0, -1 on timeout. */
+static int await(uint32_t *word, uint32_t want, uint64_t until)
+{
+	uint32_t v;
+
+	while ((v = __atomic_load_n(word, __ATOMIC_ACQUIRE)) != want) {
+		uint64_t t = now();
+		if (t >= until)
+			return -1;
+		futex_wait(word, v, until - t < 1000 * MS ? until - t : 1000 * MS);
+	}
+	return 0;
+}
+
+static void pass(uint32_t *word, uint32_t to)
+{
+	__atomic_store_n(word, to, __ATOMIC_RELEASE);
+	futex_wake(word, 1);
+}
+
+static int pong(const char *name)
+{
+	struct pingpong *pp = seg_attach(name, 0);
+
+	if (!pp)
+		return 2;
+	uint32_t rounds = pp->rounds;
+	pass(&pp->ready, 1);
+	for (uint32_t i = 0; i < rounds; i++) {
+		if (await(&pp->turn, 1, now() + 10000 * MS) || pp->abort)
+			return 3;
+		pass(&pp->turn, 0);
+	}
+	return 0;
+}
+
+static int bench_switch(void)
+{
+	char name[DM_NAME_MAX], rounds[16];
+	const uint32_t n = 2000;
+	struct pingpong *pp;
+	int st, pid, err = 0;
+
+	snprintf(name, sizeof(name), "ub%d.pp", getpid());
+	snprintf(rounds, sizeof(rounds), "%u", n);
+	if (!(pp = seg_create(name, PAGE, 0))) {
+		printf("ubench: switch: seg_create: %s\n", strerror(errno));
+		return 1;
+	}
+	pp->rounds = n;
+	char *argv[] = { "ubench", "--pong", name, NULL };
+	if ((pid = dm_spawn("ubench", argv, dm_node())) < 0) {
+		printf("ubench: switch: dm_spawn: %s\n", strerror(errno));
+		seg_detach(pp);
+		return 1;
+	}
+	if (await(&pp->ready, 1, now() + 10000 * MS)) {
+		err = 1;
+		goto out;
+	}
+	uint64_t t0 = now();
+	for (uint32_t i = 0; i < n && !err; i++) {
+		pass(&pp->turn, 1);
+		err = await(&pp->turn, 0, now() + 10000 * MS);
+	}
+	uint64_t t = now() - t0;
+	if (!err)
+		result("switch", (double)t / (2.0 * n), "ns");
+out:
+	if (err) {
+		printf("ubench: switch: the other side stopped answering\n");
+		pp->abort = 1;
+		pass(&pp->turn, 1);
+	}
+	dm_wait(pid, &st);
+	seg_detach(pp);
+	return err || !WIFEXITED(st) || WEXITSTATUS(st);
+}
+
+/* ---- fault ------------------------------------------------------------------------ */
+
+static int bench_fault(void)
+{
+	struct dm_meminfo m;
+	size_t bytes = 16UL << 20;
+
+	/* stay in local memory if the node has it: DM_ANY keeps 4 MiB local spare */
+	if (dm_meminfo(&m) == 0 && m.local_free < bytes + (12UL << 20))
+		bytes = m.local_free > (12UL << 20) ? (m.local_free - (8UL << 20)) & ~(PAGE - 1) : 4UL << 20;
+	char *p = dm_alloc(bytes, DM_ANY, 0);
+	if (!p) {
+		printf("ubench: fault: dm_alloc(%zu KiB): %s\n", bytes >> 10, strerror(errno));
+		return 1;
+	}
+	uint64_t t0 = now();
+	for (size_t off = 0; off < bytes; off += PAGE)
+		p[off] = 1;
+	uint64_t t = now() - t0;
+	size_t local = 0, pages = bytes / PAGE;
+	for (size_t off = 0; off < bytes; off += PAGE)
+		local += dm_where(p + off) == DM_LOCAL;
+	dm_free(p, bytes);
+	result("fault", (double)t / pages, "ns/page");
+	printf("ubench: (fault: %zu pages, %zu local, %zu pool)\n", pages, local, pages - local);
+
+	/* the same over the pool: dm_alloc(DM_POOL) fills every page at once */
+	t0 = now();
+	p = dm_alloc(bytes, DM_POOL, 0);
+	t = now() - t0;
+	if (p) {
+		dm_free(p, bytes);
+		result("alloc_pool", (double)t / pages, "ns/page");
+	}
+	return 0;
+}
+
+/* ---- memcpy ----------------------------------------------------------------------- */
+
+static double copy_rate(char *dst, const char *src, size_t bytes)
+{
+	uint64_t best = ~0ULL;
+
+	memcpy(dst, src, bytes);        /* every page is in place before timing */
+	for (int round = 0; round < 4; round++) {
+		uint64_t t0 = now();
+		memcpy(dst, src, bytes);
+		uint64_t t = now() - t0;
+		best = t < best ? t : best;
+	}
+	return best ? (double)bytes / (1 << 20) * 1e9 / (double)best : 0;
+}
+
+static int bench_memcpy(void)
+{
+	size_t bytes = 16UL << 20;
+	char *src = dm_alloc(bytes, DM_LOCAL, 0);
+	char *local = dm_alloc(bytes, DM_LOCAL, 0);
+	char *pool = dm_alloc(bytes, DM_POOL, 0);
+	int err = 0;
+
+	if (!src || !pool) {
+		printf("ubench: memcpy: dm_alloc of 16 MiB: %s\n", strerror(errno));
+		err = 1;
+		goto out;
+	}
+	for (size_t i = 0; i < bytes; i++)
+		src[i] = (char)(i * 131);
+	if (local)
+		result("memcpy_local", copy_rate(local, src, bytes), "MiB/s");
+	else
+		printf("ubench: memcpy_local: no 16 MiB of local memory to copy into (%s)\n", strerror(errno));
+	result("memcpy_pool", copy_rate(pool, src, bytes), "MiB/s");
+	result("memcpy_from_pool", copy_rate(src, pool, bytes), "MiB/s");
+	err = memcmp(src, pool, bytes) != 0;
+	if (err)
+		printf("ubench: memcpy: the copy in the pool differs\n");
+out:
+	if (src)
+		dm_free(src, bytes);
+	if (local)
+		dm_free(local, bytes);
+	if (pool)
+		dm_free(pool, bytes);
+	return err;
+}
+
+/* ---- handoff ---------------------------------------------------------------------- */
+
+struct handoff {
+	uint32_t done;          /* the consumer sets 1 when it has read everything */
+	uint32_t pad;
+	uint64_t bytes;
+	uint64_t sum;           /* the consumer's checksum */
+	uint64_t attach_ns;     /* consumer: spawn to attached (its clock: start to attach) */
+	uint64_t read_ns;       /* consumer: reading and summing */
+	uint8_t pad2[PAGE - 40];
+	uint64_t data[];        /* page-aligned */
+};
+
+static uint64_t sum_words(const uint64_t *w, size_t n)
+{
+	uint64_t s = 0;
+
+	for (size_t i = 0; i < n; i++)
+		s = (s ^ w[i]) * 0x100000001b3ULL + i;
+	return s;
+}
+
+static int consume(const char *name)
+{
+	uint64_t t0 = now();
+	struct handoff *h = seg_attach(name, 0);
+
+	if (!h)
+		return 2;
+	uint64_t t1 = now();
+	uint64_t sum = sum_words(h->data, h->bytes / 8);
+	h->read_ns = now() - t1;
+	h->attach_ns = t1 - t0;
+	h->sum = sum;
+	__atomic_store_n(&h->done, 1, __ATOMIC_RELEASE);
+	futex_wake(&h->done, 1);
+	seg_detach(h);
+	return 0;
+}
+
+static int bench_handoff(int argc, char **argv)
+{
+	unsigned long mib = argc > 0 ? strtoul(argv[0], NULL, 10) : 64;
+	int nodes, node, st, pid;
+	struct dm_nodeinfo ni;
+	char name[DM_NAME_MAX];
+
+	if (dm_nodeinfo(&ni) < 0)
+		return 1;
+	nodes = ni.nodes;
+	node = argc > 1 ? atoi(argv[1]) : (ni.node + 1) % nodes;
+	if (!mib || mib > 1000 || node < 0 || node >= nodes) {
+		printf("usage: ubench handoff [MIB] [NODE]    (MIB 1..1000, NODE 0..%d)\n", nodes - 1);
+		return 2;
+	}
+	if (node == ni.node)
+		printf("ubench: handoff: one node only: the consumer runs on this node\n");
+	size_t bytes = mib << 20;
+	snprintf(name, sizeof(name), "ub%d.ho", getpid());
+
+	uint64_t t0 = now();
+	struct handoff *h = seg_create(name, sizeof(*h) + bytes, 0);
+	if (!h) {
+		printf("ubench: handoff: seg_create(%lu MiB): %s\n", mib, strerror(errno));
+		return 1;
+	}
+	uint64_t t_create = now();
+	h->bytes = bytes;
+	size_t n = bytes / 8;
+	for (size_t i = 0; i < n; i++)
+		h->data[i] = i * 0x9E3779B97F4A7C15ULL ^ (i >> 7);
+	uint64_t t_fill = now();
+	uint64_t want = sum_words(h->data, n);
+	uint64_t t_sum = now();
+
+	char *cargv[] = { "ubench", "--consume", name, NULL };
+	if ((pid = dm_spawn("ubench", cargv, node)) < 0) {
+		printf("ubench: handoff: dm_spawn on node %d: %s\n", node, strerror(errno));
+		seg_detach(h);
+		return 1;
+	}
+	uint64_t t_spawned = now();
+	int late = 0;
+	for (uint64_t t; !__atomic_load_n(&h->done, __ATOMIC_ACQUIRE) && !late;) {
+		t = now();
+		if (t > t_spawned + 120000 * MS)
+			late = 1;
+		else
+			futex_wait(&h->done, 0, 1000 * MS);
+	}
+	uint64_t t_done = now();
+	dm_wait(pid, &st);
+	int ok = !late && h->sum == want && WIFEXITED(st) && !WEXITSTATUS(st);
+	if (late)
+		printf("ubench: handoff: the consumer did not finish within 120 s\n");
+	else if (h->sum != want)
+		printf("ubench: handoff: checksum mismatch: consumer %016llx, producer %016llx\n",
+		       (unsigned long long)h->sum, (unsigned long long)want);
+	if (ok) {
+		printf("ubench: handoff: %lu MiB node %d -> node %d: create %llu ms, fill %llu ms, "
+		       "spawn %llu ms, consumer attach %llu ms + read %llu ms, checksum ok\n",
+		       mib, ni.node, node, (unsigned long long)(t_create - t0) / MS,
+		       (unsigned long long)(t_fill - t_create) / MS,
+		       (unsigned long long)(t_spawned - t_sum) / MS,
+		       (unsigned long long)h->attach_ns / MS, (unsigned long long)h->read_ns / MS);
+		result("handoff", (double)(t_done - t0 - (t_sum - t_fill)) / MS, "ms");
+		result("handoff_rate", (double)mib * 1e9 / (double)(t_done - t0 - (t_sum - t_fill)), "MiB/s");
+	}
+	seg_detach(h);
+	return !ok;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*fn)(void);
+	} benches[] = {
+		{ "syscall", bench_syscall }, { "switch", bench_switch },
+		{ "fault", bench_fault }, { "memcpy", bench_memcpy },
+	};
+	int bad = 0;
+
+	if (argc == 3 && !strcmp(argv[1], "--pong"))
+		return pong(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "--consume"))
+		return consume(argv[2]);
+	if (argc > 1 && !strcmp(argv[1], "handoff"))
+		return bench_handoff(argc - 2, argv + 2);
+	for (int i = 1; i < argc; i++) {
+		int k;
+		for (k = 0; k < 4 && strcmp(argv[i], benches[k].name); k++)
+			;
+		if (k == 4) {
+			printf("usage: ubench [syscall|switch|fault|memcpy]...\n"
+			       "       ubench handoff [MIB] [NODE]\n");
+			return 2;
+		}
+	}
+	for (int k = 0; k < 4; k++) {
+		int run = argc == 1;
+		for (int i = 1; i < argc; i++)
+			run |= !strcmp(argv[i], benches[k].name);
+		if (run)
+			bad |= benches[k].fn();
+	}
+	return bad;
+}
