@@ -148,7 +148,7 @@ def bench_ubench():
             m = c.run([0], "run " + line, r"node %d: run: ubench \(pid \d+\) exited with status (\d+)")[0]
             if m.group(1) != "0":
                 raise SystemExit("bench: `%s` failed (see %s)" % (line, c.dir))
-            rows += re.findall(r"^ubench: (\S+) ([\d.]+) (\S+)", c.log(0), re.M)
+            rows += re.findall(r"^ubench: ([a-z_]+) ([\d.]+) (\S+)", c.log(0), re.M)
         seen, out = set(), []
         for name, value, unit in rows:
             if name not in seen:

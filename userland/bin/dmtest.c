@@ -16,10 +16,13 @@
  *   dmtest NAME...      only these tests
  *   dmtest --list       the tests' names
  *
- * Tests that must fault, sleep or run elsewhere start `dmtest --child MODE
- * ARGS` with dm_spawn and check its wait status. Nothing may hang: every
- * wait has a timeout, and every child gets a watchdog (`--child watchdog`,
- * on the child's node) that kills it if it runs too long.
+ * Each test runs in a process of its own (`dmtest --child run NAME CTL`)
+ * and reports through a shared segment, the control segment. Tests that
+ * must fault, sleep or run elsewhere start more `dmtest --child MODE ARGS`
+ * with dm_spawn and check their wait status. Nothing may hang: every wait
+ * has a timeout, and every test process and every child that waits for
+ * anything gets a watchdog (`--child watchdog`, on its node) that kills it
+ * if it runs too long; a test killed so fails, and the suite goes on.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -129,14 +132,24 @@ static uint64_t now(void)
 
 /* ---- children ---------------------------------------------------------------------- */
 /*
- * The watchdogs' words live in one shared segment, the control segment:
- * slot 0 while the child runs, 1 once its parent has it back (the dog may
- * go), 2 if the dog fired and killed it.
+ * One shared segment, the control segment, made by the first dmtest and
+ * attached by every test process it starts. It holds the watchdogs' words
+ * (slot 0 while the child runs, 1 once its parent has it back and the dog
+ * may go, 2 if the dog fired and killed it) and the result of the test
+ * being run.
  */
 #define NSLOTS 1024
-static uint32_t *ctl;           /* the control segment, or NULL (no watchdogs) */
+struct ctl {
+	uint32_t next_slot;     /* the next watchdog word to use, for every process */
+	uint32_t go;            /* 1: the test process may start (its watchdog is up) */
+	uint32_t result;        /* what the test process says: R_PASS, R_FAIL, R_SKIP */
+	uint32_t pad;
+	char why[320];          /* its reason, for R_FAIL and R_SKIP */
+	uint32_t dog[NSLOTS];
+};
+enum { R_NONE, R_PASS, R_FAIL, R_SKIP };
+static struct ctl *ctl;         /* the control segment, or NULL (no watchdogs) */
 static char ctl_name[DM_NAME_MAX];
-static int next_slot;
 
 struct child {
 	int pid, dog, slot, node;
@@ -158,8 +171,8 @@ static int startv(struct child *c, int node, unsigned timeout_ms, const char *mo
 		return -1;
 	if (ctl && timeout_ms) {
 		char slot[16], pid[16], ms[16];
-		c->slot = next_slot++ % NSLOTS;
-		__atomic_store_n(&ctl[c->slot], 0, __ATOMIC_SEQ_CST);
+		c->slot = __atomic_fetch_add(&ctl->next_slot, 1, __ATOMIC_SEQ_CST) % NSLOTS;
+		__atomic_store_n(&ctl->dog[c->slot], 0, __ATOMIC_SEQ_CST);
 		snprintf(slot, sizeof(slot), "%d", c->slot);
 		snprintf(pid, sizeof(pid), "%d", c->pid);
 		snprintf(ms, sizeof(ms), "%u", timeout_ms);
@@ -187,12 +200,12 @@ static const char *finish(struct child *c, int *status)
 
 	if (c->dog > 0) {
 		uint32_t zero = 0;
-		if (__atomic_compare_exchange_n(&ctl[c->slot], &zero, 1, false, __ATOMIC_SEQ_CST,
+		if (__atomic_compare_exchange_n(&ctl->dog[c->slot], &zero, 1, false, __ATOMIC_SEQ_CST,
 						__ATOMIC_SEQ_CST))
-			futex_wake(&ctl[c->slot], 1);
+			futex_wake(&ctl->dog[c->slot], 1);
 		int ds;
 		dm_wait(c->dog, &ds);
-		if (__atomic_load_n(&ctl[c->slot], __ATOMIC_SEQ_CST) == 2)
+		if (__atomic_load_n(&ctl->dog[c->slot], __ATOMIC_SEQ_CST) == 2)
 			return fail("child pid %d did not end within %u ms (its watchdog killed it)",
 				    c->pid, c->timeout_ms);
 	}
@@ -884,7 +897,7 @@ static const char *t_alloc_too_big(void)
 	struct child c;
 	int st;
 	const char *err;
-	if (start(&c, self, CHILD_TIMEOUT_MS, "toobig", NULL) < 0)
+	if (start(&c, self, 0, "toobig", NULL) < 0)     /* no watchdog: see t_alloc_free_churn */
 		return fail("dm_spawn: %s", ename(errno));
 	if ((err = finish(&c, &st)))
 		return err;
@@ -966,7 +979,8 @@ static const char *t_alloc_free_churn(void)
 	int st;
 	const char *err;
 
-	if (start(&c, self, CHILD_TIMEOUT_MS, "churn", "2000", NULL) < 0)
+	/* no watchdog: starting one would change the node's free memory under the count */
+	if (start(&c, self, 0, "churn", "2000", NULL) < 0)
 		return fail("dm_spawn: %s", ename(errno));
 	if ((err = finish(&c, &st)))
 		return err;
@@ -1614,18 +1628,22 @@ static volatile uintptr_t bad_address = 16;
 
 static int child_watchdog(char **a)     /* SEG SLOT PID MS */
 {
-	uint32_t *w = seg_attach(a[0], 0);
+	struct ctl *c = seg_attach(a[0], 0);
 	int slot = atoi(a[1]), pid = atoi(a[2]);
 	uint64_t until = now() + strtoull(a[3], NULL, 10) * MS;
 
-	if (!w)
+	if (!c)
 		return 1;       /* the parent still waits for us; it finds no kill */
+	uint32_t *w = c->dog;
 	for (uint64_t t; __atomic_load_n(&w[slot], __ATOMIC_SEQ_CST) == 0 && (t = now()) < until;)
 		futex_wait(&w[slot], 0, until - t);
 	uint32_t zero = 0;
 	if (__atomic_compare_exchange_n(&w[slot], &zero, 2, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
-		printf("# dmtest: watchdog: pid %d still running after %s ms; killing it\n", pid, a[3]);
-		kill(pid, 9);
+		if (kill(pid, 9) == 0)
+			printf("# dmtest: watchdog: pid %d still running after %s ms; killed it\n", pid, a[3]);
+		else
+			printf("# dmtest: watchdog: pid %d has ended, but after %s ms its parent still waits "
+			       "for it (was its exit status lost?)\n", pid, a[3]);
 	}
 	return 0;
 }
@@ -1973,8 +1991,8 @@ static const struct test {
 	{ "remote_spawn_args", t_remote_spawn_args },
 	{ "remote_spawn_errors", t_remote_spawn_errors },
 	{ "spawn_any_node", t_spawn_any_node },
-	{ "remote_orphans", t_remote_orphans },
 	{ "remote_spawn_to_busy_node", t_remote_spawn_to_busy_node },
+	{ "remote_orphans", t_remote_orphans },         /* last: a leak it finds hurts what follows */
 };
 
 #define NTESTS ((int)(sizeof(tests) / sizeof(tests[0])))
@@ -1989,13 +2007,93 @@ static int selected(const struct test *t, int argc, char **argv)
 	return 0;
 }
 
+static void setup(void)
+{
+	struct dm_nodeinfo ni;
+
+	self = dm_nodeinfo(&ni) >= 0 ? ni.node : 0;
+	nodes = self >= 0 && ni.nodes > 0 ? ni.nodes : 1;
+	other = (self + 1) % nodes;
+	snprintf(prefix, sizeof(prefix), "dmt%d", getpid());
+}
+
+/* `dmtest --run NAME CTL`: run one test in this process, put its result in CTL. */
+static int run_one(const char *name, const char *ctl_seg)
+{
+	const struct test *t = NULL;
+
+	for (int i = 0; i < NTESTS; i++)
+		if (!strcmp(tests[i].name, name))
+			t = &tests[i];
+	if (!t || !(ctl = seg_attach(ctl_seg, 0)))
+		return 3;
+	snprintf(ctl_name, sizeof(ctl_name), "%s", ctl_seg);
+	setup();
+	if (wait_change(&ctl->go, 0, 5000 * MS))
+		return 3;
+	skipped = NULL;
+	errno = 0;
+	const char *err = t->fn();
+	snprintf(ctl->why, sizeof(ctl->why), "%s", err ? err : skipped ? skipped : "");
+	__atomic_store_n(&ctl->result, err ? R_FAIL : skipped ? R_SKIP : R_PASS, __ATOMIC_RELEASE);
+	return err ? 1 : 0;
+}
+
+#define TEST_TIMEOUT_MS 60000   /* a test that runs longer is killed and fails */
+
+/*
+ * Run test t in a process of its own, guarded by a watchdog, so that a
+ * test that faults, hangs or leaves a mess behind cannot take the rest
+ * with it. Without a control segment (no pool), run it here.
+ * Return: its result; *reason says why it failed or was skipped.
+ */
+static int run_test(const struct test *t, const char **reason)
+{
+	struct child c;
+	int st;
+	const char *err;
+
+	if (!ctl) {
+		skipped = NULL;
+		errno = 0;
+		if ((*reason = t->fn()))
+			return R_FAIL;
+		*reason = skipped;
+		return skipped ? R_SKIP : R_PASS;
+	}
+	__atomic_store_n(&ctl->go, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&ctl->result, R_NONE, __ATOMIC_SEQ_CST);
+	ctl->why[0] = 0;
+	if (start(&c, self, TEST_TIMEOUT_MS, "run", t->name, ctl_name, NULL) < 0) {
+		*reason = fail("cannot start the test's process: dm_spawn: %s", ename(errno));
+		return R_FAIL;
+	}
+	__atomic_store_n(&ctl->go, 1, __ATOMIC_SEQ_CST);
+	futex_wake(&ctl->go, 1);
+	err = finish(&c, &st);
+	uint32_t r = __atomic_load_n(&ctl->result, __ATOMIC_ACQUIRE);
+	if (err) {
+		*reason = err;          /* it did not end in time */
+		return R_FAIL;
+	}
+	if (r == R_NONE) {
+		*reason = fail("the test's process (pid %d) ended without a result: %s", c.pid, status_str(st));
+		return R_FAIL;
+	}
+	*reason = fail("%s", ctl->why);
+	return (int)r;
+}
+
 int main(int argc, char **argv)
 {
 	int plan = 0, passed = 0, failed = 0, n = 0;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (argc > 2 && !strcmp(argv[1], "--child"))
+	if (argc > 2 && !strcmp(argv[1], "--child")) {
+		if (argc == 5 && !strcmp(argv[2], "run"))
+			return run_one(argv[3], argv[4]);
 		return child(argc - 2, argv + 2);
+	}
 	if (argc == 2 && !strcmp(argv[1], "--list")) {
 		for (int i = 0; i < NTESTS; i++)
 			printf("%s\n", tests[i].name);
@@ -2013,34 +2111,32 @@ int main(int argc, char **argv)
 	for (int i = 0; i < NTESTS; i++)
 		plan += selected(&tests[i], argc, argv);
 
-	struct dm_nodeinfo ni;
-	self = dm_nodeinfo(&ni) >= 0 ? ni.node : 0;
-	nodes = self >= 0 && ni.nodes > 0 ? ni.nodes : 1;
-	other = (self + 1) % nodes;
-	snprintf(prefix, sizeof(prefix), "dmt%d", getpid());
+	struct dm_nodeinfo ni = { 0, 1, "?" };
+	dm_nodeinfo(&ni);
+	setup();
 	snprintf(ctl_name, sizeof(ctl_name), "%s.ctl", prefix);
-	ctl = seg_create(ctl_name, NSLOTS * sizeof(uint32_t), 0);
+	ctl = seg_create(ctl_name, sizeof(struct ctl), 0);
 
 	printf("1..%d\n", plan);
 	printf("# dmtest: pid %d on node %d of %d in cluster %s%s\n", getpid(), self, nodes, ni.cluster,
-	       ctl ? "" : " (no control segment: children run without watchdogs)");
+	       ctl ? "" : " (no control segment: tests run in this process, without watchdogs)");
 	uint64_t t0 = now();
 	for (int i = 0; i < NTESTS; i++) {
+		const char *reason = NULL;
+
 		if (!selected(&tests[i], argc, argv))
 			continue;
-		skipped = NULL;
-		errno = 0;
 		uint64_t t1 = now();
-		const char *err = tests[i].fn();
+		int r = run_test(&tests[i], &reason);
 		uint64_t ms = (now() - t1) / MS;
 		n++;
 		if (ms >= 1000)
 			printf("# %s took %llu ms\n", tests[i].name, (unsigned long long)ms);
-		if (err) {
-			printf("not ok %d %s - %s\n", n, tests[i].name, err);
+		if (r == R_FAIL) {
+			printf("not ok %d %s - %s\n", n, tests[i].name, reason);
 			failed++;
-		} else if (skipped) {
-			printf("ok %d %s # SKIP %s\n", n, tests[i].name, skipped);
+		} else if (r == R_SKIP) {
+			printf("ok %d %s # SKIP %s\n", n, tests[i].name, reason);
 			passed++;
 		} else {
 			printf("ok %d %s\n", n, tests[i].name);

@@ -8,6 +8,7 @@
  *   sh$ @2 hello            run hello on node 2 and wait (also: on 2 hello)
  *
  * Builtins: exit [STATUS], help, wait (every background job), jobs.
+ * `sh -c COMMAND...` runs one command line and exits with its status.
  * A command that fails gets one line saying how (exit status or signal).
  * Words are split at blanks; "double" or 'single' quotes keep blanks in a
  * word. Reads lines with fgets(stdin) until end of input.
@@ -252,9 +253,16 @@ int main(int argc, char **argv)
 	self = dm_node();
 	if (self < 0)
 		self = 0;
-	if (argc > 2 && !strcmp(argv[1], "-c")) {       /* sh -c "COMMAND": run one line */
-		strncpy(line, argv[2], sizeof(line) - 1);
-		line[sizeof(line) - 1] = 0;
+	if (argc > 2 && !strcmp(argv[1], "-c")) {       /* sh -c COMMAND...: run one line */
+		line[0] = 0;
+		for (int i = 2; i < argc; i++) {
+			if (strlen(line) + strlen(argv[i]) + 2 > sizeof(line)) {
+				printf("sh: -c: line too long\n");
+				return 2;
+			}
+			strcat(line, argv[i]);
+			strcat(line, " ");
+		}
 		run(line, &last);
 		wait_all();
 		return last;
