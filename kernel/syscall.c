@@ -279,6 +279,20 @@ static int64_t sys_dm_alloc(ARGS3)
 		return -EINVAL;
 	if (b == DM_POOL && !pool.joined)
 		return -ENOMEM;
+	if (b != DM_ANY) {              /* refuse at once what cannot be met */
+		static struct palloc_stats ps;
+		struct frame_stats fs;
+		uint64_t pages = len / PAGE_SIZE, have;
+		if (b == DM_LOCAL) {
+			frame_stats(&fs);
+			have = fs.free;
+		} else {
+			palloc_stats(pool.palloc->meta, &ps);
+			have = ps.free;
+		}
+		if (pages > have)
+			return -ENOMEM;
+	}
 	int err = vm_add(vm, start, len, ARCH_PROT_WRITE, (enum vm_place)b, c & DM_OPTIONAL);
 	if (err)
 		return err;

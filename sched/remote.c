@@ -27,6 +27,13 @@ struct spawn_req {                      /* in a pool page */
 _Static_assert(sizeof(struct spawn_req) <= 4096, "a spawn request fits one pool page");
 
 static struct rkid { int pid, ppid, node, status; bool used, done; } rkids[MAX_RKIDS];
+
+/*
+ * A child can end before its parent's node has read the spawn reply (the
+ * reply and MSG_CHILD_EXIT sit in the same ring): such exits wait here
+ * until proc_spawn_on() records the child.
+ */
+static struct early { int pid, status; bool used; } early[MAX_RKIDS];
 static struct pending_spawn { struct msg m; bool used; } incoming[8];
 
 static struct dm_proc *slice(int node)
@@ -136,6 +143,13 @@ int proc_spawn_on(int node, const char *path, char *const argv[], int argc)
 	for (int i = 0; i < MAX_RKIDS; i++) {
 		if (!rkids[i].used) {
 			rkids[i] = (struct rkid){ pid, current->pid, node, 0, true, false };
+			for (int j = 0; j < MAX_RKIDS; j++) {
+				if (early[j].used && early[j].pid == pid) {
+					rkids[i].status = early[j].status;
+					rkids[i].done = true;
+					early[j].used = false;
+				}
+			}
 			break;
 		}
 	}
@@ -205,14 +219,20 @@ void remote_msg(const struct msg *m)
 		r.args[0] = (uint64_t)-EAGAIN;
 		msg_send(m->from, &r);
 	} else if (m->type == MSG_CHILD_EXIT) {
+		bool known = false;
 		for (int i = 0; i < MAX_RKIDS; i++) {
 			if (rkids[i].used && rkids[i].pid == (int)m->args[0]) {
 				rkids[i].status = (int)m->args[1];
 				rkids[i].done = true;
+				known = true;
 				struct proc *parent = proc_find(rkids[i].ppid);
 				if (parent)
 					sched_wakeup(parent);
 			}
+		}
+		if (!known && proc_find((int)m->args[2])) {    /* its parent has not heard of it yet */
+			int slot = (int)((uint64_t)m->args[0] % MAX_RKIDS);
+			early[slot] = (struct early){ (int)m->args[0], (int)m->args[1], true };
 		}
 	}
 }

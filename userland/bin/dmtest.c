@@ -159,11 +159,11 @@ struct child {
 /* Start `dmtest --child mode args...` on node, guarded for timeout_ms (0: unguarded). */
 static int startv(struct child *c, int node, unsigned timeout_ms, const char *mode, va_list ap)
 {
-	char *argv[16] = { "dmtest", "--child", (char *)mode };
+	char *argv[17] = { "dmtest", "--child", (char *)mode };       /* the kernel passes 16 */
 	int n = 3;
 	const char *a;
 
-	while ((a = va_arg(ap, const char *)) && n < 15)
+	while ((a = va_arg(ap, const char *)) && n < 16)
 		argv[n++] = (char *)a;
 	argv[n] = NULL;
 	*c = (struct child){ -1, -1, -1, node, timeout_ms };
@@ -1242,13 +1242,16 @@ static void make_args(char args[15][64], char **argv)
 static const char *spawn_args_on(int node)
 {
 	char args[15][64], *argv[17];
-	int st, pid;
+	struct child c;
+	int st;
+	const char *err;
 
 	make_args(args, argv);
-	if ((pid = dm_spawn("dmtest", argv, node)) < 0)
+	if (start(&c, node, CHILD_TIMEOUT_MS, "args", argv[3], argv[4], argv[5], argv[6], argv[7], argv[8],
+		  argv[9], argv[10], argv[11], argv[12], argv[13], argv[14], argv[15], NULL) < 0)
 		return fail("dm_spawn(16 arguments of 63 bytes) on node %d: %s", node, ename(errno));
-	if (dm_wait(pid, &st) != pid)
-		return fail("dm_wait(%d): %s", pid, ename(errno));
+	if ((err = finish(&c, &st)))
+		return err;
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child on node %d saw other arguments: %s",
 	      node, status_str(st));
 	return NULL;
@@ -2039,7 +2042,7 @@ static int run_one(const char *name, const char *ctl_seg)
 	return err ? 1 : 0;
 }
 
-#define TEST_TIMEOUT_MS 60000   /* a test that runs longer is killed and fails */
+#define TEST_TIMEOUT_MS 30000   /* a test that runs longer is killed and fails */
 
 /*
  * Run test t in a process of its own, guarded by a watchdog, so that a
@@ -2073,7 +2076,8 @@ static int run_test(const struct test *t, const char **reason)
 	err = finish(&c, &st);
 	uint32_t r = __atomic_load_n(&ctl->result, __ATOMIC_ACQUIRE);
 	if (err) {
-		*reason = err;          /* it did not end in time */
+		*reason = fail("did not finish within %d s: its process (pid %d) was killed%s", TEST_TIMEOUT_MS / 1000,
+			       c.pid, r == R_NONE ? "" : " after it had a result");
 		return R_FAIL;
 	}
 	if (r == R_NONE) {
