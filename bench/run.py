@@ -176,6 +176,13 @@ def bench_frames():
         dmos("down", "--cluster", name, check=False)
 
 
+def section(title, intro, headers, rows):
+    """One section of RESULTS.md: a heading, what was measured, a table."""
+    out = ["", "## " + title, ""] + intro + ["", "| %s |" % " | ".join(headers),
+                                             "|%s" % ("---|" * len(headers))]
+    return out + ["| %s |" % " | ".join(str(c) for c in row) for row in rows]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=5, help="launches per cluster size")
@@ -199,73 +206,47 @@ def main():
         % (args.rounds, datetime.date.today().isoformat()),
         "Machine: %d cores, %s, %s, TCG. Figures from one run; quote ratios."
         % (os.cpu_count(), platform.machine(), qemu),
-        "",
-        "## Launch to all joined",
-        "",
-        "Wall time from `dmos up --detach` to every node's `cluster up` line",
-        "(QEMU start, SeaBIOS, GRUB, kernel boot, pool format/join). Target: 8 nodes < 3 s.",
-        "",
-        "| nodes | best | median |",
-        "|---|---|---|",
     ]
-    lines += ["| %d | %.2f s | %.2f s |" % row for row in join]
-    lines += [
-        "",
-        "## Local frame allocator",
-        "",
-        "One frame_alloc + frame_free pair inside a node (buddy allocator, TSC timed).",
-        "",
-        "| order | block | ns per alloc+free |",
-        "|---|---|---|",
-    ]
-    lines += ["| %d | %d KiB | %d |" % (o, 4 << o, ns) for o, ns in frames]
-    lines += [
-        "",
-        "## Pool page allocator",
-        "",
-        "palloc_alloc + palloc_free pairs per second (`bench palloc 3` on the monitor),",
-        "per-node chunks, no cluster-wide lock on this path. Three nodes share 2 host cores.",
-        "",
-        "| run | per node | cluster total |",
-        "|---|---|---|",
-        "| node 0 alone | %d/s | %d/s |" % (palloc_alone, palloc_alone),
-        "| three nodes at once | %s | %d/s |" % (", ".join("%d/s" % x for x in palloc_three),
-                                                 sum(palloc_three)),
-        "",
-        "## Messages between kernels",
-        "",
-        "Request/reply round trip node 0 -> node 1 (`ping 1 1000`), 1000 in a row.",
-        "Polled means ivshmem-plain: the receiver looks at its rings every 1 ms tick.",
-        "",
-        "| mode | min | avg | max |",
-        "|---|---|---|---|",
-    ]
-    lines += ["| %s | %d us | %d us | %d us |" % row for row in pings]
-    lines += [
-        "",
-        "## Moving pool memory",
-        "",
-        "One translation block moved (`bench move`): reserve a spare block, shoot down",
-        "every node's mapping (a message round trip to each), copy, publish.",
-        "",
-        "| granularity | per move | worst |",
-        "|---|---|---|",
-    ]
-    lines += ["| %d KiB | %d us | %d us |" % row for row in moves]
-    lines += [
-        "",
-        "Draining region 1 (32 MiB) while node 1 holds 16000 pool pages: %d ms, %d blocks"
-        " moved (4 KiB granularity, doorbell on); every moved page kept its data." % (drain_ms, drain_pages),
-        "",
-        "## From a program",
-        "",
-        "`ubench` (userland/bin/ubench.c) on node 0; `ubench handoff` fills 64 MiB in a",
-        "shared segment on node 0 and a process on node 1 reads and checks all of it.",
-        "",
-        "| measure | value |",
-        "|---|---|",
-    ]
-    lines += ["| %s | %s %s |" % row for row in ubench]
+    lines += section(
+        "Launch to all joined",
+        ["Wall time from `dmos up --detach` to every node's `cluster up` line",
+         "(QEMU start, SeaBIOS, GRUB, kernel boot, pool format/join). Target: 8 nodes < 3 s."],
+        ["nodes", "best", "median"],
+        [(n, "%.2f s" % best, "%.2f s" % med) for n, best, med in join])
+    lines += section(
+        "Local frame allocator",
+        ["One frame_alloc + frame_free pair inside a node (buddy allocator, TSC timed)."],
+        ["order", "block", "ns per alloc+free"],
+        [(o, "%d KiB" % (4 << o), ns) for o, ns in frames])
+    lines += section(
+        "Pool page allocator",
+        ["palloc_alloc + palloc_free pairs per second (`bench palloc 3` on the monitor),",
+         "per-node chunks, no cluster-wide lock on this path. Three nodes share 2 host cores."],
+        ["run", "per node", "cluster total"],
+        [("node 0 alone", "%d/s" % palloc_alone, "%d/s" % palloc_alone),
+         ("three nodes at once", ", ".join("%d/s" % x for x in palloc_three),
+          "%d/s" % sum(palloc_three))])
+    lines += section(
+        "Messages between kernels",
+        ["Request/reply round trip node 0 -> node 1 (`ping 1 1000`), 1000 in a row.",
+         "Polled means ivshmem-plain: the receiver looks at its rings every 1 ms tick."],
+        ["mode", "min", "avg", "max"],
+        [(mode, "%d us" % lo, "%d us" % avg, "%d us" % hi) for mode, lo, avg, hi in pings])
+    lines += section(
+        "Moving pool memory",
+        ["One translation block moved (`bench move`): reserve a spare block, shoot down",
+         "every node's mapping (a message round trip to each), copy, publish."],
+        ["granularity", "per move", "worst"],
+        [("%d KiB" % kib, "%d us" % us, "%d us" % worst) for kib, us, worst in moves])
+    lines += ["", "Draining region 1 (32 MiB) while node 1 holds 16000 pool pages: %d ms, %d blocks"
+              " moved (4 KiB granularity, doorbell on); every moved page kept its data."
+              % (drain_ms, drain_pages)]
+    lines += section(
+        "From a program",
+        ["`ubench` (userland/bin/ubench.c) on node 0; `ubench handoff` fills 64 MiB in a",
+         "shared segment on node 0 and a process on node 1 reads and checks all of it."],
+        ["measure", "value"],
+        [(what, "%s %s" % (value, unit)) for what, value, unit in ubench])
     with open(RESULTS, "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))

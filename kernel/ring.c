@@ -112,17 +112,24 @@ static uint32_t slots_of(const struct ring *r)
 	return slots;
 }
 
+/* The checks ring_send and ring_recv share: 0 and the slot count, or an errno. */
+static int usable(const struct ring *r, const struct msg *m, uint32_t *slots)
+{
+	if (!r || !m)
+		return -EINVAL;
+	*slots = slots_of(r);
+	return *slots ? 0 : -EIO;
+}
+
 int ring_send(struct ring *r, const struct msg *m)
 {
 	uint32_t slots;
 	uint64_t sent, received;
 	struct msg *s;
+	int err = usable(r, m, &slots);
 
-	if (!r || !m)
-		return -EINVAL;
-	slots = slots_of(r);
-	if (!slots)
-		return -EIO;
+	if (err)
+		return err;
 	sent = LD(&r->sent);
 	received = __atomic_load_n(&r->received, __ATOMIC_ACQUIRE);
 	if (sent - received > slots)
@@ -151,12 +158,10 @@ int ring_recv(struct ring *r, struct msg *m)
 	uint32_t slots, seq;
 	uint64_t received;
 	struct msg *s;
+	int err = usable(r, m, &slots);
 
-	if (!r || !m)
-		return -EINVAL;
-	slots = slots_of(r);
-	if (!slots)
-		return -EIO;
+	if (err)
+		return err;
 	received = LD(&r->received);
 	s = &r->slot[received & (slots - 1)];
 	seq = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
