@@ -85,6 +85,7 @@ static void dispatch(const struct msg *m)
 		break;
 	case MSG_SPAWN:
 	case MSG_CHILD_EXIT:
+	case MSG_KILL:
 		remote_msg(m);
 		break;
 	default:

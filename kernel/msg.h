@@ -49,6 +49,9 @@ enum msg_type {
 	MSG_SPAWN_ACK = 66,             /* args[0] = the child's pid, or -errno */
 	MSG_CHILD_EXIT = 67,            /* args[0] = child pid, args[1] = wait status,
 					   args[2] = parent pid */
+	MSG_KILL = 68,                  /* args[0] = pid (of the receiver), args[1] = signal,
+					   args[2] = killer's pid */
+	MSG_KILL_ACK = 69,              /* args[0] = 0 or -errno (-ESRCH) */
 	/* fs/: shared page cache, cluster file system, 96..127 */
 	/* net/: cluster IP, 128..159 */
 
@@ -85,6 +88,8 @@ static inline const char *msg_name(unsigned type)
 	case MSG_SPAWN:         return "spawn";
 	case MSG_SPAWN_ACK:     return "spawn_ack";
 	case MSG_CHILD_EXIT:    return "child_exit";
+	case MSG_KILL:          return "kill";
+	case MSG_KILL_ACK:      return "kill_ack";
 	default:                return "unknown";
 	}
 }

@@ -4,17 +4,20 @@
  * target node's kernel thread starts the program and answers with its pid.
  * When that child ends, its node sends MSG_CHILD_EXIT to the parent's node,
  * where the parent's wait() finds it. A child whose node dies is reported
- * to its parent as killed (status of SIGKILL).
+ * to its parent as killed (status of SIGKILL). A kill travels as MSG_KILL
+ * to the node that runs the process.
  */
 #include "kernel/kernel.h"
 #include "kernel/cluster.h"
 #include "kernel/pool.h"
 #include "sched/sched.h"
+#include "sched/proc.h"
 #include "sched/remote.h"
 #include "mm/pmem.h"
 #include "arch/arch.h"
 
 #define SPAWN_TIMEOUT_MS 5000
+#define KILL_TIMEOUT_MS  2000
 #define MAX_RKIDS        64
 #define MAX_ARGS         16
 
@@ -157,6 +160,27 @@ int proc_spawn_on(int node, const char *path, char *const argv[], int argc)
 	return pid;
 }
 
+int proc_signal(int pid, int sig)
+{
+	int node = pid / PID_NODE_STRIDE;
+
+	if (sig < 0 || sig >= NSIG_MAX)
+		return -EINVAL;
+	if (pid <= 0 || node >= self.nodes)
+		return -ESRCH;          /* no process groups; no such node */
+	if (node == self.id)
+		return __proc_kill(pid, sig, current->pid, false);
+	if (!pool.joined || __atomic_load_n(&pool.nodes[node].state, __ATOMIC_ACQUIRE) != NODE_UP)
+		return -EHOSTDOWN;
+
+	struct msg req = { .type = MSG_KILL }, rep;
+	req.args[0] = (uint64_t)pid;
+	req.args[1] = (uint64_t)sig;
+	req.args[2] = (uint64_t)current->pid;
+	int err = msg_call(node, &req, &rep, KILL_TIMEOUT_MS);
+	return err ? err : (int)(int64_t)rep.args[0];
+}
+
 int remote_wait(int ppid, int pid, int *pid_out, int *status)
 {
 	int found = -ECHILD;
@@ -218,6 +242,12 @@ void remote_msg(const struct msg *m)
 		struct msg r = { .type = MSG_SPAWN_ACK, .req_id = m->req_id, .flags = MSG_F_REPLY };
 		r.args[0] = (uint64_t)-EAGAIN;
 		msg_send(m->from, &r);
+	} else if (m->type == MSG_KILL) {
+		struct msg r = { .type = MSG_KILL_ACK, .req_id = m->req_id, .flags = MSG_F_REPLY };
+		r.args[0] = (uint64_t)(int64_t)__proc_kill((int)m->args[0], (int)m->args[1],
+							   (int)m->args[2], false);
+		if (msg_send(m->from, &r))
+			printk("node %d: cannot answer a kill from node %d (ring full)\n", self.id, m->from);
 	} else if (m->type == MSG_CHILD_EXIT) {
 		bool known = false;
 		for (int i = 0; i < MAX_RKIDS; i++) {

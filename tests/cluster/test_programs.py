@@ -1,12 +1,13 @@
 """Programs on the cluster: the in-guest test suite on every node, data
 handed between nodes through a shared segment, memory larger than a node,
-a syscall fuzzer, and programs started on other nodes.
+a syscall fuzzer, programs started on other nodes, and kill across nodes.
 
 Programs run from a node's kernel monitor (`run`, `runon`); every run ends
 with one monitor line giving the exit status.
 """
 
 import re
+import time
 
 import pytest
 
@@ -87,3 +88,70 @@ def test_run_on_another_node_and_get_the_status_back(launch):
     c.wait_line(2, r"node 2: started hello \(pid 2\d+\) for pid \d+ on node 0", since=mark2)
     status, _ = run(c, 1, "runon 0 kill 999")      # a program that fails: its status comes back
     assert status not in (0, None)
+
+
+def ps(c, n):
+    """pids of every process of the cluster, as node n's `ps` program lists them."""
+    status, out = run(c, n, "ps")
+    assert status == 0, out
+    return {int(m.group(1)): (int(m.group(2)), m.group(3))
+            for m in re.finditer(r"^\s*(\d+)\s+\d+\s+(\d+)\s+\S+\s+\S+\s+\S+\s+(\S+)\s*$",
+                                 out, re.M)}
+
+
+def wait_gone(c, n, pid, timeout=10):
+    """Wait until node n's `ps` no longer lists pid; returns the last listing."""
+    deadline = time.monotonic() + timeout
+    while True:
+        procs = ps(c, n)
+        if pid not in procs or time.monotonic() > deadline:
+            return procs
+        time.sleep(0.3)
+
+
+@pytest.mark.boot
+def test_kill_reaches_every_node(launch):
+    c = launch(nodes=3, pool="256M")
+    # a shell on node 0 runs a child on node 1 and waits for it
+    m0 = c.mark(0)
+    c.send(0, "spawn sh -c on 1 dmtest --child sleep 60000\n")
+    shpid = int(c.wait_line(0, r"node 0: spawn: sh is pid (\d+)", since=m0).group(1))
+    deadline, kid = time.monotonic() + 20, None
+    while kid is None and time.monotonic() < deadline:
+        kid = next((p for p, (node, name) in ps(c, 0).items() if node == 1 and name == "dmtest"),
+                   None)
+    assert kid, "the child on node 1 never showed in ps"
+
+    # killed from node 0: gone from ps, and its parent on node 0 sees signal 9
+    status, out = run(c, 0, "kill %d" % kid)
+    assert status == 0 and "kill: %d: killed (signal 9)" % kid in out, out
+    c.wait_line(0, r"sh: dmtest \(pid %d\) killed by signal 9 \(killed\)" % kid, since=m0)
+    procs = wait_gone(c, 0, kid)
+    assert kid not in procs, procs
+    assert shpid not in wait_gone(c, 0, shpid)
+
+    # pids nobody has: one line saying so and exit status 1
+    status, out = run(c, 0, "kill %d" % kid)
+    assert status == 1 and "kill: %d: no such process" % kid in out, out
+    status, out = run(c, 2, "kill 1000999")
+    assert status == 1 and "kill: 1000999: no such process" in out, out
+    status, out = run(c, 0, "kill 9000001")                # no node 9
+    assert status == 1 and "no such process" in out, out
+    status, out = run(c, 0, "kill -99 %d" % shpid)
+    assert status == 2 and "not a signal number" in out, out
+
+    # a pid on a dead node: EHOSTDOWN, said plainly; its parent sees it killed
+    m0 = c.mark(0)
+    c.send(0, "spawn sh -c on 2 dmtest --child sleep 60000\n")
+    deadline, kid2 = time.monotonic() + 20, None
+    while kid2 is None and time.monotonic() < deadline:
+        kid2 = next((p for p, (node, name) in ps(c, 0).items() if node == 2 and name == "dmtest"),
+                    None)
+    assert kid2, "the child on node 2 never showed in ps"
+    c.kill(2)
+    c.wait_line(0, r"node 0: node 2 (declared dead|is dead)", timeout=20, since=m0)
+    status, out = run(c, 0, "kill %d" % kid2)
+    assert status == 1 and "kill: %d: its node 2 is down" % kid2 in out, out
+    c.wait_line(0, r"sh: dmtest \(pid %d\) killed by signal 9" % kid2, timeout=20, since=m0)
+    for n in range(2):
+        assert "CPU exception" not in c.log(n)
