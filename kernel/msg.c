@@ -70,6 +70,8 @@ static void dispatch(const struct msg *m)
 				return;
 			}
 		}
+		if (m->type == MSG_SPAWN_ACK)
+			remote_msg(m);  /* a late spawn answer frees what the request held */
 		return;                 /* a late reply to a request that timed out */
 	}
 	switch (m->type) {

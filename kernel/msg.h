@@ -45,12 +45,17 @@ enum msg_type {
 	/* sched/: processes, wakeups, placement, 64..95 */
 	MSG_FUTEX_WAKE = 64,            /* args[0] = waiter slot in the pool's futex table */
 	MSG_SPAWN = 65,                 /* args[0] = ppn of a pool page holding the request
-					   (struct spawn_req), args[1] = parent pid */
-	MSG_SPAWN_ACK = 66,             /* args[0] = the child's pid, or -errno */
+					   (struct spawn_req, sched/remote.c), args[1] =
+					   parent pid, args[2] = the request's generation
+					   (also in the page) */
+	MSG_SPAWN_ACK = 66,             /* args[0] = the child's pid, or -errno (-ECANCELED:
+					   the requester gave up before it was taken),
+					   args[1] = generation, args[2] = ppn, echoed; may
+					   come after the requester's timeout */
 	MSG_CHILD_EXIT = 67,            /* args[0] = child pid, args[1] = wait status,
 					   args[2] = parent pid */
 	MSG_KILL = 68,                  /* args[0] = pid (of the receiver), args[1] = signal,
-					   args[2] = killer's pid */
+					   args[2] = killer's pid, args[3] = KILL_F_* */
 	MSG_KILL_ACK = 69,              /* args[0] = 0 or -errno (-ESRCH) */
 	/* fs/: shared page cache, cluster file system, 96..127 */
 	/* net/: cluster IP, 128..159 */
@@ -60,6 +65,10 @@ enum msg_type {
 
 /* flags: none is defined for every type yet; types document their own. */
 #define MSG_F_REPLY     (1u << 0)      /* this answers the request req_id */
+
+/* MSG_KILL's args[3] */
+#define KILL_F_DISOWN   (1u << 0)      /* its parent gave up on it (a spawn that timed
+					   out): no MSG_CHILD_EXIT when it ends */
 
 /* One message: exactly one cache line, see the table at the top. */
 struct msg {

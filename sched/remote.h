@@ -47,7 +47,8 @@ void remote_child_exit(int pid, int ppid, int status);
 /* Messages for this file, from the dispatch (interrupt context). */
 void remote_msg(const struct msg *m);
 
-/* Work the kernel thread does: spawn requests from other nodes, orphans. */
+/* Work the kernel thread does: spawn requests from other nodes, spawn
+ * requests of ours that timed out, orphans. */
 void remote_work(void);
 
 #endif

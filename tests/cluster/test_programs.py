@@ -1,6 +1,7 @@
 """Programs on the cluster: the in-guest test suite on every node, data
 handed between nodes through a shared segment, memory larger than a node,
-a syscall fuzzer, programs started on other nodes, and kill across nodes.
+a syscall fuzzer, programs started on other nodes (also when the target
+answers too late), and kill across nodes.
 
 Programs run from a node's kernel monitor (`run`, `runon`); every run ends
 with one monitor line giving the exit status.
@@ -90,6 +91,10 @@ def test_run_on_another_node_and_get_the_status_back(launch):
     assert status not in (0, None)
 
 
+START_FAILED = r"node %d: run: %s: cannot start \((-?\d+)\)"
+ETIMEDOUT, ECANCELED = 110, 125
+
+
 def ps(c, n):
     """pids of every process of the cluster, as node n's `ps` program lists them."""
     status, out = run(c, n, "ps")
@@ -107,6 +112,52 @@ def wait_gone(c, n, pid, timeout=10):
         if pid not in procs or time.monotonic() > deadline:
             return procs
         time.sleep(0.3)
+
+
+def pool_pages_of(c, node):
+    r = c.dmos("pool", "--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    import json
+    return json.loads(r.stdout)["allocator"]["used_by_node"].get(str(node), 0)
+
+
+@pytest.mark.boot
+def test_a_spawn_that_times_out_never_runs_late_and_frees_its_page(launch):
+    # node 1 looks at spawn requests 3 s late, node 2 starts them 3 s after
+    # taking them; node 0 gives up after 1 s
+    c = launch(nodes=3, pool="256M", node_args={0: "spawn_timeout=1000", 1: "spawn_delay=3000",
+                                                  2: "spawn_hold=3000"})
+    # late delivery: the request is cancelled before node 1 takes it; never runs
+    m0, m1 = c.mark(0), c.mark(1)
+    c.send(0, "runon 1 hello\n")
+    m = c.wait_line(0, START_FAILED % (0, "hello"), since=m0)
+    assert int(m.group(1)) == -ETIMEDOUT, m.group(0)
+    c.wait_line(1, r"node 1: spawn request from node 0 came after it was cancelled; not run",
+                timeout=15, since=m1)
+    c.wait_line(0, r"node 0: node 1 answered a spawn request after it timed out \(-%d\); "
+                r"its page is freed" % ECANCELED, timeout=15, since=m0)
+    assert "hello from node 1" not in c.log(1)[m1:]
+    assert "started hello" not in c.log(1)[m1:]
+
+    # taken, then late: the child it starts is killed, so no process of the
+    # requester's is left running anywhere
+    m0, m2 = c.mark(0), c.mark(2)
+    c.send(0, "runon 2 dmtest --child sleep 60000\n")
+    m = c.wait_line(0, START_FAILED % (0, "dmtest"), since=m0)
+    assert int(m.group(1)) == -ETIMEDOUT, m.group(0)
+    m = c.wait_line(2, r"node 2: started dmtest \(pid (2\d+)\)", timeout=15, since=m2)
+    pid = int(m.group(1))
+    c.wait_line(0, r"node 0: pid %d on node 2 started after its spawn timed out; killed it" % pid,
+                timeout=15, since=m0)
+    procs = wait_gone(c, 0, pid)
+    assert pid not in procs, procs
+    assert pool_pages_of(c, 0) == 0, "node 0 still holds pool pages (a request page leaked)"
+
+    # the nodes still serve spawns that are in time
+    status, _ = run(c, 1, "runon 0 hello")
+    assert status == 0
+    for n in range(3):
+        assert "CPU exception" not in c.log(n)
 
 
 @pytest.mark.boot
