@@ -103,4 +103,15 @@ static inline const char *msg_name(unsigned type)
 	}
 }
 
+/**
+ * msg_call_yield - msg_call() (kernel/cluster.h) that lets this node's other
+ * threads run while it waits, so a node whose process waits for another
+ * node can still serve that node's requests (two nodes spawning on each
+ * other at once would otherwise each wait for the other until timeout)
+ * Context: a process in a system call, or the kernel thread; not with
+ * interrupts off or holding anything another thread of this node needs.
+ * Return: as msg_call().
+ */
+int msg_call_yield(int to, struct msg *req, struct msg *reply, uint64_t timeout_ms);
+
 #endif

@@ -256,7 +256,7 @@ int proc_spawn_on(int node, const char *path, char *const argv[], int argc)
 	req.args[0] = (uint64_t)ppn;
 	req.args[1] = (uint64_t)current->pid;
 	req.args[2] = s->gen;
-	int err = msg_call(node, &req, &rep, ms_arg("spawn_timeout", SPAWN_TIMEOUT_MS));
+	int err = msg_call_yield(node, &req, &rep, ms_arg("spawn_timeout", SPAWN_TIMEOUT_MS));
 	if (err == -ETIMEDOUT || err == -EHOSTDOWN) {
 		give_up(s, r, path, err);       /* it was sent: the target may still read it */
 		return err;
@@ -289,7 +289,7 @@ int proc_signal(int pid, int sig)
 	req.args[0] = (uint64_t)pid;
 	req.args[1] = (uint64_t)sig;
 	req.args[2] = (uint64_t)current->pid;
-	int err = msg_call(node, &req, &rep, KILL_TIMEOUT_MS);
+	int err = msg_call_yield(node, &req, &rep, KILL_TIMEOUT_MS);
 	return err ? err : (int)(int64_t)rep.args[0];
 }
 
