@@ -11,6 +11,7 @@
 #include "kernel/ring.h"
 #include "kernel/doorbell.h"
 #include "mm/pmem.h"
+#include "sched/sched.h"
 #include "sched/futex.h"
 #include "sched/remote.h"
 #include "arch/arch.h"
@@ -70,6 +71,8 @@ static void dispatch(const struct msg *m)
 				return;
 			}
 		}
+		if (m->type == MSG_SPAWN_ACK)
+			remote_msg(m);  /* a late spawn answer frees what the request held */
 		return;                 /* a late reply to a request that timed out */
 	}
 	switch (m->type) {
@@ -85,6 +88,7 @@ static void dispatch(const struct msg *m)
 		break;
 	case MSG_SPAWN:
 	case MSG_CHILD_EXIT:
+	case MSG_KILL:
 		remote_msg(m);
 		break;
 	default:
@@ -143,8 +147,8 @@ static int send_until(int to, struct msg *req, uint64_t deadline)
 	return err;
 }
 
-/* Wait for p's reply from node `to`. */
-static int wait_reply(struct pending *p, int to, uint64_t deadline)
+/* Wait for p's reply from node `to`; yield: let this node's other threads run meanwhile. */
+static int __wait_reply(struct pending *p, int to, uint64_t deadline, bool yield)
 {
 	while (!__atomic_load_n(&p->done, __ATOMIC_ACQUIRE)) {
 		msg_poll();
@@ -152,12 +156,20 @@ static int wait_reply(struct pending *p, int to, uint64_t deadline)
 			return -EHOSTDOWN;
 		if (arch_time_ns() > deadline)
 			return -ETIMEDOUT;
-		arch_cpu_relax();
+		if (yield)
+			sched_yield();
+		else
+			arch_cpu_relax();
 	}
 	return 0;
 }
 
-int msg_call(int to, struct msg *req, struct msg *rep, uint64_t timeout_ms)
+static int wait_reply(struct pending *p, int to, uint64_t deadline)
+{
+	return __wait_reply(p, to, deadline, false);
+}
+
+static int __msg_call(int to, struct msg *req, struct msg *rep, uint64_t timeout_ms, bool yield)
 {
 	uint64_t deadline = arch_time_ns() + timeout_ms * 1000000;
 	struct pending *p = pending_new(req);
@@ -166,11 +178,21 @@ int msg_call(int to, struct msg *req, struct msg *rep, uint64_t timeout_ms)
 		return -EBUSY;
 	int err = send_until(to, req, deadline);
 	if (!err)
-		err = wait_reply(p, to, deadline);
+		err = __wait_reply(p, to, deadline, yield);
 	if (!err)
 		*rep = p->reply;
 	p->req_id = 0;
 	return err;
+}
+
+int msg_call(int to, struct msg *req, struct msg *rep, uint64_t timeout_ms)
+{
+	return __msg_call(to, req, rep, timeout_ms, false);
+}
+
+int msg_call_yield(int to, struct msg *req, struct msg *rep, uint64_t timeout_ms)
+{
+	return __msg_call(to, req, rep, timeout_ms, true);
 }
 
 int msg_call_all(struct msg *req, uint64_t timeout_ms)

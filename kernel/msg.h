@@ -45,10 +45,18 @@ enum msg_type {
 	/* sched/: processes, wakeups, placement, 64..95 */
 	MSG_FUTEX_WAKE = 64,            /* args[0] = waiter slot in the pool's futex table */
 	MSG_SPAWN = 65,                 /* args[0] = ppn of a pool page holding the request
-					   (struct spawn_req), args[1] = parent pid */
-	MSG_SPAWN_ACK = 66,             /* args[0] = the child's pid, or -errno */
+					   (struct spawn_req, sched/remote.c), args[1] =
+					   parent pid, args[2] = the request's generation
+					   (also in the page) */
+	MSG_SPAWN_ACK = 66,             /* args[0] = the child's pid, or -errno (-ECANCELED:
+					   the requester gave up before it was taken),
+					   args[1] = generation, args[2] = ppn, echoed; may
+					   come after the requester's timeout */
 	MSG_CHILD_EXIT = 67,            /* args[0] = child pid, args[1] = wait status,
 					   args[2] = parent pid */
+	MSG_KILL = 68,                  /* args[0] = pid (of the receiver), args[1] = signal,
+					   args[2] = killer's pid, args[3] = KILL_F_* */
+	MSG_KILL_ACK = 69,              /* args[0] = 0 or -errno (-ESRCH) */
 	/* fs/: shared page cache, cluster file system, 96..127 */
 	/* net/: cluster IP, 128..159 */
 
@@ -57,6 +65,10 @@ enum msg_type {
 
 /* flags: none is defined for every type yet; types document their own. */
 #define MSG_F_REPLY     (1u << 0)      /* this answers the request req_id */
+
+/* MSG_KILL's args[3] */
+#define KILL_F_DISOWN   (1u << 0)      /* its parent gave up on it (a spawn that timed
+					   out): no MSG_CHILD_EXIT when it ends */
 
 /* One message: exactly one cache line, see the table at the top. */
 struct msg {
@@ -85,8 +97,21 @@ static inline const char *msg_name(unsigned type)
 	case MSG_SPAWN:         return "spawn";
 	case MSG_SPAWN_ACK:     return "spawn_ack";
 	case MSG_CHILD_EXIT:    return "child_exit";
+	case MSG_KILL:          return "kill";
+	case MSG_KILL_ACK:      return "kill_ack";
 	default:                return "unknown";
 	}
 }
+
+/**
+ * msg_call_yield - msg_call() (kernel/cluster.h) that lets this node's other
+ * threads run while it waits, so a node whose process waits for another
+ * node can still serve that node's requests (two nodes spawning on each
+ * other at once would otherwise each wait for the other until timeout)
+ * Context: a process in a system call, or the kernel thread; not with
+ * interrupts off or holding anything another thread of this node needs.
+ * Return: as msg_call().
+ */
+int msg_call_yield(int to, struct msg *req, struct msg *reply, uint64_t timeout_ms);
 
 #endif

@@ -167,11 +167,15 @@ static int64_t sys_getppid(ARGS1)
 	return current->ppid;
 }
 
+/* kill(pid, sig): pid may run on any node; sig 0 checks it, 1..63 kill it. */
 static int64_t sys_kill(ARGS2)
 {
 	UNUSED2;
-	(void)b;
-	return proc_kill((int)a);
+	if ((int64_t)b < 0 || (int64_t)b >= 64)
+		return -EINVAL;
+	if ((int64_t)a <= 0 || (int64_t)a > INT32_MAX)
+		return -ESRCH;
+	return proc_signal((int)a, (int)b);
 }
 
 static int64_t sys_spawn(ARGS3)

@@ -6,6 +6,7 @@
 #include "kernel/kernel.h"
 #include "kernel/initrd.h"
 #include "sched/sched.h"
+#include "sched/proc.h"
 #include "sched/remote.h"
 #include "kernel/cluster.h"
 #include "mm/mm.h"
@@ -38,6 +39,7 @@ struct elf64_phdr {
 #define PF_W 2
 
 static int next_pid = 1;
+static uint8_t killsig[MAX_PROCS];      /* the signal a killed process ends with, per slot */
 
 struct proc *proc_find(int pid)
 {
@@ -142,6 +144,7 @@ int proc_spawn(const char *path, char *const argv[], int argc)
 	arch_fpu_init(p->fpu);
 	p->sp = arch_thread_user((uint8_t *)p->kstack + (PAGE_SIZE << KSTACK_PAGES_ORDER),
 				 (uint64_t)entry, (uint64_t)sp);
+	killsig[p - procs] = 0;
 	p->pid = self.id * PID_NODE_STRIDE + next_pid++;
 	p->ppid = current->pid;
 	strlcpy(p->name, argv[0], sizeof(p->name));
@@ -161,6 +164,8 @@ void proc_exit(int status)
 {
 	struct proc *p = current, *parent = proc_find(p->ppid);
 
+	if (p->killed && status == DM_WAIT_KILLED(9) && killsig[p - proc_table()])
+		status = DM_WAIT_KILLED(killsig[p - proc_table()]);     /* the signal it was sent */
 	if (!parent && p->ppid / PID_NODE_STRIDE != self.id)  /* its parent is on another node */
 		remote_child_exit(p->pid, p->ppid, status);
 	if (!parent)
@@ -186,19 +191,39 @@ void proc_fault(const char *what, uint64_t rip, uint64_t addr)
 	proc_exit(DM_WAIT_KILLED(11));          /* as if by SIGSEGV */
 }
 
-int proc_kill(int pid)
+int __proc_kill(int pid, int sig, int by, bool disown)
 {
 	struct proc *p = proc_find(pid);
 
+	if (sig < 0 || sig >= NSIG_MAX)
+		return -EINVAL;
 	if (!p || p == &proc_table()[0] || p->state == P_ZOMBIE)
 		return -ESRCH;
-	p->killed = true;
-	snprintf(p->why, sizeof(p->why), "killed by pid %d", current->pid);
+	if (!sig)
+		return 0;
+	uint64_t flags = arch_irq_save();
+	if (disown)
+		p->ppid = proc_table()[0].pid;  /* the kernel thread reaps it */
+	if (!p->killed) {
+		p->killed = true;
+		killsig[p - proc_table()] = (uint8_t)sig;
+		if (by / PID_NODE_STRIDE == self.id)
+			snprintf(p->why, sizeof(p->why), "killed by pid %d", by);
+		else
+			snprintf(p->why, sizeof(p->why), "killed by pid %d on node %d", by,
+				 by / PID_NODE_STRIDE);
+	}
 	if (p->state == P_SLEEPING) {
 		p->state = P_RUNNABLE;
 		p->wake_ns = 0;
 	}
+	arch_irq_restore(flags);
 	return 0;
+}
+
+int proc_kill(int pid)
+{
+	return __proc_kill(pid, 9, current->pid, false);
 }
 
 /* Free what is left of a zombie. Return: its pid. */

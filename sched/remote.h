@@ -24,6 +24,16 @@ int proc_list(struct dm_proc *out, int max);
  */
 int proc_spawn_on(int node, const char *path, char *const argv[], int argc);
 
+/**
+ * proc_signal - send sig to process pid, on whichever node of the cluster runs it
+ * @sig: 0 only checks that pid exists; 1..63 kill it (its wait status names sig)
+ * Context: a process or the kernel thread.
+ * Return: 0, -EINVAL (bad signal), -ESRCH (no such process; pid <= 0 names a
+ * process group and there are none), -EHOSTDOWN (its node is dead),
+ * -ETIMEDOUT (its node did not answer).
+ */
+int proc_signal(int pid, int sig);
+
 /* proc_wait's view of remote children: 1 and *status if pid (or any: -1)
  * ended; 0 if one is still running; -ECHILD if there is none. */
 int remote_wait(int ppid, int pid, int *pid_out, int *status);
@@ -37,7 +47,8 @@ void remote_child_exit(int pid, int ppid, int status);
 /* Messages for this file, from the dispatch (interrupt context). */
 void remote_msg(const struct msg *m);
 
-/* Work the kernel thread does: spawn requests from other nodes, orphans. */
+/* Work the kernel thread does: spawn requests from other nodes, spawn
+ * requests of ours that timed out, orphans. */
 void remote_work(void);
 
 #endif

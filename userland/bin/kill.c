@@ -1,7 +1,9 @@
 /*
- * kill: end processes by pid. The kernel kills only processes of this
- * node; a pid of another node (pid / 1000000 is its node) is refused with
- * a line saying so. Exit status 1 if any pid could not be killed.
+ * kill: end processes by pid, on any node of the cluster (the kernel
+ * sends the kill to the node that runs the process). Every signal ends
+ * the process (dmos has no signal handlers); its parent's wait() sees
+ * that signal. Signal 0 only checks that the pid exists. Exit status 1 if
+ * any pid could not be killed, 2 for bad usage.
  *
  *   kill [-SIGNAL] PID...
  */
@@ -16,15 +18,16 @@
 
 int main(int argc, char **argv)
 {
-	int sig = SIGKILL, i = 1, bad = 0, self = dm_node();
+	int sig = SIGKILL, i = 1, bad = 0;
 
 	if (i < argc && argv[i][0] == '-' && argv[i][1]) {
 		char *end;
-		sig = (int)strtol(argv[i] + 1, &end, 10);
-		if (*end || sig <= 0 || sig >= 64) {
-			printf("kill: %s: not a signal number\n", argv[i]);
+		long s = strtol(argv[i] + 1, &end, 10);
+		if (*end || s < 0 || s >= 64) {
+			printf("kill: %s: not a signal number (0 to 63)\n", argv[i]);
 			return 2;
 		}
+		sig = (int)s;
 		i++;
 	}
 	if (i == argc) {
@@ -40,14 +43,15 @@ int main(int argc, char **argv)
 			bad = 1;
 		} else if (kill((int)pid, sig) < 0) {
 			int err = errno;
-			if (err == ESRCH && self >= 0 && pid / PID_NODE_STRIDE != self)
-				printf("kill: %ld: runs on node %ld; only this node's (%d) processes "
-				       "can be killed\n", pid, pid / PID_NODE_STRIDE, self);
-			else if (err == ESRCH)
+			if (err == ESRCH)
 				printf("kill: %ld: no such process\n", pid);
+			else if (err == EHOSTDOWN)
+				printf("kill: %ld: its node %ld is down\n", pid, pid / PID_NODE_STRIDE);
 			else
 				printf("kill: %ld: %s\n", pid, strerror(err));
 			bad = 1;
+		} else if (sig) {
+			printf("kill: %ld: killed (signal %d)\n", pid, sig);
 		}
 	}
 	return bad;

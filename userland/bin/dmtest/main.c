@@ -249,6 +249,8 @@ static const struct test {
 	{ "kill_spinning_child", t_kill_spinning_child },
 	{ "kill_futex_waiter", t_kill_futex_waiter },
 	{ "kill_waiting_parent", t_kill_waiting_parent },
+	{ "kill_signal_number", t_kill_signal_number },
+	{ "kill_bad_args_cluster", t_kill_bad_args_cluster },
 	{ "spawn_args", t_spawn_args },
 	{ "spawn_until_full", t_spawn_until_full },
 	{ "exit_frees_memory", t_exit_frees_memory },
@@ -286,6 +288,7 @@ static const struct test {
 	{ "remote_spawn_errors", t_remote_spawn_errors },
 	{ "spawn_any_node", t_spawn_any_node },
 	{ "remote_spawn_to_busy_node", t_remote_spawn_to_busy_node },
+	{ "kill_remote_child", t_kill_remote_child },
 	{ "remote_orphans", t_remote_orphans },         /* last: a leak it finds hurts what follows */
 };
 

@@ -400,3 +400,92 @@ const char *t_futex_wake_count(void)
 		      status_str(statuses[i]));
 	return NULL;
 }
+
+/* ---- kill across the cluster ----------------------------------------------------------- */
+
+/* Wait until dm_ps shows pid in state (or, with state -1, no longer shows it). */
+static int ps_wait(int pid, int state, unsigned ms)
+{
+	for (uint64_t until = now() + ms * MS;; dm_sleep_ns(10 * MS)) {
+		struct dm_proc *p = ps_find(pid);
+		if (state < 0 ? !p : p && p->state == state)
+			return 1;
+		if (now() >= until)
+			return 0;
+	}
+}
+
+/* A child on another node, sleeping: killed from here, its wait status comes back. */
+const char *t_kill_remote_child(void)
+{
+	struct child c;
+	int st;
+	const char *err;
+
+	if (alone())
+		return NULL;
+	if (start(&c, other, CHILD_TIMEOUT_MS, "sleep", "15000", NULL) < 0)
+		return fail("dm_spawn on node %d: %s", other, ename(errno));
+	if (!ps_wait(c.pid, DM_PROC_SLEEPING, 3000)) {
+		finish(&c, &st);        /* its watchdog ends it */
+		return fail("the child on node %d never showed as sleeping in dm_ps", other);
+	}
+	CHECK(kill(c.pid, 0) == 0, "kill(%d, 0) of a live child on node %d: %s", c.pid, other, ename(errno));
+	uint64_t t0 = now();
+	if (kill(c.pid, 9) < 0) {
+		int e = errno;
+		finish(&c, &st);
+		return fail("kill(%d, 9) of a child on node %d: %s", c.pid, other, ename(e));
+	}
+	if ((err = finish(&c, &st)))
+		return err;
+	uint64_t ms = (now() - t0) / MS;
+	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == 9, "killed child on node %d: %s, want killed by signal 9",
+	      other, status_str(st));
+	CHECK(ms < 3000, "the killed child on node %d took %llu ms to end", other, (unsigned long long)ms);
+	CHECK(ps_wait(c.pid, -1, 3000), "dm_ps still shows the killed child %d", c.pid);
+	ERR(kill(c.pid, 9), ESRCH);             /* gone */
+	ERR(kill(c.pid, 0), ESRCH);
+	return NULL;
+}
+
+/* The signal sent is the one the parent's wait sees, here and on another node. */
+const char *t_kill_signal_number(void)
+{
+	int nodes_to_try[2] = { self, other };
+
+	for (int i = 0; i < (other == self ? 1 : 2); i++) {
+		struct child c;
+		int st;
+		const char *err;
+		if (start(&c, nodes_to_try[i], CHILD_TIMEOUT_MS, "spin", "15000", NULL) < 0)
+			return fail("dm_spawn on node %d: %s", nodes_to_try[i], ename(errno));
+		dm_sleep_ns(50 * MS);
+		if (kill(c.pid, 15) < 0) {
+			int e = errno;
+			finish(&c, &st);
+			return fail("kill(%d, 15) on node %d: %s", c.pid, nodes_to_try[i], ename(e));
+		}
+		if ((err = finish(&c, &st)))
+			return err;
+		CHECK(WIFSIGNALED(st) && WTERMSIG(st) == 15, "child on node %d sent signal 15: %s",
+		      nodes_to_try[i], status_str(st));
+	}
+	return NULL;
+}
+
+/* Bad signals are EINVAL; pids nobody has, on any node or none, are ESRCH. */
+const char *t_kill_bad_args_cluster(void)
+{
+	ERR(kill(getpid(), 64), EINVAL);
+	ERR(kill(getpid(), -1), EINVAL);
+	ERR(kill(getpid(), 1000), EINVAL);
+	ERR(kill(other * PID_STRIDE + 999999, 9), ESRCH);      /* no such process there */
+	ERR(kill(other * PID_STRIDE, 9), ESRCH);                /* its kernel thread */
+	ERR(kill(63 * PID_STRIDE + 1, 9), ESRCH);               /* no such node */
+	ERR(kill(0, 9), ESRCH);                                 /* no process groups */
+	RAW(-3, SYS_kill, 1L << 40, 9, 0);                      /* no such pid: ESRCH */
+	RAW(-LINUX_EINVAL, SYS_kill, getpid(), 1L << 40, 0);
+	CHECK(kill(getpid(), 0) == 0, "kill(self, 0): %s", ename(errno));
+	return NULL;
+}
