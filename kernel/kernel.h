@@ -34,6 +34,7 @@
 #define EAGAIN  11
 #define EHOSTDOWN 112
 #define ETIMEDOUT 110
+#define ECANCELED 125
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define MIN(a, b) ((a) < (b) ? (a) : (b))

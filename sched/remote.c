@@ -39,7 +39,6 @@
 #define MAX_RKIDS        64
 #define MAX_ARGS         16
 #define MAX_SENT         32             /* spawn requests this node has out at once */
-#define ECANCELED        125            /* Linux's number, as kernel/kernel.h's are */
 
 enum spawn_state { SPAWN_SENT = 1, SPAWN_TAKEN, SPAWN_CANCELLED };
 

@@ -120,7 +120,7 @@ int startv(struct child *c, int node, unsigned timeout_ms, const char *mode, va_
 		snprintf(pid, sizeof(pid), "%d", c->pid);
 		snprintf(ms, sizeof(ms), "%u", timeout_ms);
 		char *dog[] = { "dmtest", "--child", "watchdog", ctl_name, slot, pid, ms, NULL };
-		c->dog = dm_spawn("dmtest", dog, c->pid / PID_STRIDE);  /* kill works on its node only */
+		c->dog = dm_spawn("dmtest", dog, c->pid / PID_STRIDE);  /* beside the child it guards */
 	}
 	return c->pid;
 }
