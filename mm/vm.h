@@ -8,6 +8,11 @@
  *          translation, so a drain can move it (the shootdown unmaps it here
  *          and the next touch maps the new frame)
  *
+ * The slots sit in a table that grows as pages are touched (mm/slots.h):
+ * an area costs table pages only where it was filled in, so the heap can
+ * reserve 512 MiB of address space for a few KiB. A shared segment's area
+ * has no table: its pages are its own, consecutive from first_ppn.
+ *
  * Placement: VM_PLACE_LOCAL and VM_PLACE_POOL are targeted; VM_PLACE_ANY is
  * transparent: local while the node has frames to spare, pool after.
  */
@@ -17,6 +22,7 @@
 #include <stdint.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include "mm/slots.h"
 
 #define VM_MAX_AREAS 32
 #define VM_MMAP_BASE 0x0000100000000000UL    /* dm_alloc areas start here */
@@ -30,9 +36,9 @@ struct vm_area {
 	int prot;                       /* ARCH_PROT_* */
 	enum vm_place place;
 	bool optional;                  /* not vital: losing it is survivable */
-	uint64_t *slot;                 /* one per page, see above; 0: not yet */
-	uint64_t nslots;                /* capacity (areas can grow: the heap) */
+	struct slots slots;             /* one per page, see above; capacity: areas can grow (the heap) */
 	int seg;                        /* shared segment slot, or -1 */
+	uint64_t first_ppn;             /* a shared segment's first pool page */
 };
 
 struct vm {
