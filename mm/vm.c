@@ -239,18 +239,42 @@ int vm_check(struct vm *vm, uint64_t addr, uint64_t len, bool write)
 	return 0;
 }
 
+/*
+ * Fill in the pages of [addr, addr+len) that were never touched, before a
+ * copy touches them from the kernel: a page that cannot be had is then an
+ * error of the call (-ENOMEM), not a fault in the kernel. (A page already
+ * filled in may still fault, when a drain moved it; mapping it again takes
+ * no memory.) The range must have passed vm_check.
+ */
+static int prefault(struct vm *vm, uint64_t addr, uint64_t len, bool write)
+{
+	for (uint64_t va = addr & ~(PAGE_SIZE - 1); va < addr + len; va += PAGE_SIZE) {
+		struct vm_area *a = vm_find(vm, va);
+		int err;
+		if (!a)
+			return -EFAULT;
+		if (!slot_of(a, (va - a->start) / PAGE_SIZE) && (err = vm_fault(vm, va, write)))
+			return err;
+	}
+	return 0;
+}
+
 int copy_from_user(struct vm *vm, void *dst, uint64_t src, size_t n)
 {
-	if (vm_check(vm, src, n, false))
-		return -EFAULT;
-	memcpy(dst, (const void *)src, n);      /* faults fill pages in */
+	int err = vm_check(vm, src, n, false);
+
+	if (err || (err = prefault(vm, src, n, false)))
+		return err;
+	memcpy(dst, (const void *)src, n);
 	return 0;
 }
 
 int copy_to_user(struct vm *vm, uint64_t dst, const void *src, size_t n)
 {
-	if (vm_check(vm, dst, n, true))
-		return -EFAULT;
+	int err = vm_check(vm, dst, n, true);
+
+	if (err || (err = prefault(vm, dst, n, true)))
+		return err;
 	memcpy((void *)dst, src, n);
 	return 0;
 }
@@ -258,8 +282,11 @@ int copy_to_user(struct vm *vm, uint64_t dst, const void *src, size_t n)
 int strncpy_from_user(struct vm *vm, char *dst, uint64_t src, size_t max)
 {
 	for (size_t i = 0; i < max; i++) {
+		int err;
 		if (vm_check(vm, src + i, 1, false))
 			return -EFAULT;
+		if ((i == 0 || ((src + i) & (PAGE_SIZE - 1)) == 0) && (err = prefault(vm, src + i, 1, false)))
+			return err;
 		dst[i] = *(const char *)(src + i);
 		if (!dst[i])
 			return (int)i;

@@ -59,7 +59,11 @@ int vm_remove(struct vm *vm, uint64_t start, uint64_t len);
 int vm_add_shared(struct vm *vm, uint64_t start, uint64_t first_ppn, uint64_t npages, int seg);
 struct vm_area *vm_find(struct vm *vm, uint64_t addr);
 
-/* Fill in the page at addr now (page fault, or loading). Return: 0 or -errno. */
+/*
+ * Fill in the page at addr now (page fault, or loading). Return: 0; -EFAULT
+ * (no area there, or a write to a read-only one); -ENOMEM (no page, or no
+ * page for its tables); another -errno if its pool page cannot be mapped.
+ */
 int vm_fault(struct vm *vm, uint64_t addr, bool write);
 
 /* Grow or shrink the heap by incr bytes. Return: the old break or -errno. */
@@ -67,9 +71,15 @@ int64_t vm_sbrk(struct vm *vm, int64_t incr);
 
 /* Is [addr, addr+len) user memory with this protection? (-EFAULT if not) */
 int vm_check(struct vm *vm, uint64_t addr, uint64_t len, bool write);
+
+/*
+ * Checked copies: the pages they need are filled in first, so a copy never
+ * faults for want of memory. Return: 0, -EFAULT (not user memory, or not
+ * writable), -ENOMEM (no page could be had for it).
+ */
 int copy_from_user(struct vm *vm, void *dst, uint64_t src, size_t n);
 int copy_to_user(struct vm *vm, uint64_t dst, const void *src, size_t n);
-/* Copy a NUL-terminated string; Return: its length, -EFAULT, -ENAMETOOLONG. */
+/* Copy a NUL-terminated string; Return: its length, -EFAULT, -ENOMEM, -ENAMETOOLONG. */
 int strncpy_from_user(struct vm *vm, char *dst, uint64_t src, size_t max);
 
 /* Where does addr live: VM_LOCAL, VM_POOL, or -EFAULT. */
