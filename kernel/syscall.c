@@ -273,6 +273,34 @@ static uint64_t lowest_gap(struct vm *vm, uint64_t len)
 	return start;
 }
 
+/*
+ * Fill in every page of the targeted area [start, start+len) now. A big one
+ * takes seconds (2 GiB of pool: about 12 s under TCG), so the caller gives
+ * the CPU to the node's other processes every slice on the way, as if it
+ * were preempted, and stops if it is killed meanwhile.
+ * Return: 0, -ENOMEM or -EINTR; on failure the area is gone, and with it
+ * every page it had taken.
+ */
+static int fill(struct vm *vm, uint64_t start, uint64_t len)
+{
+	uint64_t turn = arch_time_ns() + SLICE_MS * 1000000ULL;
+	int err = 0;
+
+	for (uint64_t va = start; va < start + len && !err; va += PAGE_SIZE) {
+		if (vm_fault(vm, va, true))
+			err = -ENOMEM;
+		else if (arch_time_ns() >= turn) {
+			sched_yield();
+			turn = arch_time_ns() + SLICE_MS * 1000000ULL;
+			if (current->killed)
+				err = -EINTR;
+		}
+	}
+	if (err)
+		vm_remove(vm, start, len);
+	return err;
+}
+
 static int64_t sys_dm_alloc(ARGS3)
 {
 	struct vm *vm = uvm();
@@ -301,12 +329,8 @@ static int64_t sys_dm_alloc(ARGS3)
 	if (err)
 		return err;
 	/* a targeted request is met now or refused now: fill every page in */
-	for (uint64_t va = start; b != DM_ANY && va < start + len; va += PAGE_SIZE) {
-		if (vm_fault(vm, va, true)) {
-			vm_remove(vm, start, len);
-			return -ENOMEM;
-		}
-	}
+	if (b != DM_ANY && (err = fill(vm, start, len)))
+		return err;
 	return (int64_t)start;
 }
 

@@ -17,6 +17,30 @@
 #define VM_PID 2                        /* owner pid recorded on user pool pages (for now) */
 #define SLOT_ADDR(s) ((s) & ~0xFFFUL)
 
+/* Pages for slot tables (mm/slots.h): local frames, zeroed. */
+void *slots_page_alloc(void)
+{
+	uint64_t pa = frame_alloc(0);
+
+	if (pa == FRAME_NONE)
+		return NULL;
+	memset(phys_to_virt(pa), 0, PAGE_SIZE);
+	return phys_to_virt(pa);
+}
+
+void slots_page_free(void *page)
+{
+	frame_free(virt_to_phys(page), 0);
+}
+
+/* The slot of page i of area a (0: not filled in yet). */
+static uint64_t slot_of(const struct vm_area *a, uint64_t i)
+{
+	if (a->seg >= 0)
+		return ((a->first_ppn + i) << PAGE_SHIFT) | VM_POOL;
+	return slots_get(&a->slots, i);
+}
+
 int vm_init(struct vm *vm)
 {
 	memset(vm, 0, sizeof(*vm));
@@ -26,7 +50,7 @@ int vm_init(struct vm *vm)
 
 static void release_page(struct vm *vm, struct vm_area *a, uint64_t i)
 {
-	uint64_t s = a->slot[i];
+	uint64_t s = slots_get(&a->slots, i);
 
 	if (!s)
 		return;
@@ -38,20 +62,22 @@ static void release_page(struct vm *vm, struct vm_area *a, uint64_t i)
 		pmem_free(s >> PAGE_SHIFT);
 		vm->pool_pages--;
 	}
-	a->slot[i] = 0;
+	slots_set(&a->slots, i, 0);     /* clearing takes no memory */
 }
 
 static void release_area(struct vm *vm, struct vm_area *a)
 {
-	for (uint64_t i = 0; a->seg < 0 && i < (a->end - a->start) / PAGE_SIZE; i++)
-		release_page(vm, a, i);
 	if (a->seg >= 0) {              /* the segment's pages are its own, not ours */
-		for (uint64_t i = 0; i < a->nslots; i++)
+		uint64_t n = (a->end - a->start) / PAGE_SIZE;
+		for (uint64_t i = 0; i < n; i++)
 			arch_as_unmap(vm->root, a->start + i * PAGE_SIZE);
-		vm->pool_pages -= a->nslots;
+		vm->pool_pages -= n;
 		seg_put(a->seg);
+		return;
 	}
-	kfree(a->slot);
+	for (uint64_t i = slots_next(&a->slots, 0); i < a->slots.n; i = slots_next(&a->slots, i + 1))
+		release_page(vm, a, i);
+	slots_free(&a->slots);
 }
 
 void vm_destroy(struct vm *vm)
@@ -85,11 +111,10 @@ int vm_add(struct vm *vm, uint64_t start, uint64_t len, int prot, enum vm_place 
 	for (int i = 0; i < vm->nareas; i++)
 		if (start < vm->area[i].end && end > vm->area[i].start)
 			return -EEXIST;
-	uint64_t n = (end - start) / PAGE_SIZE;
-	uint64_t *slot = kzalloc(n * sizeof(uint64_t));
-	if (!slot)
-		return -ENOMEM;
-	vm->area[vm->nareas++] = (struct vm_area){ start, end, prot, place, optional, slot, n, -1 };
+	struct vm_area a = { start, end, prot, place, optional, { 0 }, -1, 0 };
+	if (slots_init(&a.slots, (end - start) / PAGE_SIZE))
+		return -EINVAL;
+	vm->area[vm->nareas++] = a;     /* no memory taken until pages are touched */
 	return 0;
 }
 
@@ -100,9 +125,8 @@ int vm_add_shared(struct vm *vm, uint64_t start, uint64_t first_ppn, uint64_t np
 	if (err)
 		return err;
 	struct vm_area *a = &vm->area[vm->nareas - 1];
-	for (uint64_t i = 0; i < npages; i++)
-		a->slot[i] = ((first_ppn + i) << PAGE_SHIFT) | VM_POOL;
 	a->seg = seg;
+	a->first_ppn = first_ppn;
 	vm->pool_pages += npages;
 	return 0;
 }
@@ -148,7 +172,7 @@ int vm_fault(struct vm *vm, uint64_t addr, bool write)
 	if (!a || (write && !(a->prot & ARCH_PROT_WRITE)))
 		return -EFAULT;
 	uint64_t va = addr & ~(PAGE_SIZE - 1), i = (va - a->start) / PAGE_SIZE;
-	uint64_t s = a->slot[i];
+	uint64_t s = slot_of(a, i);
 	if (!s) {
 		struct frame_stats fs;
 		frame_stats(&fs);
@@ -160,15 +184,23 @@ int vm_fault(struct vm *vm, uint64_t addr, bool write)
 				return -ENOMEM;
 			memset(phys_to_virt(pa), 0, PAGE_SIZE);
 			s = pa | VM_LOCAL;
-			vm->local_pages++;
 		} else {
 			int64_t ppn = pool.joined ? pmem_alloc(VM_PID) : -ENOMEM;
 			if (ppn < 0)
 				return -ENOMEM;
 			s = ((uint64_t)ppn << PAGE_SHIFT) | VM_POOL;
-			vm->pool_pages++;
 		}
-		a->slot[i] = s;
+		if (slots_set(&a->slots, i, s)) {       /* no page for the slot table */
+			if (s & VM_LOCAL)
+				frame_free(SLOT_ADDR(s), 0);
+			else
+				pmem_free(s >> PAGE_SHIFT);
+			return -ENOMEM;
+		}
+		if (s & VM_LOCAL)
+			vm->local_pages++;
+		else
+			vm->pool_pages++;
 	}
 	return map_slot(vm, a, va, s);
 }
@@ -178,12 +210,16 @@ int64_t vm_sbrk(struct vm *vm, int64_t incr)
 	uint64_t old = vm->brk, new = old + incr;
 	struct vm_area *a = vm_find(vm, vm->brk_start);
 
-	if (!a || new < vm->brk_start || new > a->start + a->nslots * PAGE_SIZE)
+	if (!a || new < vm->brk_start || new > a->start + a->slots.n * PAGE_SIZE)
 		return -ENOMEM;
-	uint64_t end = (new + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
-	for (uint64_t va = end; va < a->end; va += PAGE_SIZE)      /* shrinking */
-		release_page(vm, a, (va - a->start) / PAGE_SIZE);
-	a->end = MAX(end, a->start + PAGE_SIZE);
+	uint64_t end = MAX((new + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1), a->start + PAGE_SIZE);
+	if (end < a->end) {             /* shrinking: pages and slot tables go back */
+		uint64_t from = (end - a->start) / PAGE_SIZE;
+		for (uint64_t i = slots_next(&a->slots, from); i < a->slots.n; i = slots_next(&a->slots, i + 1))
+			release_page(vm, a, i);
+		slots_trim(&a->slots, from);
+	}
+	a->end = end;
 	vm->brk = new;
 	return (int64_t)old;
 }
@@ -203,18 +239,42 @@ int vm_check(struct vm *vm, uint64_t addr, uint64_t len, bool write)
 	return 0;
 }
 
+/*
+ * Fill in the pages of [addr, addr+len) that were never touched, before a
+ * copy touches them from the kernel: a page that cannot be had is then an
+ * error of the call (-ENOMEM), not a fault in the kernel. (A page already
+ * filled in may still fault, when a drain moved it; mapping it again takes
+ * no memory.) The range must have passed vm_check.
+ */
+static int prefault(struct vm *vm, uint64_t addr, uint64_t len, bool write)
+{
+	for (uint64_t va = addr & ~(PAGE_SIZE - 1); va < addr + len; va += PAGE_SIZE) {
+		struct vm_area *a = vm_find(vm, va);
+		int err;
+		if (!a)
+			return -EFAULT;
+		if (!slot_of(a, (va - a->start) / PAGE_SIZE) && (err = vm_fault(vm, va, write)))
+			return err;
+	}
+	return 0;
+}
+
 int copy_from_user(struct vm *vm, void *dst, uint64_t src, size_t n)
 {
-	if (vm_check(vm, src, n, false))
-		return -EFAULT;
-	memcpy(dst, (const void *)src, n);      /* faults fill pages in */
+	int err = vm_check(vm, src, n, false);
+
+	if (err || (err = prefault(vm, src, n, false)))
+		return err;
+	memcpy(dst, (const void *)src, n);
 	return 0;
 }
 
 int copy_to_user(struct vm *vm, uint64_t dst, const void *src, size_t n)
 {
-	if (vm_check(vm, dst, n, true))
-		return -EFAULT;
+	int err = vm_check(vm, dst, n, true);
+
+	if (err || (err = prefault(vm, dst, n, true)))
+		return err;
 	memcpy((void *)dst, src, n);
 	return 0;
 }
@@ -222,8 +282,11 @@ int copy_to_user(struct vm *vm, uint64_t dst, const void *src, size_t n)
 int strncpy_from_user(struct vm *vm, char *dst, uint64_t src, size_t max)
 {
 	for (size_t i = 0; i < max; i++) {
+		int err;
 		if (vm_check(vm, src + i, 1, false))
 			return -EFAULT;
+		if ((i == 0 || ((src + i) & (PAGE_SIZE - 1)) == 0) && (err = prefault(vm, src + i, 1, false)))
+			return err;
 		dst[i] = *(const char *)(src + i);
 		if (!dst[i])
 			return (int)i;
@@ -238,9 +301,9 @@ int vm_where(struct vm *vm, uint64_t addr)
 	if (!a)
 		return -EFAULT;
 	uint64_t i = ((addr & ~(PAGE_SIZE - 1)) - a->start) / PAGE_SIZE;
-	if (!a->slot[i] && vm_fault(vm, addr, false))
+	if (!slot_of(a, i) && vm_fault(vm, addr, false))
 		return -ENOMEM;
-	return a->slot[i] & VM_LOCAL ? VM_LOCAL : VM_POOL;
+	return slot_of(a, i) & VM_LOCAL ? VM_LOCAL : VM_POOL;
 }
 
 void vm_shootdown(struct vm *vm, uint64_t ppn, uint64_t pages)
@@ -249,8 +312,15 @@ void vm_shootdown(struct vm *vm, uint64_t ppn, uint64_t pages)
 		struct vm_area *a = &vm->area[i];
 		if (a->place == VM_PLACE_LOCAL)
 			continue;
-		for (uint64_t j = 0; j < (a->end - a->start) / PAGE_SIZE; j++) {
-			uint64_t s = a->slot[j];
+		if (a->seg >= 0) {      /* consecutive pages: map the overlap */
+			uint64_t n = (a->end - a->start) / PAGE_SIZE;
+			uint64_t lo = MAX(ppn, a->first_ppn), hi = MIN(ppn + pages, a->first_ppn + n);
+			for (uint64_t p = lo; p < hi; p++)
+				arch_as_unmap(vm->root, a->start + (p - a->first_ppn) * PAGE_SIZE);
+			continue;
+		}
+		for (uint64_t j = slots_next(&a->slots, 0); j < a->slots.n; j = slots_next(&a->slots, j + 1)) {
+			uint64_t s = slots_get(&a->slots, j);
 			if ((s & VM_POOL) && (s >> PAGE_SHIFT) >= ppn && (s >> PAGE_SHIFT) < ppn + pages)
 				arch_as_unmap(vm->root, a->start + j * PAGE_SIZE);
 		}
@@ -267,12 +337,12 @@ int vm_copy_in(struct vm *vm, uint64_t va, const void *src, size_t n)
 		if (!a)
 			return -EFAULT;
 		uint64_t i = ((va & ~(PAGE_SIZE - 1)) - a->start) / PAGE_SIZE;
-		if (!a->slot[i]) {
+		if (!slot_of(a, i)) {
 			int err = vm_fault(vm, va, false);
 			if (err)
 				return err;
 		}
-		uint64_t slot = a->slot[i], off = va & (PAGE_SIZE - 1);
+		uint64_t slot = slot_of(a, i), off = va & (PAGE_SIZE - 1);
 		uint8_t *page = slot & VM_LOCAL ? phys_to_virt(SLOT_ADDR(slot))
 						: pmem_page(slot >> PAGE_SHIFT);
 		size_t k = MIN(n, PAGE_SIZE - off);

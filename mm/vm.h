@@ -8,6 +8,11 @@
  *          translation, so a drain can move it (the shootdown unmaps it here
  *          and the next touch maps the new frame)
  *
+ * The slots sit in a table that grows as pages are touched (mm/slots.h):
+ * an area costs table pages only where it was filled in, so the heap can
+ * reserve 512 MiB of address space for a few KiB. A shared segment's area
+ * has no table: its pages are its own, consecutive from first_ppn.
+ *
  * Placement: VM_PLACE_LOCAL and VM_PLACE_POOL are targeted; VM_PLACE_ANY is
  * transparent: local while the node has frames to spare, pool after.
  */
@@ -17,6 +22,7 @@
 #include <stdint.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include "mm/slots.h"
 
 #define VM_MAX_AREAS 32
 #define VM_MMAP_BASE 0x0000100000000000UL    /* dm_alloc areas start here */
@@ -30,9 +36,9 @@ struct vm_area {
 	int prot;                       /* ARCH_PROT_* */
 	enum vm_place place;
 	bool optional;                  /* not vital: losing it is survivable */
-	uint64_t *slot;                 /* one per page, see above; 0: not yet */
-	uint64_t nslots;                /* capacity (areas can grow: the heap) */
+	struct slots slots;             /* one per page, see above; capacity: areas can grow (the heap) */
 	int seg;                        /* shared segment slot, or -1 */
+	uint64_t first_ppn;             /* a shared segment's first pool page */
 };
 
 struct vm {
@@ -53,7 +59,11 @@ int vm_remove(struct vm *vm, uint64_t start, uint64_t len);
 int vm_add_shared(struct vm *vm, uint64_t start, uint64_t first_ppn, uint64_t npages, int seg);
 struct vm_area *vm_find(struct vm *vm, uint64_t addr);
 
-/* Fill in the page at addr now (page fault, or loading). Return: 0 or -errno. */
+/*
+ * Fill in the page at addr now (page fault, or loading). Return: 0; -EFAULT
+ * (no area there, or a write to a read-only one); -ENOMEM (no page, or no
+ * page for its tables); another -errno if its pool page cannot be mapped.
+ */
 int vm_fault(struct vm *vm, uint64_t addr, bool write);
 
 /* Grow or shrink the heap by incr bytes. Return: the old break or -errno. */
@@ -61,9 +71,15 @@ int64_t vm_sbrk(struct vm *vm, int64_t incr);
 
 /* Is [addr, addr+len) user memory with this protection? (-EFAULT if not) */
 int vm_check(struct vm *vm, uint64_t addr, uint64_t len, bool write);
+
+/*
+ * Checked copies: the pages they need are filled in first, so a copy never
+ * faults for want of memory. Return: 0, -EFAULT (not user memory, or not
+ * writable), -ENOMEM (no page could be had for it).
+ */
 int copy_from_user(struct vm *vm, void *dst, uint64_t src, size_t n);
 int copy_to_user(struct vm *vm, uint64_t dst, const void *src, size_t n);
-/* Copy a NUL-terminated string; Return: its length, -EFAULT, -ENAMETOOLONG. */
+/* Copy a NUL-terminated string; Return: its length, -EFAULT, -ENOMEM, -ENAMETOOLONG. */
 int strncpy_from_user(struct vm *vm, char *dst, uint64_t src, size_t max);
 
 /* Where does addr live: VM_LOCAL, VM_POOL, or -EFAULT. */

@@ -8,6 +8,7 @@
 #include "arch/x86_64/x86.h"
 #include "kernel/kernel.h"
 #include "sched/sched.h"
+#include "userland/include/dm_abi.h"
 
 struct idt_entry {
 	uint16_t off_lo, sel;
@@ -29,10 +30,22 @@ static const char *const exc_names[32] = {
 
 static void (*timer_tick)(void);
 
-/* The current process's page fault at addr: Return: true if a page was filled in. */
-static bool user_page_fault(uint64_t addr, bool write)
+/* The current process's page fault at addr. Return: 0 if a page was filled in, or -errno. */
+static int user_page_fault(uint64_t addr, bool write)
 {
-	return current->vm.root && vm_fault(&current->vm, addr, write) == 0;
+	return current->vm.root ? vm_fault(&current->vm, addr, write) : -EFAULT;
+}
+
+/*
+ * The process touched memory it may use, but no page could be had for it:
+ * it dies of that, not of a bad address. Killed as by SIGKILL, as Linux's
+ * OOM killer does, so its parent can tell it from a fault (SIGSEGV).
+ */
+static void __attribute__((noreturn)) user_out_of_memory(uint64_t rip, uint64_t addr)
+{
+	snprintf(current->why, sizeof(current->why), "out of memory at 0x%lx (rip 0x%lx)", addr, rip);
+	printk("node %d: pid %d (%s) killed: %s\n", self.id, current->pid, current->name, current->why);
+	proc_exit(DM_WAIT_KILLED(9));
 }
 static void (*irq_handlers[48 - VEC_FIRST_IRQ])(void);    /* MSI vectors */
 
@@ -111,7 +124,10 @@ static void user_trap(struct trapframe *tf)
 		irq_handlers[tf->vector - VEC_FIRST_IRQ]();
 		apic_eoi();
 	} else if (tf->vector == 14) {
-		if (!user_page_fault(read_cr2(), tf->error & 2))
+		int err = user_page_fault(read_cr2(), tf->error & 2);
+		if (err == -ENOMEM)
+			user_out_of_memory(tf->rip, read_cr2());
+		else if (err)
 			proc_fault("page fault", tf->rip, read_cr2());
 	} else if (tf->vector < 32) {
 		proc_fault(exc_names[tf->vector] ? exc_names[tf->vector] : "CPU exception",
@@ -148,8 +164,8 @@ void trap(struct trapframe *tf)
 	}
 	if (tf->vector == 14 && !(tf->error & 1) && mm_pool_fault(read_cr2()))
 		return;
-	if (tf->vector == 14 && read_cr2() < USER_TOP && user_page_fault(read_cr2(), tf->error & 2))
-		return;                 /* a checked copy to or from user memory filled a page in */
+	if (tf->vector == 14 && read_cr2() < USER_TOP && user_page_fault(read_cr2(), tf->error & 2) == 0)
+		return;                 /* a checked copy to or from user memory mapped a page again */
 	if (fatal++)            /* faulted while reporting a fault */
 		arch_halt();
 	dump(tf);

@@ -1,0 +1,1 @@
+SRCS_slots := mm/slots.c
