@@ -184,11 +184,11 @@ void proc_exit(int status)
 	panic("a zombie ran again");
 }
 
-void proc_fault(const char *what, uint64_t rip, uint64_t addr)
+void proc_fault(const char *what, int sig, uint64_t rip, uint64_t addr)
 {
 	snprintf(current->why, sizeof(current->why), "%s at 0x%lx (rip 0x%lx)", what, addr, rip);
 	printk("node %d: pid %d (%s) killed: %s\n", self.id, current->pid, current->name, current->why);
-	proc_exit(DM_WAIT_KILLED(11));          /* as if by SIGSEGV */
+	proc_exit(DM_WAIT_KILLED(sig));
 }
 
 int __proc_kill(int pid, int sig, int by, bool disown)

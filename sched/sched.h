@@ -49,8 +49,9 @@ int proc_spawn(const char *path, char *const argv[], int argc);
 /* End the current process with a wait status (DM_WAIT_*). Context: a process. */
 void proc_exit(int status) __attribute__((noreturn));
 
-/* Kill the current process after a fault it caused, saying why. */
-void proc_fault(const char *what, uint64_t rip, uint64_t addr) __attribute__((noreturn));
+/* Kill the current process after a fault it caused, saying why; its parent
+ * sees it killed by signal sig (11, SIGSEGV, for a fault; 9 for no memory). */
+void proc_fault(const char *what, int sig, uint64_t rip, uint64_t addr) __attribute__((noreturn));
 
 /**
  * proc_wait - wait for child pid (or any child: -1) to exit

@@ -36,17 +36,6 @@ static int user_page_fault(uint64_t addr, bool write)
 	return current->vm.root ? vm_fault(&current->vm, addr, write) : -EFAULT;
 }
 
-/*
- * The process touched memory it may use, but no page could be had for it:
- * it dies of that, not of a bad address. Killed as by SIGKILL, as Linux's
- * OOM killer does, so its parent can tell it from a fault (SIGSEGV).
- */
-static void __attribute__((noreturn)) user_out_of_memory(uint64_t rip, uint64_t addr)
-{
-	snprintf(current->why, sizeof(current->why), "out of memory at 0x%lx (rip 0x%lx)", addr, rip);
-	printk("node %d: pid %d (%s) killed: %s\n", self.id, current->pid, current->name, current->why);
-	proc_exit(DM_WAIT_KILLED(9));
-}
 static void (*irq_handlers[48 - VEC_FIRST_IRQ])(void);    /* MSI vectors */
 
 void apic_eoi(void);
@@ -125,13 +114,15 @@ static void user_trap(struct trapframe *tf)
 		apic_eoi();
 	} else if (tf->vector == 14) {
 		int err = user_page_fault(read_cr2(), tf->error & 2);
+		/* Memory it may use but no page to be had: it dies of that, as
+		 * by SIGKILL like Linux's OOM killer, not of a bad address. */
 		if (err == -ENOMEM)
-			user_out_of_memory(tf->rip, read_cr2());
+			proc_fault("out of memory", 9, tf->rip, read_cr2());
 		else if (err)
-			proc_fault("page fault", tf->rip, read_cr2());
+			proc_fault("page fault", 11, tf->rip, read_cr2());
 	} else if (tf->vector < 32) {
-		proc_fault(exc_names[tf->vector] ? exc_names[tf->vector] : "CPU exception",
-			   tf->rip, tf->vector == 14 ? read_cr2() : 0);
+		proc_fault(exc_names[tf->vector] ? exc_names[tf->vector] : "CPU exception", 11,
+			   tf->rip, 0);
 	}
 	sched_user_return();
 }
