@@ -4,9 +4,10 @@
  * for private memory, the node, pid and address, so it only ever matches
  * its own process. The waiter re-checks the word after it is listed, so a
  * wake between the caller's check and the wait is not lost. The table of
- * waiters in the pool is sched/waitq.c. A waiter on another node gets
- * MSG_FUTEX_WAKE, and re-checks its slot every FUTEX_RECHECK_MS in case the
- * message is lost.
+ * waiters in the pool is sched/waitq.c. A wake of a waiter on this node
+ * switches to it on the waker's way back to user mode; a waiter on another
+ * node gets MSG_FUTEX_WAKE, and re-checks its slot every FUTEX_RECHECK_MS
+ * in case the message is lost.
  */
 #include "kernel/kernel.h"
 #include "kernel/cluster.h"
@@ -85,7 +86,7 @@ int futex_wake(uint64_t uaddr, int count)
 {
 	uint64_t key;
 	uint32_t seen;
-	int i, woken = 0, err = key_of(uaddr, &key);
+	int i, woken = 0, local = 0, err = key_of(uaddr, &key);
 
 	if (err)
 		return err;
@@ -97,12 +98,15 @@ int futex_wake(uint64_t uaddr, int count)
 		woken++;
 		if ((int)w(i)->node == self.id) {
 			sched_wakeup(w(i));
+			local++;
 		} else {
 			struct msg m = { .type = MSG_FUTEX_WAKE };
 			m.args[0] = (uint64_t)i;
 			msg_send((int)w(i)->node, &m);  /* if it is lost, the waiter's re-check finds it woken */
 		}
 	}
+	if (local)
+		sched_switch_soon();
 	return woken;
 }
 
