@@ -3,32 +3,33 @@
  * same way on every node: for a shared segment, (slot + 1) << 40 | offset;
  * for private memory, the node, pid and address, so it only ever matches
  * its own process. The waiter re-checks the word after it is listed, so a
- * wake between the caller's check and the wait is not lost.
+ * wake between the caller's check and the wait is not lost. The table of
+ * waiters in the pool is sched/waitq.c. A wake of a waiter on this node
+ * switches to it on the waker's way back to user mode; a waiter on another
+ * node gets MSG_FUTEX_WAKE, and re-checks its slot every FUTEX_RECHECK_MS
+ * in case the message is lost.
  */
 #include "kernel/kernel.h"
 #include "kernel/cluster.h"
 #include "kernel/pool.h"
 #include "sched/futex.h"
+#include "sched/waitq.h"
 #include "sched/sched.h"
 #include "mm/seg.h"
 #include "arch/arch.h"
 
-enum { W_FREE, W_CLAIMED, W_WAITING, W_WOKEN };
-
-struct waiter {                 /* in the pool, POOL_FUTEX_BYTES */
-	uint32_t state;
-	uint32_t node;
-	int32_t pid;
-	uint32_t pad;
-	uint64_t key;
-	uint64_t pad2;
-};
+#define FUTEX_RECHECK_MS 10        /* a waiter looks at its slot this often */
 
 _Static_assert(sizeof(struct waiter) == POOL_FUTEX_BYTES, "futex waiter size is pool format");
 
 static struct waiter *w(uint32_t i)
 {
 	return (struct waiter *)pool.futex + i;
+}
+
+static uint32_t nwaiters(void)
+{
+	return pool.joined ? pool.super->nfutex : 0;
 }
 
 static int key_of(uint64_t uaddr, uint64_t *key)
@@ -47,85 +48,75 @@ static int key_of(uint64_t uaddr, uint64_t *key)
 int futex_wait(uint64_t uaddr, uint32_t expected, uint64_t timeout_ns)
 {
 	uint64_t key, until = timeout_ns ? arch_time_ns() + timeout_ns : 0;
-	uint32_t val, i, n = pool.joined ? pool.super->nfutex : 0;
-	int err = key_of(uaddr, &key);
+	uint32_t val;
+	int i, err = key_of(uaddr, &key);
 
 	if (err)
 		return err;
-	for (i = 0; i < n; i++) {
-		uint32_t st = W_FREE;
-		if (__atomic_compare_exchange_n(&w(i)->state, &st, W_CLAIMED, false,
-						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-			break;
-	}
-	if (i == n)
+	if ((i = waitq_add(w(0), nwaiters(), self.id, current->pid, key)) < 0)
 		return -EAGAIN;         /* no room to wait: the caller retries */
-	w(i)->node = self.id;
-	w(i)->pid = current->pid;
-	w(i)->key = key;
-	__atomic_store_n(&w(i)->state, W_WAITING, __ATOMIC_RELEASE);
-	arch_pool_flush(w(i), sizeof(struct waiter));
 
 	if (copy_from_user(&current->vm, &val, uaddr, 4))
 		err = -EFAULT;
 	else if (val != expected)
 		err = -EAGAIN;
-	while (!err && __atomic_load_n(&w(i)->state, __ATOMIC_ACQUIRE) != W_WOKEN) {
-		uint64_t now = arch_time_ns();
+	while (!err) {
+		uint64_t now = arch_time_ns(), recheck = now + FUTEX_RECHECK_MS * 1000000ULL;
+		uint64_t flags = arch_irq_save();
+		/* checked with interrupts off: a MSG_FUTEX_WAKE that arrives
+		 * after this finds us asleep, not about to sleep */
+		if (waitq_woken(w(i))) {
+			arch_irq_restore(flags);
+			break;
+		}
 		if (current->killed)
 			err = -EINTR;
 		else if (until && now >= until)
 			err = -ETIMEDOUT;
-		else            /* a lost message costs at most one slice of waiting */
-			sched_sleep(w(i), until ? MIN(until, now + 10000000) : now + 10000000);
+		else            /* a lost message costs at most FUTEX_RECHECK_MS */
+			sched_sleep(w(i), until && until < recheck ? until : recheck);
+		arch_irq_restore(flags);
 	}
-	if (err && __atomic_load_n(&w(i)->state, __ATOMIC_ACQUIRE) == W_WOKEN)
-		err = 0;        /* woken while timing out: it counts as woken */
-	__atomic_store_n(&w(i)->state, W_FREE, __ATOMIC_RELEASE);
-	arch_pool_flush(w(i), sizeof(struct waiter));
+	if (waitq_remove(w(i)))
+		err = 0;        /* woken, maybe while timing out: it counts as woken */
 	return err;
 }
 
 int futex_wake(uint64_t uaddr, int count)
 {
 	uint64_t key;
-	int woken = 0, err = key_of(uaddr, &key);
+	uint32_t seen;
+	int i, woken = 0, local = 0, err = key_of(uaddr, &key);
 
 	if (err)
 		return err;
 	if (count < 0)
 		return -EINVAL;
-	for (uint32_t i = 0; pool.joined && i < pool.super->nfutex && woken < count; i++) {
-		uint32_t st = W_WAITING;
-		if (__atomic_load_n(&w(i)->key, __ATOMIC_ACQUIRE) != key ||
-		    !__atomic_compare_exchange_n(&w(i)->state, &st, W_WOKEN, false,
-						 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-			continue;
-		arch_pool_flush(w(i), sizeof(struct waiter));
+	for (i = 0; woken < count && (i = waitq_find(w(0), nwaiters(), (uint32_t)i, key, &seen)) >= 0; i++) {
+		if (!waitq_wake(w(i), seen))
+			continue;       /* it left, or somebody else woke it */
 		woken++;
 		if ((int)w(i)->node == self.id) {
 			sched_wakeup(w(i));
+			local++;
 		} else {
 			struct msg m = { .type = MSG_FUTEX_WAKE };
-			m.args[0] = i;
-			msg_send((int)w(i)->node, &m);  /* if it is lost, the waiter's slice ends it */
+			m.args[0] = (uint64_t)i;
+			msg_send((int)w(i)->node, &m);  /* if it is lost, the waiter's re-check finds it woken */
 		}
 	}
+	if (local)
+		sched_switch_soon();
 	return woken;
 }
 
 void futex_wake_local(uint32_t i)
 {
-	if (pool.joined && i < pool.super->nfutex)
+	if (i < nwaiters())
 		sched_wakeup(w(i));
 }
 
 void futex_node_dead(int n)
 {
-	for (uint32_t i = 0; pool.joined && i < pool.super->nfutex; i++) {
-		uint32_t st = __atomic_load_n(&w(i)->state, __ATOMIC_ACQUIRE);
-		if (st != W_FREE && (int)w(i)->node == n)
-			__atomic_compare_exchange_n(&w(i)->state, &st, W_FREE, false,
-						    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
-	}
+	waitq_node_dead(w(0), nwaiters(), n);
 }

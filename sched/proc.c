@@ -125,6 +125,12 @@ int proc_spawn(const char *path, char *const argv[], int argc)
 	uint64_t kpa = frame_alloc(KSTACK_PAGES_ORDER);
 	if (kpa == FRAME_NONE || (err = vm_init(&p->vm)))
 		goto err_free;
+	/* Write all of the stack once. Under TCG a frame that once held code
+	 * (GRUB's, or an exited program's) keeps those translations until
+	 * every byte they cover is written, and until then every store to it
+	 * takes QEMU's self-modifying-code path: a stack on such a frame made
+	 * each system call 30 times slower (11 us instead of 0.4 us). */
+	memset(phys_to_virt(kpa), 0, PAGE_SIZE << KSTACK_PAGES_ORDER);
 	int64_t entry = load(&p->vm, img, len, &top), sp = 0;
 	if (entry < 0) {
 		err = (int)entry;

@@ -1,7 +1,9 @@
 /*
  * The per-node scheduler: round robin over the process table, thread 0
  * (the kernel monitor) included. A process is preempted when its slice
- * ends, on its way back to user mode; kernel code is never preempted.
+ * ends, or when it woke another one that should run now (a local futex
+ * wake, sched_switch_soon), on its way back to user mode; kernel code is
+ * never preempted.
  */
 #include "kernel/kernel.h"
 #include "sched/sched.h"
@@ -13,6 +15,8 @@ static struct proc procs[MAX_PROCS];
 struct proc *current = &procs[0];
 static volatile bool need_resched;
 static uint64_t slice_end_ns;
+static struct proc *last_woken;         /* by sched_wakeup, for sched_switch_soon */
+static struct proc *prefer;             /* run this one next if it is ready */
 
 struct proc *proc_table(void)
 {
@@ -45,6 +49,13 @@ static void schedule(void)
 	int me = (int)(current - procs);
 	struct proc *next = NULL;
 
+	/* the one a wake handed the CPU to runs in what is left of the
+	 * waker's slice: two processes that wake each other do not starve
+	 * the rest of the round */
+	bool handoff = prefer && prefer != current && now < slice_end_ns && ready(prefer, now);
+	if (handoff)
+		next = prefer;
+	prefer = NULL;
 	for (int i = 1; i <= MAX_PROCS && !next; i++) {
 		struct proc *p = &procs[(me + i) % MAX_PROCS];
 		if (ready(p, now))
@@ -57,7 +68,8 @@ static void schedule(void)
 	if (current->state == P_RUNNING)
 		current->state = P_RUNNABLE;
 	need_resched = false;
-	slice_end_ns = now + SLICE_MS * 1000000ULL;
+	if (!handoff)
+		slice_end_ns = now + SLICE_MS * 1000000ULL;
 	if (next != current) {
 		struct proc *prev = current;
 		current = next;
@@ -110,8 +122,21 @@ void sched_wakeup(const void *chan)
 		if (procs[i].state == P_SLEEPING && procs[i].wchan == chan) {
 			procs[i].state = P_RUNNABLE;
 			procs[i].wake_ns = 0;
+			last_woken = &procs[i];
 		}
 	}
+	arch_irq_restore(flags);
+}
+
+void sched_switch_soon(void)
+{
+	uint64_t flags = arch_irq_save();
+
+	if (last_woken && last_woken != current && last_woken->state == P_RUNNABLE) {
+		prefer = last_woken;
+		need_resched = true;
+	}
+	last_woken = NULL;
 	arch_irq_restore(flags);
 }
 

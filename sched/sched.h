@@ -66,6 +66,13 @@ struct proc *proc_table(void);          /* MAX_PROCS entries, for ps */
 void sched_yield(void);
 void sched_sleep(const void *chan, uint64_t until_ns);  /* until woken, or until_ns if set */
 void sched_wakeup(const void *chan);
+
+/**
+ * sched_switch_soon - run the process sched_wakeup() just woke, now
+ * Context: a system call; the switch happens on its way back to user mode,
+ * the caller goes on later in its round-robin turn.
+ */
+void sched_switch_soon(void);
 bool sched_others_runnable(void);
 
 /* The timer tick (interrupt context) and the way back to user mode. */

@@ -10,7 +10,9 @@
  *
  *   syscall  getpid round trip, ns
  *   switch   two processes of this node ping-ponging through a futex in a
- *            shared segment, ns per switch (half a round trip)
+ *            shared segment, ns per switch (half a round trip): the mean,
+ *            and the median and worst of the round trips timed one by one
+ *            (a switch that waits for a timer tick shows in the worst)
  *   fault    first touch of fresh dm_alloc(DM_ANY) pages, ns per page
  *   memcpy   16 MiB copies from local memory into local and into pool
  *            memory, MiB/s (best of several)
@@ -103,10 +105,19 @@ static int pong(const char *name)
 	return 0;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 static int bench_switch(void)
 {
 	char name[DM_NAME_MAX], rounds[16];
-	const uint32_t n = 2000;
+	enum { N = 2000 };
+	static uint64_t rtt[N];         /* each round trip, ns */
+	const uint32_t n = N;
 	struct pingpong *pp;
 	int st, pid, err = 0;
 
@@ -127,14 +138,20 @@ static int bench_switch(void)
 		err = 1;
 		goto out;
 	}
-	uint64_t t0 = now();
+	uint64_t t0 = now(), t1 = t0;
 	for (uint32_t i = 0; i < n && !err; i++) {
 		pass(&pp->turn, 1);
-		err = await(&pp->turn, 0, now() + 10000 * MS);
+		err = await(&pp->turn, 0, t1 + 10000 * MS);
+		uint64_t t2 = now();
+		rtt[i] = t2 - t1;
+		t1 = t2;
 	}
-	uint64_t t = now() - t0;
-	if (!err)
-		result("switch", (double)t / (2.0 * n), "ns");
+	if (!err) {
+		qsort(rtt, n, sizeof(rtt[0]), cmp_u64);
+		result("switch", (double)(t1 - t0) / (2.0 * n), "ns");
+		result("switch_median", (double)rtt[n / 2] / 2.0, "ns");
+		result("switch_worst", (double)rtt[n - 1] / 2.0, "ns");
+	}
 out:
 	if (err) {
 		printf("ubench: switch: the other side stopped answering\n");

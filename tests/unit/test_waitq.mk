@@ -1,0 +1,1 @@
+SRCS_waitq := sched/waitq.c tests/unit/poolsys_host.c
