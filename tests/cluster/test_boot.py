@@ -6,6 +6,8 @@ and a node that takes a CPU exception stops alone with a register dump.
 """
 
 import os
+import re
+import statistics
 import time
 
 import pytest
@@ -15,6 +17,25 @@ from conftest import write_pool
 
 def heartbeats(cluster):
     return {n.slot: n.heartbeat for n in cluster.pool().nodes[:cluster.nodes]}
+
+
+def assert_clocks_agree(cluster, nodes):
+    """Every node measured the same APIC timer and TSC rates at boot.
+
+    The nodes run on one host, so their clocks tick alike; a node that got
+    descheduled during its calibration and believed it must not stand out
+    (its ticks, timeouts and heartbeat deadlines would all be off).
+    """
+    rates = []
+    for n in range(nodes):
+        m = re.search(r"apic: id \d+, timer (\d+) kHz, tsc (\d+) MHz", cluster.log(n))
+        assert m, "node %d printed no clock rates" % n
+        rates.append((int(m.group(1)), int(m.group(2))))
+    for i, what in enumerate(("APIC timer kHz", "TSC MHz")):
+        mid = statistics.median(r[i] for r in rates)
+        for n, r in enumerate(rates):
+            assert abs(r[i] - mid) <= mid * 0.02, "node %d %s %d, the cluster's median %d: %s" % (
+                n, what, r[i], mid, rates)
 
 
 @pytest.mark.boot
@@ -27,6 +48,7 @@ def test_cluster_boots_and_every_node_joins(launch, nodes):
         log = c.log(n)
         assert "mm: " in log and "free blocks by order" in log
         assert "CPU exception" not in log
+    assert_clocks_agree(c, nodes)
 
     p = c.pool()
     assert p.formatted and p.version == 2
