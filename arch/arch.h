@@ -130,6 +130,25 @@ void *arch_thread_user(void *kstack_top, uint64_t entry, uint64_t user_sp);
 void *arch_thread_kernel(void *kstack_top, void (*fn)(void));
 void arch_set_kstack(void *top);        /* where traps from user mode land */
 
+/*
+ * Upcalls: a thread that entered the kernel from user mode has its user
+ * registers saved on its kernel stack, ARCH_UREGS_SIZE bytes that generic
+ * code may copy out to user memory and load back later, so the thread can
+ * run a handler in user mode and then go on where it was.
+ *   arch_uregs()      the saved registers of the thread whose stack it is
+ *   arch_uregs_sp()   its user stack pointer
+ *   arch_uregs_load() take registers saved earlier (they came back from user
+ *                     memory: -EINVAL unless they resume in user space)
+ *   arch_upcall()     return to user mode at entry(arg0, arg1) with stack sp
+ *                     (16-byte aligned, no return address pushed)
+ */
+#define ARCH_UREGS_SIZE 176
+void *arch_uregs(void *kstack_top);
+uint64_t arch_uregs_sp(const void *uregs);
+uint64_t arch_uregs_ret(const void *uregs);     /* the register a syscall's result goes in */
+int arch_uregs_load(void *uregs, const void *saved);
+void arch_upcall(void *uregs, uint64_t entry, uint64_t sp, uint64_t arg0, uint64_t arg1);
+
 /* x87/SSE state of user threads (the kernel uses none): 512 bytes, 16-aligned. */
 void arch_fpu_init(void *area);         /* a clean state for a new thread */
 void arch_fpu_save(void *area);

@@ -13,6 +13,7 @@
 #include "kernel/lease.h"
 #include "mm/palloc.h"
 #include "mm/seg.h"
+#include "mm/loss.h"
 #include "sched/futex.h"
 #include "sched/remote.h"
 #include "arch/arch.h"
@@ -108,6 +109,7 @@ void cluster_poll(void)
 	static uint64_t last_ns;
 	uint64_t now = arch_time_ns();
 
+	loss_work();            /* a region failure the tick noticed */
 	if (!pool.joined || now - last_ns < LIVENESS_MS * 1000000ULL)
 		return;
 	last_ns = now;

@@ -13,7 +13,8 @@ void cluster_wait(void);
 
 /**
  * cluster_poll - look at the others' heartbeats; declare dead the ones that
- * stopped, take back what they held in the pool
+ * stopped, take back what they held in the pool; handle region failures
+ * the tick noticed (mm/loss.h)
  * Context: main loop (not an interrupt); cheap when nothing changed.
  */
 void cluster_poll(void);

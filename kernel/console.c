@@ -48,7 +48,7 @@ int console_read(char *buf, size_t n)
 	size_t got = 0;
 
 	while (head == tail) {
-		if (current->killed)
+		if (proc_interrupted(current))
 			return -EINTR;
 		sched_sleep(ring, 0);
 	}

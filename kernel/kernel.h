@@ -32,6 +32,7 @@
 #define ENAMETOOLONG 36
 #define ENOSYS  38
 #define EAGAIN  11
+#define EALREADY 114
 #define EHOSTDOWN 112
 #define ETIMEDOUT 110
 #define ECANCELED 125
@@ -76,6 +77,8 @@ void syscall_exit_files(void);          /* close the current process's files */
 
 /* monitor.c: the console command loop; never returns. */
 void monitor(void) __attribute__((noreturn));
+/* The monitor drops its held pool pages lost in regions failed after `after` failures. */
+void monitor_lost(uint64_t after);
 
 /* main.c: jiffies since the timer started. */
 extern volatile uint64_t ticks;

@@ -11,6 +11,7 @@
 #include "kernel/initrd.h"
 #include "sched/sched.h"
 #include "mm/mm.h"
+#include "mm/loss.h"
 #include "arch/arch.h"
 
 struct self self = { .id = 0, .nodes = 1, .cluster = "dmos" };
@@ -23,6 +24,7 @@ static void tick(void)
 	if (ticks % (tick_hz / HEARTBEAT_HZ) == 0)
 		pool_heartbeat();
 	msg_poll();             /* without a doorbell, this is when messages arrive */
+	loss_tick();
 	console_poll();
 	sched_tick();
 }

@@ -21,7 +21,7 @@
 #include "arch/arch.h"
 
 #define MAX_HELD 65536
-#define MONITOR_PID 1                   /* owner recorded for the monitor's pages */
+#define MONITOR_PID ((uint32_t)proc_table()[0].pid)  /* owner recorded for the monitor's pages: the kernel thread */
 
 static int64_t *held;                   /* pool pages the monitor holds */
 static uint64_t nheld;
@@ -213,6 +213,42 @@ static void cmd_online(long region)
 	int err = xlate_set_region_state(pool.xlate, region, XLATE_ONLINE);
 
 	printk("node %d: online: region %ld %s\n", self.id, region, err ? "refused" : "online");
+}
+
+/* Wipe device frames [dfn, dfn + pages): what a failed DIMM leaves. */
+static void wipe(void *ctx, uint64_t dfn, uint64_t pages)
+{
+	(void)ctx;
+	memset(pool.frames + (dfn << PAGE_SHIFT), 0xDE, pages << PAGE_SHIFT);
+	arch_pool_flush(pool.frames + (dfn << PAGE_SHIFT), pages << PAGE_SHIFT);
+}
+
+/* fail REGION: play the pool controller losing a region (tools/dmos fail-region does it from the host). */
+static void cmd_fail(long region)
+{
+	int err = region < 0 ? -EINVAL : xlate_fail_region(pool.xlate, (uint32_t)region, wipe, NULL);
+
+	printk("node %d: fail: region %ld %s\n", self.id, region,
+	       !err ? "failed" : err == -EALREADY ? "had failed already" : "refused");
+}
+
+void monitor_lost(uint64_t after)
+{
+	uint64_t lost = 0;
+
+	for (uint64_t i = 0; i < nheld;) {
+		uint32_t r;
+		if (!xlate_lost(pool.xlate, held[i], after, &r)) {
+			i++;
+			continue;
+		}
+		xlate_count_loss(pool.xlate, r, 0, 1, 0);
+		pmem_free(held[i]);
+		held[i] = held[--nheld];
+		lost++;
+	}
+	if (lost)
+		printk("node %d: monitor: %lu held pool pages lost in failed regions\n", self.id, lost);
 }
 
 /* bench palloc SECS: pool page alloc+free pairs per second on this node. */
@@ -420,11 +456,13 @@ static void run(char *line)
 		cmd_lock(num(w[1], -1), 0, false);
 	} else if (!strcmp(w[0], "online")) {
 		cmd_online(num(w[1], -1));
+	} else if (!strcmp(w[0], "fail")) {
+		cmd_fail(num(w[1], -1));
 	} else {
 		printk("commands: run PROGRAM [ARGS], spawn PROGRAM [ARGS], runon NODE|any PROGRAM [ARGS],\n"
 		       "          ps, programs,\n"
 		       "          nodes, pool, regions, ping NODE|all [COUNT], hold PAGES, release,\n"
-		       "          stress SECONDS [MAXPAGES], drain REGION, online REGION,\n"
+		       "          stress SECONDS [MAXPAGES], drain REGION, online REGION, fail REGION,\n"
 		       "          lock LEASE [SECONDS], unlock LEASE, bench palloc SECONDS, bench move COUNT\n");
 		printk("node %d: help\n", self.id);
 	}

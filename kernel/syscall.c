@@ -11,6 +11,7 @@
 #include "kernel/pool.h"
 #include "sched/sched.h"
 #include "mm/mm.h"
+#include "mm/loss.h"
 #include "mm/palloc.h"
 #include "mm/seg.h"
 #include "sched/futex.h"
@@ -225,9 +226,9 @@ static int64_t sys_sleep_ns(ARGS1)
 	uint64_t until = arch_time_ns() + a;
 
 	UNUSED1;
-	while (arch_time_ns() < until && !current->killed)
+	while (arch_time_ns() < until && !proc_interrupted(current))
 		sched_sleep(NULL, until);
-	return current->killed ? -EINTR : 0;
+	return proc_interrupted(current) ? -EINTR : 0;
 }
 
 static int64_t sys_clock_ns(ARGS1)
@@ -430,6 +431,18 @@ static int64_t sys_meminfo(ARGS1)
 	return copy_to_user(uvm(), a, &mi, sizeof(mi));
 }
 
+static int64_t sys_dm_on_loss(ARGS1)
+{
+	UNUSED1;
+	return loss_set_entry(a);
+}
+
+static int64_t sys_dm_loss_return(ARGS1)
+{
+	UNUSED1;
+	return loss_return(a);
+}
+
 static int64_t sys_nodeinfo(ARGS1)
 {
 	struct dm_nodeinfo ni = { self.id, self.nodes, {0} };
@@ -456,6 +469,7 @@ static const sysfn table[SYS_MAX] = {
 	[SYS_seg_create] = sys_seg_create,      [SYS_seg_attach] = sys_seg_attach,
 	[SYS_seg_detach] = sys_seg_detach,      [SYS_futex_wait] = sys_futex_wait,
 	[SYS_futex_wake] = sys_futex_wake,
+	[SYS_dm_on_loss] = sys_dm_on_loss,      [SYS_dm_loss_return] = sys_dm_loss_return,
 };
 
 int64_t syscall(uint64_t nr, uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e,

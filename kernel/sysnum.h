@@ -36,6 +36,8 @@
 #define SYS_nodeinfo    25      /* (struct dm_nodeinfo *out) -> this node id */
 #define SYS_yield       26      /* () */
 #define SYS_getppid     27      /* () */
-#define SYS_MAX         28      /* every number is below this */
+#define SYS_dm_on_loss  28      /* (void (*entry)(struct dm_loss *, void *regs)) -> 0; entry 0: none (libdm's dm_on_loss) */
+#define SYS_dm_loss_return 29   /* (void *regs) -> does not return: resumes where the exception came */
+#define SYS_MAX         30      /* every number is below this */
 
 #endif

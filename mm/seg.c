@@ -146,6 +146,15 @@ int64_t seg_create(struct vm *vm, const char *name, uint64_t bytes, uint32_t key
 	return map(vm, slot);
 }
 
+/* Did a region failure take any of the segment's pages? */
+static bool lost(struct pool_seg *s)
+{
+	for (uint64_t i = 0; i < s->npages; i++)
+		if (xlate_lost(pool.xlate, s->first_ppn + i, 0, NULL))
+			return true;
+	return false;
+}
+
 int64_t seg_attach(struct vm *vm, const char *name, uint32_t key)
 {
 	int err, slot;
@@ -155,9 +164,15 @@ int64_t seg_attach(struct vm *vm, const char *name, uint32_t key)
 	if ((err = lock()))
 		return err;
 	slot = find(name);
-	if (slot < 0 || (seg(slot)->key && seg(slot)->key != key)) {
+	if (slot < 0)
+		err = -ENOENT;
+	else if (seg(slot)->key && seg(slot)->key != key)
+		err = -EACCES;
+	else if (lost(seg(slot)))
+		err = -EIO;             /* its data is gone: attaching it would read garbage */
+	if (err) {
 		unlock();
-		return slot < 0 ? -ENOENT : -EACCES;
+		return err;
 	}
 	seg(slot)->refs[self.id]++;
 	unlock();

@@ -32,7 +32,8 @@ enum { SEG_FREE = 0, SEG_LIVE = 1 };
 /* Create a segment and attach it to vm. Return: its address, or -errno. */
 int64_t seg_create(struct vm *vm, const char *name, uint64_t bytes, uint32_t key, int pid);
 
-/* Attach an existing segment. Return: its address; -ENOENT, -EACCES, -errno. */
+/* Attach an existing segment. Return: its address; -ENOENT, -EACCES, -EIO
+ * (a region failure took some of its pages), -errno. */
 int64_t seg_attach(struct vm *vm, const char *name, uint32_t key);
 
 /* Detach the segment mapped at addr. Return: 0 or -EINVAL. */

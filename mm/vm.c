@@ -14,7 +14,6 @@
 #include "arch/arch.h"
 
 #define LOCAL_RESERVE_FRAMES 1024       /* transparent placement keeps 4 MiB local free */
-#define VM_PID 2                        /* owner pid recorded on user pool pages (for now) */
 #define SLOT_ADDR(s) ((s) & ~0xFFFUL)
 
 /* Pages for slot tables (mm/slots.h): local frames, zeroed. */
@@ -185,7 +184,7 @@ int vm_fault(struct vm *vm, uint64_t addr, bool write)
 			memset(phys_to_virt(pa), 0, PAGE_SIZE);
 			s = pa | VM_LOCAL;
 		} else {
-			int64_t ppn = pool.joined ? pmem_alloc(VM_PID) : -ENOMEM;
+			int64_t ppn = pool.joined ? pmem_alloc(vm->pid) : -ENOMEM;
 			if (ppn < 0)
 				return -ENOMEM;
 			s = ((uint64_t)ppn << PAGE_SHIFT) | VM_POOL;
@@ -323,6 +322,32 @@ void vm_shootdown(struct vm *vm, uint64_t ppn, uint64_t pages)
 			uint64_t s = slots_get(&a->slots, j);
 			if ((s & VM_POOL) && (s >> PAGE_SHIFT) >= ppn && (s >> PAGE_SHIFT) < ppn + pages)
 				arch_as_unmap(vm->root, a->start + j * PAGE_SIZE);
+		}
+	}
+}
+
+void vm_lost(struct vm *vm, uint64_t after, bool drop, vm_lost_fn found, void *ctx)
+{
+	uint32_t r;
+
+	for (int i = 0; i < vm->nareas; i++) {
+		struct vm_area *a = &vm->area[i];
+		if (a->place == VM_PLACE_LOCAL)
+			continue;
+		if (a->seg >= 0) {
+			uint64_t n = (a->end - a->start) / PAGE_SIZE;
+			for (uint64_t j = 0; j < n; j++)
+				if (xlate_lost(pool.xlate, a->first_ppn + j, after, &r))
+					found(ctx, a->start + j * PAGE_SIZE, r, false);
+			continue;
+		}
+		for (uint64_t j = slots_next(&a->slots, 0); j < a->slots.n; j = slots_next(&a->slots, j + 1)) {
+			uint64_t s = slots_get(&a->slots, j);
+			if (!(s & VM_POOL) || !xlate_lost(pool.xlate, s >> PAGE_SHIFT, after, &r))
+				continue;
+			found(ctx, a->start + j * PAGE_SIZE, r, a->optional);
+			if (drop && a->optional)
+				release_page(vm, a, j);
 		}
 	}
 }

@@ -47,6 +47,7 @@ struct vm {
 	int nareas;
 	uint64_t brk_start, brk;        /* the heap area grows from brk_start */
 	uint64_t local_pages, pool_pages;       /* pages now filled in, by place */
+	uint32_t pid;                   /* its process: the owner recorded on its pool pages */
 };
 
 int vm_init(struct vm *vm);
@@ -87,6 +88,16 @@ int vm_where(struct vm *vm, uint64_t addr);
 
 /* Copy into vm, which need not be the current address space. */
 int vm_copy_in(struct vm *vm, uint64_t va, const void *src, size_t n);
+
+/*
+ * Pages of vm that a region failure took: pool pages whose frames sit in a
+ * region that failed after `after` failures (xlate_lost). found() is called
+ * for each (optional: its area was marked DM_OPTIONAL; a shared segment's
+ * pages are vital). With drop, lost optional pages are released: the next
+ * touch fills in a new, zeroed page. Vital pages are left as they are.
+ */
+typedef void (*vm_lost_fn)(void *ctx, uint64_t va, uint32_t region, bool optional);
+void vm_lost(struct vm *vm, uint64_t after, bool drop, vm_lost_fn found, void *ctx);
 
 /* Drop mappings of pool pages [ppn, ppn+pages) (a shootdown). */
 void vm_shootdown(struct vm *vm, uint64_t ppn, uint64_t pages);

@@ -18,10 +18,11 @@
 #define EIO    5
 #define ENOMEM 12
 #define EBUSY  16
+#define EALREADY 114
 #define EINVAL 22
 
 #define XLATE_MAGIC   0x4554414C534D4D44ULL     /* "DMMSLATE" */
-#define XLATE_VERSION 1
+#define XLATE_VERSION 2        /* 2: region failures (failures, lost and killed counts) */
 #define LINE 64
 #define SC __ATOMIC_SEQ_CST
 
@@ -35,7 +36,8 @@ struct xlate_hdr {
 	uint64_t nblocks;
 	uint64_t entries_off, regions_off;
 	uint64_t moves, pages_moved;    /* atomic counters */
-	uint64_t pad[7];
+	uint64_t failures;              /* regions failed since format (see xlate.h) */
+	uint64_t pad[6];
 };
 _Static_assert(sizeof(struct xlate_hdr) == 2 * LINE, "xlate header is two lines");
 
@@ -44,7 +46,12 @@ struct xlate_region {
 	uint32_t pad;
 	uint64_t moves_out;             /* blocks moved out of the region */
 	uint64_t pages_out;
-	uint64_t reserved[5];
+	uint64_t lost_optional;         /* optional pages in use found lost here */
+	uint64_t lost_vital;            /* vital pages in use found lost here (a shared
+					   segment's once per process that mapped it) */
+	uint64_t killed;                /* processes killed for losing them */
+	uint64_t failed_seq;            /* the failures count this failure made */
+	uint64_t reserved[1];
 };
 _Static_assert(sizeof(struct xlate_region) == LINE, "a region is one line");
 
@@ -197,6 +204,89 @@ int xlate_set_region_state(void *meta, uint32_t region, int state)
 	__atomic_store_n(&v.reg[region].state, (uint32_t)state, SC);
 	pool_flush(&v.reg[region], sizeof(v.reg[region]));
 	return 0;
+}
+
+int xlate_fail_region(void *meta, uint32_t region,
+		      void (*destroy)(void *ctx, uint64_t dfn, uint64_t pages), void *ctx)
+{
+	struct xv v;
+	uint32_t st;
+
+	if (view(&v, meta) || region >= v.h->nregions)
+		return -EINVAL;
+	st = state_of(&v, region);
+	if (st == XLATE_FAILED ||
+	    !__atomic_compare_exchange_n(&v.reg[region].state, &st, XLATE_FAILED,
+					 false, SC, SC))
+		return -EALREADY;
+	__atomic_store_n(&v.reg[region].failed_seq,
+			 __atomic_load_n(&v.h->failures, SC) + 1, SC);
+	pool_flush(&v.reg[region], sizeof(v.reg[region]));
+	if (destroy) {
+		uint64_t first = (uint64_t)region * v.h->region_pages;
+		uint64_t n = v.h->npages - first < v.h->region_pages ?
+			     v.h->npages - first : v.h->region_pages;
+		destroy(ctx, first, n);
+	}
+	__atomic_add_fetch(&v.h->failures, 1, SC);
+	pool_flush(&v.h->failures, sizeof(v.h->failures));
+	return 0;
+}
+
+uint64_t xlate_failures(const void *meta)
+{
+	struct xv v;
+
+	if (view(&v, meta))
+		return 0;
+	return __atomic_load_n(&v.h->failures, __ATOMIC_ACQUIRE);
+}
+
+static bool failed_after(const struct xv *v, uint32_t r, uint64_t after)
+{
+	return state_of(v, r) == XLATE_FAILED &&
+	       __atomic_load_n(&v->reg[r].failed_seq, SC) > after;
+}
+
+bool xlate_lost(const void *meta, uint64_t ppn, uint64_t after, uint32_t *region)
+{
+	struct xv v;
+	uint32_t e, r;
+
+	if (view(&v, meta) || ppn >= v.h->npages)
+		return false;
+	e = __atomic_load_n(&v.ent[ppn >> v.h->gshift], SC) & ~XLATE_MOVING;
+	r = region_of(&v, e);
+	if (region)
+		*region = r;
+	return failed_after(&v, r, after);
+}
+
+bool xlate_region_failed(const void *meta, uint32_t region, uint64_t after)
+{
+	struct xv v;
+
+	return !view(&v, meta) && region < v.h->nregions && failed_after(&v, region, after);
+}
+
+uint32_t xlate_nregions(const void *meta)
+{
+	struct xv v;
+
+	return view(&v, meta) ? 0 : v.h->nregions;
+}
+
+void xlate_count_loss(void *meta, uint32_t region, uint64_t optional_pages,
+		      uint64_t vital_pages, uint64_t killed)
+{
+	struct xv v;
+
+	if (view(&v, meta) || region >= v.h->nregions)
+		return;
+	__atomic_add_fetch(&v.reg[region].lost_optional, optional_pages, SC);
+	__atomic_add_fetch(&v.reg[region].lost_vital, vital_pages, SC);
+	__atomic_add_fetch(&v.reg[region].killed, killed, SC);
+	pool_flush(&v.reg[region], sizeof(v.reg[region]));
 }
 
 /* Step 1 of the protocol: mark entry @b MOVING; its device block, or -EBUSY. */

@@ -37,6 +37,20 @@
  *     free pages of s, which its region's state keeps out of use.
  * A mover that dies between 1 and 5 leaves the two entries MOVING; taking
  * over such a move is not done here.
+ *
+ * Region failure (the fault injector, tools/dmos fail-region, plays the
+ * pool controller reporting a dead DIMM):
+ *  1. the region's state becomes XLATE_FAILED and its failed_seq the
+ *     header's failures + 1; from now on no page backed there is handed
+ *     out (xlate_usable) and no drain starts there;
+ *  2. every device frame of the region is overwritten (contents lost);
+ *  3. the header's failures count goes up by one, last.
+ * Each node watches failures from its tick. When it moves, every process
+ * checks its own pool pages on its way back to user mode (nothing it runs
+ * can read the lost frames after that): pages backed by a failed region
+ * are dropped; losing optional pages raises an exception in the process,
+ * losing vital ones kills it. The node adds what it found to the region's
+ * lost_optional, lost_vital and killed counts (xlate_count_loss).
  */
 #ifndef MM_XLATE_H
 #define MM_XLATE_H
@@ -194,6 +208,60 @@ int xlate_move_block(void *meta, uint64_t block, uint64_t spare_block,
  */
 int xlate_drain_region(void *meta, struct palloc *pa, uint32_t region,
 		       const struct xlate_mover *m);
+
+/**
+ * xlate_fail_region() - fail a region: steps 1-3 of region failure above
+ * @meta: the table
+ * @region: the region
+ * @destroy: called between the state change and the count with the
+ *     region's device frames [dfn, dfn + pages), to wipe them; may be NULL
+ * @ctx: for @destroy
+ *
+ * What the host injector does to the pool file, for unit tests and the
+ * monitor's `fail` command.
+ * Context: any.
+ * Return: 0; -EALREADY if the region had failed already; -EINVAL for a bad
+ * table or region.
+ */
+int xlate_fail_region(void *meta, uint32_t region,
+		      void (*destroy)(void *ctx, uint64_t dfn, uint64_t pages), void *ctx);
+
+/**
+ * xlate_failures() - how many region failures the pool has seen
+ * Context: any; an acquire load (what the injector wrote before is seen).
+ * Return: the count, 0 for a bad table.
+ */
+uint64_t xlate_failures(const void *meta);
+
+/**
+ * xlate_lost() - is this pool page backed by a failed region
+ * @meta: the table
+ * @ppn: the page
+ * @after: count only failures after this many (failed_seq > @after);
+ *     0 for all of them
+ * @region: set to the region of its frames (may be NULL)
+ *
+ * Context: any.
+ * Return: true if the page's data is gone (its frames' region failed).
+ */
+bool xlate_lost(const void *meta, uint64_t ppn, uint64_t after, uint32_t *region);
+
+/**
+ * xlate_region_failed() - did this region fail after @after failures
+ * Context: any.
+ * Return: true if it is failed and its failed_seq is above @after.
+ */
+bool xlate_region_failed(const void *meta, uint32_t region, uint64_t after);
+
+/* Regions in the pool (0 for a bad table). Context: any. */
+uint32_t xlate_nregions(const void *meta);
+
+/**
+ * xlate_count_loss() - add what one node found lost to a region's counts
+ * Context: any; atomic adds.
+ */
+void xlate_count_loss(void *meta, uint32_t region, uint64_t optional_pages,
+		      uint64_t vital_pages, uint64_t killed);
 
 /**
  * xlate_stats() - table size, region states and move counts

@@ -69,7 +69,7 @@ int futex_wait(uint64_t uaddr, uint32_t expected, uint64_t timeout_ns)
 			arch_irq_restore(flags);
 			break;
 		}
-		if (current->killed)
+		if (proc_interrupted(current))
 			err = -EINTR;
 		else if (until && now >= until)
 			err = -ETIMEDOUT;

@@ -125,6 +125,7 @@ int proc_spawn(const char *path, char *const argv[], int argc)
 	uint64_t kpa = frame_alloc(KSTACK_PAGES_ORDER);
 	if (kpa == FRAME_NONE || (err = vm_init(&p->vm)))
 		goto err_free;
+	p->vm.pid = (uint32_t)(self.id * PID_NODE_STRIDE + next_pid);
 	/* Write all of the stack once. Under TCG a frame that once held code
 	 * (GRUB's, or an exited program's) keeps those translations until
 	 * every byte they cover is written, and until then every store to it
@@ -151,7 +152,8 @@ int proc_spawn(const char *path, char *const argv[], int argc)
 	p->sp = arch_thread_user((uint8_t *)p->kstack + (PAGE_SIZE << KSTACK_PAGES_ORDER),
 				 (uint64_t)entry, (uint64_t)sp);
 	killsig[p - procs] = 0;
-	p->pid = self.id * PID_NODE_STRIDE + next_pid++;
+	p->pid = (int)p->vm.pid;
+	next_pid++;
 	p->ppid = current->pid;
 	strlcpy(p->name, argv[0], sizeof(p->name));
 	p->state = P_RUNNABLE;
@@ -197,9 +199,27 @@ void proc_fault(const char *what, int sig, uint64_t rip, uint64_t addr)
 	proc_exit(DM_WAIT_KILLED(sig));
 }
 
+/* Mark p killed by sig, saying why (unless it was killed already); wake it to die. */
+static void mark_killed(struct proc *p, int sig, const char *why)
+{
+	uint64_t flags = arch_irq_save();
+
+	if (!p->killed) {
+		p->killed = true;
+		killsig[p - proc_table()] = (uint8_t)sig;
+		strlcpy(p->why, why, sizeof(p->why));
+	}
+	if (p->state == P_SLEEPING) {
+		p->state = P_RUNNABLE;
+		p->wake_ns = 0;
+	}
+	arch_irq_restore(flags);
+}
+
 int __proc_kill(int pid, int sig, int by, bool disown)
 {
 	struct proc *p = proc_find(pid);
+	char why[48];
 
 	if (sig < 0 || sig >= NSIG_MAX)
 		return -EINVAL;
@@ -207,24 +227,23 @@ int __proc_kill(int pid, int sig, int by, bool disown)
 		return -ESRCH;
 	if (!sig)
 		return 0;
-	uint64_t flags = arch_irq_save();
 	if (disown)
 		p->ppid = proc_table()[0].pid;  /* the kernel thread reaps it */
-	if (!p->killed) {
-		p->killed = true;
-		killsig[p - proc_table()] = (uint8_t)sig;
-		if (by / PID_NODE_STRIDE == self.id)
-			snprintf(p->why, sizeof(p->why), "killed by pid %d", by);
-		else
-			snprintf(p->why, sizeof(p->why), "killed by pid %d on node %d", by,
-				 by / PID_NODE_STRIDE);
-	}
-	if (p->state == P_SLEEPING) {
-		p->state = P_RUNNABLE;
-		p->wake_ns = 0;
-	}
-	arch_irq_restore(flags);
+	if (by / PID_NODE_STRIDE == self.id)
+		snprintf(why, sizeof(why), "killed by pid %d", by);
+	else
+		snprintf(why, sizeof(why), "killed by pid %d on node %d", by, by / PID_NODE_STRIDE);
+	mark_killed(p, sig, why);
 	return 0;
+}
+
+bool proc_kill_because(struct proc *p, int sig, const char *why)
+{
+	if (p->killed || p->state == P_ZOMBIE || p->state == P_FREE)
+		return false;
+	printk("node %d: pid %d (%s) killed: %s\n", self.id, p->pid, p->name, why);
+	mark_killed(p, sig, why);
+	return true;
 }
 
 int proc_kill(int pid)

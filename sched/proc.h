@@ -21,4 +21,14 @@
  */
 int __proc_kill(int pid, int sig, int by, bool disown);
 
+/**
+ * proc_kill_because - kill process p of this node for a reason of the
+ * kernel's (e.g. its vital memory was lost), printing the reason
+ * @sig: the signal its parent sees
+ * Context: the kernel thread or a system call, not interrupts.
+ * Return: true; false (and nothing done) if p was killed already or is gone.
+ */
+struct proc;
+bool proc_kill_because(struct proc *p, int sig, const char *why);
+
 #endif

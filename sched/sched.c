@@ -140,6 +140,18 @@ void sched_switch_soon(void)
 	arch_irq_restore(flags);
 }
 
+void sched_run_soon(struct proc *p)
+{
+	uint64_t flags = arch_irq_save();
+
+	sched_wakeup(p);
+	if (p != current && p->state == P_RUNNABLE) {
+		prefer = p;
+		need_resched = true;
+	}
+	arch_irq_restore(flags);
+}
+
 void sched_tick(void)
 {
 	if (current != &procs[0] && arch_time_ns() >= slice_end_ns)
@@ -148,8 +160,9 @@ void sched_tick(void)
 
 void sched_user_return(void)
 {
-	if (current->killed)
-		proc_exit(DM_WAIT_KILLED(9));           /* as if by SIGKILL */
 	if (need_resched)
 		schedule();
+	loss_user_return();
+	if (current->killed)
+		proc_exit(DM_WAIT_KILLED(9));           /* as if by SIGKILL */
 }

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdbool.h>
 #include "mm/vm.h"
+#include "mm/loss.h"
 
 #define MAX_PROCS       64              /* processes per node */
 #define PID_NODE_STRIDE 1000000         /* pid = node * this + local number */
@@ -34,9 +35,17 @@ struct proc {
 	int status;                     /* exit status, for wait() */
 	bool killed;
 	char why[96];                   /* why it was killed, for its parent and the log */
+	struct proc_loss loss;          /* optional memory it lost, its exception (mm/loss.h) */
 };
 
 extern struct proc *current;
+
+/* Does something wait for p in user mode (a kill, an exception)? Then a
+ * sleep it asked for ends early, with -EINTR. */
+static inline bool proc_interrupted(const struct proc *p)
+{
+	return p->killed || p->loss.check;
+}
 
 void sched_init(void);
 
@@ -74,6 +83,13 @@ void sched_wakeup(const void *chan);
  */
 void sched_switch_soon(void);
 bool sched_others_runnable(void);
+
+/**
+ * sched_run_soon - wake p if it sleeps on itself, and run it next, before
+ * the current process goes back to user mode
+ * Context: any, interrupts too.
+ */
+void sched_run_soon(struct proc *p);
 
 /* The timer tick (interrupt context) and the way back to user mode. */
 void sched_tick(void);

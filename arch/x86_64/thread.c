@@ -84,3 +84,51 @@ void arch_fpu_restore(const void *area)
 {
 	__asm__ volatile("fxrstor (%0)" : : "r"(area) : "memory");
 }
+
+/*
+ * Upcalls. A thread that entered the kernel from user mode has its user
+ * registers in a struct trapframe at the very top of its kernel stack
+ * (syscall_entry and the CPU, through TSS.rsp0, both start there).
+ */
+_Static_assert(sizeof(struct trapframe) == ARCH_UREGS_SIZE, "ARCH_UREGS_SIZE is the trap frame");
+
+void *arch_uregs(void *kstack_top)
+{
+	return (struct trapframe *)kstack_top - 1;
+}
+
+uint64_t arch_uregs_sp(const void *uregs)
+{
+	return ((const struct trapframe *)uregs)->rsp;
+}
+
+uint64_t arch_uregs_ret(const void *uregs)
+{
+	return ((const struct trapframe *)uregs)->rax;
+}
+
+int arch_uregs_load(void *uregs, const void *saved)
+{
+	const struct trapframe *s = saved;
+	struct trapframe *tf = uregs;
+	const uint64_t user_flags = 0xCD5;      /* CF PF AF ZF SF DF OF */
+
+	if (s->rip >= USER_TOP || s->rsp >= USER_TOP)
+		return -EINVAL;
+	*tf = *s;
+	tf->cs = SEG_UCODE | 3;
+	tf->ss = SEG_UDATA | 3;
+	tf->rflags = (s->rflags & user_flags) | 0x202;  /* IF on, IOPL 0, no TF */
+	return 0;
+}
+
+void arch_upcall(void *uregs, uint64_t entry, uint64_t sp, uint64_t arg0, uint64_t arg1)
+{
+	struct trapframe *tf = uregs;
+
+	tf->rip = entry;
+	tf->rsp = sp;
+	tf->rdi = arg0;
+	tf->rsi = arg1;
+	tf->rflags = 0x202;
+}

@@ -134,6 +134,8 @@ def test_a_busy_pool(tmp_path):
     assert reg[0]["used_by_node"] == {"0": 9, "1": 2} and reg[0]["used"] == 11
     assert reg[1]["used_by_node"] == {"0": 1, "2": 1} and reg[1]["state"] == "draining"
     assert (reg[0]["moves_out"], reg[0]["free"]) == (1, 8192 - 11)
+    assert reg[0]["used_by_pid"] == {"0": 1, "5": 9, "9": 1}
+    assert reg[1]["used_by_pid"] == {"1": 1, "5": 1}
     x = rep["translation"]
     assert (x["moves"], x["pages_moved"], x["moving"], x["moving_blocks"], x["remapped"]) \
         == (1, 1, 1, [20], 2)
@@ -147,6 +149,30 @@ def test_a_busy_pool(tmp_path):
     assert any("1 pages are owned by dead or absent nodes" in w for w in rep["warnings"])
     for text in ("regions: 2 (1 online, 1 draining)", "1 blocks moving (20)",
                  "broken (their holder died holding them): 7"):
+        assert text in r.stdout, text
+    text_agrees_with_json(r.stdout, rep)
+
+
+def test_a_failed_region(tmp_path):
+    """What the kernels count in a failed region, and pages per process."""
+    img = poolimage.create(str(tmp_path / "f.pool"), 64 * MiB, 3, "f")
+    for p in range(8):
+        img.take(p, 0, pid=1000000 + p % 4)        # four processes on node 0
+    img.take(8192, 1, pid=2000001)
+    img.region(1, "failed", lost_optional=300, lost_vital=12, killed=1, failed_seq=2)
+    img.failures(2)
+    r, rep = dmos_pool(img.path)
+    assert r.returncode == 0 and rep["problems"] == [], r.stderr
+    g = rep["regions"][1]
+    assert (g["state"], g["failed_seq"], g["lost_optional"], g["lost_vital"], g["killed"]) \
+        == ("failed", 2, 300, 12, 1)
+    assert g["used_by_pid"] == {"2000001": 1} and rep["translation"]["failures"] == 2
+    assert rep["regions"][0]["used_by_pid"] == {str(1000000 + i): 2 for i in range(4)}
+    assert rep["regions"][0]["failed_seq"] == rep["regions"][0]["lost_vital"] == 0
+    for text in ("regions: 2 (1 online, 1 failed), 2 failed since format",
+                 "1000000:2 1000001:2 1000002:2 +1",
+                 "  region 1 failed (failure 2): lost 300 optional and 12 vital pages in "
+                 "use; killed 1 process\n"):
         assert text in r.stdout, text
     text_agrees_with_json(r.stdout, rep)
 

@@ -26,6 +26,7 @@
 #define EBUSY  16
 #define EINVAL 22
 #define ETIMEDOUT 110
+#define EALREADY 114
 
 #define FRAME 4096
 #define NPAGES 8192                     /* 32 MiB pool */
@@ -275,6 +276,115 @@ static void test_region_states(void **state)
 	assert_int_equal(xlate_set_region_state(e->xmeta, 3, XLATE_ONLINE), 0);
 	p = palloc_alloc(&e->pa, 1);
 	assert_int_equal(region_of(e, (uint64_t)p), 3);
+	env_free(e);
+}
+
+struct wiped {
+	struct env *e;
+	uint64_t dfn, pages, failures_then;
+	int calls, state_then;
+};
+
+/* The injector's wipe: runs after the state change, before the count. */
+static void wipe(void *ctx, uint64_t dfn, uint64_t pages)
+{
+	struct wiped *w = ctx;
+
+	w->calls++;
+	w->dfn = dfn;
+	w->pages = pages;
+	w->state_then = xlate_region_state(w->e->xmeta, (uint32_t)(dfn / REGION));
+	w->failures_then = xlate_failures(w->e->xmeta);
+	memset(w->e->dev + dfn * FRAME, 0xDE, pages * FRAME);
+}
+
+static void test_region_failure(void **state)
+{
+	struct env *e = env_new(0);
+	struct wiped w = { .e = e };
+	uint32_t r = 99;
+	uint64_t moved = 5, s = 2 * REGION;     /* page 5 (region 0) moves onto region 2 */
+
+	(void)state;
+	assert_int_equal(xlate_failures(e->xmeta), 0);
+	assert_false(xlate_lost(e->xmeta, 5, 0, &r));
+	assert_int_equal(r, 0);
+	assert_int_equal(xlate_fail_region(e->xmeta, 4, wipe, &w), -EINVAL);
+	assert_int_equal(xlate_fail_region(NULL, 0, wipe, &w), -EINVAL);
+	assert_int_equal(w.calls, 0);
+
+	/* Region 1 fails: its frames are wiped between the state and the count. */
+	assert_int_equal(xlate_fail_region(e->xmeta, 1, wipe, &w), 0);
+	assert_int_equal(w.calls, 1);
+	assert_int_equal(w.dfn, REGION);
+	assert_int_equal(w.pages, REGION);
+	assert_int_equal(w.state_then, XLATE_FAILED);
+	assert_int_equal(w.failures_then, 0);
+	assert_int_equal(xlate_failures(e->xmeta), 1);
+	assert_true(xlate_region_failed(e->xmeta, 1, 0));
+	assert_false(xlate_region_failed(e->xmeta, 1, 1));      /* not after the first */
+	assert_false(xlate_region_failed(e->xmeta, 0, 0));
+	assert_false(xlate_usable(e->xmeta, REGION + 7));
+	assert_true(xlate_lost(e->xmeta, REGION + 7, 0, &r));
+	assert_int_equal(r, 1);
+	assert_false(xlate_lost(e->xmeta, REGION - 1, 0, NULL));
+	assert_int_equal(xlate_fail_region(e->xmeta, 1, wipe, &w), -EALREADY);
+	assert_int_equal(w.calls, 1);
+	assert_int_equal(xlate_failures(e->xmeta), 1);
+	assert_int_equal(xlate_drain_region(e->xmeta, &e->pa, 1, &e->mv), -EINVAL);
+
+	/* Loss follows the frames, not the pool address: a page moved onto
+	 * region 2 is lost with region 2, the page now on its old frame is not. */
+	assert_int_equal(palloc_reserve(&e->pa, 9, moved, 1), 0);
+	assert_int_equal(palloc_reserve(&e->pa, 0, s, 1), 0);
+	assert_int_equal(xlate_move_block(e->xmeta, moved, s, &e->mv), 0);
+	assert_int_equal(xlate_fail_region(e->xmeta, 2, NULL, NULL), 0);
+	assert_int_equal(xlate_failures(e->xmeta), 2);
+	assert_true(xlate_lost(e->xmeta, moved, 1, &r));
+	assert_int_equal(r, 2);
+	assert_false(xlate_lost(e->xmeta, s, 0, &r));           /* on region 0's frame now */
+	assert_int_equal(r, 0);
+	assert_true(xlate_lost(e->xmeta, s + 1, 1, NULL));
+	assert_false(xlate_lost(e->xmeta, REGION + 7, 1, NULL)); /* region 1: an older failure */
+	assert_true(xlate_lost(e->xmeta, REGION + 7, 0, NULL));
+
+	/* A repaired region comes back: nothing there is lost any more. */
+	assert_int_equal(xlate_set_region_state(e->xmeta, 1, XLATE_ONLINE), 0);
+	assert_false(xlate_lost(e->xmeta, REGION + 7, 0, NULL));
+	assert_true(xlate_usable(e->xmeta, REGION + 7));
+	assert_int_equal(xlate_nregions(e->xmeta), 4);
+	assert_int_equal(xlate_nregions(NULL), 0);
+	env_free(e);
+}
+
+/* Nodes count what they lost into the region table at once. */
+static void *count_some(void *arg)
+{
+	struct env *e = arg;
+
+	for (int i = 0; i < 1000; i++)
+		xlate_count_loss(e->xmeta, 3, 1, 2, i % 10 == 0);
+	return NULL;
+}
+
+static void test_loss_counts(void **state)
+{
+	struct env *e = env_new(0);
+	pthread_t t[WORKERS];
+	const uint64_t *line;
+	uint64_t regions_off;
+
+	(void)state;
+	for (int i = 0; i < WORKERS; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, count_some, e), 0);
+	for (int i = 0; i < WORKERS; i++)
+		pthread_join(t[i], NULL);
+	xlate_count_loss(e->xmeta, 4, 1, 1, 1);                  /* no such region: ignored */
+	memcpy(&regions_off, (uint8_t *)e->xmeta + 48, 8);      /* struct xlate_hdr */
+	line = (const uint64_t *)((uint8_t *)e->xmeta + regions_off + 3 * 64);
+	assert_int_equal(line[3], WORKERS * 1000);              /* lost_optional */
+	assert_int_equal(line[4], WORKERS * 2000);              /* lost_vital */
+	assert_int_equal(line[5], WORKERS * 100);               /* killed */
 	env_free(e);
 }
 
@@ -715,6 +825,8 @@ int main(void)
 		cmocka_unit_test(test_drain_4k),
 		cmocka_unit_test(test_drain_2m),
 		cmocka_unit_test(test_drain_two_at_once),
+		cmocka_unit_test(test_region_failure),
+		cmocka_unit_test(test_loss_counts),
 	};
 
 	return cmocka_run_group_tests_name("xlate", tests, NULL, NULL);

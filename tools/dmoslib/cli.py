@@ -2,9 +2,11 @@
 
 Every subcommand is one function taking the parsed arguments and returning
 the exit status: 0 done, 1 could not (e.g. no such cluster is running), 2 bad
-input (nothing was created or changed). Every error is one line on stderr
-starting `dmos: `. `up` and `down` live in launcher.py, the console in
-console.py; the rest is here.
+input (nothing was created or changed). `fail-region` refuses a region or a
+pool it cannot fail with 1 (and changes nothing). Every error is one line
+on stderr starting `dmos: `. `up` and `down` live in launcher.py, the
+console in console.py, the fault injector's pool writes in inject.py; the
+rest is here.
 """
 
 import argparse
@@ -14,8 +16,8 @@ import signal
 import sys
 import time
 
-from . import (cluster, console, inspector, ivshmem, launcher, params, pool, qemu,
-               supervisor)
+from . import (cluster, console, inject, inspector, ivshmem, launcher, params, pool,
+               qemu, supervisor)
 from .params import DmosError, UsageError
 
 
@@ -102,6 +104,13 @@ def build_parser():
     g.add_argument("--pool-path", metavar="PATH", help="a pool file or device")
     c.add_argument("--json", action="store_true", help="machine-readable output, the "
                    "same content")
+
+    c = cmd("fail-region", "fault injection: mark REGION of the pool failed and destroy "
+            "its contents, as a dead DIMM would; the nodes must notice and react")
+    c.add_argument("region", metavar="REGION", help="region number (see `dmos pool`)")
+    g = c.add_mutually_exclusive_group()
+    g.add_argument("--cluster", metavar="NAME", help="the pool of this running cluster")
+    g.add_argument("--pool-path", metavar="PATH", help="a pool file or device")
     return p
 
 
@@ -305,17 +314,30 @@ def cmd_gdb(a):
     return 0
 
 
-def cmd_pool(a):
-    if a.pool_path:
-        path = a.pool_path
-        if not os.path.exists(path):
-            raise UsageError("--pool-path %s: no such file or device" % path)
-    else:
+def _pool_of(a, verb="read"):
+    """(pool path, the running cluster using it or None) from --cluster/--pool-path."""
+    if not a.pool_path:
         try:
             run = cluster.pick(a.cluster)
         except DmosError as e:
-            raise type(e)("%s; to read a pool file or device, give --pool-path PATH" % e)
-        path = run.cfg["pool_path"]
+            raise type(e)("%s; to %s a pool file or device, give --pool-path PATH"
+                          % (e, verb))
+        return run.cfg["pool_path"], run
+    if not os.path.exists(a.pool_path):
+        raise UsageError("--pool-path %s: no such file or device" % a.pool_path)
+    return a.pool_path, None
+
+
+def _running_on(path):
+    """The running cluster whose pool is path, or None."""
+    real = os.path.realpath(path)
+    runs = [r for r in cluster.all_runs() if r.running() and
+            os.path.realpath(r.cfg["pool_path"]) == real]
+    return runs[0] if runs else None
+
+
+def cmd_pool(a):
+    path, _ = _pool_of(a)
     try:
         report = inspector.inspect(path)
     except pool.PoolError as e:
@@ -333,5 +355,19 @@ def cmd_pool(a):
     return 0
 
 
+def cmd_fail_region(a):
+    path, run = _pool_of(a, "fail a region of")
+    try:
+        frames, seq = inject.fail_region(path, a.region)
+    except (pool.PoolError, inject.InjectError) as e:
+        raise DmosError(str(e))
+    r, run = int(a.region), run or _running_on(path)
+    if run:
+        run.log(inject.log_line(r, frames, seq))
+    print("dmos: region %d failed (injected): %d device frames destroyed" % (r, frames))
+    return 0
+
+
 COMMANDS = {"up": launcher.up, "down": cmd_down, "status": cmd_status,
-            "console": cmd_console, "kill": cmd_kill, "gdb": cmd_gdb, "pool": cmd_pool}
+            "console": cmd_console, "kill": cmd_kill, "gdb": cmd_gdb, "pool": cmd_pool,
+            "fail-region": cmd_fail_region}

@@ -4,13 +4,15 @@ with host time. Used by the benchmarks (bench/run.py) and the experiment
 driver (tools/experiment); tests use their own harness (tests/cluster).
 """
 
+import json
 import os
 import re
 import subprocess
 import sys
 import time
 
-from . import console, params
+from . import cluster, console, inject, params
+from .pool import PoolError
 
 DMOS = [sys.executable, os.path.join(params.REPO, "tools", "dmos")]
 
@@ -57,18 +59,28 @@ class Cluster:
 
     def wait(self, waits, timeout=300):
         """waits: {node: (regex, since)}. Return {node: (match, host time seen)}."""
+        found = self.watch({n: (n, rx, since) for n, (rx, since) in waits.items()}, timeout)
+        missing = sorted(set(waits) - set(found))
+        if missing:
+            raise DriveError("nodes %s printed no line matching %r within %d s (logs in %s)"
+                             % (missing, waits[missing[0]][0], timeout, self.dir))
+        return found
+
+    def watch(self, waits, timeout=300, poll=0.02):
+        """waits: {key: (node, regex, since)}, several per node if need be. Return
+        {key: (match, host time seen)} for the lines seen within timeout; the
+        logs are read every poll seconds."""
         found, deadline = {}, time.monotonic() + timeout
-        while len(found) < len(waits):
-            if time.monotonic() > deadline:
-                missing = sorted(set(waits) - set(found))
-                raise DriveError("nodes %s printed no line matching %r within %d s (logs in %s)"
-                                 % (missing, waits[missing[0]][0], timeout, self.dir))
-            for n, (rx, since) in waits.items():
-                if n not in found:
-                    m = re.compile(rx, re.M).search(self.log(n), since)
+        while len(found) < len(waits) and time.monotonic() <= deadline:
+            logs = {}
+            for key, (n, rx, since) in waits.items():
+                if key not in found:
+                    if n not in logs:
+                        logs[n] = self.log(n)
+                    m = re.compile(rx, re.M).search(logs[n], since)
                     if m:
-                        found[n] = (m, self.now())
-            time.sleep(0.02)
+                        found[key] = (m, self.now())
+            time.sleep(poll)
         return found
 
     def run(self, nodes, line, done, timeout=300):
@@ -83,6 +95,26 @@ class Cluster:
 
     def kill(self, n):
         dmos("kill", n, "--cluster", self.name)
+
+    def fail_region(self, region):
+        """Fail a region as `dmos fail-region` does, in this process so that the
+        time is the injection's; (frames destroyed, host time of the last store)."""
+        run = cluster.Run(self.name)
+        try:
+            frames, seq = inject.fail_region(run.load()["pool_path"], region)
+        except (inject.InjectError, PoolError) as e:
+            raise DriveError("fail-region %s: %s" % (region, e)) from None
+        t = self.now()
+        run.log(inject.log_line(region, frames, seq))
+        return frames, t
+
+    def pool(self):
+        """The pool inspector's report, as `dmos pool --json` prints it."""
+        r = dmos("pool", "--json", "--cluster", self.name, check=False)
+        try:
+            return json.loads(r.stdout)
+        except ValueError:
+            raise DriveError("dmos pool failed: %s" % r.stderr.strip()) from None
 
     def down(self):
         dmos("down", "--cluster", self.name, check=False)

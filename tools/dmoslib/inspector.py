@@ -2,14 +2,16 @@
 
 inspect() opens a pool file or dax device read-only (the nodes may be
 running, or gone) and returns one dict: the superblock, the nodes that ever
-joined, the regions (state, pages in use per node, free frames), the
-translation table, the allocator (what palloc_stats and palloc_check say in
-the kernel, plus pages leaked by dead or absent nodes), every ring of the
-message mesh and the leases (the segment, futex and process tables are
-listed as areas, not decoded). `--json` prints that dict; describe() turns it
-into the text `dmos pool` shows, with the same numbers. A file that is not a
-pool at all raises pool.PoolError; damage inside a pool that can still be
-read lands in report["problems"] (and `dmos pool` exits 1 after printing).
+joined, the regions (state, pages in use per node and per process, free
+frames, and for a failed region what its failure destroyed), the
+translation table (with the count of region failures), the allocator (what
+palloc_stats and palloc_check say in the kernel, plus pages leaked by dead
+or absent nodes), every ring of the message mesh and the leases (the
+segment, futex and process tables are listed as areas, not decoded).
+`--json` prints that dict; describe() turns it into the text `dmos pool`
+shows, with the same numbers. A file that is not a pool at all raises
+pool.PoolError; damage inside a pool that can still be read lands in
+report["problems"] (and `dmos pool` exits 1 after printing).
 """
 
 from . import poolctl, poolmem
@@ -136,20 +138,34 @@ def _nodes(rep):
         "node", "state", "epoch", "heartbeat", "local", "peer", "dead_by", "reclaimed"])
 
 
+def _top_pids(d, top=3):
+    """The processes using most pages: '1000002:2048 0:3 +2'."""
+    pids = sorted(d.items(), key=lambda kv: (-kv[1], int(kv[0])))
+    more = " +%d" % (len(pids) - top) if len(pids) > top else ""
+    return " ".join("%s:%d" % kv for kv in pids[:top]) + more or "-"
+
+
 def _regions(rep):
     regs = rep["regions"]
     if regs is None:
         return ["regions: unreadable (the translation is damaged)"]
     rows = [[r["region"], r["state"], r["frames"], r.get("used", "?"), r.get("free", "?"),
-             _by_node(r.get("used_by_node", {})), r["moves_out"], r["pages_out"]]
-            for r in regs]
+             _by_node(r.get("used_by_node", {})), _top_pids(r.get("used_by_pid", {})),
+             r["moves_out"], r["pages_out"]] for r in regs]
     states = {}
     for r in regs:
         states[r["state"]] = states.get(r["state"], 0) + 1
-    return ["regions: %d (%s)" % (len(regs), ", ".join("%d %s" % (v, k)
-                                                        for k, v in states.items()))] + \
-        _table(rows, ["region", "state", "frames", "used", "free", "used by node",
-                      "moves out", "pages out"])
+    out = ["regions: %d (%s), %d failed since format" % (
+        len(regs), ", ".join("%d %s" % (v, k) for k, v in states.items()),
+        rep["translation"]["failures"])]
+    out += _table(rows, ["region", "state", "frames", "used", "free", "used by node",
+                         "used by pid", "moves out", "pages out"])
+    return out + ["  region %d %s (failure %d): lost %d optional and %d vital pages in "
+                  "use; killed %d process%s" % (
+                      r["region"], r["state"], r["failed_seq"], r["lost_optional"],
+                      r["lost_vital"], r["killed"], "" if r["killed"] == 1 else "es")
+                  for r in regs if r["state"] == "failed" or
+                  any(r[k] for k in poolmem.REGION_COUNTS[2:])]
 
 
 def _xlate(rep):

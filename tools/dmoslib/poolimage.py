@@ -105,7 +105,7 @@ def create(path, size=64 << 20, nodes=3, cluster="test", claim=1, region=REGION_
     regions_off = _up(pm.XLATE_HDR_FMT.size + nblocks * 4, LINE)
     img.put(sb["xlate_off"], pm.XLATE_HDR_FMT.pack(
         pm.XLATE_MAGIC, pm.XLATE_VERSION, gshift, npages, rp, -(-npages // rp), nblocks,
-        pm.XLATE_HDR_FMT.size, regions_off, 0, 0))
+        pm.XLATE_HDR_FMT.size, regions_off, 0, 0, 0))
     img.put(sb["xlate_off"] + pm.XLATE_HDR_FMT.size,
             array("I", range(nblocks)).tobytes())            # the identity
     nchunks, words, bmp_off, rec_off, _ = palloc_layout(npages)
@@ -180,11 +180,17 @@ class Image:
         self.put(self.sb["xlate_off"] + pm.XLATE_HDR_FMT.size + block * 4,
                  (dblk | (pm.XLATE_MOVING if moving else 0)).to_bytes(4, "little"))
 
-    def region(self, r, state="online", moves_out=0, pages_out=0):
+    def region(self, r, state="online", **counts):
+        """Set region r's line; counts: moves_out, pages_out, lost_optional, ..."""
         st = {v: k for k, v in pm.REGION_STATES.items()}[state]
         self.put(self.sb["xlate_off"] + self.geom["regions_off"] + r * LINE,
-                 pm.XLATE_REGION_FMT.pack(st, 0, moves_out, pages_out))
+                 pm.XLATE_REGION_FMT.pack(st, 0, *[counts.pop(k, 0)
+                                                   for k in pm.REGION_COUNTS]))
+        assert not counts, counts
 
     def moves(self, moves, pages_moved):
         self.put(self.sb["xlate_off"] + 56, pm.XLATE_HDR_FMT.pack(
-            0, 0, 0, 0, 0, 0, 0, 0, 0, moves, pages_moved)[56:72])
+            0, 0, 0, 0, 0, 0, 0, 0, 0, moves, pages_moved, 0)[56:72])
+
+    def failures(self, n):
+        self.u64(self.sb["xlate_off"] + pm.XLATE_FAILURES_OFF, n)

@@ -5,11 +5,13 @@ and mm/palloc.h + mm/palloc.c (chunk owners, bitmaps, page records); every
 constant keeps its C name. Readers take an open pool.PoolFile and its
 pool.Pool and return (info, problems) like poolctl.py. read_palloc() also
 does what palloc_stats() and palloc_check() do in the kernel, and, given
-the translation, counts the pages in use per region and node.
+the translation, counts the pages in use per region, node and process.
 
-  translation @xlate_off: struct xlate_hdr (128 bytes), then nblocks u32
-    entries (device block | XLATE_MOVING), then at regions_off one struct
-    xlate_region (64 bytes) per region.
+  translation @xlate_off: struct xlate_hdr (128 bytes; u64 failures @72,
+    regions failed since format), then nblocks u32 entries (device block |
+    XLATE_MOVING), then at regions_off one struct xlate_region (64 bytes)
+    per region: u32 state, pad, u64 moves_out, pages_out, lost_optional,
+    lost_vital, killed, failed_seq (the failures count its failure made).
   allocator @palloc_off: struct palloc_hdr (64 bytes), owners (u32 per chunk:
     0 or node + 1) at owners_off, bitmaps (words u64 per chunk, bit set =
     taken; padding bits past a short last chunk stay set) at bmp_off, page
@@ -24,12 +26,17 @@ from .pool import LINE, PoolError
 
 # mm/xlate.h, mm/xlate.c
 XLATE_MAGIC = 0x4554414C534D4D44            # "DMMSLATE"
-XLATE_VERSION = 1
+XLATE_VERSION = 2                           # 2: region failures
 XLATE_MOVING = 0x80000000
 XLATE_MAX_GSHIFT = 20
-XLATE_HDR_FMT = struct.Struct("<QIIQIIQQQQQ56x")    # struct xlate_hdr
-XLATE_REGION_FMT = struct.Struct("<IIQQ40x")        # struct xlate_region
+XLATE_HDR_FMT = struct.Struct("<QIIQIIQQQQQQ48x")   # struct xlate_hdr
+XLATE_REGION_FMT = struct.Struct("<IIQQQQQQ8x")     # struct xlate_region
+XLATE_FAILURES_OFF = 72                     # offsetof(struct xlate_hdr, failures)
+XLATE_FAILED_SEQ_OFF = 48                   # offsetof(struct xlate_region, failed_seq)
 REGION_STATES = {0: "online", 1: "draining", 2: "offline", 3: "failed"}
+XLATE_FAILED = 3
+REGION_COUNTS = ("moves_out", "pages_out", "lost_optional", "lost_vital", "killed",
+                 "failed_seq")
 
 # mm/palloc.h, mm/palloc.c
 PALLOC_MAGIC = 0x434F4C4C4150444D           # "MDPALLOC"
@@ -87,7 +94,7 @@ def read_xlate(f, p):
     except PoolError as e:
         return None, [str(e)], None
     names = ("magic", "version", "gshift", "npages", "region_pages", "nregions",
-             "nblocks", "entries_off", "regions_off", "moves", "pages_moved")
+             "nblocks", "entries_off", "regions_off", "moves", "pages_moved", "failures")
     h = dict(zip(names, XLATE_HDR_FMT.unpack(raw)))
     if h["magic"] != XLATE_MAGIC:
         return None, ["translation: bad magic 0x%016x, want 0x%016x \"DMMSLATE\""
@@ -132,17 +139,17 @@ def read_xlate(f, p):
     remapped = _remapped(plain, blocks) if ok else None
     regions = []
     for r in range(h["nregions"]):
-        st, _, moves_out, pages_out = XLATE_REGION_FMT.unpack_from(rraw, r * LINE)
+        st, _, *counts = XLATE_REGION_FMT.unpack_from(rraw, r * LINE)
         if st not in REGION_STATES:
             problems.append("region %d: state %d is none of %s" % (
                 r, st, ", ".join(REGION_STATES.values())))
         frames = min(h["region_pages"], h["npages"] - r * h["region_pages"])
-        regions.append({"region": r, "state": REGION_STATES.get(st, "unknown(%d)" % st),
-                        "frames": frames, "moves_out": moves_out, "pages_out": pages_out})
+        regions.append(dict({"region": r, "state": REGION_STATES.get(st, "unknown(%d)" % st),
+                             "frames": frames}, **dict(zip(REGION_COUNTS, counts))))
     G = 1 << g
     info = {"entries": h["nblocks"], "entry_bytes": 4, "table_bytes": h["nblocks"] * 4,
             "block_pages": G, "block_bytes": G * 4096, "moves": h["moves"],
-            "pages_moved": h["pages_moved"], "moving": moving,
+            "pages_moved": h["pages_moved"], "failures": h["failures"], "moving": moving,
             "moving_blocks": moving_list, "remapped": remapped, "regions": regions}
     return info, problems, (Xlate(h, blocks, regions) if ok else None)
 
@@ -200,6 +207,7 @@ def read_palloc(f, p, xl=None):
         range(len(p.nodes), PALLOC_MAX_NODES))
     used, chunks, leaked = {}, {}, {}
     by_region = [dict() for _ in (xl.regions if xl else ())]
+    by_region_pid = [dict() for _ in by_region]
     free = reserved = bad_rec = inconsistent = bad_pad = unowned = stranded = 0
     for o in owners:
         if o == 0:
@@ -239,12 +247,15 @@ def read_palloc(f, p, xl=None):
                     r = xl.region_of_page(first + i)
                     if r < len(by_region):
                         by_region[r][node] = by_region[r].get(node, 0) + 1
+                        pids = by_region_pid[r]
+                        pids[v >> 32] = pids.get(v >> 32, 0) + 1
         free += size - bin(mask).count("1")
         inconsistent += bin(taken ^ mask).count("1")
     if xl:
-        for reg, counts in zip(xl.regions, by_region):
+        for reg, counts, pids in zip(xl.regions, by_region, by_region_pid):
             reg["used"] = sum(counts.values())
             reg["used_by_node"] = {str(n): counts[n] for n in sorted(counts)}
+            reg["used_by_pid"] = {str(n): pids[n] for n in sorted(pids)}
             reg["free"] = reg["frames"] - reg["used"]
     info = {"npages": npages, "chunk_pages": cp, "chunks": nchunks, "free": free,
             "used": npages - free, "reserved": reserved,

@@ -26,6 +26,19 @@
 void *dm_alloc(size_t bytes, int placement, int flags);
 int dm_free(void *addr, size_t bytes);          /* the address and size given to dm_alloc */
 
+/*
+ * Optional memory lives in the pool and may be lost when the region that
+ * holds it fails. The process then takes an exception: handler runs on its
+ * own stack, between two instructions of whatever it was doing (like a
+ * signal handler: keep it short, set flags, don't call printf), with what
+ * was lost; when it returns the program goes on where it was. The lost
+ * pages read as zero from then on, ready to be rebuilt. Without a handler
+ * (NULL, the default) the program just goes on. Losing vital memory (all
+ * that is not DM_OPTIONAL, and shared segments) kills the process as by
+ * SIGBUS, with the reason on the node's console.
+ */
+int dm_on_loss(void (*handler)(const struct dm_loss *loss));
+
 /* Where the page holding addr lives: DM_LOCAL or DM_POOL (-1, EFAULT: unmapped). */
 int dm_where(const void *addr);
 

@@ -98,6 +98,20 @@ struct dm_nodeinfo {
 	char cluster[DM_NAME_MAX];      /* cluster id, NUL-terminated */
 };
 
+/*
+ * The exception a program takes when optional memory it holds is lost
+ * (its pool region failed): what dm_on_loss()'s handler is given. The lost
+ * pages read as zero from now on; the program rebuilds what it kept there.
+ */
+struct dm_loss {
+	uint64_t addr;                  /* the lowest lost address */
+	uint64_t bytes;                 /* bytes lost (whole pages) since the last exception */
+	uint32_t region;                /* the failed region that held addr */
+	uint32_t pad;
+	uint64_t total;                 /* optional bytes this process has lost in all */
+};
+
+_Static_assert(sizeof(struct dm_loss) == 32, "dm_loss layout is ABI");
 _Static_assert(sizeof(struct dm_stat) == 72, "dm_stat layout is ABI");
 _Static_assert(sizeof(struct dm_proc) == 64, "dm_proc layout is ABI");
 _Static_assert(sizeof(struct dm_meminfo) == 40, "dm_meminfo layout is ABI");

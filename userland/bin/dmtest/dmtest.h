@@ -159,6 +159,7 @@ const char *t_alloc_local(void);
 const char *t_alloc_pool(void);
 const char *t_alloc_any(void);
 const char *t_alloc_optional(void);
+const char *t_loss_bad_args(void);
 const char *t_alloc_too_big(void);
 const char *t_use_after_dm_free(void);
 const char *t_malloc_8mib(void);

@@ -233,6 +233,7 @@ static const struct test {
 	{ "dm_free_bad_args", t_dm_free_bad_args },
 	{ "dm_where_bad", t_dm_where_bad },
 	{ "seg_bad_args", t_seg_bad_args },
+	{ "loss_bad_args", t_loss_bad_args },
 	{ "futex_bad_args", t_futex_bad_args },
 	{ "spawn_bad_args", t_spawn_bad_args },
 	{ "wait_bad_args", t_wait_bad_args },

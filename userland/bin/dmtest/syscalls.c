@@ -184,6 +184,16 @@ const char *t_dm_where_bad(void)
 	return NULL;
 }
 
+const char *t_loss_bad_args(void)
+{
+	RAW(-LINUX_EFAULT, SYS_dm_on_loss, KADDR, 0, 0);        /* the entry must be user code */
+	RAW(-LINUX_EFAULT, SYS_dm_on_loss, NONCANON, 0, 0);
+	RAW(-LINUX_EINVAL, SYS_dm_loss_return, 0, 0, 0);        /* no exception is running */
+	RAW(-LINUX_EINVAL, SYS_dm_loss_return, UNMAPPED, 0, 0);
+	CHECK(dm_on_loss(NULL) == 0, "dm_on_loss(NULL): %s", ename(errno));
+	return NULL;
+}
+
 const char *t_seg_bad_args(void)
 {
 	char name[DM_NAME_MAX], longname[48];

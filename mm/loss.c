@@ -1,0 +1,166 @@
+/*
+ * Region failure and optional memory on one node (see loss.h): notice a
+ * failure, kill the processes that lost vital pages, raise an exception in
+ * the ones that lost optional pages.
+ */
+#include "kernel/kernel.h"
+#include "kernel/pool.h"
+#include "sched/sched.h"
+#include "sched/proc.h"
+#include "mm/loss.h"
+#include "mm/vm.h"
+#include "mm/xlate.h"
+#include "arch/arch.h"
+#include "userland/include/dm_abi.h"
+
+#define RED_ZONE 128                    /* bytes below a user rsp the program may use */
+
+static volatile uint64_t noticed;       /* the pool's failure count, as the tick saw it */
+static uint64_t handled;                /* ... as loss_work() has dealt with */
+
+void loss_tick(void)
+{
+	if (!pool.joined)
+		return;
+	uint64_t n = xlate_failures(pool.xlate);
+	if (n != noticed) {
+		noticed = n;
+		sched_run_soon(&proc_table()[0]);       /* the kernel thread handles it, now */
+	}
+}
+
+/* What one process lost in the failures being handled. */
+struct found {
+	uint64_t optional, vital;       /* pages */
+	uint64_t vital_va;              /* the lowest vital address lost */
+	uint32_t vital_region;
+};
+
+static void count(void *ctx, uint64_t va, uint32_t region, bool optional)
+{
+	struct found *f = ctx;
+
+	xlate_count_loss(pool.xlate, region, optional, !optional, 0);
+	if (optional) {
+		f->optional++;
+	} else if (!f->vital++ || va < f->vital_va) {
+		f->vital_va = va;
+		f->vital_region = region;
+	}
+}
+
+void loss_work(void)
+{
+	uint64_t now = noticed, seen = handled;
+	struct proc *procs = proc_table();
+
+	if (now == seen)
+		return;
+	handled = now;
+	for (uint32_t r = 0; r < xlate_nregions(pool.xlate); r++)
+		if (xlate_region_failed(pool.xlate, r, seen))
+			printk("node %d: region %u failed\n", self.id, r);
+	for (int i = 1; i < MAX_PROCS; i++) {
+		struct proc *p = &procs[i];
+		struct found f = { 0 };
+		char why[96];
+
+		if (p->state == P_FREE || p->state == P_ZOMBIE || !p->vm.root)
+			continue;
+		vm_lost(&p->vm, seen, false, count, &f);
+		if (f.vital) {
+			snprintf(why, sizeof(why), "vital memory lost in failed region %u at 0x%lx",
+				 f.vital_region, f.vital_va);
+			if (proc_kill_because(p, SIGBUS, why))
+				xlate_count_loss(pool.xlate, f.vital_region, 0, 0, 1);
+		} else if (f.optional) {
+			p->loss.check = true;           /* it drops them itself, before user mode */
+			if (p->state == P_SLEEPING) {   /* its sleep ends with EINTR */
+				p->state = P_RUNNABLE;
+				p->wake_ns = 0;
+			}
+		}
+	}
+	monitor_lost(seen);
+}
+
+/* Lost optional pages of the current process: remember the lowest address. */
+static void lost_here(void *ctx, uint64_t va, uint32_t region, bool optional)
+{
+	struct proc_loss *l = ctx;
+
+	if (!optional)
+		return;                 /* vital: the kernel thread kills it */
+	if (!l->bytes || va < l->addr) {
+		l->addr = va;
+		l->region = region;
+	}
+	l->bytes += PAGE_SIZE;
+	l->total += PAGE_SIZE;
+}
+
+/* Run the program's handler: its registers and the report go on its stack. */
+static void enter_handler(struct proc *p)
+{
+	void *u = arch_uregs((uint8_t *)p->kstack + (PAGE_SIZE << KSTACK_PAGES_ORDER));
+	struct dm_loss info = { p->loss.addr, p->loss.bytes, p->loss.region, 0, p->loss.total };
+	uint8_t saved[ARCH_UREGS_SIZE];
+	uint64_t sp = (arch_uregs_sp(u) - RED_ZONE) & ~15UL;
+	uint64_t at_regs = sp - ARCH_UREGS_SIZE, at_info = at_regs - sizeof(info);
+
+	memcpy(saved, u, sizeof(saved));
+	if (copy_to_user(&p->vm, at_regs, saved, sizeof(saved)) ||
+	    copy_to_user(&p->vm, at_info, &info, sizeof(info))) {
+		proc_kill_because(p, SIGBUS, "optional memory lost and no stack for its exception");
+		return;
+	}
+	p->loss.bytes = 0;
+	p->loss.in_handler = true;
+	arch_upcall(u, p->loss.entry, at_info, at_info, at_regs);
+}
+
+void loss_user_return(void)
+{
+	struct proc *p = current;
+
+	if (p->loss.check) {
+		uint64_t before = p->loss.bytes;
+		p->loss.check = false;
+		vm_lost(&p->vm, 0, true, lost_here, &p->loss);
+		if (p->loss.bytes > before)
+			printk("node %d: pid %d (%s) lost %lu KiB of optional memory in region %u: %s\n",
+			       self.id, p->pid, p->name, (p->loss.bytes - before) >> 10, p->loss.region,
+			       p->loss.entry ? "exception raised" : "no handler, it goes on");
+	}
+	if (p->loss.bytes && !p->loss.in_handler) {
+		if (p->loss.entry)
+			enter_handler(p);
+		else
+			p->loss.bytes = 0;
+	}
+}
+
+int64_t loss_set_entry(uint64_t entry)
+{
+	if (entry >= USER_TOP)
+		return -EFAULT;
+	current->loss.entry = entry;
+	return 0;
+}
+
+int64_t loss_return(uint64_t saved)
+{
+	uint8_t regs[ARCH_UREGS_SIZE];
+	struct proc *p = current;
+	void *u = arch_uregs((uint8_t *)p->kstack + (PAGE_SIZE << KSTACK_PAGES_ORDER));
+	int err;
+
+	if (!p->loss.in_handler)
+		return -EINVAL;
+	if ((err = copy_from_user(&p->vm, regs, saved, sizeof(regs))))
+		return err;
+	if (arch_uregs_load(u, regs))
+		return -EINVAL;
+	p->loss.in_handler = false;
+	return (int64_t)arch_uregs_ret(u);      /* the syscall's result is what it had in rax */
+}
