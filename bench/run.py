@@ -14,6 +14,8 @@ machines are shared and noisy. Progress goes to stderr as it runs.
   drain       draining a 32 MiB region full of live pages while the cluster runs
   ubench      from a program: syscall round trip, context switch, page fault,
               memcpy into local and pool memory, 64 MiB handed between nodes
+  region-fail a region holding a program's optional memory and another's vital
+              memory fails: until every node noticed, the exception, the kill
 """
 
 import argparse
@@ -159,6 +161,40 @@ def bench_ubench():
         c.down()
 
 
+def bench_region_fail(rounds):
+    """Host time from the injection to each reaction, seen in the node logs (5 ms polls)."""
+    seen = {"noticed": [], "exception": [], "killed": []}
+    for r in range(rounds):
+        c = Cluster("fail", 3, ("--node-arg", "all:region=8"))
+        try:
+            ready = r"lossy: pid (\d+): .* ready"
+            opt = int(c.run([0], "spawn lossy 4", ready)[0].group(1))
+            vital = int(c.run([1], "spawn lossy --vital 4", ready)[0].group(1))
+            regions = {reg["region"] for reg in c.pool()["regions"]
+                       if str(opt) in reg["used_by_pid"] or str(vital) in reg["used_by_pid"]}
+            if len(regions) != 1:
+                raise SystemExit("bench: the two programs' pages span regions %s" % sorted(regions))
+            region = regions.pop()
+            marks = [c.mark(n) for n in range(3)]
+            _, t0 = c.fail_region(region)
+            waits = {n: (n, r"node %d: region %d failed" % (n, region), marks[n]) for n in range(3)}
+            waits["exception"] = (0, r"pid %d \(lossy\) lost .*: exception raised" % opt, marks[0])
+            waits["killed"] = (1, r"pid %d \(lossy\) killed: vital memory lost" % vital, marks[1])
+            found = c.watch(waits, timeout=30, poll=0.005)
+            if len(found) != len(waits):
+                raise SystemExit("bench: region failure: missing %s (see %s)"
+                                 % (sorted(set(waits) - set(found), key=str), c.dir))
+            seen["noticed"].append(max(found[n][1] for n in range(3)) - t0)
+            seen["exception"].append(found["exception"][1] - t0)
+            seen["killed"].append(found["killed"][1] - t0)
+            say("region failure, round %d/%d: all noticed %.0f ms, exception %.0f ms, kill %.0f ms"
+                % (r + 1, rounds, 1000 * seen["noticed"][-1], 1000 * seen["exception"][-1],
+                   1000 * seen["killed"][-1]))
+        finally:
+            c.down()
+    return [(what, 1000 * statistics.median(ts), 1000 * max(ts)) for what, ts in seen.items()]
+
+
 def bench_frames():
     name = "bench-frames-%d" % os.getpid()
     try:
@@ -196,6 +232,7 @@ def main():
     moves = bench_move()
     drain_ms, drain_pages = bench_drain()
     ubench = bench_ubench()
+    fails = bench_region_fail(args.rounds)
 
     qemu = subprocess.run(["qemu-system-x86_64", "--version"], capture_output=True,
                           text=True).stdout.split("\n")[0]
@@ -247,6 +284,17 @@ def main():
          "shared segment on node 0 and a process on node 1 reads and checks all of it."],
         ["measure", "value"],
         [(what, "%s %s" % (value, unit)) for what, value, unit in ubench])
+    lines += section(
+        "Region failure",
+        ["A region holding 4 MiB of node 0's optional memory and 4 MiB of node 1's vital",
+         "memory fails (`drive.fail_region`, the injector of `dmos fail-region`); host time",
+         "from its last store to each reaction on the node consoles, read every 5 ms;",
+         "%d rounds, a fresh 3-node cluster each." % args.rounds],
+        ["reaction", "median", "worst"],
+        [({"noticed": "every node said the region failed",
+           "exception": "node 0's program took the exception",
+           "killed": "node 1's program was killed"}[what], "%.0f ms" % med, "%.0f ms" % worst)
+         for what, med, worst in fails])
     with open(RESULTS, "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
