@@ -344,14 +344,17 @@ undo:
 	return -EBUSY;
 }
 
-int64_t palloc_reserve_where(struct palloc *pa, uint32_t pid, uint64_t n,
-			     bool (*ok)(void *ctx, uint64_t first), void *ctx)
+int64_t palloc_reserve_from(struct palloc *pa, uint32_t pid, uint64_t n, uint64_t start,
+			    bool (*ok)(void *ctx, uint64_t first), void *ctx)
 {
-	uint64_t b, i, m;
+	uint64_t k, b, i, m, runs;
 
 	if (!pa || !pa->meta || !n || n > pa->npages)
 		return -EINVAL;
-	for (b = 0; b + n <= pa->npages; b += n) {
+	runs = pa->npages / n;
+	start = start < pa->npages ? start / n % runs : 0;
+	for (k = 0; k < runs; k++) {
+		b = (start + k) % runs * n;
 		for (i = 0; i < n; i++)
 			if (__atomic_load_n(word_of(pa, b + i, &m),
 					    __ATOMIC_ACQUIRE) & m)
@@ -362,6 +365,12 @@ int64_t palloc_reserve_where(struct palloc *pa, uint32_t pid, uint64_t n,
 			return (int64_t)b;
 	}
 	return -ENOMEM;
+}
+
+int64_t palloc_reserve_where(struct palloc *pa, uint32_t pid, uint64_t n,
+			     bool (*ok)(void *ctx, uint64_t first), void *ctx)
+{
+	return palloc_reserve_from(pa, pid, n, 0, ok, ctx);
 }
 
 uint64_t palloc_reclaim(struct palloc *pa, uint32_t dead_node)

@@ -186,6 +186,16 @@ int64_t palloc_reserve_where(struct palloc *pa, uint32_t pid, uint64_t n,
 			     bool (*ok)(void *ctx, uint64_t first), void *ctx);
 
 /**
+ * palloc_reserve_from() - palloc_reserve_where(), looking from @start on
+ * (and then from 0 up to @start): a caller that takes many runs one after
+ * the other passes where the last one ended, and does not scan the taken
+ * ones again each time (a drain of a region full of live pages: one scan
+ * of the pool, not one per block).
+ */
+int64_t palloc_reserve_from(struct palloc *pa, uint32_t pid, uint64_t n, uint64_t start,
+			    bool (*ok)(void *ctx, uint64_t first), void *ctx);
+
+/**
  * palloc_reclaim() - take back everything a dead node held
  * @pa: the calling (surviving) node's handle
  * @dead_node: the node declared dead

@@ -355,6 +355,7 @@ undo:
 struct spare_ctx {
 	struct xv *v;
 	uint32_t region;
+	uint64_t next;                  /* where to look for the next spare */
 };
 
 /* Is the block starting at @first a possible spare for the drain? */
@@ -380,16 +381,17 @@ static bool block_used(struct xv *v, struct palloc *pa, uint64_t b)
 }
 
 /* Move block @b onto a reserved spare block; 0, -EBUSY, or an error. */
-static int rescue(struct xv *v, struct palloc *pa, uint32_t region,
-		  uint64_t b, const struct xlate_mover *m)
+static int rescue(struct spare_ctx *sc, struct palloc *pa, uint64_t b,
+		  const struct xlate_mover *m)
 {
-	struct spare_ctx sc = { v, region };
-	int64_t s = palloc_reserve_where(pa, XLATE_PID, v->G, spare_ok, &sc);
+	struct xv *v = sc->v;
+	int64_t s = palloc_reserve_from(pa, XLATE_PID, v->G, sc->next, spare_ok, sc);
 	uint64_t i;
 	int err;
 
 	if (s < 0)
 		return -ENOMEM;
+	sc->next = (uint64_t)s + v->G;
 	err = xlate_move_block(v->h, b, (uint64_t)s >> v->h->gshift, m);
 	for (i = 0; i < v->G; i++)      /* step 6: the old frames are spare */
 		palloc_free(pa, (uint64_t)s + i);
@@ -403,6 +405,7 @@ int xlate_drain_region(void *meta, struct palloc *pa, uint32_t region,
 	uint64_t b, deadline = 0;
 	bool again = true, moved;
 	struct xv v;
+	struct spare_ctx sc = { &v, region, 0 };
 	int err;
 
 	if (view(&v, meta) || !pa || !pa->meta || !m ||
@@ -426,7 +429,7 @@ int xlate_drain_region(void *meta, struct palloc *pa, uint32_t region,
 			}
 			if (region_of(&v, e) != region || !block_used(&v, pa, b))
 				continue;
-			err = rescue(&v, pa, region, b, m);
+			err = rescue(&sc, pa, b, m);
 			if (err && err != -EBUSY)
 				return err;
 			again |= err == -EBUSY;

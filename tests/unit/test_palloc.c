@@ -359,8 +359,18 @@ static void test_reserve(void **state)
 	r = palloc_reserve_where(&pa, 7, 16, from_40, NULL);
 	assert_int_equal(r, 96);
 	assert_int_equal(palloc_reserve_where(&pa, 7, 128, NULL, NULL), -ENOMEM);
+	/* from a start: on from there, then around from 0; a start inside a
+	 * run counts from that run, one past the end from 0 */
+	assert_int_equal(palloc_reserve_from(&pa, 7, 8, 100, NULL, NULL), 112);
+	assert_int_equal(palloc_reserve_from(&pa, 7, 8, 121, NULL, NULL), 120);
+	assert_int_equal(palloc_reserve_from(&pa, 7, 8, 120, NULL, NULL), 0);
+	assert_int_equal(palloc_reserve_from(&pa, 7, 8, 1000, NULL, NULL), 8);
+	assert_int_equal(palloc_reserve_from(&pa, 7, 8, 0, from_40, NULL), 40);
+	assert_int_equal(palloc_reserve_from(&pa, 7, 8, 0, NULL, NULL), 16);
+	assert_int_equal(palloc_reserve_from(&pa, 7, 0, 0, NULL, NULL), -EINVAL);
+	assert_int_equal(palloc_reserve_from(&pa, 7, 96, 0, NULL, NULL), -ENOMEM);
 	palloc_stats(meta, &st);
-	assert_int_equal(st.reserved, 42);
+	assert_int_equal(st.reserved, 42 + 6 * 8);
 	free_all(&pa, g.npages);
 	palloc_stats(meta, &st);
 	assert_int_equal(st.free, g.npages);
