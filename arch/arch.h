@@ -81,6 +81,9 @@ void arch_pool_flush(const volatile void *p, size_t n);
 /* Called by the trap code just before a node stops on an exception. */
 void kernel_on_fatal(void);
 
+/* Called by the trap code on an NMI, whatever was running: set a flag, no more. */
+void kernel_on_nmi(void);
+
 /* PCI configuration space, by bus/device/function. */
 uint32_t arch_pci_read(unsigned bus, unsigned dev, unsigned fn, unsigned off);
 void arch_pci_write(unsigned bus, unsigned dev, unsigned fn, unsigned off, uint32_t v);

@@ -236,6 +236,10 @@ void monitor_lost(uint64_t after)
 {
 	uint64_t lost = 0;
 
+	if (after == VM_LOST_LINK) {    /* all of them; the survivors take them back */
+		lost = nheld;
+		nheld = 0;
+	}
 	for (uint64_t i = 0; i < nheld;) {
 		uint32_t r;
 		if (!xlate_lost(pool.xlate, held[i], after, &r)) {
@@ -248,7 +252,8 @@ void monitor_lost(uint64_t after)
 		lost++;
 	}
 	if (lost)
-		printk("node %d: monitor: %lu held pool pages lost in failed regions\n", self.id, lost);
+		printk("node %d: monitor: %lu held pool pages lost %s\n", self.id, lost,
+		       after == VM_LOST_LINK ? "with the pool link" : "in failed regions");
 }
 
 /* bench palloc SECS: pool page alloc+free pairs per second on this node. */

@@ -75,7 +75,8 @@ enum node_state {
 	NODE_DEAD = 4,                  /* declared dead by the others */
 };
 
-/* One node-table entry: one cache line, written only by its node. */
+/* One node-table entry: one cache line, written only by its node (and
+ * link_down by the injector). */
 struct pool_node {
 	uint32_t state;                 /* enum node_state */
 	uint32_t node_id;
@@ -85,7 +86,10 @@ struct pool_node {
 	int32_t doorbell;               /* ivshmem peer id to ring, -1: poll me */
 	uint32_t dead_by;               /* 0, or node id + 1 of who declared it dead */
 	uint64_t reclaimed;             /* pool pages taken back when it died */
-	uint64_t reserved[2];
+	uint64_t link_down;             /* set by the fault injector (the fabric): this
+					   node's link to the pool is down; read by the
+					   node when the NMI that comes with it arrives */
+	uint64_t reserved[1];
 } __attribute__((aligned(64)));
 
 _Static_assert(sizeof(struct pool_super) == 224, "pool_super layout is part of the pool format");
@@ -110,6 +114,7 @@ struct pool {
 	uint64_t size;
 	int32_t doorbell;               /* our ivshmem peer id, -1: none */
 	bool joined;
+	bool lost;                      /* its link went down: the pool is gone for good */
 };
 
 #define POOL_NLEASES    64

@@ -17,11 +17,26 @@
 
 static volatile uint64_t noticed;       /* the pool's failure count, as the tick saw it */
 static uint64_t handled;                /* ... as loss_work() has dealt with */
+static volatile bool nmi;               /* an NMI came: is it the fabric's? */
+static volatile bool link_down;         /* our link to the pool is down */
+
+void kernel_on_nmi(void)
+{
+	nmi = true;
+}
 
 void loss_tick(void)
 {
 	if (!pool.joined)
 		return;
+	if (nmi) {
+		nmi = false;
+		if (__atomic_load_n(&pool.nodes[self.id].link_down, __ATOMIC_ACQUIRE)) {
+			link_down = true;
+			sched_run_soon(&proc_table()[0]);
+			return;
+		}
+	}
 	uint64_t n = xlate_failures(pool.xlate);
 	if (n != noticed) {
 		noticed = n;
@@ -36,11 +51,23 @@ struct found {
 	uint32_t vital_region;
 };
 
+/* Where the loss happened, for the console: "in [failed ]region 3", "with the pool link". */
+static const char *where(uint32_t region, const char *kind)
+{
+	static char buf[40];
+
+	if (region == DM_LOSS_LINK)
+		return "with the pool link";
+	snprintf(buf, sizeof(buf), "in %sregion %u", kind, region);
+	return buf;
+}
+
 static void count(void *ctx, uint64_t va, uint32_t region, bool optional)
 {
 	struct found *f = ctx;
 
-	xlate_count_loss(pool.xlate, region, optional, !optional, 0);
+	if (!pool.lost)
+		xlate_count_loss(pool.xlate, region, optional, !optional, 0);
 	if (optional) {
 		f->optional++;
 	} else if (!f->vital++ || va < f->vital_va) {
@@ -49,17 +76,15 @@ static void count(void *ctx, uint64_t va, uint32_t region, bool optional)
 	}
 }
 
-void loss_work(void)
+/*
+ * Find what every process lost in the failures after `seen` (VM_LOST_LINK:
+ * all its pool memory), kill those that lost vital pages, flag the others.
+ * Return: the pages found, optional and vital, in *all.
+ */
+static void sweep(uint64_t seen, struct found *all)
 {
-	uint64_t now = noticed, seen = handled;
 	struct proc *procs = proc_table();
 
-	if (now == seen)
-		return;
-	handled = now;
-	for (uint32_t r = 0; r < xlate_nregions(pool.xlate); r++)
-		if (xlate_region_failed(pool.xlate, r, seen))
-			printk("node %d: region %u failed\n", self.id, r);
 	for (int i = 1; i < MAX_PROCS; i++) {
 		struct proc *p = &procs[i];
 		struct found f = { 0 };
@@ -68,10 +93,12 @@ void loss_work(void)
 		if (p->state == P_FREE || p->state == P_ZOMBIE || !p->vm.root)
 			continue;
 		vm_lost(&p->vm, seen, false, count, &f);
+		all->optional += f.optional;
+		all->vital += f.vital;
 		if (f.vital) {
-			snprintf(why, sizeof(why), "vital memory lost in failed region %u at 0x%lx",
-				 f.vital_region, f.vital_va);
-			if (proc_kill_because(p, SIGBUS, why))
+			snprintf(why, sizeof(why), "vital memory lost %s at 0x%lx",
+				 where(f.vital_region, "failed "), f.vital_va);
+			if (proc_kill_because(p, SIGBUS, why) && !pool.lost)
 				xlate_count_loss(pool.xlate, f.vital_region, 0, 0, 1);
 		} else if (f.optional) {
 			p->loss.check = true;           /* it drops them itself, before user mode */
@@ -82,6 +109,37 @@ void loss_work(void)
 		}
 	}
 	monitor_lost(seen);
+}
+
+/* Our link to the pool is down: from here on nothing of ours touches it. */
+static void link_lost(void)
+{
+	struct found all = { 0 };
+
+	pool.joined = false;    /* no heartbeat: the others declare us dead, take back our pages */
+	pool.lost = true;
+	sweep(VM_LOST_LINK, &all);
+	printk("node %d: lost the pool (link down): %lu pool pages of its processes lost "
+	       "(%lu optional, %lu vital)\n", self.id, all.optional + all.vital, all.optional,
+	       all.vital);
+}
+
+void loss_work(void)
+{
+	uint64_t now = noticed, seen = handled;
+	struct found all = { 0 };
+
+	if (link_down && !pool.lost) {
+		link_lost();
+		return;
+	}
+	if (now == seen || !pool.joined)
+		return;
+	handled = now;
+	for (uint32_t r = 0; r < xlate_nregions(pool.xlate); r++)
+		if (xlate_region_failed(pool.xlate, r, seen))
+			printk("node %d: region %u failed\n", self.id, r);
+	sweep(seen, &all);
 }
 
 /* Lost optional pages of the current process: remember the lowest address. */
@@ -126,10 +184,11 @@ void loss_user_return(void)
 	if (p->loss.check) {
 		uint64_t before = p->loss.bytes;
 		p->loss.check = false;
-		vm_lost(&p->vm, 0, true, lost_here, &p->loss);
+		vm_lost(&p->vm, pool.lost ? VM_LOST_LINK : 0, true, lost_here, &p->loss);
 		if (p->loss.bytes > before)
-			printk("node %d: pid %d (%s) lost %lu KiB of optional memory in region %u: %s\n",
-			       self.id, p->pid, p->name, (p->loss.bytes - before) >> 10, p->loss.region,
+			printk("node %d: pid %d (%s) lost %lu KiB of optional memory %s: %s\n",
+			       self.id, p->pid, p->name, (p->loss.bytes - before) >> 10,
+			       where(p->loss.region, ""),
 			       p->loss.entry ? "exception raised" : "no handler, it goes on");
 	}
 	if (p->loss.bytes && !p->loss.in_handler) {

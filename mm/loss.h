@@ -15,7 +15,15 @@
  *       what was lost, then goes on where it was. Without a handler it just
  *       goes on. A second loss while the handler runs waits for it to end.
  *
+ * When the node's own link to the pool goes down (the fabric sets link_down
+ * in its node-table entry and raises an NMI), all of its processes' pool
+ * memory is lost at once, handled the same way, and the node stops
+ * touching the pool: no heartbeat (the others declare it dead and take
+ * back what it held), no messages, no pool pages; it keeps running on its
+ * local memory, where the lost optional pages come back from.
+ *
  * The kernel stays up; nothing else is touched. Who does what:
+ *   kernel_on_nmi()     an NMI: look at link_down at the next tick
  *   loss_tick()         timer tick: notices the pool's failure count move
  *   loss_work()         kernel thread: says which regions failed, kills the
  *                       processes that lost vital pages, flags the others,

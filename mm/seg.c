@@ -190,6 +190,8 @@ int seg_detach(struct vm *vm, uint64_t addr)
 
 void seg_put(int slot)
 {
+	if (!pool.joined)
+		return;                 /* lost the pool: the survivors drop our refs */
 	if (lock()) {
 		printk("node %d: segment table lease unavailable; slot %d keeps its attachment\n",
 		       self.id, slot);

@@ -12,6 +12,7 @@
 #include "mm/seg.h"
 #include "mm/xlate.h"
 #include "arch/arch.h"
+#include "userland/include/dm_abi.h"
 
 #define LOCAL_RESERVE_FRAMES 1024       /* transparent placement keeps 4 MiB local free */
 #define SLOT_ADDR(s) ((s) & ~0xFFFUL)
@@ -58,7 +59,8 @@ static void release_page(struct vm *vm, struct vm_area *a, uint64_t i)
 		frame_free(SLOT_ADDR(s), 0);
 		vm->local_pages--;
 	} else {
-		pmem_free(s >> PAGE_SHIFT);
+		if (pool.joined)        /* else the pool is gone: the survivors take it back */
+			pmem_free(s >> PAGE_SHIFT);
 		vm->pool_pages--;
 	}
 	slots_set(&a->slots, i, 0);     /* clearing takes no memory */
@@ -175,7 +177,7 @@ int vm_fault(struct vm *vm, uint64_t addr, bool write)
 	if (!s) {
 		struct frame_stats fs;
 		frame_stats(&fs);
-		bool local = a->place == VM_PLACE_LOCAL ||
+		bool local = a->place == VM_PLACE_LOCAL || pool.lost ||       /* no pool any more */
 			     (a->place == VM_PLACE_ANY && (fs.free > LOCAL_RESERVE_FRAMES || !pool.joined));
 		if (local) {
 			uint64_t pa = frame_alloc(0);
@@ -326,6 +328,16 @@ void vm_shootdown(struct vm *vm, uint64_t ppn, uint64_t pages)
 	}
 }
 
+/* Is pool page ppn gone (see vm_lost)? */
+static bool gone(uint64_t ppn, uint64_t after, uint32_t *region)
+{
+	if (after == VM_LOST_LINK) {
+		*region = DM_LOSS_LINK;
+		return true;
+	}
+	return xlate_lost(pool.xlate, ppn, after, region);
+}
+
 void vm_lost(struct vm *vm, uint64_t after, bool drop, vm_lost_fn found, void *ctx)
 {
 	uint32_t r;
@@ -337,13 +349,13 @@ void vm_lost(struct vm *vm, uint64_t after, bool drop, vm_lost_fn found, void *c
 		if (a->seg >= 0) {
 			uint64_t n = (a->end - a->start) / PAGE_SIZE;
 			for (uint64_t j = 0; j < n; j++)
-				if (xlate_lost(pool.xlate, a->first_ppn + j, after, &r))
+				if (gone(a->first_ppn + j, after, &r))
 					found(ctx, a->start + j * PAGE_SIZE, r, false);
 			continue;
 		}
 		for (uint64_t j = slots_next(&a->slots, 0); j < a->slots.n; j = slots_next(&a->slots, j + 1)) {
 			uint64_t s = slots_get(&a->slots, j);
-			if (!(s & VM_POOL) || !xlate_lost(pool.xlate, s >> PAGE_SHIFT, after, &r))
+			if (!(s & VM_POOL) || !gone(s >> PAGE_SHIFT, after, &r))
 				continue;
 			found(ctx, a->start + j * PAGE_SIZE, r, a->optional);
 			if (drop && a->optional)

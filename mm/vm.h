@@ -98,6 +98,8 @@ int vm_copy_in(struct vm *vm, uint64_t va, const void *src, size_t n);
  */
 typedef void (*vm_lost_fn)(void *ctx, uint64_t va, uint32_t region, bool optional);
 void vm_lost(struct vm *vm, uint64_t after, bool drop, vm_lost_fn found, void *ctx);
+#define VM_LOST_LINK UINT64_MAX         /* vm_lost's after: the node lost the pool, every
+					   pool page is gone (region DM_LOSS_LINK) */
 
 /* Drop mappings of pool pages [ppn, ppn+pages) (a shootdown). */
 void vm_shootdown(struct vm *vm, uint64_t ppn, uint64_t pages);

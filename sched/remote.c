@@ -493,10 +493,10 @@ void remote_work(void)
 {
 	struct proc *t = proc_table();
 
-	for (int i = 0; i < (int)ARRAY_SIZE(incoming); i++)
+	for (int i = 0; i < (int)ARRAY_SIZE(incoming) && pool.joined; i++)
 		if (__atomic_load_n(&incoming[i].used, __ATOMIC_ACQUIRE))
 			serve(&incoming[i]);
-	for (int i = 0; i < MAX_SENT; i++)
+	for (int i = 0; i < MAX_SENT && pool.joined; i++)
 		if (__atomic_load_n(&sent[i].used, __ATOMIC_ACQUIRE) && sent[i].parked)
 			settle(&sent[i]);
 	for (int i = 1; i < MAX_PROCS; i++)     /* orphans and children of remote parents */

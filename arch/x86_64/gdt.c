@@ -1,6 +1,8 @@
 /*
  * Segments: flat kernel and user code/data, and one TSS whose IST1 stack
- * catches double faults (a kernel stack overflow still gets a register dump).
+ * catches double faults (a kernel stack overflow still gets a register dump)
+ * and whose IST2 stack takes NMIs (which may come between SYSCALL and the
+ * switch to the kernel stack).
  * The user selectors are ordered for SYSRET: data at 0x18, code at 0x20.
  */
 #include "arch/arch.h"
@@ -18,6 +20,7 @@ struct tss {
 static struct tss tss;
 static uint64_t gdt[7];
 static uint8_t df_stack[8192] __attribute__((aligned(16)));
+static uint8_t nmi_stack[4096] __attribute__((aligned(16)));
 
 void gdt_init(void)
 {
@@ -32,6 +35,7 @@ void gdt_init(void)
 		 (((limit >> 16) & 0xF) << 48) | (((base >> 24) & 0xFF) << 56);
 	gdt[6] = base >> 32;
 	tss.ist[0] = (uint64_t)(df_stack + sizeof(df_stack));
+	tss.ist[1] = (uint64_t)(nmi_stack + sizeof(nmi_stack));
 	tss.rsp[0] = (uint64_t)kstack_top;
 	tss.iomap = sizeof(tss);
 

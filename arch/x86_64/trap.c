@@ -51,7 +51,7 @@ static void set_gate(int vec, uint64_t handler, int ist)
 void idt_init(void)
 {
 	for (int v = 0; v < 48; v++)
-		set_gate(v, trap_vectors[v], v == 8 ? 1 : 0);
+		set_gate(v, trap_vectors[v], v == 8 ? 1 : v == 2 ? 2 : 0);
 	set_gate(VEC_SPURIOUS, trap_vector_spurious[0], 0);
 	struct { uint16_t len; uint64_t addr; } __attribute__((packed)) ptr = {
 		sizeof(idt) - 1, (uint64_t)idt,
@@ -131,6 +131,13 @@ void trap(struct trapframe *tf)
 {
 	static int fatal;
 
+	/* An NMI (what the fabric raises when the pool link goes down) runs on
+	 * its own stack (IST2), from user or kernel mode alike: it only sets a
+	 * flag, and goes straight back, never through the scheduler. */
+	if (tf->vector == 2) {
+		kernel_on_nmi();
+		return;
+	}
 	if (tf->cs & 3) {
 		user_trap(tf);
 		return;

@@ -1,4 +1,5 @@
-"""Tests of the fault injector (`dmos fail-region`, dmoslib.inject).
+"""Tests of the fault injector (`dmos fail-region`, `dmos fail-link`,
+dmoslib.inject).
 
 Bad input is refused with one `dmos: ...` line and exit status 1, and the
 pool file keeps every byte: a file that is not a pool, a damaged or
@@ -9,6 +10,14 @@ failed_seq and the header's failures count go up together, every device
 frame of the region (and nothing else: not one byte of its neighbours)
 holds the poison, and the inspector shows it. On synthetic pools and (marked
 boot) on a live 1-node cluster and the pool image it leaves behind.
+
+A link down (`dmos fail-link N`) is refused the same way, changing nothing:
+a node number that is not one of the cluster's, a cluster that is not
+running, a node that is not up in the pool's node table (absent, joining,
+halted, dead) or whose QEMU is gone, a link already down, a damaged pool,
+an NMI that cannot be sent. A good one changes exactly the 8 bytes of the
+node's link_down, before the NMI. On synthetic pools (dmoslib.inject with
+no QEMU) and (marked boot) on a live 3-node cluster.
 """
 
 import hashlib
@@ -16,12 +25,14 @@ import json
 import os
 import random
 import re
+import time
 
 import pytest
 
 from conftest import run_dmos, write_pool
 from dmoslib import inject, poolimage, poolmem
-from dmoslib.pool import LINE, PAGE_SIZE, PoolFile, parse
+from dmoslib.params import DmosError
+from dmoslib.pool import LINE, NODE_SIZE, PAGE_SIZE, PoolFile, parse, read_pool
 
 MiB = 1 << 20
 
@@ -240,3 +251,185 @@ def test_injection_into_a_live_cluster_and_its_kept_pool(launch, tmp_path):
     assert rep["translation"]["failures"] == 3
     assert rep["regions"][1]["used_by_node"] == {"0": 76}
     assert rep["problems"] == []
+
+
+# --- a node loses the pool: dmos fail-link -----------------------------------------
+
+def linked_pool(path):
+    """A synthetic 3-node pool: nodes 0 and 2 up, node 1 dead (declared by node 2)."""
+    img = filled_pool(path)
+    img.node(0, "up", 1, 500)
+    img.node(1, "dead", 1, 90, dead_by=3, reclaimed=4)
+    img.node(2, "up", 2, 480)
+    return img
+
+
+def link_off(img, n):
+    return img.sb["node_table_off"] + n * NODE_SIZE + 48
+
+
+@pytest.mark.parametrize("node,message", [
+    ("3", r"node 3 is not in 0\.\.2 \(the cluster has 3 nodes\)"),
+    ("-1", r"node -1 is not in 0\.\.2"),
+    ("64", r"node 64 is not in 0\.\.2"),
+    ("x", r"node 'x' is not a number \(the cluster has nodes 0\.\.2\)"),
+    ("1.5", r"node '1\.5' is not a number"),
+    ("", r"node '' is not a number"),
+    ("0x1", r"node '0x1' is not a number"),
+    ("1", r"node 1 is not up: the pool's node table says dead \(declared by node 2\)"),
+])
+def test_bad_links_are_refused(tmp_path, node, message):
+    img = linked_pool(str(tmp_path / "p.pool"))
+    before = digest(img.path)
+    sent = []
+    with pytest.raises(inject.InjectError) as e:
+        inject.link_down(img.path, node, 3, nmi=lambda: sent.append(1))
+    assert re.fullmatch(message + ".*", str(e.value)), str(e.value)
+    assert digest(img.path) == before and sent == []
+
+
+@pytest.mark.parametrize("state", ["absent", "joining", "halted"])
+def test_a_node_that_is_not_up_keeps_its_link(tmp_path, state):
+    img = linked_pool(str(tmp_path / "p.pool"))
+    if state != "absent":
+        img.node(2, state, 1, 480)
+    else:
+        img.put(img.sb["node_table_off"] + 2 * NODE_SIZE, bytes(NODE_SIZE))
+    before = digest(img.path)
+    with pytest.raises(inject.InjectError, match="node 2 is not up: the pool's node table "
+                       "says %s$" % state):
+        inject.link_down(img.path, 2, 3)
+    assert digest(img.path) == before
+
+
+@pytest.mark.parametrize("kind,message", [
+    ("zero", r"pool .* is not formatted yet \(no node has booted on it\)"),
+    ("version", r"dmos pool version 7, this tool knows 2"),
+    ("random", r"not a dmos pool \(bad magic 0x[0-9a-f]{16}"),
+    ("region state", r"damaged pool .*: region 3: state 9 is none of"),
+])
+def test_a_link_into_a_damaged_pool_is_refused(tmp_path, kind, message):
+    path = str(tmp_path / "bad.pool")
+    if kind == "zero":
+        with open(path, "wb") as f:
+            f.truncate(16 * MiB)
+    elif kind == "version":
+        write_pool(path, version=7, nodes=[(0, "up", 1, 5, 64 * MiB)])
+    elif kind == "random":
+        with open(path, "wb") as f:
+            f.write(random.Random(2).randbytes(1 * MiB))
+    else:
+        img = linked_pool(path)
+        img.put(img.sb["xlate_off"] + img.geom["regions_off"] + 3 * LINE, b"\x09")
+    before = digest(path)
+    with pytest.raises(inject.PoolError) as e:
+        inject.link_down(path, 0, 3)
+    assert re.fullmatch(message + ".*", str(e.value)), str(e.value)
+    assert digest(path) == before
+
+
+def test_a_link_goes_down_once_and_only_its_word_changes(tmp_path):
+    img = linked_pool(str(tmp_path / "p.pool"))
+    before = read(img.path)
+    seen = []                       # what the node's NMI handler would read
+
+    def nmi():
+        seen.append(read_pool(img.path).node(2).link_down)
+    t0 = time.monotonic()
+    t = inject.link_down(img.path, "2", 3, nmi=nmi)
+    assert t0 <= t <= time.monotonic() and seen == [True]
+    after = read(img.path)
+    want = bytearray(before)
+    want[link_off(img, 2):link_off(img, 2) + 8] = (1).to_bytes(8, "little")
+    assert after == bytes(want)
+    rep = report(img.path)
+    assert [(n["slot"], n["state"], n["link_down"]) for n in rep["nodes"]] == \
+        [(0, "up", False), (1, "dead", False), (2, "up", True)]
+    with pytest.raises(inject.InjectError, match="^node 2's link to the pool is already "
+                       "down$"):
+        inject.link_down(img.path, 2, 3, nmi=nmi)
+    assert read(img.path) == after and len(seen) == 1
+    img.node(2, "dead", 2, 480, dead_by=1, link_down=1)    # declared dead since: same
+    with pytest.raises(inject.InjectError, match="already down"):
+        inject.link_down(img.path, 2, 3)
+    inject.link_down(img.path, 0, 3)
+    assert [n["link_down"] for n in report(img.path)["nodes"]] == [True, False, True]
+
+
+@pytest.mark.parametrize("error", [OSError("Connection reset by peer"),
+                                   DmosError("qmp inject-nmi: no such command")])
+def test_an_nmi_that_cannot_be_sent_leaves_the_link_up(tmp_path, error):
+    img = linked_pool(str(tmp_path / "p.pool"))
+    before = digest(img.path)
+    seen = []
+
+    def nmi():
+        seen.append(read_pool(img.path).node(0).link_down)
+        raise error
+    with pytest.raises(inject.InjectError, match=r"^the NMI could not be sent to node 0 "
+                       r"\(.+\); its link_down is back to 0$"):
+        inject.link_down(img.path, 0, 3, nmi=nmi)
+    assert seen == [True] and digest(img.path) == before
+
+
+def test_fail_link_without_a_cluster():
+    r = run_dmos("fail-link", "0", "--cluster", "lnk-nope")
+    assert refused(r).startswith("dmos: no cluster 'lnk-nope' is running")
+    r = run_dmos("fail-link", "0", "--cluster", "Bad_Name")
+    assert r.returncode == 2 and r.stderr.startswith("dmos: cluster name 'Bad_Name' is "
+                                                     "not allowed")
+    r = run_dmos("fail-link", "--cluster", "lnk-nope")
+    assert r.returncode == 2 and "the following arguments are required: N" in r.stderr
+    r = run_dmos("fail-link", "0", "--pool-path", "/dev/null")
+    assert r.returncode == 2 and "unrecognized arguments: --pool-path" in r.stderr
+
+
+@pytest.mark.boot
+def test_fail_link_on_a_live_cluster(launch):
+    """Node 2 halts (fault=pf), node 1 is killed, node 0 loses its link: every
+    refusal first, then the injection (whatever the kernel makes of the NMI)."""
+    c = launch(nodes=3, name="lnk-%d-inj" % os.getpid(), node_args={2: "fault=pf"})
+    c.wait_line(2, r"node 2: halted$")
+    c.kill(1)
+    m = refused(c.dmos("fail-link", "1"))           # dead or not: its QEMU is gone
+    assert re.fullmatch(r"dmos: (node 1 of cluster %s is not running \(.*\)|node 1 is not "
+                        r"up: the pool's node table says dead \(declared by node 0\))"
+                        % c.name, m), m
+    m = refused(c.dmos("fail-link", "2"))
+    assert re.fullmatch(r"dmos: node 2 is not up: the pool's node table says (halted|dead "
+                        r"\(declared by node [01]\))", m), m
+    for bad, message in (("3", "node 3 is not in 0..2 (the cluster has 3 nodes)"),
+                         ("x", "node 'x' is not a number (the cluster has nodes 0..2)")):
+        assert refused(c.dmos("fail-link", bad)) == "dmos: " + message
+
+    # a link already down (written here, as if injected before): refused, no NMI
+    off = c.pool().node_table_off + 48
+    fd = os.open(c.pool_path, os.O_RDWR)
+    try:
+        os.pwrite(fd, (1).to_bytes(8, "little"), off)
+        assert refused(c.dmos("fail-link", "0")) == \
+            "dmos: node 0's link to the pool is already down"
+        assert os.pread(fd, 8, off) == (1).to_bytes(8, "little")
+        os.pwrite(fd, bytes(8), off)
+    finally:
+        os.close(fd)
+    m = c.mark(0)
+    c.send(0, "nodes\n")
+    c.wait_line(0, r"node 0: nodes: \d+", since=m)
+    assert "NMI" not in c.log(0) and "fail-link" not in c.launcher_log()
+
+    # the injection
+    m = c.mark(0)
+    r = c.dmos("fail-link", "0")
+    assert (r.returncode, r.stdout, r.stderr) == \
+        (0, "dmos: node 0 lost the pool (link down injected)\n", "")
+    pid = c.pids()[0]
+    assert "fault: dmos fail-link 0: node 0 lost the pool: link_down set in its node-table " \
+        "entry, NMI sent to qemu pid %d\n" % pid in c.launcher_log()
+    n0 = json.loads(c.dmos("pool", "--json").stdout)["nodes"][0]
+    assert n0["link_down"] is True
+    assert refused(c.dmos("fail-link", "0")) == \
+        "dmos: node 0's link to the pool is already down"
+    # a kernel that knows the link loses the pool; an older one halts on the NMI
+    c.wait_line(0, r"node 0: (lost the pool \(link down\)|halted$)", since=m)
+    assert c.alive(0)

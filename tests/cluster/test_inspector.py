@@ -39,9 +39,9 @@ def text_agrees_with_json(text, rep):
         section = section if line.startswith(" ") else line.split(":", 1)[0]
         if re.match(r"  \d", line):
             rows.setdefault(section, []).append(line.split())
-    assert [[str(n["slot"]), n["state"], str(n["epoch"]), str(n["doorbell"])
-             if n["doorbell"] >= 0 else "-"] for n in rep["nodes"]] == \
-        [r[:3] + r[6:7] for r in rows.get("nodes", [])]
+    assert [[str(n["slot"]), n["state"], "down" if n["link_down"] else "up",
+             str(n["epoch"]), str(n["doorbell"]) if n["doorbell"] >= 0 else "-"]
+            for n in rep["nodes"]] == [r[:4] + r[7:8] for r in rows.get("nodes", [])]
     assert [["%d->%d" % (g["from"], g["to"])] + [str(g[k]) for k in (
         "sent", "received", "in_flight", "full")] for g in rep["rings"]["rings"]] == \
         [r[:5] for r in rows["rings"]]
@@ -175,6 +175,30 @@ def test_a_failed_region(tmp_path):
                  "use; killed 1 process\n"):
         assert text in r.stdout, text
     text_agrees_with_json(r.stdout, rep)
+
+
+def test_a_node_that_lost_the_pool(tmp_path):
+    """link_down (@48 of the node's entry, set by `dmos fail-link`) shows as the
+    node's link, up or down; the reserved word after it is not read."""
+    img = poolimage.create(str(tmp_path / "l.pool"), 64 * MiB, 3, "l")
+    img.node(0, "up", 1, 500, 62 * MiB)
+    img.node(1, "dead", 1, 90, 62 * MiB, dead_by=1, reclaimed=3, link_down=1)
+    img.node(2, "up", 1, 480, 62 * MiB)
+    entry = img.sb["node_table_off"] + pool.NODE_SIZE
+    assert img.get(entry + 48, 16) == (1).to_bytes(8, "little") + bytes(8)
+    img.u64(img.sb["node_table_off"] + 2 * pool.NODE_SIZE + 56, 0xFFFFFFFF)   # reserved
+    r, rep = dmos_pool(img.path)
+    assert r.returncode == 0 and rep["problems"] == [], r.stderr
+    assert [(n["slot"], n["state"], n["link_down"], n["dead_by"], n["reclaimed"])
+            for n in rep["nodes"]] == [(0, "up", False, None, 0), (1, "dead", True, 0, 3),
+                                       (2, "up", False, None, 0)]
+    assert "nodes: 3 joined, 1 lost the pool (link down)\n" in r.stdout
+    assert re.search(r"^  node +state +link +epoch ", r.stdout, re.M)
+    assert re.search(r"^  1 +dead +down +1 +90 ", r.stdout, re.M)
+    text_agrees_with_json(r.stdout, rep)
+    assert [n.link_down for n in pool.read_pool(img.path).nodes[:3]] == [False, True, False]
+    img.u64(entry + 48, 0x100000000)                # any value but 0 is down
+    assert pool.read_pool(img.path).node(1).link_down is True
 
 
 def test_bits_without_records_are_inconsistent_not_damage_and_2m_blocks(tmp_path):

@@ -3,10 +3,11 @@
 Every subcommand is one function taking the parsed arguments and returning
 the exit status: 0 done, 1 could not (e.g. no such cluster is running), 2 bad
 input (nothing was created or changed). `fail-region` refuses a region or a
-pool it cannot fail with 1 (and changes nothing). Every error is one line
-on stderr starting `dmos: `. `up` and `down` live in launcher.py, the
-console in console.py, the fault injector's pool writes in inject.py; the
-rest is here.
+pool it cannot fail with 1 (and changes nothing), and so does `fail-link` a
+node whose link it cannot take down. Every error is one line on stderr
+starting `dmos: `. `up` and `down` live in launcher.py, the console in
+console.py, the fault injector's pool writes and NMI in inject.py; the rest
+is here.
 """
 
 import argparse
@@ -111,6 +112,12 @@ def build_parser():
     g = c.add_mutually_exclusive_group()
     g.add_argument("--cluster", metavar="NAME", help="the pool of this running cluster")
     g.add_argument("--pool-path", metavar="PATH", help="a pool file or device")
+
+    c = cmd("fail-link", "fault injection: node N loses the pool, as when its CXL link "
+            "goes down (link_down in its node-table entry, then an NMI); it must go on "
+            "on local memory and the others declare it dead")
+    c.add_argument("node", metavar="N", help="node id")
+    cluster_opt(c)
     return p
 
 
@@ -368,6 +375,18 @@ def cmd_fail_region(a):
     return 0
 
 
+def cmd_fail_link(a):
+    run = cluster.pick(a.cluster)
+    try:
+        inject.fail_link(run, a.node)
+    except (pool.PoolError, inject.InjectError) as e:
+        raise DmosError(str(e))
+    n = int(a.node)
+    run.log(inject.link_log_line(n, run.cfg["node"][n].get("pid")))
+    print("dmos: node %d lost the pool (link down injected)" % n)
+    return 0
+
+
 COMMANDS = {"up": launcher.up, "down": cmd_down, "status": cmd_status,
             "console": cmd_console, "kill": cmd_kill, "gdb": cmd_gdb, "pool": cmd_pool,
-            "fail-region": cmd_fail_region}
+            "fail-region": cmd_fail_region, "fail-link": cmd_fail_link}

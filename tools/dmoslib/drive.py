@@ -108,6 +108,19 @@ class Cluster:
         run.log(inject.log_line(region, frames, seq))
         return frames, t
 
+    def fail_link(self, n):
+        """Take node n's link to the pool down as `dmos fail-link` does, in this
+        process so that the time is the injection's; the host time of the NMI."""
+        run = cluster.Run(self.name)
+        if not run.load():
+            raise DriveError("fail-link %s: no cluster.json in %s" % (n, self.dir))
+        try:
+            t = inject.fail_link(run, n) - self.t0
+        except (inject.InjectError, PoolError) as e:
+            raise DriveError("fail-link %s: %s" % (n, e)) from None
+        run.log(inject.link_log_line(n, run.cfg["node"][n].get("pid")))
+        return t
+
     def pool(self):
         """The pool inspector's report, as `dmos pool --json` prints it."""
         r = dmos("pool", "--json", "--cluster", self.name, check=False)

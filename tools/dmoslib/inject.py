@@ -1,21 +1,36 @@
-"""The fault injector: fail one region of a pool, as the pool controller
-would report a dead DIMM (mm/xlate.h, "Region failure"; xlate_fail_region()
-in mm/xlate.c is the same in C). fail_region() first checks everything with
-the inspector's readers and changes nothing if the file is not a sound dmos
-pool or the region is not one that can fail; then it writes the pool through
-a shared mapping, in the protocol's order: the region's state becomes failed
+"""The fault injector.
+
+fail_region(): fail one region of a pool, as the pool controller would
+report a dead DIMM (mm/xlate.h, "Region failure"; xlate_fail_region() in
+mm/xlate.c is the same in C). It first checks everything with the
+inspector's readers and changes nothing if the file is not a sound dmos pool
+or the region is not one that can fail; then it writes the pool through a
+shared mapping, in the protocol's order: the region's state becomes failed
 and its failed_seq the header's failures + 1 (aligned 4- and 8-byte stores),
 every device frame of the region is overwritten with POISON, and only then
 the header's failures count goes up by one, the store the kernels poll for.
+
+fail_link(): a node loses the pool, as when its CXL link goes down: the
+fabric sets the link's status register and raises the error interrupt.
+Here the status register is link_down in the node's entry of the pool's node
+table (kernel/pool.h, struct pool_node) and the interrupt is an NMI sent
+through the node's QMP socket (`inject-nmi`); the kernel's NMI handler reads
+its own link_down and from then on treats the pool as gone. The same checks
+come first (a sound pool, a node that is up, its link not down yet, its
+QEMU running and its QMP socket answering) and nothing changes if one
+fails; then one aligned 8-byte store of 1, then the NMI. If the NMI cannot
+be sent, link_down is put back to 0.
 """
 
 import ctypes
 import mmap
 import os
 import re
+import time
 
-from . import inspector, poolmem
-from .pool import LINE, PAGE_SIZE, PoolError, PoolFile, parse
+from . import inspector, poolmem, qemu
+from .params import DmosError
+from .pool import LINE, NODE_LINK_DOWN_OFF, NODE_SIZE, PAGE_SIZE, PoolError, PoolFile, parse
 
 POISON = b"DMOSLOST"            # what a destroyed frame holds, 512 times per page
 SLICE_PAGES = 256               # frames overwritten per store of the poison
@@ -76,14 +91,23 @@ def check(path, region):
 
 def region_number(text, nregions):
     """The region a user named: an integer in 0..nregions-1."""
+    return _number(text, nregions, "region", "the pool", "regions")
+
+
+def node_number(text, nodes):
+    """The node a user named: an integer in 0..nodes-1."""
+    return _number(text, nodes, "node", "the cluster", "nodes")
+
+
+def _number(text, count, what, whose, many):
     if not re.fullmatch(r"-?\d+", str(text)):
-        raise InjectError("region %r is not a number (the pool has regions 0..%d)"
-                          % (str(text), nregions - 1))
-    r = int(text)
-    if not 0 <= r < nregions:
-        raise InjectError("region %d is not in 0..%d (the pool has %d regions)"
-                          % (r, nregions - 1, nregions))
-    return r
+        raise InjectError("%s %r is not a number (%s has %s 0..%d)"
+                          % (what, str(text), whose, many, count - 1))
+    n = int(text)
+    if not 0 <= n < count:
+        raise InjectError("%s %d is not in 0..%d (%s has %d %s)"
+                          % (what, n, count - 1, whose, count, many))
+    return n
 
 
 def _word(m, off, ctype):
@@ -110,3 +134,106 @@ def _fail(m, w):
     del failures
     m.flush()
     return w["frames"], seq
+
+
+# --- a node loses the pool -------------------------------------------------------
+
+NODE_UP = 2                     # enum node_state: NODE_UP
+
+
+def fail_link(run, node):
+    """Take the link of node (an int, or its text) of the running cluster run (a
+    loaded cluster.Run) to the pool down: link_down = 1 in its node-table entry,
+    then an NMI through its QMP socket.
+
+    Returns the host time (time.monotonic()) just after QEMU took the NMI.
+    Raises PoolError (not a pool, damaged) or InjectError (bad node, not up,
+    link already down, QEMU not running or not answering); nothing changed.
+    """
+    cfg = run.cfg
+    n = node_number(node, cfg["nodes"])
+    path = cfg["pool_path"]
+    link_check(path, n)
+    nd = cfg["node"][n]
+    if not (nd.get("pid") and qemu.is_node(nd["pid"], nd.get("start"), run.name, n)):
+        raise InjectError("node %d of cluster %s is not running (%s)"
+                          % (n, run.name, nd.get("exit") or nd.get("state")))
+    sock = qemu.sockets(run.dir, n)[1]
+    try:
+        q = qemu.QMP(sock)
+    except (OSError, ValueError, DmosError) as e:
+        raise InjectError("cannot reach node %d's QMP socket %s: %s" % (n, sock, e)) from None
+    with q:
+        return link_down(path, n, cfg["nodes"], nmi=lambda: q.command("inject-nmi"))
+
+
+def link_down(path, node, nodes, nmi=None):
+    """Store link_down = 1 in node's entry of the pool at path (a cluster of
+    nodes nodes), after link_check(); then call nmi() (no NMI if None). If nmi
+    raises, link_down goes back to 0 and InjectError says why. Returns the
+    host time (time.monotonic()) after the store and the NMI."""
+    n = node_number(node, nodes)
+    where = link_check(path, n)
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except OSError as e:
+        raise PoolError("cannot open pool %s for writing: %s" % (path, e.strerror)) from None
+    try:
+        with mmap.mmap(fd, where["length"], mmap.MAP_SHARED,
+                       mmap.PROT_READ | mmap.PROT_WRITE) as m:
+            return _link_down(m, where, nmi)
+    except (OSError, ValueError) as e:      # a device that cannot be mapped
+        raise PoolError("cannot map pool %s: %s" % (path, e)) from None
+    finally:
+        os.close(fd)
+
+
+def link_check(path, node):
+    """Where link_down() writes, once the pool is sound and node (an int) is up
+    in its node table with its link up."""
+    rep = inspector.inspect(path)
+    if rep["problems"]:
+        raise PoolError("damaged pool %s: %s" % (path, rep["problems"][0]))
+    if rep["status"] != "formatted":
+        raise PoolError("pool %s is not formatted yet (no node has booted on it)" % path)
+    with PoolFile(path) as f:
+        p = parse(f)
+    e = p.node(node)
+    if e is None:
+        raise InjectError("node %d is not in the pool's node table (%d slots)"
+                          % (node, p.max_nodes))
+    if e.link_down:
+        raise InjectError("node %d's link to the pool is already down" % node)
+    if e.state != "up":
+        raise InjectError("node %d is not up: the pool's node table says %s%s" % (
+            node, e.state, " (declared by node %d)" % (e.dead_by - 1)
+            if e.state == "dead" and e.dead_by else ""))
+    base = p.node_table_off + node * NODE_SIZE
+    return {"node": node, "length": p.limit, "state_off": base,
+            "link_off": base + NODE_LINK_DOWN_OFF}
+
+
+def link_log_line(node, pid=None):
+    """The injection as launcher.log records it."""
+    return "fault: dmos fail-link %d: node %d lost the pool: link_down set in its " \
+        "node-table entry, NMI sent%s" % (node, node, " to qemu pid %d" % pid if pid else "")
+
+
+def _link_down(m, w, nmi):
+    """The store, the NMI, and the undo if the NMI cannot be sent, on the mapped pool m."""
+    n = w["node"]
+    if _word(m, w["link_off"], ctypes.c_uint64).value:     # changed since the check
+        raise InjectError("node %d's link to the pool is already down" % n)
+    if _word(m, w["state_off"], ctypes.c_uint32).value != NODE_UP:
+        raise InjectError("node %d is not up any more" % n)
+    _word(m, w["link_off"], ctypes.c_uint64).value = 1
+    m.flush()
+    try:
+        if nmi:
+            nmi()
+    except (OSError, ValueError, DmosError) as e:
+        _word(m, w["link_off"], ctypes.c_uint64).value = 0
+        m.flush()
+        raise InjectError("the NMI could not be sent to node %d (%s); its link_down is "
+                          "back to 0" % (n, e)) from None
+    return time.monotonic()

@@ -2,7 +2,8 @@
 
 inspect() opens a pool file or dax device read-only (the nodes may be
 running, or gone) and returns one dict: the superblock, the nodes that ever
-joined, the regions (state, pages in use per node and per process, free
+joined (state, whether their link to the pool is down, who declared them
+dead), the regions (state, pages in use per node and per process, free
 frames, and for a failed region what its failure destroyed), the
 translation table (with the count of region failures), the allocator (what
 palloc_stats and palloc_check say in the kernel, plus pages leaked by dead
@@ -38,7 +39,8 @@ def inspect(path):
         rep["nodes"] = [dict(slot=n.slot, node_id=n.node_id, state=n.state, epoch=n.epoch,
                              heartbeat=n.heartbeat, local_mem=n.local_mem,
                              doorbell=n.doorbell, dead_by=n.dead_by - 1 if n.dead_by else None,
-                             reclaimed=n.reclaimed) for n in p.present()]
+                             reclaimed=n.reclaimed, link_down=n.link_down)
+                        for n in p.present()]
         xinfo, probs, xl = poolmem.read_xlate(f, p)
         rep["problems"] += probs
         if xinfo:
@@ -130,12 +132,15 @@ def describe(rep):
 def _nodes(rep):
     if not rep["nodes"]:
         return ["nodes: none has joined yet"]
-    rows = [[n["slot"], n["state"], n["epoch"], n["heartbeat"], size(n["local_mem"]),
-             n["doorbell"] if n["doorbell"] >= 0 else "-",
-             n["dead_by"] if n["dead_by"] is not None else "-", n["reclaimed"]]
+    rows = [[n["slot"], n["state"], "down" if n["link_down"] else "up", n["epoch"],
+             n["heartbeat"], size(n["local_mem"]), n["doorbell"] if n["doorbell"] >= 0
+             else "-", n["dead_by"] if n["dead_by"] is not None else "-", n["reclaimed"]]
             for n in rep["nodes"]]
-    return ["nodes: %d joined" % len(rows)] + _table(rows, [
-        "node", "state", "epoch", "heartbeat", "local", "peer", "dead_by", "reclaimed"])
+    down = sum(n["link_down"] for n in rep["nodes"])
+    return ["nodes: %d joined%s" % (len(rows), ", %d lost the pool (link down)" % down
+                                    if down else "")] + _table(rows, [
+        "node", "state", "link", "epoch", "heartbeat", "local", "peer", "dead_by",
+        "reclaimed"])
 
 
 def _top_pids(d, top=3):

@@ -30,6 +30,8 @@ inspector.py puts everything together for `dmos pool`.
     @0  u32 state  @4 u32 node_id  @8 u64 epoch  @16 u64 heartbeat
     @24 u64 local_mem  @32 i32 doorbell (ivshmem peer id, -1: none)
     @36 u32 dead_by (0, or declarer's node id + 1)  @40 u64 reclaimed (pages)
+    @48 u64 link_down (0: the node's link to the pool is up; else the fault
+        injector, `dmos fail-link`, took it down)  @56 reserved
 """
 
 import mmap
@@ -47,7 +49,8 @@ MAX_NODES = 64                      # kernel/param.h
 CLUSTER_ID_MAX = 32
 LINE = 64                           # areas and leases are cache-line aligned
 SUPER_FMT = struct.Struct("<QIIQQII32sQQQ" "QIIQQQQQQQIIII" "QIIQQII")  # struct pool_super
-NODE_FMT = struct.Struct("<IIQQQiIQ16x")                        # struct pool_node
+NODE_FMT = struct.Struct("<IIQQQiIQQ8x")                        # struct pool_node
+NODE_LINK_DOWN_OFF = 48             # offsetof(struct pool_node, link_down)
 NODE_SIZE = NODE_FMT.size
 NODE_STATES = {0: "absent", 1: "joining", 2: "up", 3: "halted", 4: "dead"}  # enum node_state
 SUPER_FIELDS = ("magic", "version", "format_claim", "pool_size", "region_size",
@@ -133,6 +136,7 @@ class Node:
     doorbell: int = -1              # ivshmem peer id others ring, -1: polls
     dead_by: int = 0                # 0, or declarer's node id + 1
     reclaimed: int = 0              # pool pages taken back when it died
+    link_down: bool = False         # its link to the pool is down (injected)
 
 
 @dataclass
@@ -268,9 +272,10 @@ def parse(f):
     p.problems += check_geometry(p)
     table = f.read(p.node_table_off, p.max_nodes * NODE_SIZE, "the node table")
     for i in range(p.max_nodes):
-        st, nid, epoch, beat, mem, bell, dead_by, recl = NODE_FMT.unpack_from(table,
-                                                                              i * NODE_SIZE)
-        p.nodes.append(Node(i, state_name(st), nid, epoch, beat, mem, bell, dead_by, recl))
+        st, nid, epoch, beat, mem, bell, dead_by, recl, down = NODE_FMT.unpack_from(
+            table, i * NODE_SIZE)
+        p.nodes.append(Node(i, state_name(st), nid, epoch, beat, mem, bell, dead_by, recl,
+                            down != 0))
     return p
 
 

@@ -146,10 +146,10 @@ class Image:
         self.put(off, (v & (1 << 64) - 1).to_bytes(8, "little"))
 
     def node(self, slot, state="up", epoch=1, heartbeat=100, local_mem=64 << 20,
-             doorbell=-1, dead_by=0, reclaimed=0):
+             doorbell=-1, dead_by=0, reclaimed=0, link_down=0):
         self.put(self.sb["node_table_off"] + slot * NODE_SIZE, NODE_FMT.pack(
             NODE_STATE.get(state, state), slot, epoch, heartbeat, local_mem, doorbell,
-            dead_by, reclaimed))
+            dead_by, reclaimed, int(link_down)))
 
     def lease(self, i, word, stride=LINE):
         self.u64(self.sb["lease_off"] + i * stride, word)

@@ -8,7 +8,7 @@ stub, and the kernel's command line in fw_cfg opt/dmos/cmdline). spawn()
 starts it (or the ivshmem-server) so that it can never outlive its
 supervisor. The /proc helpers identify a process by pid and start time, so a
 recycled pid is never taken for a node. qmp() sends one QMP command, for
-fault injection and status.
+fault injection and status (QMP keeps a connection open for several).
 """
 
 import ctypes
@@ -190,23 +190,59 @@ def _holds(proc, path, key):
         return False
 
 
+class QMP:
+    """One QMP connection to a node, capabilities negotiated; command() runs a
+    command on it. Connecting first lets a caller find a node it cannot reach
+    before it changes anything (the fault injector)."""
+
+    def __init__(self, path, timeout=5.0):
+        self.sock, self.f = socket.socket(socket.AF_UNIX), None
+        try:
+            self.sock.settimeout(timeout)
+            self.sock.connect(path)
+            self.f = self.sock.makefile("rw")
+            self._reply()                               # the greeting
+            self.command("qmp_capabilities")
+        except BaseException:
+            self.close()
+            raise
+
+    def _reply(self):
+        while True:
+            line = self.f.readline()
+            if not line:
+                raise params.DmosError("qmp: QEMU closed the connection")
+            reply = json.loads(line)
+            if "event" not in reply:
+                return reply
+
+    def command(self, command, arguments=None):
+        """Run command; returns its 'return' value (DmosError if QEMU says no)."""
+        self.f.write(json.dumps(dict({"execute": command},
+                                     **({"arguments": arguments} if arguments else {})))
+                     + "\n")
+        self.f.flush()
+        reply = self._reply()
+        if "error" in reply:
+            raise params.DmosError("qmp %s: %s" % (command, reply["error"].get("desc")))
+        return reply.get("return")
+
+    def close(self):
+        try:
+            if self.f:
+                self.f.close()
+        except OSError:                 # a write buffer it can no longer flush
+            pass
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 def qmp(path, command, arguments=None, timeout=5.0):
     """Run one QMP command on a node's QMP socket; returns its 'return' value."""
-    with socket.socket(socket.AF_UNIX) as s:
-        s.settimeout(timeout)
-        s.connect(path)
-        f = s.makefile("rw")
-        f.readline()                                    # greeting
-        for cmd in ({"execute": "qmp_capabilities"},
-                    dict({"execute": command},
-                         **({"arguments": arguments} if arguments else {}))):
-            f.write(json.dumps(cmd) + "\n")
-            f.flush()
-            while True:
-                reply = json.loads(f.readline())
-                if "event" not in reply:
-                    break
-            if "error" in reply:
-                raise params.DmosError("qmp %s: %s" % (cmd["execute"],
-                                                       reply["error"].get("desc")))
-        return reply.get("return")
+    with QMP(path, timeout) as q:
+        return q.command(command, arguments)

@@ -103,10 +103,13 @@ struct dm_nodeinfo {
  * (its pool region failed): what dm_on_loss()'s handler is given. The lost
  * pages read as zero from now on; the program rebuilds what it kept there.
  */
+#define DM_LOSS_LINK 0xFFFFFFFFu        /* dm_loss.region: the node's link to the pool went down */
+
 struct dm_loss {
 	uint64_t addr;                  /* the lowest lost address */
 	uint64_t bytes;                 /* bytes lost (whole pages) since the last exception */
-	uint32_t region;                /* the failed region that held addr */
+	uint32_t region;                /* the failed region that held addr, or
+					   DM_LOSS_LINK: this node lost the pool */
 	uint32_t pad;
 	uint64_t total;                 /* optional bytes this process has lost in all */
 };
