@@ -47,14 +47,19 @@ def fail_region(path, region):
     Raises PoolError (not a pool, damaged) or InjectError (bad region).
     """
     where = check(path, region)
+    return _write(path, where["length"], lambda m: _fail(m, where))
+
+
+def _write(path, length, fn):
+    """fn(m) on the first length bytes of the pool at path, mapped shared and
+    writable; what fn returns."""
     try:
         fd = os.open(path, os.O_RDWR)
     except OSError as e:
         raise PoolError("cannot open pool %s for writing: %s" % (path, e.strerror)) from None
     try:
-        with mmap.mmap(fd, where["length"], mmap.MAP_SHARED,
-                       mmap.PROT_READ | mmap.PROT_WRITE) as m:
-            return _fail(m, where)
+        with mmap.mmap(fd, length, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE) as m:
+            return fn(m)
     except (OSError, ValueError) as e:      # a device that cannot be mapped
         raise PoolError("cannot map pool %s: %s" % (path, e)) from None
     finally:
@@ -174,18 +179,7 @@ def link_down(path, node, nodes, nmi=None):
     host time (time.monotonic()) after the store and the NMI."""
     n = node_number(node, nodes)
     where = link_check(path, n)
-    try:
-        fd = os.open(path, os.O_RDWR)
-    except OSError as e:
-        raise PoolError("cannot open pool %s for writing: %s" % (path, e.strerror)) from None
-    try:
-        with mmap.mmap(fd, where["length"], mmap.MAP_SHARED,
-                       mmap.PROT_READ | mmap.PROT_WRITE) as m:
-            return _link_down(m, where, nmi)
-    except (OSError, ValueError) as e:      # a device that cannot be mapped
-        raise PoolError("cannot map pool %s: %s" % (path, e)) from None
-    finally:
-        os.close(fd)
+    return _write(path, where["length"], lambda m: _link_down(m, where, nmi))
 
 
 def link_check(path, node):
