@@ -309,47 +309,75 @@ static void publish(struct xv *v, uint64_t b, uint64_t dblk)
 	pool_flush(&v->ent[b], sizeof(uint32_t));
 }
 
+/*
+ * Steps 1-5 for blocks [b, b + n) onto spare blocks s[0..n), n at most
+ * XLATE_BATCH, with one shootdown for the whole run: a drain pays one round
+ * trip to every node for up to XLATE_BATCH_PAGES pages instead of one per
+ * block. The run is cut short at the first block or spare another mover
+ * has, or whose spare's region is no longer online.
+ * Return: how many blocks moved (0: the first could not be marked), or the
+ * shootdown's error (then none moved).
+ */
+static int64_t move_run(struct xv *v, uint64_t b, uint64_t n, const uint64_t *s,
+			const struct xlate_mover *m)
+{
+	int64_t from[XLATE_BATCH], to[XLATE_BATCH];
+	uint64_t k, i;
+	uint32_t r;
+	int err;
+
+	for (k = 0; k < n; k++) {
+		if ((from[k] = mark(v, b + k)) < 0)
+			break;
+		if ((to[k] = mark(v, s[k])) < 0) {
+			publish(v, b + k, (uint64_t)from[k]);
+			break;
+		}
+		/* step 2, after the marks: a drain of the spare's region that
+		 * starts now sees the spare MOVING and rescans */
+		if (state_of(v, region_of(v, (uint64_t)to[k])) != XLATE_ONLINE) {
+			publish(v, s[k], (uint64_t)to[k]);
+			publish(v, b + k, (uint64_t)from[k]);
+			break;
+		}
+	}
+	if (!k)
+		return 0;
+	err = m->shootdown(m->ctx, b << v->h->gshift, k * v->G);
+	for (i = 0; i < k; i++) {
+		if (err) {                      /* undo: nothing moved */
+			publish(v, s[i], (uint64_t)to[i]);
+			publish(v, b + i, (uint64_t)from[i]);
+			continue;
+		}
+		m->copy(m->ctx, (uint64_t)to[i] << v->h->gshift,
+			(uint64_t)from[i] << v->h->gshift, v->G);
+		publish(v, s[i], (uint64_t)from[i]);
+		publish(v, b + i, (uint64_t)to[i]);
+		r = region_of(v, (uint64_t)from[i]);
+		__atomic_fetch_add(&v->reg[r].moves_out, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&v->reg[r].pages_out, v->G, __ATOMIC_RELAXED);
+	}
+	if (err)
+		return err < 0 ? err : -EIO;
+	__atomic_fetch_add(&v->h->moves, k, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&v->h->pages_moved, k * v->G, __ATOMIC_RELAXED);
+	pool_flush(&v->h->moves, 2 * sizeof(uint64_t));
+	return (int64_t)k;
+}
+
 int xlate_move_block(void *meta, uint64_t block, uint64_t spare_block,
 		     const struct xlate_mover *m)
 {
-	int64_t from, to;
 	struct xv v;
-	int err;
+	int64_t moved;
 
 	if (view(&v, meta) || !m || !m->copy || !m->shootdown ||
 	    block >= v.nblocks || spare_block >= v.nblocks ||
 	    block == spare_block)
 		return -EINVAL;
-	if ((from = mark(&v, block)) < 0)
-		return -EBUSY;
-	if ((to = mark(&v, spare_block)) < 0) {
-		publish(&v, block, (uint64_t)from);
-		return -EBUSY;
-	}
-	err = -EBUSY;
-	if (state_of(&v, region_of(&v, (uint64_t)to)) != XLATE_ONLINE)
-		goto undo;
-	err = m->shootdown(m->ctx, block << v.h->gshift, v.G);
-	if (err) {
-		err = err < 0 ? err : -EIO;
-		goto undo;
-	}
-	m->copy(m->ctx, (uint64_t)to << v.h->gshift,
-		(uint64_t)from << v.h->gshift, v.G);
-	publish(&v, spare_block, (uint64_t)from);
-	publish(&v, block, (uint64_t)to);
-	__atomic_fetch_add(&v.h->moves, 1, __ATOMIC_RELAXED);
-	__atomic_fetch_add(&v.h->pages_moved, v.G, __ATOMIC_RELAXED);
-	__atomic_fetch_add(&v.reg[region_of(&v, (uint64_t)from)].moves_out, 1,
-			   __ATOMIC_RELAXED);
-	__atomic_fetch_add(&v.reg[region_of(&v, (uint64_t)from)].pages_out,
-			   v.G, __ATOMIC_RELAXED);
-	pool_flush(&v.h->moves, 2 * sizeof(uint64_t));
-	return 0;
-undo:
-	publish(&v, spare_block, (uint64_t)to);
-	publish(&v, block, (uint64_t)from);
-	return err;
+	moved = move_run(&v, block, 1, &spare_block, m);
+	return moved == 1 ? 0 : moved ? (int)moved : -EBUSY;
 }
 
 struct spare_ctx {
@@ -380,33 +408,55 @@ static bool block_used(struct xv *v, struct palloc *pa, uint64_t b)
 	return false;
 }
 
-/* Move block @b onto a reserved spare block; 0, -EBUSY, or an error. */
-static int rescue(struct spare_ctx *sc, struct palloc *pa, uint64_t b,
-		  const struct xlate_mover *m)
+/* How many blocks from @b on (at most @max) are backed in @region, in use
+ * and not moving: the next run the drain moves. */
+static uint64_t run_at(struct xv *v, struct palloc *pa, uint32_t region, uint64_t b,
+		       uint64_t max)
+{
+	uint64_t n;
+
+	for (n = 0; n < max && b + n < v->nblocks; n++) {
+		uint32_t e = __atomic_load_n(&v->ent[b + n], SC);
+		if ((e & XLATE_MOVING) || region_of(v, e) != region || !block_used(v, pa, b + n))
+			break;
+	}
+	return n;
+}
+
+/* Move the run of @n blocks at @b onto reserved spare blocks. Return: how
+ * many moved, -ENOMEM (no spare at all), or the shootdown's error. */
+static int64_t rescue(struct spare_ctx *sc, struct palloc *pa, uint64_t b, uint64_t n,
+		      const struct xlate_mover *m)
 {
 	struct xv *v = sc->v;
-	int64_t s = palloc_reserve_from(pa, XLATE_PID, v->G, sc->next, spare_ok, sc);
-	uint64_t i;
-	int err;
+	uint64_t s[XLATE_BATCH], k, i;
+	int64_t moved;
 
-	if (s < 0)
+	for (k = 0; k < n; k++) {
+		int64_t p = palloc_reserve_from(pa, XLATE_PID, v->G, sc->next, spare_ok, sc);
+		if (p < 0)
+			break;
+		sc->next = (uint64_t)p + v->G;
+		s[k] = (uint64_t)p >> v->h->gshift;
+	}
+	if (!k)
 		return -ENOMEM;
-	sc->next = (uint64_t)s + v->G;
-	err = xlate_move_block(v->h, b, (uint64_t)s >> v->h->gshift, m);
-	for (i = 0; i < v->G; i++)      /* step 6: the old frames are spare */
-		palloc_free(pa, (uint64_t)s + i);
-	return err;
+	moved = move_run(v, b, k, s, m);
+	while (k--)                     /* step 6: the old frames are spare */
+		for (i = 0; i < v->G; i++)
+			palloc_free(pa, (s[k] << v->h->gshift) + i);
+	return moved;
 }
 
 int xlate_drain_region(void *meta, struct palloc *pa, uint32_t region,
 		       const struct xlate_mover *m)
 {
-	uint32_t st = XLATE_ONLINE, e;
-	uint64_t b, deadline = 0;
+	uint32_t st = XLATE_ONLINE;
+	uint64_t b, n, batch, deadline = 0;
 	bool again = true, moved;
 	struct xv v;
 	struct spare_ctx sc = { &v, region, 0 };
-	int err;
+	int64_t r;
 
 	if (view(&v, meta) || !pa || !pa->meta || !m ||
 	    region >= v.h->nregions)
@@ -419,21 +469,23 @@ int xlate_drain_region(void *meta, struct palloc *pa, uint32_t region,
 			return -EINVAL;
 	}
 	pool_flush(&v.reg[region], sizeof(v.reg[region]));
+	batch = XLATE_BATCH_PAGES >> v.h->gshift;
+	batch = batch < 1 ? 1 : batch > XLATE_BATCH ? XLATE_BATCH : batch;
 	while (again) {
 		again = moved = false;
-		for (b = 0; b < v.nblocks; b++) {
-			e = __atomic_load_n(&v.ent[b], SC);
-			if (e & XLATE_MOVING) {
+		for (b = 0; b < v.nblocks; b += n ? n : 1) {
+			if (__atomic_load_n(&v.ent[b], SC) & XLATE_MOVING) {
 				again = true;   /* may end up backed here */
+				n = 1;
 				continue;
 			}
-			if (region_of(&v, e) != region || !block_used(&v, pa, b))
+			if (!(n = run_at(&v, pa, region, b, batch)))
 				continue;
-			err = rescue(&sc, pa, b, m);
-			if (err && err != -EBUSY)
-				return err;
-			again |= err == -EBUSY;
-			moved |= !err;
+			if ((r = rescue(&sc, pa, b, n, m)) < 0)
+				return (int)r;
+			again |= !r;            /* another mover had it */
+			moved |= r > 0;
+			n = r ? (uint64_t)r : 1;
 		}
 		if (moved || !deadline)
 			deadline = pool_now_ns() + XLATE_WAIT_MS * 1000000ull;

@@ -64,6 +64,9 @@
 #define XLATE_NONE       UINT64_MAX     /* "no frame" from xlate_lookup() */
 #define XLATE_MAX_GSHIFT 20             /* largest block: 4 GiB */
 #define XLATE_PID        0              /* pid recorded on a drain's spare pages */
+#define XLATE_BATCH      64             /* blocks a drain moves under one shootdown */
+#define XLATE_BATCH_PAGES 256           /* ... and pages: a node that touches one of
+					   them waits until the whole run is copied */
 #define XLATE_WAIT_MS    1000           /* a drain waits this long for a block
 					   stuck MOVING (its mover may be dead) */
 
@@ -194,7 +197,10 @@ int xlate_move_block(void *meta, uint64_t block, uint64_t spare_block,
  * @m: copy and shootdown callbacks
  *
  * Sets the region draining, moves every block backed there that holds an
- * allocated page onto a free block outside it, and sets it offline. Other
+ * allocated page onto a free block outside it, and sets it offline. Runs
+ * of consecutive blocks (up to XLATE_BATCH blocks, XLATE_BATCH_PAGES pages)
+ * move under one shootdown: steps 1-2 for each, 3 once for the run's pool
+ * pages, 4-5 for each. Other
  * nodes go on allocating meanwhile: a page they take after the state
  * changed is not usable, so they give it back (see palloc.h). Blocks held
  * MOVING by another mover are rescanned until they settle. A drain that

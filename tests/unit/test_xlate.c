@@ -38,7 +38,7 @@ enum { EV_SHOOT = 1, EV_COPY };
 
 struct event {
 	int kind;
-	uint64_t a, b;                  /* SHOOT: ppn, its dfn; COPY: src, dst */
+	uint64_t a, b, n;               /* SHOOT: ppn, its dfn, pages; COPY: src, dst, pages */
 };
 
 struct env {
@@ -59,8 +59,9 @@ struct env {
 	int hook_ret;                   /* what a drain inside a hook returned */
 };
 
-/* The shootdown this thread (one mover) did last: ppn + 1, and its frame. */
-static __thread uint64_t shot_ppn, shot_dfn;
+/* The shootdown this thread (one mover) did last: [ppn, ppn + pages), 0 pages
+ * once a copy came from outside it. */
+static __thread uint64_t shot_ppn, shot_pages;
 
 static void *map_shared(size_t n)
 {
@@ -71,12 +72,12 @@ static void *map_shared(size_t n)
 	return p;
 }
 
-static void logev(struct env *e, int kind, uint64_t a, uint64_t b)
+static void logev(struct env *e, int kind, uint64_t a, uint64_t b, uint64_t n)
 {
 	int i = __atomic_fetch_add(&e->nlog, 1, SC);
 
 	assert_true(i < 4 * NPAGES);
-	e->log[i] = (struct event){ kind, a, b };
+	e->log[i] = (struct event){ kind, a, b, n };
 }
 
 static int shootdown(void *ctx, uint64_t ppn, uint64_t pages)
@@ -84,9 +85,9 @@ static int shootdown(void *ctx, uint64_t ppn, uint64_t pages)
 	struct env *e = ctx;
 	int i, r;
 
-	shot_ppn = ppn + 1;
-	shot_dfn = xlate_lookup(e->xmeta, ppn);
-	logev(e, EV_SHOOT, ppn, shot_dfn);
+	shot_ppn = ppn;
+	shot_pages = pages;
+	logev(e, EV_SHOOT, ppn, xlate_lookup(e->xmeta, ppn), pages);
 	if (e->in_shootdown && (r = e->in_shootdown(e, ppn)))
 		return r;
 	if (e->fail_shootdown)
@@ -102,20 +103,26 @@ static int shootdown(void *ctx, uint64_t ppn, uint64_t pages)
 	return 0;
 }
 
+/* A copy must come from the frames of a page the last shootdown covered
+ * (during the move the table still names them), while nobody maps it. */
 static void copy(void *ctx, uint64_t dst, uint64_t src, uint64_t pages)
 {
 	struct env *e = ctx;
-	uint64_t ppn = shot_ppn - 1;
+	uint64_t ppn = shot_ppn, end = shot_ppn + shot_pages;
 	int i;
 
-	logev(e, EV_COPY, src, dst);
-	if (!shot_ppn || src != shot_dfn)
+	logev(e, EV_COPY, src, dst, pages);
+	while (ppn < end && xlate_lookup(e->xmeta, ppn) != src)
+		ppn += pages;
+	if (ppn >= end) {
 		e->out_of_order++;
-	shot_ppn = 0;
+		shot_pages = 0;
+		return;
+	}
 	for (i = 0; i < WORKERS; i++) {
 		uint64_t m = __atomic_load_n(&e->mapped[i], SC);
 
-		if (m && m - 1 >= ppn && m - 1 < ppn + pages)
+		if (m && m - 1 >= shot_ppn && m - 1 < end)
 			e->copied_while_mapped++;
 	}
 	memcpy(e->dev + dst * FRAME, e->dev + src * FRAME, pages * FRAME);
@@ -157,10 +164,14 @@ static uint32_t region_of(struct env *e, uint64_t ppn)
 	return (uint32_t)(xlate_lookup(e->xmeta, ppn) / REGION);
 }
 
-/* Shootdown before copy, one pair per move, the copy from the old frame. */
-static void check_log(struct env *e, uint64_t moves, uint64_t G, bool one)
+/*
+ * Shootdown before copy: each shootdown covers whole blocks and is followed
+ * by one copy per block it covered, the first from the frames of its first
+ * page. @shots: how many shootdowns one mover did (0: do not count).
+ */
+static void check_log(struct env *e, uint64_t moves, uint64_t G, bool one, int shots)
 {
-	int i, copies = 0;
+	int i, j, copies = 0, nshots = 0;
 
 	for (i = 0; i < e->nlog; i++)
 		copies += e->log[i].kind == EV_COPY;
@@ -169,14 +180,19 @@ static void check_log(struct env *e, uint64_t moves, uint64_t G, bool one)
 	assert_int_equal(e->copied_while_mapped, 0);
 	if (!one)
 		return;                 /* several movers: their events interleave */
-	assert_int_equal(e->nlog, 2 * moves);
-	for (i = 0; i < e->nlog; i += 2) {
-		assert_int_equal(e->log[i].kind, EV_SHOOT);
-		assert_int_equal(e->log[i + 1].kind, EV_COPY);
-		assert_int_equal(e->log[i].a % G, 0);
-		assert_int_equal(e->log[i + 1].a, e->log[i].b);
+	for (i = 0; i < e->nlog; i = j) {
+		const struct event *s = &e->log[i];
+		assert_int_equal(s->kind, EV_SHOOT);
+		assert_int_equal(s->a % G, 0);
+		assert_int_equal(s->n % G, 0);
+		for (j = i + 1; j < e->nlog && e->log[j].kind == EV_COPY; j++)
+			assert_int_equal(e->log[j].n, G);
+		assert_int_equal((uint64_t)(j - i - 1), s->n / G);
+		assert_int_equal(e->log[i + 1].a, s->b);
+		nshots++;
 	}
-	assert_int_equal(e->copied_while_mapped, 0);
+	if (shots)
+		assert_int_equal(nshots, shots);
 }
 
 static void test_geometry_identity(void **state)
@@ -426,7 +442,7 @@ static void move_one(uint32_t gshift)
 	assert_true(stamped(e, b * G, 0xabcdef));
 	for (p = 0; p < G; p++)
 		assert_int_equal(xlate_lookup(e->xmeta, b * G + p), spare_old + p);
-	check_log(e, 1, G, true);
+	check_log(e, 1, G, true, 1);
 	xlate_stats(e->xmeta, &st);
 	assert_int_equal(st.moves, 1);
 	assert_int_equal(st.pages_moved, G);
@@ -510,7 +526,7 @@ static void test_move_errors(void **state)
 	assert_int_equal(xlate_move_block(e->xmeta, 1, 2, &e->mv), 0);
 	assert_int_equal(xlate_lookup(e->xmeta, 512), 1024);
 	assert_int_equal(xlate_lookup(e->xmeta, 1024), 512);
-	check_log(e, 1, 512, true);
+	check_log(e, 1, 512, true, 1);
 
 	e->in_shootdown = drain_meanwhile;
 	assert_int_equal(xlate_move_block(e->xmeta, 1, 2, &e->mv), 0);
@@ -555,7 +571,7 @@ static void test_drain_args(void **state)
 	assert_int_equal(palloc_free(&e->pa, (uint64_t)p), 0);
 	assert_int_equal(xlate_drain_region(e->xmeta, &e->pa, 0, &e->mv), 0);
 	assert_int_equal(xlate_region_state(e->xmeta, 0), XLATE_OFFLINE);
-	check_log(e, 4, 512, true);
+	check_log(e, 4, 512, true, 4);      /* 2 MiB blocks: one per shootdown */
 	assert_int_equal(region_of(e, 0), 1);
 
 	/* The injector fails region 2 under its drain. */
@@ -565,6 +581,27 @@ static void test_drain_args(void **state)
 	e->in_shootdown = fail_region2;
 	assert_int_equal(xlate_drain_region(e->xmeta, &e->pa, 2, &e->mv), -5);
 	assert_int_equal(xlate_region_state(e->xmeta, 2), XLATE_FAILED);
+	env_free(e);
+}
+
+/* A drain moves runs of consecutive blocks under one shootdown each. */
+static void test_drain_batches(void **state)
+{
+	struct env *e = env_new(0);
+	const uint64_t n = 300, first = REGION + 100;   /* in region 1 */
+	uint64_t p;
+
+	(void)state;
+	assert_int_equal(palloc_reserve(&e->pa, 1, first, n), 0);
+	for (p = first; p < first + n; p++)
+		stamp(e, p, 0x5a00 + p);
+	assert_int_equal(xlate_drain_region(e->xmeta, &e->pa, 1, &e->mv), 0);
+	check_log(e, n, 1, true, (n + XLATE_BATCH - 1) / XLATE_BATCH);
+	assert_int_equal(e->log[0].n, XLATE_BATCH);
+	for (p = first; p < first + n; p++) {
+		assert_true(stamped(e, p, 0x5a00 + p));
+		assert_int_not_equal(region_of(e, p), 1);
+	}
 	env_free(e);
 }
 
@@ -756,7 +793,7 @@ static void drain_under_load(uint32_t gshift, int regions)
 	assert_int_equal(st.in_state[XLATE_OFFLINE], ndrain);
 	assert_true(st.moves >= (gshift ? 1u : PRE) * ndrain);
 	assert_int_equal(st.pages_moved, st.moves * G);
-	check_log(e, st.moves, G, ndrain == 1);
+	check_log(e, st.moves, G, ndrain == 1, 0);
 	for (i = 0; i < WORKERS; i++) {
 		assert_int_equal(w[i].bad, 0);
 		assert_int_equal(w[i].mismatches, 0);
@@ -825,6 +862,7 @@ int main(void)
 		cmocka_unit_test(test_drain_4k),
 		cmocka_unit_test(test_drain_2m),
 		cmocka_unit_test(test_drain_two_at_once),
+		cmocka_unit_test(test_drain_batches),
 		cmocka_unit_test(test_region_failure),
 		cmocka_unit_test(test_loss_counts),
 	};
