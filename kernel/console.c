@@ -47,10 +47,17 @@ int console_read(char *buf, size_t n)
 {
 	size_t got = 0;
 
-	while (head == tail) {
+	for (;;) {              /* checked with interrupts off: a key the tick
+				   brings in now finds us asleep, not about to be */
+		uint64_t flags = arch_irq_save();
+		bool empty = head == tail;
+		if (empty && !proc_interrupted(current))
+			sched_sleep(ring, 0);
+		arch_irq_restore(flags);
+		if (!empty)
+			break;
 		if (proc_interrupted(current))
 			return -EINTR;
-		sched_sleep(ring, 0);
 	}
 	while (got < n) {
 		int c = console_getc();

@@ -77,9 +77,9 @@ void syscall_exit_files(void);          /* close the current process's files */
 
 /* monitor.c: the console command loop; never returns. */
 void monitor(void) __attribute__((noreturn));
-/* The monitor drops its held pool pages lost in regions failed after `after`
- * failures (VM_LOST_LINK: all of them, the node lost the pool). */
-void monitor_lost(uint64_t after);
+/* The monitor drops its held pool pages lost in regions that failed as
+ * failure after + 1 .. upto (after VM_LOST_LINK: all, the node lost the pool). */
+void monitor_lost(uint64_t after, uint64_t upto);
 
 /* main.c: jiffies since the timer started. */
 extern volatile uint64_t ticks;

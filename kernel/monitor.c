@@ -179,7 +179,7 @@ static void cmd_stress(long secs, long max)
 		printk("node %d: stress: usage: stress SECONDS [MAXPAGES]\n", self.id);
 		return;
 	}
-	while (arch_time_ns() < end) {
+	while (arch_time_ns() < end && pool.joined) {
 		if (nheld < (uint64_t)max && (rnd() & 1 || !nheld)) {
 			int err = hold_one();
 			full += err == -ENOMEM;
@@ -232,7 +232,7 @@ static void cmd_fail(long region)
 	       !err ? "failed" : err == -EALREADY ? "had failed already" : "refused");
 }
 
-void monitor_lost(uint64_t after)
+void monitor_lost(uint64_t after, uint64_t upto)
 {
 	uint64_t lost = 0;
 
@@ -242,7 +242,7 @@ void monitor_lost(uint64_t after)
 	}
 	for (uint64_t i = 0; i < nheld;) {
 		uint32_t r;
-		if (!xlate_lost(pool.xlate, held[i], after, &r)) {
+		if (!xlate_lost(pool.xlate, held[i], after, upto, &r)) {
 			i++;
 			continue;
 		}
@@ -331,7 +331,8 @@ static void cmd_lock(long l, long secs, bool take)
 	do {                            /* wait in slices so the cluster is watched meanwhile */
 		cluster_poll();
 		err = lease_acquire(lease, self.id, epoch, alive, NULL, 100000000ULL);
-	} while (err == -ETIMEDOUT && arch_time_ns() - t0 < (uint64_t)secs * 1000000000ULL);
+	} while (err == -ETIMEDOUT && pool.joined &&
+		 arch_time_ns() - t0 < (uint64_t)secs * 1000000000ULL);
 	if (err == LEASE_TAKEN_OVER)
 		printk("node %d: lock: lease %ld taken over from a dead holder after %lu ms\n",
 		       self.id, l, (arch_time_ns() - t0) / 1000000);

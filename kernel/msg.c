@@ -152,7 +152,8 @@ static int __wait_reply(struct pending *p, int to, uint64_t deadline, bool yield
 {
 	while (!__atomic_load_n(&p->done, __ATOMIC_ACQUIRE)) {
 		msg_poll();
-		if (__atomic_load_n(&pool.nodes[to].state, __ATOMIC_ACQUIRE) != NODE_UP)
+		if (!pool.joined ||     /* we lost the pool: no answer can come */
+		    __atomic_load_n(&pool.nodes[to].state, __ATOMIC_ACQUIRE) != NODE_UP)
 			return -EHOSTDOWN;
 		if (arch_time_ns() > deadline)
 			return -ETIMEDOUT;

@@ -17,6 +17,7 @@
 
 static volatile uint64_t noticed;       /* the pool's failure count, as the tick saw it */
 static uint64_t handled;                /* ... as loss_work() has dealt with */
+static bool counting;                   /* noticed and handled start at the count we found */
 static volatile bool nmi;               /* an NMI came: is it the fabric's? */
 static volatile bool link_down;         /* our link to the pool is down */
 
@@ -38,6 +39,10 @@ void loss_tick(void)
 		}
 	}
 	uint64_t n = xlate_failures(pool.xlate);
+	if (!counting) {        /* failures before we joined took nothing of ours */
+		noticed = handled = n;
+		counting = true;
+	}
 	if (n != noticed) {
 		noticed = n;
 		sched_run_soon(&proc_table()[0]);       /* the kernel thread handles it, now */
@@ -77,11 +82,11 @@ static void count(void *ctx, uint64_t va, uint32_t region, bool optional)
 }
 
 /*
- * Find what every process lost in the failures after `seen` (VM_LOST_LINK:
+ * Find what every process lost in failures seen + 1 .. now (VM_LOST_LINK:
  * all its pool memory), kill those that lost vital pages, flag the others.
  * Return: the pages found, optional and vital, in *all.
  */
-static void sweep(uint64_t seen, struct found *all)
+static void sweep(uint64_t seen, uint64_t now, struct found *all)
 {
 	struct proc *procs = proc_table();
 
@@ -92,7 +97,7 @@ static void sweep(uint64_t seen, struct found *all)
 
 		if (p->state == P_FREE || p->state == P_ZOMBIE || !p->vm.root)
 			continue;
-		vm_lost(&p->vm, seen, false, count, &f);
+		vm_lost(&p->vm, seen, now, false, count, &f);
 		all->optional += f.optional;
 		all->vital += f.vital;
 		if (f.vital) {
@@ -108,7 +113,7 @@ static void sweep(uint64_t seen, struct found *all)
 			}
 		}
 	}
-	monitor_lost(seen);
+	monitor_lost(seen, now);
 }
 
 /* Our link to the pool is down: from here on nothing of ours touches it. */
@@ -118,7 +123,7 @@ static void link_lost(void)
 
 	pool.joined = false;    /* no heartbeat: the others declare us dead, take back our pages */
 	pool.lost = true;
-	sweep(VM_LOST_LINK, &all);
+	sweep(VM_LOST_LINK, VM_LOST_LINK, &all);
 	printk("node %d: lost the pool (link down): %lu pool pages of its processes lost "
 	       "(%lu optional, %lu vital)\n", self.id, all.optional + all.vital, all.optional,
 	       all.vital);
@@ -137,9 +142,9 @@ void loss_work(void)
 		return;
 	handled = now;
 	for (uint32_t r = 0; r < xlate_nregions(pool.xlate); r++)
-		if (xlate_region_failed(pool.xlate, r, seen))
+		if (xlate_region_failed(pool.xlate, r, seen, now))
 			printk("node %d: region %u failed\n", self.id, r);
-	sweep(seen, &all);
+	sweep(seen, now, &all);
 }
 
 /* Lost optional pages of the current process: remember the lowest address. */
@@ -184,7 +189,7 @@ void loss_user_return(void)
 	if (p->loss.check) {
 		uint64_t before = p->loss.bytes;
 		p->loss.check = false;
-		vm_lost(&p->vm, pool.lost ? VM_LOST_LINK : 0, true, lost_here, &p->loss);
+		vm_lost(&p->vm, pool.lost ? VM_LOST_LINK : 0, UINT64_MAX, true, lost_here, &p->loss);
 		if (p->loss.bytes > before)
 			printk("node %d: pid %d (%s) lost %lu KiB of optional memory %s: %s\n",
 			       self.id, p->pid, p->name, (p->loss.bytes - before) >> 10,

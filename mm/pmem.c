@@ -15,7 +15,6 @@
 #include "mm/xlate.h"
 #include "arch/arch.h"
 
-#define MOVE_WAIT_NS 5000000000ULL      /* a fault waits this long for a move */
 
 void *pmem_page(uint64_t ppn)
 {
@@ -31,7 +30,7 @@ bool mm_pool_fault(uint64_t addr)
 	uint64_t ppn = (addr - base) >> PAGE_SHIFT, t = arch_time_ns();
 	int err;
 	while ((err = xlate_resolve(pool.xlate, ppn, &dfn)) == -EBUSY) {
-		if (arch_time_ns() - t > MOVE_WAIT_NS)
+		if (arch_time_ns() - t > MOVE_WAIT_MS * 1000000ULL)
 			return false;   /* a mover died mid-move: report the fault */
 		msg_poll();             /* the mover may be waiting for our ack */
 		arch_cpu_relax();
@@ -62,6 +61,8 @@ static void zero(uint64_t ppn)
 
 int64_t pmem_alloc(uint32_t pid)
 {
+	if (!pool.joined)
+		return -ENOMEM;
 	int64_t ppn = palloc_alloc(pool.palloc, pid);
 
 	if (ppn >= 0)
@@ -71,6 +72,9 @@ int64_t pmem_alloc(uint32_t pid)
 
 int pmem_free(uint64_t ppn)
 {
+	if (!pool.joined)
+		return 0;               /* the pool is gone: the survivors took it back */
+	arch_poolmem_unmap(ppn, 1);     /* a later move must not leave us a stale mapping */
 	return palloc_free(pool.palloc, ppn);
 }
 

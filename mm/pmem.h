@@ -14,11 +14,12 @@ void *pmem_page(uint64_t ppn);
 /**
  * pmem_alloc - one pool page, zeroed, owned by this node and process pid
  * Context: main loop.
- * Return: its ppn, or -ENOMEM.
+ * Return: its ppn, or -ENOMEM (none left, or the node has no pool).
  */
 int64_t pmem_alloc(uint32_t pid);
 
-/* Give a pool page back. Return: 0 or -EINVAL. */
+/* Give a pool page back (dropping this node's window mapping of it).
+ * Return: 0 (also when the node lost the pool) or -EINVAL. */
 int pmem_free(uint64_t ppn);
 
 /* Drop this node's mappings of [ppn, ppn+pages). Context: any. */

@@ -150,7 +150,7 @@ int64_t seg_create(struct vm *vm, const char *name, uint64_t bytes, uint32_t key
 static bool lost(struct pool_seg *s)
 {
 	for (uint64_t i = 0; i < s->npages; i++)
-		if (xlate_lost(pool.xlate, s->first_ppn + i, 0, NULL))
+		if (xlate_lost(pool.xlate, s->first_ppn + i, 0, UINT64_MAX, NULL))
 			return true;
 	return false;
 }

@@ -153,9 +153,11 @@ static int map_slot(struct vm *vm, struct vm_area *a, uint64_t va, uint64_t s)
 	if (s & VM_LOCAL) {
 		pa = SLOT_ADDR(s);
 	} else {
-		uint64_t dfn;
+		uint64_t dfn, t = arch_time_ns();
 		int err;
 		while ((err = xlate_resolve(pool.xlate, s >> PAGE_SHIFT, &dfn)) == -EBUSY) {
+			if (arch_time_ns() - t > MOVE_WAIT_MS * 1000000ULL)
+				return -EBUSY;  /* its mover died mid-move */
 			msg_poll();             /* being moved: the mover may wait for our ack */
 			arch_cpu_relax();
 		}
@@ -329,16 +331,17 @@ void vm_shootdown(struct vm *vm, uint64_t ppn, uint64_t pages)
 }
 
 /* Is pool page ppn gone (see vm_lost)? */
-static bool gone(uint64_t ppn, uint64_t after, uint32_t *region)
+static bool gone(uint64_t ppn, uint64_t after, uint64_t upto, uint32_t *region)
 {
 	if (after == VM_LOST_LINK) {
 		*region = DM_LOSS_LINK;
 		return true;
 	}
-	return xlate_lost(pool.xlate, ppn, after, region);
+	return xlate_lost(pool.xlate, ppn, after, upto, region);
 }
 
-void vm_lost(struct vm *vm, uint64_t after, bool drop, vm_lost_fn found, void *ctx)
+void vm_lost(struct vm *vm, uint64_t after, uint64_t upto, bool drop, vm_lost_fn found,
+	     void *ctx)
 {
 	uint32_t r;
 
@@ -349,13 +352,13 @@ void vm_lost(struct vm *vm, uint64_t after, bool drop, vm_lost_fn found, void *c
 		if (a->seg >= 0) {
 			uint64_t n = (a->end - a->start) / PAGE_SIZE;
 			for (uint64_t j = 0; j < n; j++)
-				if (gone(a->first_ppn + j, after, &r))
+				if (gone(a->first_ppn + j, after, upto, &r))
 					found(ctx, a->start + j * PAGE_SIZE, r, false);
 			continue;
 		}
 		for (uint64_t j = slots_next(&a->slots, 0); j < a->slots.n; j = slots_next(&a->slots, j + 1)) {
 			uint64_t s = slots_get(&a->slots, j);
-			if (!(s & VM_POOL) || !gone(s >> PAGE_SHIFT, after, &r))
+			if (!(s & VM_POOL) || !gone(s >> PAGE_SHIFT, after, upto, &r))
 				continue;
 			found(ctx, a->start + j * PAGE_SIZE, r, a->optional);
 			if (drop && a->optional)

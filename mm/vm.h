@@ -91,13 +91,14 @@ int vm_copy_in(struct vm *vm, uint64_t va, const void *src, size_t n);
 
 /*
  * Pages of vm that a region failure took: pool pages whose frames sit in a
- * region that failed after `after` failures (xlate_lost). found() is called
+ * region that failed as failure after + 1 .. upto (xlate_lost). found() is called
  * for each (optional: its area was marked DM_OPTIONAL; a shared segment's
  * pages are vital). With drop, lost optional pages are released: the next
  * touch fills in a new, zeroed page. Vital pages are left as they are.
  */
 typedef void (*vm_lost_fn)(void *ctx, uint64_t va, uint32_t region, bool optional);
-void vm_lost(struct vm *vm, uint64_t after, bool drop, vm_lost_fn found, void *ctx);
+void vm_lost(struct vm *vm, uint64_t after, uint64_t upto, bool drop, vm_lost_fn found,
+	     void *ctx);
 #define VM_LOST_LINK UINT64_MAX         /* vm_lost's after: the node lost the pool, every
 					   pool page is gone (region DM_LOSS_LINK) */
 

@@ -215,10 +215,11 @@ int xlate_fail_region(void *meta, uint32_t region,
 	if (view(&v, meta) || region >= v.h->nregions)
 		return -EINVAL;
 	st = state_of(&v, region);
-	if (st == XLATE_FAILED ||
-	    !__atomic_compare_exchange_n(&v.reg[region].state, &st, XLATE_FAILED,
-					 false, SC, SC))
-		return -EALREADY;
+	do                      /* a drain may change the state under us: again */
+		if (st == XLATE_FAILED)
+			return -EALREADY;
+	while (!__atomic_compare_exchange_n(&v.reg[region].state, &st, XLATE_FAILED,
+					    false, SC, SC));
 	__atomic_store_n(&v.reg[region].failed_seq,
 			 __atomic_load_n(&v.h->failures, SC) + 1, SC);
 	pool_flush(&v.reg[region], sizeof(v.reg[region]));
@@ -242,13 +243,15 @@ uint64_t xlate_failures(const void *meta)
 	return __atomic_load_n(&v.h->failures, __ATOMIC_ACQUIRE);
 }
 
-static bool failed_after(const struct xv *v, uint32_t r, uint64_t after)
+/* Did region r fail, as failure number after + 1 .. upto? */
+static bool failed_between(const struct xv *v, uint32_t r, uint64_t after, uint64_t upto)
 {
-	return state_of(v, r) == XLATE_FAILED &&
-	       __atomic_load_n(&v->reg[r].failed_seq, SC) > after;
+	uint64_t seq = __atomic_load_n(&v->reg[r].failed_seq, SC);
+
+	return state_of(v, r) == XLATE_FAILED && seq > after && seq <= upto;
 }
 
-bool xlate_lost(const void *meta, uint64_t ppn, uint64_t after, uint32_t *region)
+bool xlate_lost(const void *meta, uint64_t ppn, uint64_t after, uint64_t upto, uint32_t *region)
 {
 	struct xv v;
 	uint32_t e, r;
@@ -259,14 +262,15 @@ bool xlate_lost(const void *meta, uint64_t ppn, uint64_t after, uint32_t *region
 	r = region_of(&v, e);
 	if (region)
 		*region = r;
-	return failed_after(&v, r, after);
+	return failed_between(&v, r, after, upto);
 }
 
-bool xlate_region_failed(const void *meta, uint32_t region, uint64_t after)
+bool xlate_region_failed(const void *meta, uint32_t region, uint64_t after, uint64_t upto)
 {
 	struct xv v;
 
-	return !view(&v, meta) && region < v.h->nregions && failed_after(&v, region, after);
+	return !view(&v, meta) && region < v.h->nregions &&
+	       failed_between(&v, region, after, upto);
 }
 
 uint32_t xlate_nregions(const void *meta)
@@ -315,15 +319,16 @@ static void publish(struct xv *v, uint64_t b, uint64_t dblk)
  * trip to every node for up to XLATE_BATCH_PAGES pages instead of one per
  * block. The run is cut short at the first block or spare another mover
  * has, or whose spare's region is no longer online.
- * Return: how many blocks moved (0: the first could not be marked), or the
- * shootdown's error (then none moved).
+ * Return: how many blocks moved (0: the first could not be marked), the
+ * shootdown's error (then none moved), or -EIO if a block's region failed
+ * under the copy (that block stays, lost with it; the others moved).
  */
 static int64_t move_run(struct xv *v, uint64_t b, uint64_t n, const uint64_t *s,
 			const struct xlate_mover *m)
 {
 	int64_t from[XLATE_BATCH], to[XLATE_BATCH];
-	uint64_t k, i;
-	uint32_t r;
+	uint64_t k, i, moved = 0;
+	uint32_t r = 0;
 	int err;
 
 	for (k = 0; k < n; k++) {
@@ -345,25 +350,31 @@ static int64_t move_run(struct xv *v, uint64_t b, uint64_t n, const uint64_t *s,
 		return 0;
 	err = m->shootdown(m->ctx, b << v->h->gshift, k * v->G);
 	for (i = 0; i < k; i++) {
-		if (err) {                      /* undo: nothing moved */
+		if (!err) {
+			m->copy(m->ctx, (uint64_t)to[i] << v->h->gshift,
+				(uint64_t)from[i] << v->h->gshift, v->G);
+			r = region_of(v, (uint64_t)from[i]);
+		}
+		/* The injector marks a region failed before it wipes it: a copy
+		 * still followed by a good state got the data; otherwise the
+		 * block stays where it was, lost with its region. */
+		if (err || state_of(v, r) == XLATE_FAILED) {
 			publish(v, s[i], (uint64_t)to[i]);
 			publish(v, b + i, (uint64_t)from[i]);
 			continue;
 		}
-		m->copy(m->ctx, (uint64_t)to[i] << v->h->gshift,
-			(uint64_t)from[i] << v->h->gshift, v->G);
 		publish(v, s[i], (uint64_t)from[i]);
 		publish(v, b + i, (uint64_t)to[i]);
-		r = region_of(v, (uint64_t)from[i]);
 		__atomic_fetch_add(&v->reg[r].moves_out, 1, __ATOMIC_RELAXED);
 		__atomic_fetch_add(&v->reg[r].pages_out, v->G, __ATOMIC_RELAXED);
+		moved++;
 	}
 	if (err)
 		return err < 0 ? err : -EIO;
-	__atomic_fetch_add(&v->h->moves, k, __ATOMIC_RELAXED);
-	__atomic_fetch_add(&v->h->pages_moved, k * v->G, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&v->h->moves, moved, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&v->h->pages_moved, moved * v->G, __ATOMIC_RELAXED);
 	pool_flush(&v->h->moves, 2 * sizeof(uint64_t));
-	return (int64_t)k;
+	return moved < k ? -EIO : (int64_t)k;
 }
 
 int xlate_move_block(void *meta, uint64_t block, uint64_t spare_block,
@@ -474,6 +485,8 @@ int xlate_drain_region(void *meta, struct palloc *pa, uint32_t region,
 	while (again) {
 		again = moved = false;
 		for (b = 0; b < v.nblocks; b += n ? n : 1) {
+			if (state_of(&v, region) != XLATE_DRAINING)
+				return -EIO;    /* failed (or set) under the drain */
 			if (__atomic_load_n(&v.ent[b], SC) & XLATE_MOVING) {
 				again = true;   /* may end up backed here */
 				n = 1;

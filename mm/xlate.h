@@ -243,21 +243,21 @@ uint64_t xlate_failures(const void *meta);
  * xlate_lost() - is this pool page backed by a failed region
  * @meta: the table
  * @ppn: the page
- * @after: count only failures after this many (failed_seq > @after);
- *     0 for all of them
+ * @after, @upto: count only failures number @after + 1 .. @upto (the
+ *     region's failed_seq); 0, UINT64_MAX for all of them
  * @region: set to the region of its frames (may be NULL)
  *
  * Context: any.
  * Return: true if the page's data is gone (its frames' region failed).
  */
-bool xlate_lost(const void *meta, uint64_t ppn, uint64_t after, uint32_t *region);
+bool xlate_lost(const void *meta, uint64_t ppn, uint64_t after, uint64_t upto, uint32_t *region);
 
 /**
- * xlate_region_failed() - did this region fail after @after failures
+ * xlate_region_failed() - is this region failed, as failure @after + 1 .. @upto
  * Context: any.
- * Return: true if it is failed and its failed_seq is above @after.
+ * Return: true if it is failed and @after < its failed_seq <= @upto.
  */
-bool xlate_region_failed(const void *meta, uint32_t region, uint64_t after);
+bool xlate_region_failed(const void *meta, uint32_t region, uint64_t after, uint64_t upto);
 
 /* Regions in the pool (0 for a bad table). Context: any. */
 uint32_t xlate_nregions(const void *meta);

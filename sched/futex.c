@@ -63,6 +63,10 @@ int futex_wait(uint64_t uaddr, uint32_t expected, uint64_t timeout_ns)
 	while (!err) {
 		uint64_t now = arch_time_ns(), recheck = now + FUTEX_RECHECK_MS * 1000000ULL;
 		uint64_t flags = arch_irq_save();
+		if (!pool.joined) {     /* we lost the pool and our slot with it */
+			arch_irq_restore(flags);
+			return -EINTR;
+		}
 		/* checked with interrupts off: a MSG_FUTEX_WAKE that arrives
 		 * after this finds us asleep, not about to sleep */
 		if (waitq_woken(w(i))) {

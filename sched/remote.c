@@ -203,10 +203,12 @@ static struct sent *sent_new(int64_t ppn, int node)
 static void give_up(struct sent *s, struct spawn_req *r, const char *path, int err)
 {
 	uint32_t want = SPAWN_SENT;
-	bool cancelled = __atomic_compare_exchange_n(&r->state, &want, SPAWN_CANCELLED, false,
+	bool cancelled = !pool.joined ||        /* the page went back with the pool */
+			 __atomic_compare_exchange_n(&r->state, &want, SPAWN_CANCELLED, false,
 						     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 
-	arch_pool_flush(r, sizeof(r->state));
+	if (pool.joined)
+		arch_pool_flush(r, sizeof(r->state));
 	uint64_t flags = arch_irq_save();
 	s->kill = !cancelled;
 	s->parked = true;
@@ -302,7 +304,8 @@ int remote_wait(int ppid, int pid, int *pid_out, int *status)
 		if (!k->used || k->ppid != ppid || (pid != -1 && k->pid != pid))
 			continue;
 		found = 0;
-		if (!k->done && __atomic_load_n(&pool.nodes[k->node].state, __ATOMIC_ACQUIRE) != NODE_UP) {
+		if (!k->done && (!pool.joined ||        /* we lost the pool: no word will come */
+				 __atomic_load_n(&pool.nodes[k->node].state, __ATOMIC_ACQUIRE) != NODE_UP)) {
 			k->done = true;         /* its node died: it died with it */
 			k->status = DM_WAIT_KILLED(9);
 		}
@@ -421,6 +424,7 @@ static int take(struct incoming *in)
 	strlcpy(in->path, r->path, sizeof(in->path));
 	for (int a = 0; a < in->argc; a++)
 		strlcpy(in->argv[a], r->argv[a], sizeof(in->argv[a]));
+	arch_poolmem_unmap(m->args[0], 1);      /* not ours: a stale mapping could outlive it */
 	in->taken = true;
 	return 0;
 }

@@ -176,3 +176,30 @@ def test_a_shared_segment_is_vital(launch):
     after = inspect(c)
     assert regions_of(after, pid) == {}, "the last detach gave the segment's pages back"
     assert after["allocator"]["leaked"] == 0 and after["allocator"]["inconsistent"] == 0
+
+
+@pytest.mark.boot
+def test_a_region_that_fails_while_it_drains(launch):
+    """The drain stops (EIO) and moves nothing wiped: what was still on the
+    region is lost and reported, what had moved is intact."""
+    c = launch(nodes=2, mem="64M", pool="64M", node_args={"all": "region=16"})
+    opt = spawn_lossy(c, 1, "12", "optional pool")
+    mine = regions_of(inspect(c), opt)
+    region = max(mine, key=mine.get)
+    assert mine[region] > 2000, mine
+
+    marks = [c.mark(n) for n in range(2)]
+    c.send(0, "drain %d\n" % region)
+    time.sleep(0.05)
+    assert c.dmos("fail-region", region).returncode == 0
+    m = c.wait_line(0, r"node 0: drain: region %d (offline|NOT drained) in \d+ ms \((-?\d+)\)"
+                    % region, timeout=30, since=marks[0])
+    if m.group(1) == "NOT drained":
+        assert m.group(2) == "-5", m.group(0)           # EIO: failed under it
+    c.wait_line(1, r"node 1: region %d failed$" % region, timeout=10, since=marks[1])
+    alive_after(c, 1, opt, c.mark(1), timeout=15)
+    text = c.log(1)[marks[1]:]
+    assert "DATA CORRUPT" not in text, text
+    after = inspect(c)
+    assert after["allocator"]["leaked"] == 0 and after["allocator"]["inconsistent"] == 0
+    assert sum(regions_of(after, opt).values()) == 3072

@@ -323,7 +323,7 @@ static void test_region_failure(void **state)
 
 	(void)state;
 	assert_int_equal(xlate_failures(e->xmeta), 0);
-	assert_false(xlate_lost(e->xmeta, 5, 0, &r));
+	assert_false(xlate_lost(e->xmeta, 5, 0, UINT64_MAX, &r));
 	assert_int_equal(r, 0);
 	assert_int_equal(xlate_fail_region(e->xmeta, 4, wipe, &w), -EINVAL);
 	assert_int_equal(xlate_fail_region(NULL, 0, wipe, &w), -EINVAL);
@@ -337,13 +337,14 @@ static void test_region_failure(void **state)
 	assert_int_equal(w.state_then, XLATE_FAILED);
 	assert_int_equal(w.failures_then, 0);
 	assert_int_equal(xlate_failures(e->xmeta), 1);
-	assert_true(xlate_region_failed(e->xmeta, 1, 0));
-	assert_false(xlate_region_failed(e->xmeta, 1, 1));      /* not after the first */
-	assert_false(xlate_region_failed(e->xmeta, 0, 0));
+	assert_true(xlate_region_failed(e->xmeta, 1, 0, UINT64_MAX));
+	assert_false(xlate_region_failed(e->xmeta, 1, 1, UINT64_MAX));      /* not after the first */
+	assert_false(xlate_region_failed(e->xmeta, 0, 0, UINT64_MAX));
+	assert_false(xlate_region_failed(e->xmeta, 1, 0, 0));   /* failure 1 is past 0..0 */
 	assert_false(xlate_usable(e->xmeta, REGION + 7));
-	assert_true(xlate_lost(e->xmeta, REGION + 7, 0, &r));
+	assert_true(xlate_lost(e->xmeta, REGION + 7, 0, UINT64_MAX, &r));
 	assert_int_equal(r, 1);
-	assert_false(xlate_lost(e->xmeta, REGION - 1, 0, NULL));
+	assert_false(xlate_lost(e->xmeta, REGION - 1, 0, UINT64_MAX, NULL));
 	assert_int_equal(xlate_fail_region(e->xmeta, 1, wipe, &w), -EALREADY);
 	assert_int_equal(w.calls, 1);
 	assert_int_equal(xlate_failures(e->xmeta), 1);
@@ -356,17 +357,17 @@ static void test_region_failure(void **state)
 	assert_int_equal(xlate_move_block(e->xmeta, moved, s, &e->mv), 0);
 	assert_int_equal(xlate_fail_region(e->xmeta, 2, NULL, NULL), 0);
 	assert_int_equal(xlate_failures(e->xmeta), 2);
-	assert_true(xlate_lost(e->xmeta, moved, 1, &r));
+	assert_true(xlate_lost(e->xmeta, moved, 1, UINT64_MAX, &r));
 	assert_int_equal(r, 2);
-	assert_false(xlate_lost(e->xmeta, s, 0, &r));           /* on region 0's frame now */
+	assert_false(xlate_lost(e->xmeta, s, 0, UINT64_MAX, &r));           /* on region 0's frame now */
 	assert_int_equal(r, 0);
-	assert_true(xlate_lost(e->xmeta, s + 1, 1, NULL));
-	assert_false(xlate_lost(e->xmeta, REGION + 7, 1, NULL)); /* region 1: an older failure */
-	assert_true(xlate_lost(e->xmeta, REGION + 7, 0, NULL));
+	assert_true(xlate_lost(e->xmeta, s + 1, 1, UINT64_MAX, NULL));
+	assert_false(xlate_lost(e->xmeta, REGION + 7, 1, UINT64_MAX, NULL)); /* region 1: an older failure */
+	assert_true(xlate_lost(e->xmeta, REGION + 7, 0, UINT64_MAX, NULL));
 
 	/* A repaired region comes back: nothing there is lost any more. */
 	assert_int_equal(xlate_set_region_state(e->xmeta, 1, XLATE_ONLINE), 0);
-	assert_false(xlate_lost(e->xmeta, REGION + 7, 0, NULL));
+	assert_false(xlate_lost(e->xmeta, REGION + 7, 0, UINT64_MAX, NULL));
 	assert_true(xlate_usable(e->xmeta, REGION + 7));
 	assert_int_equal(xlate_nregions(e->xmeta), 4);
 	assert_int_equal(xlate_nregions(NULL), 0);
