@@ -319,9 +319,10 @@ static void publish(struct xv *v, uint64_t b, uint64_t dblk)
  * trip to every node for up to XLATE_BATCH_PAGES pages instead of one per
  * block. The run is cut short at the first block or spare another mover
  * has, or whose spare's region is no longer online.
- * Return: how many blocks moved (0: the first could not be marked), the
- * shootdown's error (then none moved), or -EIO if a block's region failed
- * under the copy (that block stays, lost with it; the others moved).
+ * Return: how many blocks moved (0: the first could not be marked; fewer
+ * than n: a spare's region failed under the copy, the rest stay put), the
+ * shootdown's error (then none moved), or -EIO if the region of the blocks
+ * being moved failed under the copy (they stay, lost with it).
  */
 static int64_t move_run(struct xv *v, uint64_t b, uint64_t n, const uint64_t *s,
 			const struct xlate_mover *m)
@@ -329,6 +330,7 @@ static int64_t move_run(struct xv *v, uint64_t b, uint64_t n, const uint64_t *s,
 	int64_t from[XLATE_BATCH], to[XLATE_BATCH];
 	uint64_t k, i, moved = 0;
 	uint32_t r = 0;
+	bool lost = false;
 	int err;
 
 	for (k = 0; k < n; k++) {
@@ -356,9 +358,11 @@ static int64_t move_run(struct xv *v, uint64_t b, uint64_t n, const uint64_t *s,
 			r = region_of(v, (uint64_t)from[i]);
 		}
 		/* The injector marks a region failed before it wipes it: a copy
-		 * still followed by a good state got the data; otherwise the
-		 * block stays where it was, lost with its region. */
-		if (err || state_of(v, r) == XLATE_FAILED) {
+		 * still followed by good states got the data. If the block's
+		 * region failed, the block stays where it was, lost with it; if
+		 * the spare's did, it stays where its data still is. */
+		lost |= !err && state_of(v, r) == XLATE_FAILED;
+		if (err || lost || state_of(v, region_of(v, (uint64_t)to[i])) == XLATE_FAILED) {
 			publish(v, s[i], (uint64_t)to[i]);
 			publish(v, b + i, (uint64_t)from[i]);
 			continue;
@@ -374,7 +378,7 @@ static int64_t move_run(struct xv *v, uint64_t b, uint64_t n, const uint64_t *s,
 	__atomic_fetch_add(&v->h->moves, moved, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&v->h->pages_moved, moved * v->G, __ATOMIC_RELAXED);
 	pool_flush(&v->h->moves, 2 * sizeof(uint64_t));
-	return moved < k ? -EIO : (int64_t)k;
+	return lost ? -EIO : (int64_t)moved;
 }
 
 int xlate_move_block(void *meta, uint64_t block, uint64_t spare_block,

@@ -184,7 +184,9 @@ int xlate_set_region_state(void *meta, uint32_t region, int state);
  * spare's pages (step 6).
  * Context: any node; may wait in @m->shootdown.
  * Return: 0; -EBUSY if either block is moving or the spare's region is no
- * longer online; shootdown's error; -EINVAL for bad arguments.
+ * longer online (also when it failed during the copy: the block stays);
+ * -EIO if the block's own region failed during the copy (it stays, lost);
+ * shootdown's error; -EINVAL for bad arguments.
  */
 int xlate_move_block(void *meta, uint64_t block, uint64_t spare_block,
 		     const struct xlate_mover *m);

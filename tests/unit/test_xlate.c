@@ -22,6 +22,7 @@
 #include "mm/xlate.h"
 
 #define ENOENT 2
+#define EIO    5
 #define ENOMEM 12
 #define EBUSY  16
 #define EINVAL 22
@@ -492,6 +493,42 @@ static int fail_region2(struct env *e, uint64_t ppn)
 	return xlate_set_region_state(e->xmeta, 2, XLATE_FAILED);
 }
 
+static int fail_region3(struct env *e, uint64_t ppn)
+{
+	(void)ppn;
+	e->in_shootdown = NULL;
+	return xlate_fail_region(e->xmeta, 3, NULL, NULL);
+}
+
+static int fail_region0(struct env *e, uint64_t ppn)
+{
+	(void)ppn;
+	e->in_shootdown = NULL;
+	return xlate_fail_region(e->xmeta, 0, NULL, NULL);
+}
+
+/* A region that fails during a move: the block stays on its old frame. */
+static void test_failure_during_a_move(void **state)
+{
+	struct env *e = env_new(0);
+	uint64_t b = 7, spare = 3 * REGION + 1;
+
+	(void)state;
+	stamp(e, b, 0x77);
+	e->in_shootdown = fail_region3;         /* the spare's region */
+	assert_int_equal(xlate_move_block(e->xmeta, b, spare, &e->mv), -EBUSY);
+	assert_int_equal(xlate_lookup(e->xmeta, b), b);
+	assert_int_equal(xlate_lookup(e->xmeta, spare), spare);
+	assert_true(stamped(e, b, 0x77));
+	assert_false(xlate_lost(e->xmeta, b, 0, UINT64_MAX, NULL));
+	e->in_shootdown = fail_region0;         /* the block's own region */
+	assert_int_equal(xlate_move_block(e->xmeta, b, 2 * REGION, &e->mv), -EIO);
+	assert_int_equal(xlate_lookup(e->xmeta, b), b);
+	assert_true(xlate_lost(e->xmeta, b, 0, UINT64_MAX, NULL));
+	assert_false(xlate_lost(e->xmeta, 2 * REGION, 0, UINT64_MAX, NULL));
+	env_free(e);
+}
+
 static void test_move_errors(void **state)
 {
 	struct env *e = env_new(9);
@@ -866,6 +903,7 @@ int main(void)
 		cmocka_unit_test(test_drain_batches),
 		cmocka_unit_test(test_region_failure),
 		cmocka_unit_test(test_loss_counts),
+		cmocka_unit_test(test_failure_during_a_move),
 	};
 
 	return cmocka_run_group_tests_name("xlate", tests, NULL, NULL);
