@@ -162,10 +162,16 @@ static void lost_here(void *ctx, uint64_t va, uint32_t region, bool optional)
 	l->total += PAGE_SIZE;
 }
 
+/* p's user registers, saved at the top of its kernel stack. */
+static void *uregs_of(struct proc *p)
+{
+	return arch_uregs((uint8_t *)p->kstack + (PAGE_SIZE << KSTACK_PAGES_ORDER));
+}
+
 /* Run the program's handler: its registers and the report go on its stack. */
 static void enter_handler(struct proc *p)
 {
-	void *u = arch_uregs((uint8_t *)p->kstack + (PAGE_SIZE << KSTACK_PAGES_ORDER));
+	void *u = uregs_of(p);
 	struct dm_loss info = { p->loss.addr, p->loss.bytes, p->loss.region, 0, p->loss.total };
 	uint8_t saved[ARCH_UREGS_SIZE];
 	uint64_t sp = (arch_uregs_sp(u) - RED_ZONE) & ~15UL;
@@ -216,7 +222,7 @@ int64_t loss_return(uint64_t saved)
 {
 	uint8_t regs[ARCH_UREGS_SIZE];
 	struct proc *p = current;
-	void *u = arch_uregs((uint8_t *)p->kstack + (PAGE_SIZE << KSTACK_PAGES_ORDER));
+	void *u = uregs_of(p);
 	int err;
 
 	if (!p->loss.in_handler)
