@@ -19,17 +19,22 @@
 #include "arch/arch.h"
 
 #define FUTEX_RECHECK_MS 10        /* a waiter looks at its slot this often */
+#define LOCAL_WAITERS    64        /* waiters of a node without a pool (private words only) */
 
 _Static_assert(sizeof(struct waiter) == POOL_FUTEX_BYTES, "futex waiter size is pool format");
 
+/* The wait table: the pool's, for the whole cluster; a node that has no
+ * pool, or lost it, keeps one of its own (only private words are left). */
+static struct waiter local_waiters[LOCAL_WAITERS];
+
 static struct waiter *w(uint32_t i)
 {
-	return (struct waiter *)pool.futex + i;
+	return (pool.joined ? (struct waiter *)pool.futex : local_waiters) + i;
 }
 
 static uint32_t nwaiters(void)
 {
-	return pool.joined ? pool.super->nfutex : 0;
+	return pool.joined ? pool.super->nfutex : LOCAL_WAITERS;
 }
 
 static int key_of(uint64_t uaddr, uint64_t *key)
@@ -49,6 +54,7 @@ int futex_wait(uint64_t uaddr, uint32_t expected, uint64_t timeout_ns)
 {
 	uint64_t key, until = timeout_ns ? arch_time_ns() + timeout_ns : 0;
 	uint32_t val;
+	bool in_pool = pool.joined;     /* which table we are listed in */
 	int i, err = key_of(uaddr, &key);
 
 	if (err)
@@ -63,7 +69,7 @@ int futex_wait(uint64_t uaddr, uint32_t expected, uint64_t timeout_ns)
 	while (!err) {
 		uint64_t now = arch_time_ns(), recheck = now + FUTEX_RECHECK_MS * 1000000ULL;
 		uint64_t flags = arch_irq_save();
-		if (!pool.joined) {     /* we lost the pool and our slot with it */
+		if (in_pool && !pool.joined) {  /* we lost the pool and our slot with it */
 			arch_irq_restore(flags);
 			return -EINTR;
 		}

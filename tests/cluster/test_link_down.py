@@ -64,6 +64,12 @@ def test_a_node_that_loses_the_pool_keeps_running_on_local_memory(launch):
     mark = c.mark(1)
     c.send(1, "nodes\n")
     c.wait_line(1, r"node 1: nodes: this node has no pool$", timeout=10, since=mark)
+    # programs still start there and work on local memory, futexes included
+    tests = "spawn_exit_status alloc_local nanosleep futex_eagain futex_timeout futex_wake_nobody"
+    mark = c.mark(1)
+    c.send(1, "run dmtest %s\n" % tests)
+    m = c.wait_line(1, r"^dmtest: (\d+) passed, (\d+) failed", timeout=60, since=mark)
+    assert (int(m.group(1)), int(m.group(2))) == (6, 0), c.log(1)[mark:]
     for n in range(3):
         text = c.log(n)[marks[n]:]
         assert "DATA CORRUPT" not in text and "CPU exception" not in text, text

@@ -177,6 +177,7 @@ const char *t_seg_zero_on_reuse(void);
 const char *t_seg_large(void);
 const char *t_futex_eagain(void);
 const char *t_futex_timeout(void);
+const char *t_futex_timeout_shared(void);
 const char *t_futex_wake_nobody(void);
 const char *child_wakes(int node);
 const char *t_futex_child_wakes(void);

@@ -276,6 +276,7 @@ static const struct test {
 	{ "seg_freed_on_exit", t_seg_freed_on_exit },
 	{ "futex_eagain", t_futex_eagain },
 	{ "futex_timeout", t_futex_timeout },
+	{ "futex_timeout_shared", t_futex_timeout_shared },
 	{ "futex_wake_nobody", t_futex_wake_nobody },
 	{ "futex_child_wakes", t_futex_child_wakes },
 	{ "futex_wake_count", t_futex_wake_count },
