@@ -16,6 +16,8 @@ machines are shared and noisy. Progress goes to stderr as it runs.
               memcpy into local and pool memory, 64 MiB handed between nodes
   region-fail a region holding a program's optional memory and another's vital
               memory fails: until every node noticed, the exception, the kill
+  link-down   node 1 loses the pool: until it noticed, the exception, the kill,
+              and until the others declared it dead
 """
 
 import argparse
@@ -195,6 +197,36 @@ def bench_region_fail(rounds):
     return [(what, 1000 * statistics.median(ts), 1000 * max(ts)) for what, ts in seen.items()]
 
 
+def bench_link_down(rounds):
+    """Host time from the NMI to each reaction, seen in the node logs (5 ms polls)."""
+    seen = {"noticed": [], "exception": [], "killed": [], "declared": []}
+    for r in range(rounds):
+        c = Cluster("link", 3)
+        try:
+            ready = r"lossy: pid (\d+): .* ready"
+            opt = int(c.run([1], "spawn lossy 4", ready)[0].group(1))
+            vital = int(c.run([1], "spawn lossy --vital 4", ready)[0].group(1))
+            marks = [c.mark(n) for n in range(3)]
+            t0 = c.fail_link(1)
+            waits = {"noticed": (1, r"node 1: lost the pool", marks[1]),
+                     "exception": (1, r"pid %d \(lossy\) lost .*: exception raised" % opt, marks[1]),
+                     "killed": (1, r"pid %d \(lossy\) killed: vital memory lost" % vital, marks[1])}
+            for n in (0, 2):
+                waits[n] = (n, r"node %d: node 1 (declared dead|is dead)" % n, marks[n])
+            found = c.watch(waits, timeout=30, poll=0.005)
+            if len(found) != len(waits):
+                raise SystemExit("bench: link down: missing %s (see %s)"
+                                 % (sorted(set(waits) - set(found), key=str), c.dir))
+            for what in ("noticed", "exception", "killed"):
+                seen[what].append(found[what][1] - t0)
+            seen["declared"].append(min(found[n][1] for n in (0, 2)) - t0)
+            say("link down, round %d/%d: noticed %.0f ms, exception %.0f ms, kill %.0f ms, "
+                "declared dead %.0f ms" % (r + 1, rounds, *(1000 * seen[w][-1] for w in seen)))
+        finally:
+            c.down()
+    return [(what, 1000 * statistics.median(ts), 1000 * max(ts)) for what, ts in seen.items()]
+
+
 def bench_frames():
     name = "bench-frames-%d" % os.getpid()
     try:
@@ -233,6 +265,7 @@ def main():
     drain_ms, drain_pages = bench_drain()
     ubench = bench_ubench()
     fails = bench_region_fail(args.rounds)
+    links = bench_link_down(args.rounds)
 
     qemu = subprocess.run(["qemu-system-x86_64", "--version"], capture_output=True,
                           text=True).stdout.split("\n")[0]
@@ -295,6 +328,20 @@ def main():
            "exception": "node 0's program took the exception",
            "killed": "node 1's program was killed"}[what], "%.0f ms" % med, "%.0f ms" % worst)
          for what, med, worst in fails])
+    lines += section(
+        "A node loses the pool",
+        ["Node 1, running a program with 4 MiB of optional pool memory and one with 4 MiB",
+         "of vital pool memory, loses its link (`drive.fail_link`, as `dmos fail-link`:",
+         "link_down in its node-table entry, then an NMI); host time from the NMI to each",
+         "reaction on the consoles, read every 5 ms; %d rounds, a fresh 3-node cluster each."
+         % args.rounds,
+         "The others declare it dead after dead_after (2 s) without a heartbeat."],
+        ["reaction", "median", "worst"],
+        [({"noticed": "node 1 said it lost the pool",
+           "exception": "its optional-memory program took the exception",
+           "killed": "its vital-memory program was killed",
+           "declared": "another node declared node 1 dead"}[what],
+          "%.0f ms" % med, "%.0f ms" % worst) for what, med, worst in links])
     with open(RESULTS, "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
