@@ -16,8 +16,9 @@ a node number that is not one of the cluster's, a cluster that is not
 running, a node that is not up in the pool's node table (absent, joining,
 halted, dead) or whose QEMU is gone, a link already down, a damaged pool,
 an NMI that cannot be sent. A good one changes exactly the 8 bytes of the
-node's link_down, before the NMI. On synthetic pools (dmoslib.inject with
-no QEMU) and (marked boot) on a live 3-node cluster.
+node's link_down, before the NMI, and `dmos status` shows that node's link
+down. On synthetic pools (dmoslib.inject with no QEMU) and (marked boot) on
+a live 3-node cluster.
 """
 
 import hashlib
@@ -417,6 +418,7 @@ def test_fail_link_on_a_live_cluster(launch):
     c.send(0, "nodes\n")
     c.wait_line(0, r"node 0: nodes: \d+", since=m)
     assert "NMI" not in c.log(0) and "fail-link" not in c.launcher_log()
+    assert [n["link_down"] for n in c.status()["nodes"]] == [False, False, False]
 
     # the injection
     m = c.mark(0)
@@ -428,6 +430,9 @@ def test_fail_link_on_a_live_cluster(launch):
         "entry, NMI sent to qemu pid %d\n" % pid in c.launcher_log()
     n0 = json.loads(c.dmos("pool", "--json").stdout)["nodes"][0]
     assert n0["link_down"] is True
+    assert [n["link_down"] for n in c.status()["nodes"]] == [True, False, False]
+    text = c.dmos("status").stdout
+    assert re.search(r"^  0 +pid %d alive +\d+ +\S+ +down " % pid, text, re.M), text
     assert refused(c.dmos("fail-link", "0")) == \
         "dmos: node 0's link to the pool is already down"
     # a kernel that knows the link loses the pool; an older one halts on the NMI

@@ -84,7 +84,8 @@ def build_parser():
     c = cmd("down", "stop a cluster and remove its pool file and sockets (logs stay)")
     cluster_opt(c)
 
-    c = cmd("status", "show the nodes of running clusters: QEMU, gdb port, pool state")
+    c = cmd("status", "show the nodes of running clusters: QEMU, gdb port, pool state "
+            "and link")
     cluster_opt(c)
     c.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -222,6 +223,7 @@ def status_of(run):
             "exit": None if alive else nd.get("exit"), "gdb_port": nd["gdb_port"],
             "log": nd["log"], "cmdline": nd.get("cmdline"),
             "state": entry.state if entry else None,
+            "link_down": entry.link_down if entry else None,
             "epoch": entry.epoch if entry else None,
             "heartbeat": entry.heartbeat if entry else None,
             "doorbell": entry.doorbell if entry else None})
@@ -252,14 +254,15 @@ def print_status(st):
         print("  doorbell on: ivshmem-server %s, log %s" % (
             _short_exit(srv["exit"]) if srv["exit"] else "not running",
             os.path.relpath(srv["log"])))
-    print("  %-4s %-22s %-6s %-8s %6s %10s %5s  %s" % (
-        "node", "qemu", "gdb", "state", "epoch", "heartbeat", "peer", "log"))
+    print("  %-4s %-22s %-6s %-8s %-4s %6s %10s %5s  %s" % (
+        "node", "qemu", "gdb", "state", "link", "epoch", "heartbeat", "peer", "log"))
     for n in st["nodes"]:
         q = ("pid %d alive" % n["pid"] if n["alive"] else _short_exit(n["exit"])
              if n["exit"] else "pid %d gone" % n["pid"] if n["pid"] else "not started")
         dash = lambda v: "-" if v is None or v == -1 else v  # noqa: E731
-        print("  %-4d %-22s %-6d %-8s %6s %10s %5s  %s" % (
-            n["id"], q, n["gdb_port"], dash(n["state"]), dash(n["epoch"]),
+        link = "-" if n["link_down"] is None else "down" if n["link_down"] else "up"
+        print("  %-4d %-22s %-6d %-8s %-4s %6s %10s %5s  %s" % (
+            n["id"], q, n["gdb_port"], dash(n["state"]), link, dash(n["epoch"]),
             dash(n["heartbeat"]), dash(n["doorbell"]), os.path.relpath(n["log"])))
 
 

@@ -66,12 +66,14 @@ class Cluster:
                              % (missing, waits[missing[0]][0], timeout, self.dir))
         return found
 
-    def watch(self, waits, timeout=300, poll=0.02):
+    def watch(self, waits, timeout=300, poll=0.02, until=None):
         """waits: {key: (node, regex, since)}, several per node if need be. Return
         {key: (match, host time seen)} for the lines seen within timeout; the
-        logs are read every poll seconds."""
+        logs are read every poll seconds. With until (some of the keys), return
+        as soon as those are seen, with whatever else was seen by then."""
         found, deadline = {}, time.monotonic() + timeout
-        while len(found) < len(waits) and time.monotonic() <= deadline:
+        need = set(waits if until is None else until)
+        while not need <= set(found) and time.monotonic() <= deadline:
             logs = {}
             for key, (n, rx, since) in waits.items():
                 if key not in found:

@@ -105,8 +105,12 @@ int main(int argc, char **argv)
 		}
 		if (exceptions != seen) {
 			seen = exceptions;
-			printf("lossy: pid %d: exception: lost %lu bytes at 0x%lx (region %u)\n",
-			       pid, lost_bytes, lost_addr, lost_region);
+			if (lost_region == DM_LOSS_LINK)
+				printf("lossy: pid %d: exception: lost %lu bytes at 0x%lx (pool link)\n",
+				       pid, lost_bytes, lost_addr);
+			else
+				printf("lossy: pid %d: exception: lost %lu bytes at 0x%lx (region %u)\n",
+				       pid, lost_bytes, lost_addr, lost_region);
 			bad = check(mem, pages, &zero, &first);
 			if (bad != zero) {
 				printf("lossy: pid %d: DATA CORRUPT: %zu lost pages do not read zero\n",
