@@ -210,6 +210,12 @@ static void cmd_drain(long region)
 
 static void cmd_online(long region)
 {
+	/* A failed region stays failed: processes that held memory there may
+	 * not have dropped it yet, and would read its wiped frames as theirs. */
+	if (region >= 0 && xlate_region_state(pool.xlate, (uint32_t)region) == XLATE_FAILED) {
+		printk("node %d: online: region %ld has failed; it stays out of use\n", self.id, region);
+		return;
+	}
 	int err = xlate_set_region_state(pool.xlate, region, XLATE_ONLINE);
 
 	printk("node %d: online: region %ld %s\n", self.id, region, err ? "refused" : "online");

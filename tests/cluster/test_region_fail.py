@@ -97,6 +97,10 @@ def test_region_failure_spares_optional_memory_and_kills_for_vital(launch):
         mark = c.mark(n)
         c.send(n, "nodes\n")
         c.wait_line(n, r"node %d: nodes: 3$" % n, timeout=10, since=mark)
+    mark = c.mark(2)
+    c.send(2, "online %d\n" % hit[0])
+    c.wait_line(2, r"node 2: online: region %d has failed; it stays out of use$" % hit[0],
+                timeout=10, since=mark)
     assert all(e.state == "up" and e.heartbeat > beats[e.slot] for e in c.pool().nodes[:3])
 
     # the pool: what was lost is counted, nothing leaked, the rebuild is elsewhere
