@@ -32,6 +32,7 @@
 #include "sched/proc.h"
 #include "sched/remote.h"
 #include "mm/pmem.h"
+#include "mm/xlate.h"
 #include "arch/arch.h"
 
 #define SPAWN_TIMEOUT_MS 5000
@@ -407,7 +408,8 @@ void remote_msg(const struct msg *m)
 
 /*
  * Take request in: claim it in its page (unless its requester cancelled
- * it) and copy it out of the pool. Return: 0, or -ECANCELED.
+ * it) and copy it out of the pool. Return: 0, -ECANCELED, or -EIO (a
+ * region failure took the page: what it says is gone).
  */
 static int take(struct incoming *in)
 {
@@ -415,6 +417,8 @@ static int take(struct incoming *in)
 	struct spawn_req *r = pmem_page(m->args[0]);
 	uint32_t want = SPAWN_SENT;
 
+	if (xlate_lost(pool.xlate, m->args[0], 0, UINT64_MAX, NULL))
+		return -EIO;
 	if (__atomic_load_n(&r->gen, __ATOMIC_ACQUIRE) != (uint32_t)m->args[2] ||
 	    !__atomic_compare_exchange_n(&r->state, &want, SPAWN_TAKEN, false,
 					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
@@ -438,10 +442,11 @@ static void serve(struct incoming *in)
 	if (now < in->due_ns)
 		return;
 	if (!in->taken) {
-		if (take(in)) {
-			printk("node %d: spawn request from node %d came after it was cancelled; not run\n",
-			       self.id, m->from);
-			answer_spawn(m, -ECANCELED);
+		int err = take(in);
+		if (err) {
+			printk("node %d: spawn request from node %d %s; not run\n", self.id, m->from,
+			       err == -EIO ? "was lost in a failed region" : "came after it was cancelled");
+			answer_spawn(m, err);
 			__atomic_store_n(&in->used, false, __ATOMIC_RELEASE);
 			return;
 		}

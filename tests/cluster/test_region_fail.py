@@ -207,3 +207,24 @@ def test_a_region_that_fails_while_it_drains(launch):
     after = inspect(c)
     assert after["allocator"]["leaked"] == 0 and after["allocator"]["inconsistent"] == 0
     assert sum(regions_of(after, opt).values()) == 3072
+
+
+@pytest.mark.boot
+def test_a_spawn_request_lost_in_a_failed_region_is_not_run(launch):
+    # node 1 looks at spawn requests 2 s late: time to fail the region of
+    # the request page node 0 wrote (node 0's kernel owns it)
+    c = launch(nodes=2, mem="64M", pool="64M", node_args={"all": "region=8",
+                                                         1: "spawn_delay=2000"})
+    m0, m1 = c.mark(0), c.mark(1)
+    c.send(0, "runon 1 hello\n")
+    deadline = time.monotonic() + 10
+    while not regions_of(inspect(c), 0) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    pages = regions_of(inspect(c), 0)
+    assert sum(pages.values()) == 1, pages          # the request, nothing else
+    assert c.dmos("fail-region", next(iter(pages))).returncode == 0
+    c.wait_line(1, r"node 1: spawn request from node 0 was lost in a failed region; not run",
+                timeout=15, since=m1)
+    c.wait_line(0, r"node 0: run: hello: cannot start \(-5\)$", timeout=15, since=m0)
+    assert "hello from node 1" not in c.log(1)[m1:]
+    assert "started hello" not in c.log(1)[m1:]
