@@ -228,3 +228,19 @@ def test_a_spawn_request_lost_in_a_failed_region_is_not_run(launch):
     c.wait_line(0, r"node 0: run: hello: cannot start \(-5\)$", timeout=15, since=m0)
     assert "hello from node 1" not in c.log(1)[m1:]
     assert "started hello" not in c.log(1)[m1:]
+
+
+@pytest.mark.boot
+def test_without_a_handler_the_program_goes_on(launch):
+    c = launch(nodes=1, mem="64M", pool="64M", node_args={"all": "region=8"})
+    pid = spawn_lossy(c, 0, "--no-handler 2", "optional pool")
+    mine = regions_of(inspect(c), pid)
+    mark = c.mark(0)
+    for r in mine:
+        assert c.dmos("fail-region", r).returncode == 0
+    c.wait_line(0, r"node 0: pid %d \(lossy\) lost 2048 KiB of optional memory in region \d+: "
+                r"no handler, it goes on$" % pid, timeout=10, since=mark)
+    found = c.wait_line(0, r"lossy: pid %d: found 512 lost pages \(no handler\), rebuilt, "
+                        r"running" % pid, timeout=10, since=mark)
+    alive_after(c, 0, pid, found.end())
+    assert "exception" not in c.log(0)[mark:]

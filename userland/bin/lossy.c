@@ -1,10 +1,12 @@
 /*
- * lossy [--vital | --local] MIB [SECONDS]: hold MIB MiB of memory filled
- * with a pattern and check it every second, for region-failure
- * experiments. By default the memory is optional pool memory: when its
- * region fails, lossy takes the exception, says what it lost and rebuilds
- * it. --vital holds pool memory it cannot live without (it is killed when
- * that is lost); --local holds this node's DRAM (no region can take it).
+ * lossy [--vital | --local | --no-handler] MIB [SECONDS]: hold MIB MiB of
+ * memory filled with a pattern and check it every second, for
+ * region-failure experiments. By default the memory is optional pool
+ * memory: when its region fails, lossy takes the exception, says what it
+ * lost and rebuilds it. --no-handler: the same memory, but no handler for
+ * the exception; lossy finds the lost pages (they read zero) at its next
+ * check. --vital holds pool memory it cannot live without (it is killed
+ * when that is lost); --local holds this node's DRAM (no region takes it).
  * Runs for SECONDS (0, the default: until killed). Exit status 1 if it
  * ever reads data that is neither its pattern nor lost and reported.
  */
@@ -66,16 +68,19 @@ int main(int argc, char **argv)
 {
 	int place = DM_POOL, flags = DM_OPTIONAL, pid = getpid();
 	const char *what = "optional pool";
+	bool handler = true;
 	int a = 1;
 
 	if (a < argc && !strcmp(argv[a], "--vital")) {
 		flags = 0, what = "vital pool", a++;
 	} else if (a < argc && !strcmp(argv[a], "--local")) {
 		place = DM_LOCAL, flags = 0, what = "local", a++;
+	} else if (a < argc && !strcmp(argv[a], "--no-handler")) {
+		handler = false, a++;
 	}
 	long mib = a < argc ? atol(argv[a]) : 0, secs = a + 1 < argc ? atol(argv[a + 1]) : 0;
 	if (mib <= 0 || mib > 4096 || secs < 0) {
-		fprintf(stderr, "usage: lossy [--vital | --local] MIB [SECONDS]\n");
+		fprintf(stderr, "usage: lossy [--vital | --local | --no-handler] MIB [SECONDS]\n");
 		return 2;
 	}
 	size_t pages = (size_t)mib << 8;
@@ -86,7 +91,8 @@ int main(int argc, char **argv)
 	}
 	for (size_t p = 0; p < pages; p++)
 		fill(mem + p * WORDS);
-	dm_on_loss(on_loss);
+	if (handler)
+		dm_on_loss(on_loss);
 	printf("lossy: pid %d: %ld MiB of %s memory at %p, ready\n", pid, mib, what, (void *)mem);
 
 	uint64_t seen = 0, checks = 0, end = dm_now_ns() + (uint64_t)secs * 1000000000ULL;
@@ -97,6 +103,14 @@ int main(int argc, char **argv)
 		if (bad && exceptions == seen) {        /* the exception may be on its way */
 			dm_sleep_ns(200000000ULL);
 			bad = check(mem, pages, &zero, &first);
+			if (bad && !handler && bad == zero) {   /* lost, and nobody said so */
+				for (size_t p = 0; p < pages; p++)
+					if (mem[p * WORDS] != pattern(&mem[p * WORDS]))
+						fill(mem + p * WORDS);
+				printf("lossy: pid %d: found %zu lost pages (no handler), rebuilt, "
+				       "running\n", pid, bad);
+				continue;
+			}
 			if (bad && exceptions == seen) {
 				printf("lossy: pid %d: DATA CORRUPT: %zu pages differ, the first at %p, "
 				       "and no exception came\n", pid, bad, (void *)first);
