@@ -106,11 +106,13 @@ static void sweep(uint64_t seen, uint64_t now, struct found *all)
 			if (proc_kill_because(p, SIGBUS, why) && !pool.lost)
 				xlate_count_loss(pool.xlate, f.vital_region, 0, 0, 1);
 		} else if (f.optional) {
+			uint64_t flags = arch_irq_save();
 			p->loss.check = true;           /* it drops them itself, before user mode */
 			if (p->state == P_SLEEPING) {   /* its sleep ends with EINTR */
 				p->state = P_RUNNABLE;
 				p->wake_ns = 0;
 			}
+			arch_irq_restore(flags);
 		}
 	}
 	monitor_lost(seen, now);
