@@ -14,6 +14,7 @@
 #include "mm/loss.h"
 #include "mm/palloc.h"
 #include "mm/seg.h"
+#include "mm/xlate.h"
 #include "sched/futex.h"
 #include "sched/remote.h"
 #include "arch/arch.h"
@@ -423,10 +424,18 @@ static int64_t sys_meminfo(ARGS1)
 	mi.local_total = fs.total * PAGE_SIZE;
 	mi.local_free = fs.free * PAGE_SIZE;
 	if (pool.joined) {
+		uint64_t per = pool.super->region_pages, n = pool.super->npages;
 		palloc_stats(pool.palloc->meta, &ps);
 		mi.pool_total = ps.npages * PAGE_SIZE;
 		mi.pool_free = ps.free * PAGE_SIZE;
 		mi.pool_used_here = ps.used_by_node[self.id] * PAGE_SIZE;
+		for (uint32_t r = 0; r < xlate_nregions(pool.xlate); r++) {
+			if (xlate_region_state(pool.xlate, r) != XLATE_FAILED)
+				continue;
+			mi.regions_failed++;
+			mi.pool_failed += MIN(per, n - r * per) * PAGE_SIZE;
+		}
+		mi.pool_link = 1;
 	}
 	return copy_to_user(uvm(), a, &mi, sizeof(mi));
 }

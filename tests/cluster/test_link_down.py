@@ -64,6 +64,10 @@ def test_a_node_that_loses_the_pool_keeps_running_on_local_memory(launch):
     mark = c.mark(1)
     c.send(1, "nodes\n")
     c.wait_line(1, r"node 1: nodes: this node has no pool$", timeout=10, since=mark)
+    mark = c.mark(1)
+    c.send(1, "run free\n")
+    c.wait_line(1, r"^this node has no pool \(none found, or its link went down\)$", timeout=10,
+                since=mark)
     # programs still start there and work on local memory, futexes included
     tests = "spawn_exit_status alloc_local nanosleep futex_eagain futex_timeout futex_wake_nobody"
     mark = c.mark(1)

@@ -111,6 +111,10 @@ def test_region_failure_spares_optional_memory_and_kills_for_vital(launch):
     assert sum(reg["lost_vital"] for reg in failed) == 1024
     assert sum(reg["killed"] for reg in failed) == 1
     assert regions_of(after, vital) == {}, "a killed process's pages go back"
+    mark = c.mark(2)                                # what a program learns: free
+    c.send(2, "run free\n")
+    c.wait_line(2, r"^pool: %d regions failed, %d MiB of it lost$" % (
+        len(hit), sum(reg["frames"] for reg in failed) * 4096 >> 20), timeout=10, since=mark)
     now = regions_of(after, opt)
     assert sum(now.values()) == 1024 and not set(now) & set(hit), now
     assert after["allocator"]["leaked"] == 0 and after["allocator"]["inconsistent"] == 0

@@ -61,5 +61,10 @@ int main(int argc, char **argv)
 	show(m.pool_free);
 	show(m.pool_used_here);
 	printf("\n");
+	if (!m.pool_link)
+		printf("this node has no pool (none found, or its link went down)\n");
+	else if (m.regions_failed)
+		printf("pool: %u regions failed, %llu MiB of it lost\n", m.regions_failed,
+		       (unsigned long long)(m.pool_failed >> 20));
 	return 0;
 }

@@ -89,6 +89,9 @@ struct dm_meminfo {
 	uint64_t pool_total;            /* the whole pool (online regions) */
 	uint64_t pool_free;
 	uint64_t pool_used_here;        /* pool bytes this node's processes and kernel hold */
+	uint64_t pool_failed;           /* pool bytes in regions that failed */
+	uint32_t regions_failed;        /* regions of the pool that failed */
+	uint32_t pool_link;             /* 1: this node reaches the pool; 0: it has none or lost it */
 };
 
 /* SYS_nodeinfo */
@@ -117,7 +120,7 @@ struct dm_loss {
 _Static_assert(sizeof(struct dm_loss) == 32, "dm_loss layout is ABI");
 _Static_assert(sizeof(struct dm_stat) == 72, "dm_stat layout is ABI");
 _Static_assert(sizeof(struct dm_proc) == 64, "dm_proc layout is ABI");
-_Static_assert(sizeof(struct dm_meminfo) == 40, "dm_meminfo layout is ABI");
+_Static_assert(sizeof(struct dm_meminfo) == 56, "dm_meminfo layout is ABI");
 _Static_assert(sizeof(struct dm_nodeinfo) == 40, "dm_nodeinfo layout is ABI");
 
 #endif

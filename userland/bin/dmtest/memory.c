@@ -192,6 +192,9 @@ const char *t_meminfo(void)
 	CHECK(m.pool_total >= (16 << 20) && m.pool_free <= m.pool_total && m.pool_used_here <= m.pool_total,
 	      "pool: %llu bytes, %llu free, %llu used here", (unsigned long long)m.pool_total,
 	      (unsigned long long)m.pool_free, (unsigned long long)m.pool_used_here);
+	CHECK(m.pool_link == 1 && m.regions_failed == 0 && m.pool_failed == 0,
+	      "pool: link %u, %u regions failed (%llu bytes)", m.pool_link, m.regions_failed,
+	      (unsigned long long)m.pool_failed);
 	CHECK(dm_nodeinfo(&ni) == self && ni.node == self && dm_node() == self,
 	      "dm_nodeinfo disagrees with dm_node");
 	CHECK(ni.nodes >= 1 && ni.nodes <= 64 && self < ni.nodes, "dm_nodeinfo: node %d of %d", ni.node, ni.nodes);
