@@ -1,11 +1,8 @@
 /*
- * Host unit tests for pool address translation and region drain
- * (mm/xlate.c, with mm/palloc.c). The pool device is a plain array of 4 KiB
- * device frames; the mover's copy callback memcpy's between them. Worker
- * threads play nodes: they map a page by publishing it (a hazard word),
- * resolving it, and only then touching its frame, and the shootdown
- * callback waits until no worker maps the block; that is what a TLB
- * shootdown with acks does between kernels.
+ * Host unit tests for pool address translation, moves and region drains
+ * (mm/xlate.c, with mm/palloc.c), on the harness of xlate_env.h: the pool
+ * device is an array of frames, worker threads play nodes. Region failure
+ * is tested in test_xlate_fail.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,186 +12,9 @@
 #include <string.h>
 #include <pthread.h>
 #include <sched.h>
-#include <sys/mman.h>
 #include <cmocka.h>
 
-#include "mm/palloc.h"
-#include "mm/xlate.h"
-
-#define ENOENT 2
-#define EIO    5
-#define ENOMEM 12
-#define EBUSY  16
-#define EINVAL 22
-#define ETIMEDOUT 110
-#define EALREADY 114
-
-#define FRAME 4096
-#define NPAGES 8192                     /* 32 MiB pool */
-#define REGION 2048                     /* 8 MiB regions: 4 of them */
-#define WORKERS 3
-#define SC __ATOMIC_SEQ_CST
-
-enum { EV_SHOOT = 1, EV_COPY };
-
-struct event {
-	int kind;
-	uint64_t a, b, n;               /* SHOOT: ppn, its dfn, pages; COPY: src, dst, pages */
-};
-
-struct env {
-	struct xlate_geom xg;
-	void *xmeta, *pmeta;
-	size_t xsize, psize;
-	uint8_t *dev;                   /* the pool device: NPAGES frames */
-	struct palloc pa;               /* node 3: the drainer */
-	struct xlate_mover mv;
-	struct event log[4 * NPAGES];
-	int nlog;
-	int fail_shootdown;             /* shootdown returns this */
-	int (*in_shootdown)(struct env *e, uint64_t ppn);
-	uint64_t hazard[WORKERS];       /* ppn + 1 a worker is about to map */
-	uint64_t mapped[WORKERS];       /* ppn + 1 a worker has mapped */
-	long copied_while_mapped;
-	long out_of_order;              /* a copy not right after its shootdown */
-	int hook_ret;                   /* what a drain inside a hook returned */
-};
-
-/* The shootdown this thread (one mover) did last: [ppn, ppn + pages), 0 pages
- * once a copy came from outside it. */
-static __thread uint64_t shot_ppn, shot_pages;
-
-static void *map_shared(size_t n)
-{
-	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE,
-		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-
-	assert_true(p != MAP_FAILED);
-	return p;
-}
-
-static void logev(struct env *e, int kind, uint64_t a, uint64_t b, uint64_t n)
-{
-	int i = __atomic_fetch_add(&e->nlog, 1, SC);
-
-	assert_true(i < 4 * NPAGES);
-	e->log[i] = (struct event){ kind, a, b, n };
-}
-
-static int shootdown(void *ctx, uint64_t ppn, uint64_t pages)
-{
-	struct env *e = ctx;
-	int i, r;
-
-	shot_ppn = ppn;
-	shot_pages = pages;
-	logev(e, EV_SHOOT, ppn, xlate_lookup(e->xmeta, ppn), pages);
-	if (e->in_shootdown && (r = e->in_shootdown(e, ppn)))
-		return r;
-	if (e->fail_shootdown)
-		return e->fail_shootdown;
-	for (i = 0; i < WORKERS; i++)           /* wait for every ack */
-		for (;;) {
-			uint64_t h = __atomic_load_n(&e->hazard[i], SC);
-
-			if (!h || h - 1 < ppn || h - 1 >= ppn + pages)
-				break;
-			sched_yield();
-		}
-	return 0;
-}
-
-/* A copy must come from the frames of a page the last shootdown covered
- * (during the move the table still names them), while nobody maps it. */
-static void copy(void *ctx, uint64_t dst, uint64_t src, uint64_t pages)
-{
-	struct env *e = ctx;
-	uint64_t ppn = shot_ppn, end = shot_ppn + shot_pages;
-	int i;
-
-	logev(e, EV_COPY, src, dst, pages);
-	while (ppn < end && xlate_lookup(e->xmeta, ppn) != src)
-		ppn += pages;
-	if (ppn >= end) {
-		e->out_of_order++;
-		shot_pages = 0;
-		return;
-	}
-	for (i = 0; i < WORKERS; i++) {
-		uint64_t m = __atomic_load_n(&e->mapped[i], SC);
-
-		if (m && m - 1 >= shot_ppn && m - 1 < end)
-			e->copied_while_mapped++;
-	}
-	memcpy(e->dev + dst * FRAME, e->dev + src * FRAME, pages * FRAME);
-}
-
-static struct env *env_new(uint32_t gshift)
-{
-	struct palloc_geom pg = { NPAGES, 512, 5 };
-	struct env *e = calloc(1, sizeof(*e));
-	uint64_t f;
-
-	assert_non_null(e);
-	e->xg = (struct xlate_geom){ NPAGES, gshift, REGION };
-	e->xsize = xlate_meta_size(&e->xg);
-	e->psize = palloc_meta_size(&pg);
-	e->xmeta = map_shared(e->xsize);
-	e->pmeta = map_shared(e->psize);
-	e->dev = map_shared((size_t)NPAGES * FRAME);
-	assert_int_equal(xlate_format(e->xmeta, &e->xg), 0);
-	assert_int_equal(palloc_format(e->pmeta, &pg), 0);
-	assert_int_equal(palloc_attach(&e->pa, e->pmeta, 3, xlate_usable,
-				       e->xmeta), 0);
-	for (f = 0; f < NPAGES; f++)            /* each frame names itself */
-		memset(e->dev + f * FRAME, (int)(f * 7 + 1), FRAME);
-	e->mv = (struct xlate_mover){ copy, shootdown, e };
-	return e;
-}
-
-static void env_free(struct env *e)
-{
-	munmap(e->xmeta, e->xsize);
-	munmap(e->pmeta, e->psize);
-	munmap(e->dev, (size_t)NPAGES * FRAME);
-	free(e);
-}
-
-static uint32_t region_of(struct env *e, uint64_t ppn)
-{
-	return (uint32_t)(xlate_lookup(e->xmeta, ppn) / REGION);
-}
-
-/*
- * Shootdown before copy: each shootdown covers whole blocks and is followed
- * by one copy per block it covered, the first from the frames of its first
- * page. @shots: how many shootdowns one mover did (0: do not count).
- */
-static void check_log(struct env *e, uint64_t moves, uint64_t G, bool one, int shots)
-{
-	int i, j, copies = 0, nshots = 0;
-
-	for (i = 0; i < e->nlog; i++)
-		copies += e->log[i].kind == EV_COPY;
-	assert_int_equal(copies, moves);
-	assert_int_equal(e->out_of_order, 0);
-	assert_int_equal(e->copied_while_mapped, 0);
-	if (!one)
-		return;                 /* several movers: their events interleave */
-	for (i = 0; i < e->nlog; i = j) {
-		const struct event *s = &e->log[i];
-		assert_int_equal(s->kind, EV_SHOOT);
-		assert_int_equal(s->a % G, 0);
-		assert_int_equal(s->n % G, 0);
-		for (j = i + 1; j < e->nlog && e->log[j].kind == EV_COPY; j++)
-			assert_int_equal(e->log[j].n, G);
-		assert_int_equal((uint64_t)(j - i - 1), s->n / G);
-		assert_int_equal(e->log[i + 1].a, s->b);
-		nshots++;
-	}
-	if (shots)
-		assert_int_equal(nshots, shots);
-}
+#include "xlate_env.h"
 
 static void test_geometry_identity(void **state)
 {
@@ -296,131 +116,6 @@ static void test_region_states(void **state)
 	env_free(e);
 }
 
-struct wiped {
-	struct env *e;
-	uint64_t dfn, pages, failures_then;
-	int calls, state_then;
-};
-
-/* The injector's wipe: runs after the state change, before the count. */
-static void wipe(void *ctx, uint64_t dfn, uint64_t pages)
-{
-	struct wiped *w = ctx;
-
-	w->calls++;
-	w->dfn = dfn;
-	w->pages = pages;
-	w->state_then = xlate_region_state(w->e->xmeta, (uint32_t)(dfn / REGION));
-	w->failures_then = xlate_failures(w->e->xmeta);
-	memset(w->e->dev + dfn * FRAME, 0xDE, pages * FRAME);
-}
-
-static void test_region_failure(void **state)
-{
-	struct env *e = env_new(0);
-	struct wiped w = { .e = e };
-	uint32_t r = 99;
-	uint64_t moved = 5, s = 2 * REGION;     /* page 5 (region 0) moves onto region 2 */
-
-	(void)state;
-	assert_int_equal(xlate_failures(e->xmeta), 0);
-	assert_false(xlate_lost(e->xmeta, 5, 0, UINT64_MAX, &r));
-	assert_int_equal(r, 0);
-	assert_int_equal(xlate_fail_region(e->xmeta, 4, wipe, &w), -EINVAL);
-	assert_int_equal(xlate_fail_region(NULL, 0, wipe, &w), -EINVAL);
-	assert_int_equal(w.calls, 0);
-
-	/* Region 1 fails: its frames are wiped between the state and the count. */
-	assert_int_equal(xlate_fail_region(e->xmeta, 1, wipe, &w), 0);
-	assert_int_equal(w.calls, 1);
-	assert_int_equal(w.dfn, REGION);
-	assert_int_equal(w.pages, REGION);
-	assert_int_equal(w.state_then, XLATE_FAILED);
-	assert_int_equal(w.failures_then, 0);
-	assert_int_equal(xlate_failures(e->xmeta), 1);
-	assert_true(xlate_region_failed(e->xmeta, 1, 0, UINT64_MAX));
-	assert_false(xlate_region_failed(e->xmeta, 1, 1, UINT64_MAX));      /* not after the first */
-	assert_false(xlate_region_failed(e->xmeta, 0, 0, UINT64_MAX));
-	assert_false(xlate_region_failed(e->xmeta, 1, 0, 0));   /* failure 1 is past 0..0 */
-	assert_false(xlate_usable(e->xmeta, REGION + 7));
-	assert_true(xlate_lost(e->xmeta, REGION + 7, 0, UINT64_MAX, &r));
-	assert_int_equal(r, 1);
-	assert_false(xlate_lost(e->xmeta, REGION - 1, 0, UINT64_MAX, NULL));
-	assert_int_equal(xlate_fail_region(e->xmeta, 1, wipe, &w), -EALREADY);
-	assert_int_equal(w.calls, 1);
-	assert_int_equal(xlate_failures(e->xmeta), 1);
-	assert_int_equal(xlate_drain_region(e->xmeta, &e->pa, 1, &e->mv), -EINVAL);
-
-	/* Loss follows the frames, not the pool address: a page moved onto
-	 * region 2 is lost with region 2, the page now on its old frame is not. */
-	assert_int_equal(palloc_reserve(&e->pa, 9, moved, 1), 0);
-	assert_int_equal(palloc_reserve(&e->pa, 0, s, 1), 0);
-	assert_int_equal(xlate_move_block(e->xmeta, moved, s, &e->mv), 0);
-	assert_int_equal(xlate_fail_region(e->xmeta, 2, NULL, NULL), 0);
-	assert_int_equal(xlate_failures(e->xmeta), 2);
-	assert_true(xlate_lost(e->xmeta, moved, 1, UINT64_MAX, &r));
-	assert_int_equal(r, 2);
-	assert_false(xlate_lost(e->xmeta, s, 0, UINT64_MAX, &r));           /* on region 0's frame now */
-	assert_int_equal(r, 0);
-	assert_true(xlate_lost(e->xmeta, s + 1, 1, UINT64_MAX, NULL));
-	assert_false(xlate_lost(e->xmeta, REGION + 7, 1, UINT64_MAX, NULL)); /* region 1: an older failure */
-	assert_true(xlate_lost(e->xmeta, REGION + 7, 0, UINT64_MAX, NULL));
-
-	/* A repaired region comes back: nothing there is lost any more. */
-	assert_int_equal(xlate_set_region_state(e->xmeta, 1, XLATE_ONLINE), 0);
-	assert_false(xlate_lost(e->xmeta, REGION + 7, 0, UINT64_MAX, NULL));
-	assert_true(xlate_usable(e->xmeta, REGION + 7));
-	assert_int_equal(xlate_nregions(e->xmeta), 4);
-	assert_int_equal(xlate_nregions(NULL), 0);
-	env_free(e);
-}
-
-/* Nodes count what they lost into the region table at once. */
-static void *count_some(void *arg)
-{
-	struct env *e = arg;
-
-	for (int i = 0; i < 1000; i++)
-		xlate_count_loss(e->xmeta, 3, 1, 2, i % 10 == 0);
-	return NULL;
-}
-
-static void test_loss_counts(void **state)
-{
-	struct env *e = env_new(0);
-	pthread_t t[WORKERS];
-	const uint64_t *line;
-	uint64_t regions_off;
-
-	(void)state;
-	for (int i = 0; i < WORKERS; i++)
-		assert_int_equal(pthread_create(&t[i], NULL, count_some, e), 0);
-	for (int i = 0; i < WORKERS; i++)
-		pthread_join(t[i], NULL);
-	xlate_count_loss(e->xmeta, 4, 1, 1, 1);                  /* no such region: ignored */
-	memcpy(&regions_off, (uint8_t *)e->xmeta + 48, 8);      /* struct xlate_hdr */
-	line = (const uint64_t *)((uint8_t *)e->xmeta + regions_off + 3 * 64);
-	assert_int_equal(line[3], WORKERS * 1000);              /* lost_optional */
-	assert_int_equal(line[4], WORKERS * 2000);              /* lost_vital */
-	assert_int_equal(line[5], WORKERS * 100);               /* killed */
-	env_free(e);
-}
-
-/* Fill pool page @p (through the table) with a pattern from @tag. */
-static void stamp(struct env *e, uint64_t p, uint64_t tag)
-{
-	uint64_t *f = (uint64_t *)(e->dev + xlate_lookup(e->xmeta, p) * FRAME);
-
-	f[0] = f[FRAME / 16] = f[FRAME / 8 - 1] = tag;
-}
-
-static bool stamped(struct env *e, uint64_t p, uint64_t tag)
-{
-	uint64_t *f = (uint64_t *)(e->dev + xlate_lookup(e->xmeta, p) * FRAME);
-
-	return f[0] == tag && f[FRAME / 16] == tag && f[FRAME / 8 - 1] == tag;
-}
-
 static void move_one(uint32_t gshift)
 {
 	struct env *e = env_new(gshift);
@@ -493,46 +188,10 @@ static int fail_region2(struct env *e, uint64_t ppn)
 	return xlate_set_region_state(e->xmeta, 2, XLATE_FAILED);
 }
 
-static int fail_region3(struct env *e, uint64_t ppn)
-{
-	(void)ppn;
-	e->in_shootdown = NULL;
-	return xlate_fail_region(e->xmeta, 3, NULL, NULL);
-}
-
-static int fail_region0(struct env *e, uint64_t ppn)
-{
-	(void)ppn;
-	e->in_shootdown = NULL;
-	return xlate_fail_region(e->xmeta, 0, NULL, NULL);
-}
-
-/* A region that fails during a move: the block stays on its old frame. */
-static void test_failure_during_a_move(void **state)
-{
-	struct env *e = env_new(0);
-	uint64_t b = 7, spare = 3 * REGION + 1;
-
-	(void)state;
-	stamp(e, b, 0x77);
-	e->in_shootdown = fail_region3;         /* the spare's region */
-	assert_int_equal(xlate_move_block(e->xmeta, b, spare, &e->mv), -EBUSY);
-	assert_int_equal(xlate_lookup(e->xmeta, b), b);
-	assert_int_equal(xlate_lookup(e->xmeta, spare), spare);
-	assert_true(stamped(e, b, 0x77));
-	assert_false(xlate_lost(e->xmeta, b, 0, UINT64_MAX, NULL));
-	e->in_shootdown = fail_region0;         /* the block's own region */
-	assert_int_equal(xlate_move_block(e->xmeta, b, 2 * REGION, &e->mv), -EIO);
-	assert_int_equal(xlate_lookup(e->xmeta, b), b);
-	assert_true(xlate_lost(e->xmeta, b, 0, UINT64_MAX, NULL));
-	assert_false(xlate_lost(e->xmeta, 2 * REGION, 0, UINT64_MAX, NULL));
-	env_free(e);
-}
-
 static void test_move_errors(void **state)
 {
 	struct env *e = env_new(9);
-	struct xlate_mover none = { NULL, shootdown, e };
+	struct xlate_mover none = { NULL, e->mv.shootdown, e };
 	uint64_t dfn;
 
 	(void)state;
@@ -901,9 +560,6 @@ int main(void)
 		cmocka_unit_test(test_drain_2m),
 		cmocka_unit_test(test_drain_two_at_once),
 		cmocka_unit_test(test_drain_batches),
-		cmocka_unit_test(test_region_failure),
-		cmocka_unit_test(test_loss_counts),
-		cmocka_unit_test(test_failure_during_a_move),
 	};
 
 	return cmocka_run_group_tests_name("xlate", tests, NULL, NULL);

@@ -1,1 +1,1 @@
-SRCS_xlate := mm/xlate.c mm/palloc.c tests/unit/poolsys_host.c
+SRCS_xlate := mm/xlate.c mm/palloc.c tests/unit/poolsys_host.c tests/unit/xlate_env.c

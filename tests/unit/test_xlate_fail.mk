@@ -1,0 +1,1 @@
+SRCS_xlate_fail := mm/xlate.c mm/palloc.c tests/unit/poolsys_host.c tests/unit/xlate_env.c
