@@ -111,16 +111,10 @@ def test_bad_regions_are_refused(tmp_path, region, message):
     assert digest(path) == before
 
 
-@pytest.mark.parametrize("kind,message", [
-    ("text", r"dmos: damaged pool: .* is 30 bytes, a pool is at least 8 KiB"),
-    ("random", r"dmos: not a dmos pool \(bad magic 0x[0-9a-f]{16}"),
-    ("zero", r"dmos: pool .* is not formatted yet \(no node has booted on it\)"),
-    ("version", r"dmos: dmos pool version 7, this tool knows 2"),
-    ("xlate", r"dmos: damaged pool .*: translation version 1, this tool knows 2"),
-    ("region state", r"dmos: damaged pool .*: region 3: state 9 is none of"),
-])
-def test_what_is_not_a_sound_pool_is_refused(tmp_path, kind, message):
-    path = str(tmp_path / "bad.pool")
+def bad_pool(path, kind, sound):
+    """Write the file kind names at path: not a pool (text, random, zero), or
+    a pool damaged one way (version, xlate, region state) that starts as
+    sound(path) makes it."""
     if kind == "text":
         with open(path, "w") as f:
             f.write("this is not a pool at all.\n\n\n\n")
@@ -131,13 +125,26 @@ def test_what_is_not_a_sound_pool_is_refused(tmp_path, kind, message):
         with open(path, "wb") as f:
             f.truncate(16 * MiB)
     elif kind == "version":
-        write_pool(path, version=7)
+        write_pool(path, version=7, nodes=[(0, "up", 1, 5, 64 * MiB)])
     else:
-        img = filled_pool(path)
+        img = sound(path)
         if kind == "xlate":
             img.put(img.sb["xlate_off"] + 8, (1).to_bytes(4, "little"))
         else:
             img.put(img.sb["xlate_off"] + img.geom["regions_off"] + 3 * LINE, b"\x09")
+
+
+@pytest.mark.parametrize("kind,message", [
+    ("text", r"dmos: damaged pool: .* is 30 bytes, a pool is at least 8 KiB"),
+    ("random", r"dmos: not a dmos pool \(bad magic 0x[0-9a-f]{16}"),
+    ("zero", r"dmos: pool .* is not formatted yet \(no node has booted on it\)"),
+    ("version", r"dmos: dmos pool version 7, this tool knows 2"),
+    ("xlate", r"dmos: damaged pool .*: translation version 1, this tool knows 2"),
+    ("region state", r"dmos: damaged pool .*: region 3: state 9 is none of"),
+])
+def test_what_is_not_a_sound_pool_is_refused(tmp_path, kind, message):
+    path = str(tmp_path / "bad.pool")
+    bad_pool(path, kind, filled_pool)
     before = digest(path)
     line = refused(fail(path, 0))
     assert re.fullmatch(message + ".*", line), line
@@ -311,17 +318,7 @@ def test_a_node_that_is_not_up_keeps_its_link(tmp_path, state):
 ])
 def test_a_link_into_a_damaged_pool_is_refused(tmp_path, kind, message):
     path = str(tmp_path / "bad.pool")
-    if kind == "zero":
-        with open(path, "wb") as f:
-            f.truncate(16 * MiB)
-    elif kind == "version":
-        write_pool(path, version=7, nodes=[(0, "up", 1, 5, 64 * MiB)])
-    elif kind == "random":
-        with open(path, "wb") as f:
-            f.write(random.Random(2).randbytes(1 * MiB))
-    else:
-        img = linked_pool(path)
-        img.put(img.sb["xlate_off"] + img.geom["regions_off"] + 3 * LINE, b"\x09")
+    bad_pool(path, kind, linked_pool)
     before = digest(path)
     with pytest.raises(inject.PoolError) as e:
         inject.link_down(path, 0, 3)
