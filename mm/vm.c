@@ -59,8 +59,7 @@ static void release_page(struct vm *vm, struct vm_area *a, uint64_t i)
 		frame_free(SLOT_ADDR(s), 0);
 		vm->local_pages--;
 	} else {
-		if (pool.joined)        /* else the pool is gone: the survivors take it back */
-			pmem_free(s >> PAGE_SHIFT);
+		pmem_free(s >> PAGE_SHIFT);     /* nothing, if the node lost the pool */
 		vm->pool_pages--;
 	}
 	slots_set(&a->slots, i, 0);     /* clearing takes no memory */

@@ -28,7 +28,9 @@ int dm_free(void *addr, size_t bytes);          /* the address and size given to
 
 /*
  * Optional memory lives in the pool and may be lost when the region that
- * holds it fails. The process then takes an exception: handler runs on its
+ * holds it fails, or when this node loses the pool altogether (then
+ * dm_loss.region is DM_LOSS_LINK and the pages come back from local
+ * memory). The process then takes an exception: handler runs on its
  * own stack, between two instructions of whatever it was doing (like a
  * signal handler: keep it short, set flags, don't call printf), with what
  * was lost; when it returns the program goes on where it was. The lost
