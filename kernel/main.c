@@ -5,8 +5,8 @@
  */
 #include "kernel/kernel.h"
 #include "kernel/pci.h"
-#include "kernel/pool.h"
-#include "kernel/cluster.h"
+#include "kernel/cluster/pool.h"
+#include "kernel/cluster/cluster.h"
 #include "kernel/console.h"
 #include "kernel/initrd.h"
 #include "sched/sched.h"

@@ -6,14 +6,14 @@
  * time things. Every command ends with one line `node N: <cmd>: ...`.
  */
 #include "kernel/kernel.h"
-#include "kernel/cluster.h"
-#include "kernel/doorbell.h"
-#include "kernel/pool.h"
+#include "kernel/cluster/cluster.h"
+#include "kernel/cluster/doorbell.h"
+#include "kernel/cluster/pool.h"
 #include "kernel/console.h"
 #include "kernel/initrd.h"
 #include "sched/sched.h"
 #include "sched/remote.h"
-#include "kernel/lease.h"
+#include "kernel/cluster/lease.h"
 #include "mm/mm.h"
 #include "mm/palloc.h"
 #include "mm/pmem.h"

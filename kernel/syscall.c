@@ -8,7 +8,7 @@
 #include "kernel/sysnum.h"
 #include "kernel/initrd.h"
 #include "kernel/console.h"
-#include "kernel/pool.h"
+#include "kernel/cluster/pool.h"
 #include "sched/sched.h"
 #include "mm/mm.h"
 #include "mm/loss.h"

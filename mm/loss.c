@@ -4,7 +4,7 @@
  * the ones that lost optional pages.
  */
 #include "kernel/kernel.h"
-#include "kernel/pool.h"
+#include "kernel/cluster/pool.h"
 #include "sched/sched.h"
 #include "sched/proc.h"
 #include "mm/loss.h"

@@ -14,7 +14,7 @@
  * allocator saw as usable (see xlate_drain_region).
  */
 #include "mm/palloc.h"
-#include "kernel/poolsys.h"
+#include "kernel/cluster/poolsys.h"
 
 #define ENOENT 2
 #define ENOMEM 12

@@ -7,8 +7,8 @@
  * copies, then publishes the new frame; the next touch faults it in.
  */
 #include "kernel/kernel.h"
-#include "kernel/cluster.h"
-#include "kernel/pool.h"
+#include "kernel/cluster/cluster.h"
+#include "kernel/cluster/pool.h"
 #include "mm/pmem.h"
 #include "sched/sched.h"
 #include "mm/palloc.h"

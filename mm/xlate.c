@@ -13,7 +13,7 @@
  * left behind in a region that goes offline.
  */
 #include "mm/xlate.h"
-#include "kernel/poolsys.h"
+#include "kernel/cluster/poolsys.h"
 
 #define EIO    5
 #define ENOMEM 12

@@ -10,8 +10,8 @@
  * in case the message is lost.
  */
 #include "kernel/kernel.h"
-#include "kernel/cluster.h"
-#include "kernel/pool.h"
+#include "kernel/cluster/cluster.h"
+#include "kernel/cluster/pool.h"
 #include "sched/futex.h"
 #include "sched/waitq.h"
 #include "sched/sched.h"

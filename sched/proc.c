@@ -8,7 +8,7 @@
 #include "sched/sched.h"
 #include "sched/proc.h"
 #include "sched/remote.h"
-#include "kernel/cluster.h"
+#include "kernel/cluster/cluster.h"
 #include "mm/mm.h"
 #include "arch/arch.h"
 #include "userland/include/dm_abi.h"

@@ -26,8 +26,8 @@
  * spawn_timeout=MS sets how long a requester waits (default 5000).
  */
 #include "kernel/kernel.h"
-#include "kernel/cluster.h"
-#include "kernel/pool.h"
+#include "kernel/cluster/cluster.h"
+#include "kernel/cluster/pool.h"
 #include "sched/sched.h"
 #include "sched/proc.h"
 #include "sched/remote.h"

@@ -8,7 +8,7 @@
 #define SCHED_REMOTE_H
 
 #include <stdint.h>
-#include "kernel/msg.h"
+#include "kernel/cluster/msg.h"
 #include "userland/include/dm_abi.h"
 
 /* Write this node's processes into the pool table. Context: main loop. */

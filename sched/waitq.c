@@ -7,7 +7,7 @@
  * Pool-resident code: freestanding, nothing but the pool and poolsys.h.
  */
 #include "sched/waitq.h"
-#include "kernel/poolsys.h"
+#include "kernel/cluster/poolsys.h"
 
 static uint32_t next_gen(uint32_t word, uint32_t state)
 {

@@ -1,7 +1,7 @@
-/* Host side of kernel/poolsys.h for unit tests: real time, real fences. */
+/* Host side of kernel/cluster/poolsys.h for unit tests: real time, real fences. */
 #include <sched.h>
 #include <time.h>
-#include "kernel/poolsys.h"
+#include "kernel/cluster/poolsys.h"
 
 void pool_flush(const volatile void *p, size_t n)
 {

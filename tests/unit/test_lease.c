@@ -1,5 +1,5 @@
 /*
- * Host unit tests for leases (kernel/lease.c). A small node table stands in
+ * Host unit tests for leases (kernel/cluster/lease.c). A small node table stands in
  * for the pool's: the alive callback answers "up, and in this epoch" from
  * it, and tests kill nodes or bump epochs by writing it. Leases sit in a
  * shared memfd mapping; contending threads each map it at their own address.
@@ -20,7 +20,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "kernel/lease.h"
+#include "kernel/cluster/lease.h"
 
 #define SEC 1000000000ull
 #define MS  1000000ull

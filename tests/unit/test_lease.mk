@@ -1,1 +1,1 @@
-SRCS_lease := kernel/lease.c tests/unit/poolsys_host.c
+SRCS_lease := kernel/cluster/lease.c tests/unit/poolsys_host.c

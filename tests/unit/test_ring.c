@@ -1,5 +1,5 @@
 /*
- * Host unit tests for the message rings (kernel/ring.c). The "pool" is a
+ * Host unit tests for the message rings (kernel/cluster/ring.c). The "pool" is a
  * memfd; every thread or process that plays a node maps it at its own
  * address, as every VM maps the pool at its own, so the tests also check
  * that nothing in the rings is a pointer. Payloads are derived from the
@@ -21,7 +21,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "kernel/ring.h"
+#include "kernel/cluster/ring.h"
 
 struct pool { int fd; size_t size; void *base; };
 

@@ -1,1 +1,1 @@
-SRCS_ring := kernel/ring.c tests/unit/poolsys_host.c
+SRCS_ring := kernel/cluster/ring.c tests/unit/poolsys_host.c

@@ -13,7 +13,7 @@ the header's failures count goes up by one, the store the kernels poll for.
 fail_link(): a node loses the pool, as when its CXL link goes down: the
 fabric sets the link's status register and raises the error interrupt.
 Here the status register is link_down in the node's entry of the pool's node
-table (kernel/pool.h, struct pool_node) and the interrupt is an NMI sent
+table (kernel/cluster/pool.h, struct pool_node) and the interrupt is an NMI sent
 through the node's QMP socket (`inject-nmi`); the kernel's NMI handler reads
 its own link_down and from then on treats the pool as gone. The same checks
 come first (a sound pool, a node that is up, its link not down yet, its

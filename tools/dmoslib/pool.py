@@ -1,6 +1,6 @@
 """Read-only view of a dmos pool: the reader, the superblock, the node table.
 
-The kernels write the pool (kernel/pool.h is the contract; layout version 2,
+The kernels write the pool (kernel/cluster/pool.h is the contract; layout version 2,
 little endian); host tools only read it, from a pool file under /dev/shm or a
 dax character device, with the nodes running or not. read_pool() returns a
 Pool, or raises PoolError with one sentence saying why the file is not a
@@ -60,7 +60,7 @@ SUPER_FIELDS = ("magic", "version", "format_claim", "pool_size", "region_size",
                 "npages", "gshift", "chunk_pages", "region_pages", "dead_after_ms",
                 "seg_off", "nsegs", "nfutex", "futex_off", "proc_off", "procs_per_node",
                 "pad")
-POOL_SEG_BYTES = 256                # kernel/pool.h: one struct pool_seg (mm/seg.h)
+POOL_SEG_BYTES = 256                # kernel/cluster/pool.h: one struct pool_seg (mm/seg.h)
 POOL_FUTEX_BYTES = 32               # one futex waiter
 PROC_BYTES = 64                     # one struct dm_proc
 assert SUPER_FMT.size == 224 and NODE_SIZE == 64    # the C _Static_asserts
@@ -281,7 +281,7 @@ def parse(f):
 
 def check_geometry(p):
     """What is wrong with the superblock's layout of the areas, as the kernel's
-    check() in kernel/pool.c sees it (plus bounds a reader needs)."""
+    check() in kernel/cluster/pool.c sees it (plus bounds a reader needs)."""
     if not (p.lease_off or p.ring_off or p.xlate_off or p.palloc_off):
         return ["the superblock has no lease, ring, translation or allocator area "
                 "(formatted by an older kernel?)"]

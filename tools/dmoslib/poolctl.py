@@ -1,14 +1,14 @@
 """The pool's leases and message rings, read from the host (read-only).
 
-Mirrors kernel/lease.h and kernel/ring.h (with struct msg from
-kernel/msg.h); every constant keeps its C name. Each reader takes an open
+Mirrors kernel/cluster/lease.h and kernel/cluster/ring.h (with struct msg from
+kernel/cluster/msg.h); every constant keeps its C name. Each reader takes an open
 pool.PoolFile and its parsed pool.Pool and returns (info, problems): info is
 a dict ready for JSON (None when the area is unreadable), problems a list of
 sentences about damage that a kernel would trip over. Counters are read
 while the nodes run, so they are a snapshot, not an atomic whole.
 
   leases @lease_off: nleases leases, lease i on its own line at lease_off +
-    64*i (kernel/pool.h); each is one u64 word:
+    64*i (kernel/cluster/pool.h); each is one u64 word:
       0 free | LEASE_BROKEN (0xffff << 48) | (holder node + 1) << 48 | epoch
   rings @ring_off: struct ring_mesh (64 bytes: u64 magic "RINGMESH", u32
     version, u32 nodes, u32 slots, u32 ring_bytes), then nodes x nodes rings,
@@ -22,15 +22,15 @@ import struct
 
 from .pool import LINE, PoolError
 
-# kernel/lease.h
+# kernel/cluster/lease.h
 LEASE_FREE = 0
 LEASE_BROKEN = 0xFFFF << 48
 LEASE_MAX_NODE = 0xFFFD
 LEASE_EPOCH_MASK = (1 << 48) - 1
-LEASE_STRIDE = LINE                 # kernel/pool.h: one cache line per lease
-LEASE_NAMES = {0: "segment table"}  # kernel/pool.h: POOL_LEASE_SEGS
+LEASE_STRIDE = LINE                 # kernel/cluster/pool.h: one cache line per lease
+LEASE_NAMES = {0: "segment table"}  # kernel/cluster/pool.h: POOL_LEASE_SEGS
 
-# kernel/ring.h
+# kernel/cluster/ring.h
 RING_MESH_MAGIC = 0x4853454D474E4952        # "RINGMESH"
 RING_MESH_VERSION = 1
 RING_MAGIC = 0x474E4952                     # "RING"
@@ -40,7 +40,7 @@ RING_MAX_NODES = 1024
 MESH_FMT = struct.Struct("<QIIII40x")       # struct ring_mesh
 RING_CTR_FMT = struct.Struct("<QQ48xQ56xIIHH52x")   # struct ring up to slot[]
 RING_HDR = 192                              # offsetof(struct ring, slot)
-MSG_FMT = struct.Struct("<IHHII6Q")         # struct msg (kernel/msg.h)
+MSG_FMT = struct.Struct("<IHHII6Q")         # struct msg (kernel/cluster/msg.h)
 MSG_SIZE = 64
 MSG_TYPES = {0: "none", 1: "ping", 2: "pong", 3: "node_dead", 32: "shootdown",
              33: "shootdown_ack"}           # enum msg_type, as msg_name() says
@@ -71,7 +71,7 @@ def _area(f, p, off, size, what):
 
 
 def _alive(p, node, epoch):
-    """kernel/cluster.c node_alive(): state up, this epoch."""
+    """kernel/cluster/cluster.c node_alive(): state up, this epoch."""
     e = p.node(node)
     return bool(e) and e.state == "up" and e.epoch == epoch
 

@@ -2,8 +2,8 @@
 
 The host tools never write a live pool; this module makes pool files for
 tests of the readers (and of kernels that must refuse a bad pool): create()
-does what format() in kernel/pool.c does with ring_mesh_format(),
-xlate_format() and palloc_format() (kernel/ring.c, mm/xlate.c,
+does what format() in kernel/cluster/pool.c does with ring_mesh_format(),
+xlate_format() and palloc_format() (kernel/cluster/ring.c, mm/xlate.c,
 mm/palloc.c), and an Image then sets node entries, page records, chunk
 owners, leases, ring counters, translation entries and region states the way
 running kernels would. The structs and constants are the readers' (pool.py,
@@ -22,7 +22,7 @@ from .pool import (CLUSTER_ID_MAX, LINE, MAX_NODES, NODE_FMT, NODE_SIZE, NODE_ST
 
 REGION_SIZE = 32 << 20          # kernel/param.h
 DEAD_AFTER_MS = 2000
-POOL_NLEASES = 64               # kernel/pool.h
+POOL_NLEASES = 64               # kernel/cluster/pool.h
 POOL_RING_SLOTS = 64
 POOL_CHUNK_PAGES = 512
 POOL_NSEGS = 64
@@ -52,7 +52,7 @@ def palloc_layout(npages, chunk_pages=POOL_CHUNK_PAGES):
 
 
 def layout(size, nodes, region=REGION_SIZE, gshift=0):
-    """The superblock fields format() in kernel/pool.c writes."""
+    """The superblock fields format() in kernel/cluster/pool.c writes."""
     sb = dict.fromkeys(SUPER_FIELDS, 0)
     sb["node_table_off"] = PAGE_SIZE
     sb["lease_off"] = PAGE_SIZE + MAX_NODES * NODE_SIZE

@@ -8,9 +8,9 @@
  * one line saying so.
  */
 #include "kernel/kernel.h"
-#include "kernel/cluster.h"
-#include "kernel/pool.h"
-#include "kernel/lease.h"
+#include "kernel/cluster/cluster.h"
+#include "kernel/cluster/pool.h"
+#include "kernel/cluster/lease.h"
 #include "mm/palloc.h"
 #include "mm/seg.h"
 #include "mm/loss.h"

@@ -6,7 +6,7 @@
 #define KERNEL_CLUSTER_H
 
 #include <stdint.h>
-#include "kernel/msg.h"
+#include "kernel/cluster/msg.h"
 
 /* Wait until every expected node has joined, then print the membership line. */
 void cluster_wait(void);

@@ -8,11 +8,11 @@
  * flush of the line (see arch_pool_flush for why).
  */
 #include "kernel/kernel.h"
-#include "kernel/pool.h"
+#include "kernel/cluster/pool.h"
 #include "kernel/pci.h"
-#include "kernel/poolsys.h"
-#include "kernel/ring.h"
-#include "kernel/doorbell.h"
+#include "kernel/cluster/poolsys.h"
+#include "kernel/cluster/ring.h"
+#include "kernel/cluster/doorbell.h"
 #include "mm/palloc.h"
 #include "mm/xlate.h"
 #include "arch/arch.h"
@@ -317,7 +317,7 @@ int pool_init(void)
 	return pool_join();
 }
 
-/* kernel/poolsys.h, for code that lives on pool memory */
+/* kernel/cluster/poolsys.h, for code that lives on pool memory */
 void pool_flush(const volatile void *p, size_t n) { arch_pool_flush(p, n); }
 uint64_t pool_now_ns(void) { return arch_time_ns(); }
 void pool_relax(void) { arch_cpu_relax(); }

@@ -1,6 +1,6 @@
 /*
  * Single-producer single-consumer message rings in the pool, and the mesh
- * that holds one per direction per pair of nodes (layout in kernel/ring.h).
+ * that holds one per direction per pair of nodes (layout in kernel/cluster/ring.h).
  *
  * Ordering, the whole protocol in four steps:
  *   producer: load received (acquire); if there is room, store the body
@@ -13,8 +13,8 @@
  *
  * Pool-resident code: freestanding, nothing but the pool and poolsys.h.
  */
-#include "kernel/ring.h"
-#include "kernel/poolsys.h"
+#include "kernel/cluster/ring.h"
+#include "kernel/cluster/poolsys.h"
 
 #define EIO     5
 #define EAGAIN 11

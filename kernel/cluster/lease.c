@@ -1,14 +1,14 @@
 /*
  * Leases: pool-resident locks that survive the death of their holder (the
- * word's format is in kernel/lease.h). Taking a lease is one CAS from free,
+ * word's format is in kernel/cluster/lease.h). Taking a lease is one CAS from free,
  * broken, or a holder the node table no longer vouches for, to ourselves;
  * giving it back is one CAS from ourselves to free, which fails, and tells
  * the caller, if somebody broke it in between.
  *
  * Pool-resident code: freestanding, nothing but the pool and poolsys.h.
  */
-#include "kernel/lease.h"
-#include "kernel/poolsys.h"
+#include "kernel/cluster/lease.h"
+#include "kernel/cluster/poolsys.h"
 
 #define EPERM       1
 #define EBUSY      16

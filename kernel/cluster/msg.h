@@ -1,6 +1,6 @@
 /*
  * Every message one dmos kernel sends another, in one place. Kernels talk
- * through rings in the pool (kernel/ring.h): one ring per direction per pair
+ * through rings in the pool (kernel/cluster/ring.h): one ring per direction per pair
  * of nodes, each slot one cache line holding one struct msg. A receiver
  * handles them with one dispatch switch over enum msg_type.
  *
@@ -23,8 +23,8 @@
  * answer has a *_ACK (or reply) type right after it; the reply copies
  * req_id and carries its status (0 or a negative errno) in args[0].
  */
-#ifndef KERNEL_MSG_H
-#define KERNEL_MSG_H
+#ifndef KERNEL_CLUSTER_MSG_H
+#define KERNEL_CLUSTER_MSG_H
 
 #include <stdint.h>
 
@@ -104,7 +104,7 @@ static inline const char *msg_name(unsigned type)
 }
 
 /**
- * msg_call_yield - msg_call() (kernel/cluster.h) that lets this node's other
+ * msg_call_yield - msg_call() (kernel/cluster/cluster.h) that lets this node's other
  * threads run while it waits, so a node whose process waits for another
  * node can still serve that node's requests (two nodes spawning on each
  * other at once would otherwise each wait for the other until timeout)

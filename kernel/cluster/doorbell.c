@@ -8,8 +8,8 @@
  * ids: each node publishes its own in the node table.
  */
 #include "kernel/kernel.h"
-#include "kernel/doorbell.h"
-#include "kernel/cluster.h"
+#include "kernel/cluster/doorbell.h"
+#include "kernel/cluster/cluster.h"
 #include "kernel/pci.h"
 #include "arch/arch.h"
 

@@ -6,8 +6,8 @@
  * Layout (offsets into the pool device, i.e. the BAR):
  *   0                 superblock (one page): magic, version, geometry, cluster id
  *   node_table_off    node table: MAX_NODES entries of one cache line each
- *   lease_off         leases (kernel/lease.h), one cache line each
- *   ring_off          message rings, one per direction per pair (kernel/ring.h)
+ *   lease_off         leases (kernel/cluster/lease.h), one cache line each
+ *   ring_off          message rings, one per direction per pair (kernel/cluster/ring.h)
  *   seg_off           shared segments: name, pages, attachments per node (mm/seg.h)
  *   futex_off         futex waiters of the whole cluster (sched/futex.c)
  *   proc_off          every node's processes, for ps (sched/remote.c)
@@ -21,8 +21,8 @@
  * Every structure stores pool addresses, never a node's pointers. Whoever
  * arrives first at an all-zero pool formats it, writing the magic last.
  */
-#ifndef KERNEL_POOL_H
-#define KERNEL_POOL_H
+#ifndef KERNEL_CLUSTER_POOL_H
+#define KERNEL_CLUSTER_POOL_H
 
 #include <stdint.h>
 #include <stdbool.h>

@@ -6,10 +6,10 @@
  * or when the peer stops being up: a dead peer is an error, never a hang.
  */
 #include "kernel/kernel.h"
-#include "kernel/cluster.h"
-#include "kernel/pool.h"
-#include "kernel/ring.h"
-#include "kernel/doorbell.h"
+#include "kernel/cluster/cluster.h"
+#include "kernel/cluster/pool.h"
+#include "kernel/cluster/ring.h"
+#include "kernel/cluster/doorbell.h"
 #include "mm/pmem.h"
 #include "sched/sched.h"
 #include "sched/futex.h"

@@ -1,6 +1,6 @@
 /*
  * Message rings between kernels, in the pool. A ring carries struct msg
- * (kernel/msg.h) one way, from one node to another: one producer, one
+ * (kernel/cluster/msg.h) one way, from one node to another: one producer, one
  * consumer, no lock. A mesh puts the N*N rings of an N-node cluster in one
  * pool area, so node `from` finds its ring to node `to` by arithmetic.
  *
@@ -26,12 +26,12 @@
  * Nothing in the pool is a pointer; pointers in this API point into the
  * caller's mapping of the pool and are never stored.
  */
-#ifndef KERNEL_RING_H
-#define KERNEL_RING_H
+#ifndef KERNEL_CLUSTER_RING_H
+#define KERNEL_CLUSTER_RING_H
 
 #include <stddef.h>
 #include <stdint.h>
-#include "kernel/msg.h"
+#include "kernel/cluster/msg.h"
 
 #define RING_MESH_MAGIC   0x4853454D474E4952ULL  /* "RINGMESH" */
 #define RING_MESH_VERSION 1

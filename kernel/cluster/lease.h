@@ -21,8 +21,8 @@
  *
  * Put leases on their own cache line where they are contended.
  */
-#ifndef KERNEL_LEASE_H
-#define KERNEL_LEASE_H
+#ifndef KERNEL_CLUSTER_LEASE_H
+#define KERNEL_CLUSTER_LEASE_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -3,8 +3,8 @@
  * ivshmem-doorbell (MSI-X), so a message is handled at once instead of at
  * the receiver's next timer tick. Without it (ivshmem-plain) nodes poll.
  */
-#ifndef KERNEL_DOORBELL_H
-#define KERNEL_DOORBELL_H
+#ifndef KERNEL_CLUSTER_DOORBELL_H
+#define KERNEL_CLUSTER_DOORBELL_H
 
 #include <stdint.h>
 

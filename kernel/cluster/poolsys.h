@@ -1,6 +1,6 @@
 /*
  * What code that lives on pool memory needs from its surroundings. The
- * kernel provides these (kernel/pool.c, through arch_*); host unit tests
+ * kernel provides these (kernel/cluster/pool.c, through arch_*); host unit tests
  * provide their own (tests/unit/poolsys_host.c), so the same pool code runs
  * in both places unchanged.
  *
@@ -9,8 +9,8 @@
  * pool_flush() every line other nodes must see (real CXL shared between
  * hosts is not coherent; the emulation is, so flush is cheap here).
  */
-#ifndef KERNEL_POOLSYS_H
-#define KERNEL_POOLSYS_H
+#ifndef KERNEL_CLUSTER_POOLSYS_H
+#define KERNEL_CLUSTER_POOLSYS_H
 
 #include <stddef.h>
 #include <stdint.h>
