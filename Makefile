@@ -80,7 +80,7 @@ deps:
 
 run: deps
 	@$(MAKE) --no-print-directory all
-	$(DMOS) up --nodes $(NODES) --mem $(MEM) --pool $(POOL) --cluster $(CLUSTER)
+	$(DMOS) up --nodes $(NODES) --mem $(MEM) --pool $(POOL) --cluster $(CLUSTER) --node-arg all:init=init
 
 unit:
 	$(MAKE) -C tests/unit run

@@ -18,7 +18,7 @@ import signal
 import sys
 import time
 
-from . import cluster, ivshmem, params, qemu
+from . import cluster, ivshmem, params, qemu, terminal
 
 CSI = re.compile(r"\x1b\[[0-9;?]*([A-Za-z])")
 IDLE_FLUSH = 0.5        # seconds before a console line without newline is shown
@@ -48,7 +48,9 @@ class Tail:
     def __init__(self, path):
         self.path, self.f, self.buf, self.last = path, None, b"", time.monotonic()
 
-    def lines(self, final=False):
+    def lines(self, final=False, hold=False):
+        """New whole lines; a last line without its newline comes too once
+        the log has been quiet for IDLE_FLUSH (not when hold) or when final."""
         if self.f is None:
             try:
                 self.f = open(self.path, "rb")
@@ -60,10 +62,16 @@ class Tail:
             self.buf += data
             self.last = now
         *whole, self.buf = self.buf.split(b"\n")
-        if self.buf and (final or now - self.last > IDLE_FLUSH):
+        if self.buf and (final or (not hold and now - self.last > IDLE_FLUSH)):
             whole.append(self.buf)
             self.buf = b""
         return [w.decode("utf-8", "replace") for w in whole]
+
+    def take_partial(self):
+        """Read to the end; return the unfinished last line and forget it."""
+        self.lines(hold=True)
+        part, self.buf = self.buf, b""
+        return part
 
     def close(self):
         if self.f:
@@ -82,13 +90,18 @@ class Supervisor:
         self.sel = selectors.DefaultSelector()
         self.stop = None                        # why we are stopping
         self.server = None                      # Popen of the ivshmem-server
+        self.term = None                        # terminal.Terminal once every node joined
+        self.joined = set()                     # nodes whose `cluster up` line we saw
 
     # --- output ---------------------------------------------------------
     def say(self, line):
         if not self.stream:
             return
         try:
-            print(line, flush=True)
+            if self.term:
+                self.term.line(line)
+            else:
+                print(line, flush=True)
         except OSError:                         # stdout closed: keep supervising
             self.stream = False
 
@@ -196,7 +209,18 @@ class Supervisor:
 
     def poll(self):
         for key, _ in self.sel.select(0.1):
-            self._read_pipe(key.data)
+            if key.data == "stdin":
+                self.term.on_input(self.switch)
+                if not self.term.input_open:
+                    self.sel.unregister(key.fileobj)
+            elif key.data == "console":
+                if not self.term.on_output():
+                    self.sel.unregister(key.fileobj)
+                    self.term.detach()
+            else:
+                self._read_pipe(key.data)
+        if self.term and self.term.stop_request and not self.stop:
+            self.stop = self.term.stop_request
         for n, p in list(self.procs.items()):
             if p.poll() is not None:
                 self.exited(n)
@@ -223,10 +247,41 @@ class Supervisor:
                                                        .rstrip()))
 
     def pump(self, final=False):
-        """Copy new console lines of every node to stdout (foreground only)."""
+        """Copy new console lines of every node to stdout (foreground only);
+        the node the terminal is attached to shows its own bytes instead."""
         for n, t in self.tails.items():
-            for line in t.lines(final):
+            if self.term and self.term.owns(n):
+                t.take_partial()
+                continue
+            for line in t.lines(final, hold=self.term is not None):
                 self.say("node%d| %s" % (n, clean_line(line, self.color)))
+                if params.JOIN_RE.search(line):
+                    self.joined.add(n)
+        if (self.stream and self.term is None and not self.stop and terminal.wanted()
+                and len(self.joined) == self.cfg["nodes"]):
+            self.term = terminal.Terminal(self.run, self.say)
+            if self.term.input_open:
+                self.sel.register(0, selectors.EVENT_READ, "stdin")
+            self.term.start(0, self.tails[0].take_partial())
+            if self.term.sock is not None:
+                self.sel.register(self.term.sock, selectors.EVENT_READ, "console")
+
+    def switch(self, n):
+        """Attach the terminal to node n's console instead (Ctrl-] n)."""
+        old, sock = self.term.focus, self.term.sock
+        if n not in self.procs:
+            self.say("dmos| node %d is not running" % n)
+            return False
+        if sock is not None:
+            self.sel.unregister(sock)
+        if not self.term.attach(n, self.tails[n].take_partial()):
+            if sock is not None:
+                self.sel.register(sock, selectors.EVENT_READ, "console")
+            return False
+        if old is not None:
+            self.tails[old].take_partial()      # shown already, through its socket
+        self.sel.register(self.term.sock, selectors.EVENT_READ, "console")
+        return True
 
     def exited(self, n):
         """Node n's QEMU has exited: log how, remove its sockets, keep the rest."""
@@ -254,6 +309,10 @@ class Supervisor:
 
     def shutdown(self):
         """Stop every QEMU, remove sockets, pid files and the pool file."""
+        if self.term:
+            self.term.restore()
+            self.term = None
+            print(flush=True)
         self.event("stopping cluster %s: %s" % (self.cfg["cluster"], self.stop))
         if self.procs:
             pids = [p.pid for p in self.procs.values()]
