@@ -15,11 +15,7 @@
  */
 #include "mm/palloc.h"
 #include "kernel/cluster/poolsys.h"
-
-#define ENOENT 2
-#define ENOMEM 12
-#define EBUSY  16
-#define EINVAL 22
+#include "kernel/errno.h"
 
 #define PALLOC_MAGIC   0x434F4C4C4150444DULL    /* "MDPALLOC" */
 #define PALLOC_VERSION 1

@@ -14,12 +14,7 @@
  */
 #include "mm/xlate.h"
 #include "kernel/cluster/poolsys.h"
-
-#define EIO    5
-#define ENOMEM 12
-#define EBUSY  16
-#define EALREADY 114
-#define EINVAL 22
+#include "kernel/errno.h"
 
 #define XLATE_MAGIC   0x4554414C534D4D44ULL     /* "DMMSLATE" */
 #define XLATE_VERSION 2        /* 2: region failures (failures, lost and killed counts) */

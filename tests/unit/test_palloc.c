@@ -15,11 +15,7 @@
 #include <cmocka.h>
 
 #include "mm/palloc.h"
-
-#define ENOENT 2
-#define ENOMEM 12
-#define EBUSY  16
-#define EINVAL 22
+#include "kernel/errno.h"
 
 static void *pool_new(const struct palloc_geom *g, size_t *size)
 {

@@ -7,7 +7,7 @@
  * The call numbers and the register convention are in kernel/sysnum.h.
  *
  * Errors: a failing call returns a negative errno with Linux's numbers
- * (kernel/kernel.h). 1..34 are the same in newlib; for the others libc
+ * (kernel/errno.h). 1..34 are the same in newlib; for the others libc
  * maps them to newlib's numbers (userland/libc/errno.c).
  */
 #ifndef DM_ABI_H
