@@ -15,6 +15,7 @@
  */
 #include "mm/palloc.h"
 #include "kernel/cluster/poolsys.h"
+#include "kernel/bits.h"
 #include "kernel/errno.h"
 
 #define PALLOC_MAGIC   0x434F4C4C4150444DULL    /* "MDPALLOC" */
@@ -35,11 +36,6 @@ struct palloc_hdr {
 	uint64_t owners_off, bmp_off, rec_off;
 };
 _Static_assert(sizeof(struct palloc_hdr) == LINE, "palloc header is one line");
-
-static uint64_t round_up(uint64_t x, uint64_t a)
-{
-	return (x + a - 1) / a * a;
-}
 
 /* Fill in a header for @g; -EINVAL if the geometry is not supported. */
 static int layout(const struct palloc_geom *g, struct palloc_hdr *h)

@@ -14,6 +14,7 @@
  */
 #include "mm/xlate.h"
 #include "kernel/cluster/poolsys.h"
+#include "kernel/bits.h"
 #include "kernel/errno.h"
 
 #define XLATE_MAGIC   0x4554414C534D4D44ULL     /* "DMMSLATE" */
@@ -57,11 +58,6 @@ struct xv {
 	struct xlate_region *reg;
 	uint64_t nblocks, G;
 };
-
-static uint64_t round_up(uint64_t x, uint64_t a)
-{
-	return (x + a - 1) / a * a;
-}
 
 static int layout(const struct xlate_geom *g, struct xlate_hdr *h)
 {
