@@ -44,7 +44,7 @@ static int layout(const struct palloc_geom *g, struct palloc_hdr *h)
 
 	if (!g || !g->npages || g->npages >= (1ull << 40) || !g->chunk_pages ||
 	    g->chunk_pages > PALLOC_MAX_CHUNK || !g->max_nodes ||
-	    g->max_nodes > PALLOC_MAX_NODES)
+	    g->max_nodes > MAX_NODES)
 		return -EINVAL;
 	nchunks = (g->npages + g->chunk_pages - 1) / g->chunk_pages;
 	if (nchunks >= UINT32_MAX)
@@ -444,7 +444,7 @@ void palloc_stats(const void *meta, struct palloc_stats *st)
 		o = v & 0xffff;
 		if (!v)
 			st->free++;
-		else if (o >= 1 && o <= PALLOC_MAX_NODES)
+		else if (o >= 1 && o <= MAX_NODES)
 			st->used_by_node[o - 1]++;
 		if (v >> 16 & PALLOC_F_RESERVED)
 			st->reserved++;
@@ -453,7 +453,7 @@ void palloc_stats(const void *meta, struct palloc_stats *st)
 		o = __atomic_load_n(&pa.owners[c], __ATOMIC_ACQUIRE);
 		if (!o)
 			st->chunks_unowned++;
-		else if (o <= PALLOC_MAX_NODES)
+		else if (o <= MAX_NODES)
 			st->chunks_owned_by_node[o - 1]++;
 	}
 }

@@ -16,6 +16,7 @@
 #include "kernel/cluster/poolsys.h"
 #include "kernel/bits.h"
 #include "kernel/errno.h"
+#include "kernel/param.h"
 
 #define XLATE_MAGIC   0x4554414C534D4D44ULL     /* "DMMSLATE" */
 #define XLATE_VERSION 2        /* 2: region failures (failures, lost and killed counts) */
@@ -496,7 +497,7 @@ int xlate_drain_region(void *meta, struct palloc *pa, uint32_t region,
 			n = r ? (uint64_t)r : 1;
 		}
 		if (moved || !deadline)
-			deadline = pool_now_ns() + XLATE_WAIT_MS * 1000000ull;
+			deadline = pool_now_ns() + MOVE_WAIT_MS * 1000000ull;
 		else if (again && pool_now_ns() > deadline)
 			return -EBUSY;  /* a mover died mid-move? */
 		if (again)

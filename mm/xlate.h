@@ -67,8 +67,6 @@
 #define XLATE_BATCH      64             /* blocks a drain moves under one shootdown */
 #define XLATE_BATCH_PAGES 256           /* ... and pages: a node that touches one of
 					   them waits until the whole run is copied */
-#define XLATE_WAIT_MS    1000           /* a drain waits this long for a block
-					   stuck MOVING (its mover may be dead) */
 
 enum xlate_region_state {
 	XLATE_ONLINE = 0,               /* its frames back pages in use */
@@ -209,10 +207,10 @@ int xlate_move_block(void *meta, uint64_t block, uint64_t spare_block,
  * stops with an error leaves the region draining; calling it again resumes.
  * Context: one node per region; may wait in @m->shootdown.
  * Return: 0 (also for a region already offline); -ENOMEM if no spare block
- * is free; -EBUSY if blocks stayed MOVING for XLATE_WAIT_MS without any
- * progress; shootdown's error; -EIO if the region's state was changed
- * (e.g. failed) under the drain; -EINVAL for bad arguments or a failed
- * region.
+ * is free; -EBUSY if blocks stayed MOVING for MOVE_WAIT_MS (kernel/param.h)
+ * without any progress; shootdown's error; -EIO if the region's state was
+ * changed (e.g. failed) under the drain; -EINVAL for bad arguments or a
+ * failed region.
  */
 int xlate_drain_region(void *meta, struct palloc *pa, uint32_t region,
 		       const struct xlate_mover *m);

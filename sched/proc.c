@@ -17,7 +17,6 @@
 #define USER_STACK_SIZE (1UL << 20)
 #define HEAP_MAX        (512UL << 20)
 #define MMAP_BASE       VM_MMAP_BASE
-#define MAX_ARGS        32
 #define ARG_BYTES       2048
 
 struct elf64_ehdr {
@@ -83,7 +82,7 @@ static int64_t load(struct vm *vm, const uint8_t *img, uint64_t len, uint64_t *t
 /* Lay out argc, argv[] and the strings at the top of the stack; Return: the new sp. */
 static int64_t push_args(struct vm *vm, char *const argv[], int argc)
 {
-	uint64_t ptrs[MAX_ARGS + 3], sp = USER_STACK_TOP;
+	uint64_t ptrs[DM_ARGS_MAX + 3], sp = USER_STACK_TOP;
 	int n = 0;
 
 	ptrs[n++] = argc;
@@ -108,7 +107,7 @@ int proc_spawn(const char *path, char *const argv[], int argc)
 	size_t bytes = 0;
 	int err = 0;
 
-	if (argc < 1 || argc > MAX_ARGS)
+	if (argc < 1 || argc > DM_ARGS_MAX)
 		return -E2BIG;
 	for (int i = 0; i < argc; i++)
 		bytes += strlen(argv[i]) + 1;

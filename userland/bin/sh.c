@@ -21,7 +21,7 @@
 #include "dm.h"
 
 #define MAX_LINE  512
-#define MAX_WORDS 16            /* the kernel passes at most 16 arguments */
+#define MAX_WORDS DM_ARGS_MAX   /* the kernel passes at most this many arguments */
 #define MAX_JOBS  32
 
 struct job {

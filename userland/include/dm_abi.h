@@ -24,6 +24,7 @@
 #define DM_OPTIONAL     0x1     /* not vital: if it is lost the program gets an error, not death */
 
 #define DM_NODE_ANY     (-1)    /* SYS_spawn: let the cluster choose the node */
+#define DM_ARGS_MAX     16      /* SYS_spawn: arguments a program is given, argv[0] included */
 #define DM_NAME_MAX     32      /* process names, segment names, cluster id: bytes with the NUL */
 
 /* Clocks for SYS_clock_ns. */
