@@ -165,6 +165,22 @@ int xlate_resolve(const void *meta, uint64_t ppn, uint64_t *dfn)
 	return 0;
 }
 
+int xlate_resolve_wait(const void *meta, uint64_t ppn, uint64_t *dfn,
+		       void (*poll)(void))
+{
+	uint64_t deadline = pool_now_ns() + MOVE_WAIT_MS * 1000000ull;
+	int err;
+
+	while ((err = xlate_resolve(meta, ppn, dfn)) == -EBUSY) {
+		if (pool_now_ns() > deadline)
+			return -ETIMEDOUT;      /* its mover died mid-move */
+		if (poll)
+			poll();
+		pool_relax();
+	}
+	return err;
+}
+
 bool xlate_usable(void *meta, uint64_t ppn)
 {
 	struct xv v;

@@ -146,6 +146,26 @@ uint64_t xlate_lookup(const void *meta, uint64_t ppn);
 int xlate_resolve(const void *meta, uint64_t ppn, uint64_t *dfn);
 
 /**
+ * xlate_resolve_wait() - xlate_resolve(), waiting out a move of the block
+ * @meta: the table
+ * @ppn: the page
+ * @dfn: set to the frame
+ * @poll: called between tries, or NULL: the kernel answers messages there,
+ *        since the mover may be waiting for this node's shootdown ack
+ *
+ * A block is MOVING only while its mover shoots down, copies and
+ * publishes. One still MOVING after MOVE_WAIT_MS (kernel/param.h) lost its
+ * mover mid-move, and nothing clears the mark (see the move protocol), so
+ * waiting longer would wedge the caller for good.
+ * Context: as xlate_resolve(); spins, pool_relax() between tries, for up
+ * to MOVE_WAIT_MS.
+ * Return: 0; -ETIMEDOUT if the block stayed moving for MOVE_WAIT_MS;
+ * -EINVAL for a bad table or ppn.
+ */
+int xlate_resolve_wait(const void *meta, uint64_t ppn, uint64_t *dfn,
+		       void (*poll)(void));
+
+/**
  * xlate_usable() - may this pool page be handed out (palloc's predicate)
  * @meta: the table (void * to match palloc's usable())
  * @ppn: the page
