@@ -171,7 +171,7 @@ void proc_exit(int status)
 {
 	struct proc *p = current, *parent = proc_find(p->ppid);
 
-	if (p->killed && status == DM_WAIT_KILLED(9) && killsig[p - proc_table()])
+	if (p->killed && status == DM_WAIT_KILLED(DM_SIGKILL) && killsig[p - proc_table()])
 		status = DM_WAIT_KILLED(killsig[p - proc_table()]);     /* the signal it was sent */
 	if (!parent && p->ppid / PID_NODE_STRIDE != self.id)  /* its parent is on another node */
 		remote_child_exit(p->pid, p->ppid, status);
@@ -220,7 +220,7 @@ int __proc_kill(int pid, int sig, int by, bool disown)
 	struct proc *p = proc_find(pid);
 	char why[48];
 
-	if (sig < 0 || sig >= NSIG_MAX)
+	if (sig < 0 || sig >= DM_NSIG)
 		return -EINVAL;
 	if (!p || p == &proc_table()[0] || p->state == P_ZOMBIE)
 		return -ESRCH;
@@ -247,7 +247,7 @@ bool proc_kill_because(struct proc *p, int sig, const char *why)
 
 int proc_kill(int pid)
 {
-	return __proc_kill(pid, 9, current->pid, false);
+	return __proc_kill(pid, DM_SIGKILL, current->pid, false);
 }
 
 /* Free what is left of a zombie. Return: its pid. */

@@ -277,7 +277,7 @@ int proc_signal(int pid, int sig)
 {
 	int node = pid / PID_NODE_STRIDE;
 
-	if (sig < 0 || sig >= NSIG_MAX)
+	if (sig < 0 || sig >= DM_NSIG)
 		return -EINVAL;
 	if (pid <= 0 || node >= self.nodes)
 		return -ESRCH;          /* no process groups; no such node */
@@ -307,7 +307,7 @@ int remote_wait(int ppid, int pid, int *pid_out, int *status)
 		if (!k->done && (!pool.joined ||        /* we lost the pool: no word will come */
 				 __atomic_load_n(&pool.nodes[k->node].state, __ATOMIC_ACQUIRE) != NODE_UP)) {
 			k->done = true;         /* its node died: it died with it */
-			k->status = DM_WAIT_KILLED(9);
+			k->status = DM_WAIT_KILLED(DM_SIGKILL);
 		}
 		if (k->done) {
 			*pid_out = k->pid;

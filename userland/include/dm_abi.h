@@ -52,7 +52,19 @@
  * WIFEXITED()/WEXITSTATUS()/WTERMSIG() work unchanged.
  */
 #define DM_WAIT_EXITED(code)    (((code) & 0xff) << 8)  /* exit(code) or return from main */
-#define DM_WAIT_KILLED(sig)     ((sig) & 0x7f)          /* killed: signal number, e.g. 9 */
+#define DM_WAIT_KILLED(sig)     ((sig) & 0x7f)          /* killed: signal number, e.g. DM_SIGKILL */
+
+/*
+ * Signals: SYS_kill takes 0 (only check the pid) .. DM_NSIG - 1, and every
+ * one ends the process (no handlers). The kernel ends processes itself
+ * with the ones below, Linux's numbers. Newlib's <signal.h> agrees on
+ * SIGKILL and SIGSEGV, but its 7 is SIGEMT (its SIGBUS is 10): to tell
+ * why a child died, compare WTERMSIG() with these.
+ */
+#define DM_NSIG         64
+#define DM_SIGBUS       7       /* it lost vital memory (its pool region failed) */
+#define DM_SIGKILL      9       /* kill's default; no memory to be had; its node died */
+#define DM_SIGSEGV      11      /* a bad address or another CPU exception */
 
 /* SYS_fstat */
 struct dm_stat {
