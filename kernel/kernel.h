@@ -9,33 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include "kernel/errno.h"
 #include "kernel/param.h"
-
-#define EPERM    1
-#define ENOENT   2
-#define ESRCH    3
-#define EINTR    4
-#define EIO      5
-#define E2BIG    7
-#define ENOEXEC  8
-#define EBADF    9
-#define ECHILD  10
-#define ENOMEM  12
-#define EACCES  13
-#define EFAULT  14
-#define EBUSY   16
-#define EEXIST  17
-#define EINVAL  22
-#define EMFILE  24
-#define ENOSPC  28
-#define ESPIPE  29
-#define ENAMETOOLONG 36
-#define ENOSYS  38
-#define EAGAIN  11
-#define EALREADY 114
-#define EHOSTDOWN 112
-#define ETIMEDOUT 110
-#define ECANCELED 125
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define MIN(a, b) ((a) < (b) ? (a) : (b))

@@ -12,8 +12,9 @@
 #define DEAD_AFTER_MS    2000   /* no heartbeat for this long: a node is declared dead */
 #define LIVENESS_MS      100    /* how often a node looks at the others' heartbeats */
 #define MSG_TIMEOUT_MS   1000   /* a request without reply fails after this long */
-#define MOVE_WAIT_MS     1000   /* a fault on a moving block waits this long (interrupts
-				   off, so less than DEAD_AFTER_MS): its mover died */
+#define MOVE_WAIT_MS     1000   /* a fault or a drain waits this long for a moving block,
+				   then takes its mover for dead (a fault waits with
+				   interrupts off, so less than DEAD_AFTER_MS) */
 #define POOL_MIN_SIZE    (16UL << 20)   /* smallest pool a node accepts */
 #define REGION_SIZE      (32UL << 20)   /* pool region: the unit that fails */
 #define CLUSTER_ID_MAX   32     /* bytes of a cluster id, with its NUL */

@@ -22,7 +22,6 @@
 
 #define MAX_FDS   16
 #define CHUNK     256
-#define MAX_SPAWN_ARGS 16
 
 typedef int64_t (*sysfn)(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t);
 
@@ -182,7 +181,7 @@ static int64_t sys_kill(ARGS2)
 
 static int64_t sys_spawn(ARGS3)
 {
-	char path[64], args[MAX_SPAWN_ARGS][64], *argv[MAX_SPAWN_ARGS];
+	char path[64], args[DM_ARGS_MAX][64], *argv[DM_ARGS_MAX];
 	int argc = 0, n = strncpy_from_user(uvm(), path, a, sizeof(path));
 
 	UNUSED3;
@@ -196,7 +195,7 @@ static int64_t sys_spawn(ARGS3)
 			return -EFAULT;
 		if (!p)
 			break;
-		if (argc == MAX_SPAWN_ARGS)
+		if (argc == DM_ARGS_MAX)
 			return -E2BIG;
 		if ((n = strncpy_from_user(uvm(), args[argc], p, sizeof(args[0]))) < 0)
 			return n;

@@ -11,9 +11,9 @@
  * 32-bit indices relative to base_pfn, NIL ending a list.
  */
 #include "mm/buddy.h"
+#include "kernel/errno.h"
 
 #define NIL UINT32_MAX
-#define EINVAL 22
 
 enum {
 	RESERVED = 0,   /* not usable RAM (or not yet added) */

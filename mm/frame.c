@@ -6,13 +6,12 @@
 #include "kernel/kernel.h"
 #include "mm/mm.h"
 #include "mm/buddy.h"
+#include "kernel/bits.h"
 
 #define LOW_RESERVED (1UL << 20)
 
 static struct buddy buddy;
 static uint64_t total_frames;
-
-static uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); }
 
 void frame_init(const struct boot_info *bi)
 {
@@ -21,8 +20,8 @@ void frame_init(const struct boot_info *bi)
 	for (int i = 0; i < bi->nram; i++)
 		max_phys = MAX(max_phys, bi->ram[i].base + bi->ram[i].len);
 	uint64_t nframes = max_phys >> PAGE_SHIFT;
-	uint64_t meta = align_up(bi->reserved_end, PAGE_SIZE);
-	uint64_t meta_end = align_up(meta + buddy_meta_size(nframes), PAGE_SIZE);
+	uint64_t meta = round_up(bi->reserved_end, PAGE_SIZE);
+	uint64_t meta_end = round_up(meta + buddy_meta_size(nframes), PAGE_SIZE);
 
 	bool fits = false;
 	for (int i = 0; i < bi->nram; i++)
@@ -35,7 +34,7 @@ void frame_init(const struct boot_info *bi)
 	buddy_init(&buddy, 0, nframes, phys_to_virt(meta));
 	uint64_t reserved = MAX(meta_end, LOW_RESERVED);
 	for (int i = 0; i < bi->nram; i++) {
-		uint64_t s = align_up(MAX(bi->ram[i].base, reserved), PAGE_SIZE);
+		uint64_t s = round_up(MAX(bi->ram[i].base, reserved), PAGE_SIZE);
 		uint64_t e = (bi->ram[i].base + bi->ram[i].len) & ~(PAGE_SIZE - 1);
 		if (e <= s)
 			continue;

@@ -103,7 +103,7 @@ static void sweep(uint64_t seen, uint64_t now, struct found *all)
 		if (f.vital) {
 			snprintf(why, sizeof(why), "vital memory lost %s at 0x%lx",
 				 where(f.vital_region, "failed "), f.vital_va);
-			if (proc_kill_because(p, SIGBUS, why) && !pool.lost)
+			if (proc_kill_because(p, DM_SIGBUS, why) && !pool.lost)
 				xlate_count_loss(pool.xlate, f.vital_region, 0, 0, 1);
 		} else if (f.optional) {
 			uint64_t flags = arch_irq_save();
@@ -182,7 +182,7 @@ static void enter_handler(struct proc *p)
 	memcpy(saved, u, sizeof(saved));
 	if (copy_to_user(&p->vm, at_regs, saved, sizeof(saved)) ||
 	    copy_to_user(&p->vm, at_info, &info, sizeof(info))) {
-		proc_kill_because(p, SIGBUS, "optional memory lost and no stack for its exception");
+		proc_kill_because(p, DM_SIGBUS, "optional memory lost and no stack for its exception");
 		return;
 	}
 	p->loss.bytes = 0;

@@ -6,8 +6,8 @@
  * what its processes lost there and reacts:
  *
  *   vital memory (anything not allocated DM_OPTIONAL, and shared segments)
- *       the process is killed, as by SIGBUS, with the reason on the console
- *       and in its parent's wait status;
+ *       the process is killed, as by SIGBUS (DM_SIGBUS), with the reason on
+ *       the console and in its parent's wait status;
  *   optional memory (dm_alloc(..., DM_OPTIONAL))
  *       the lost pages are dropped (the next touch gets a fresh zeroed page)
  *       and the process takes an exception: on its way back to user mode it
@@ -37,8 +37,6 @@
 
 #include <stdint.h>
 #include <stdbool.h>
-
-#define SIGBUS 7                        /* what a process that lost vital memory dies of */
 
 /* A process's side of it (in struct proc). */
 struct proc_loss {

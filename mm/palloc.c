@@ -15,11 +15,8 @@
  */
 #include "mm/palloc.h"
 #include "kernel/cluster/poolsys.h"
-
-#define ENOENT 2
-#define ENOMEM 12
-#define EBUSY  16
-#define EINVAL 22
+#include "kernel/bits.h"
+#include "kernel/errno.h"
 
 #define PALLOC_MAGIC   0x434F4C4C4150444DULL    /* "MDPALLOC" */
 #define PALLOC_VERSION 1
@@ -40,11 +37,6 @@ struct palloc_hdr {
 };
 _Static_assert(sizeof(struct palloc_hdr) == LINE, "palloc header is one line");
 
-static uint64_t round_up(uint64_t x, uint64_t a)
-{
-	return (x + a - 1) / a * a;
-}
-
 /* Fill in a header for @g; -EINVAL if the geometry is not supported. */
 static int layout(const struct palloc_geom *g, struct palloc_hdr *h)
 {
@@ -52,7 +44,7 @@ static int layout(const struct palloc_geom *g, struct palloc_hdr *h)
 
 	if (!g || !g->npages || g->npages >= (1ull << 40) || !g->chunk_pages ||
 	    g->chunk_pages > PALLOC_MAX_CHUNK || !g->max_nodes ||
-	    g->max_nodes > PALLOC_MAX_NODES)
+	    g->max_nodes > MAX_NODES)
 		return -EINVAL;
 	nchunks = (g->npages + g->chunk_pages - 1) / g->chunk_pages;
 	if (nchunks >= UINT32_MAX)
@@ -452,7 +444,7 @@ void palloc_stats(const void *meta, struct palloc_stats *st)
 		o = v & 0xffff;
 		if (!v)
 			st->free++;
-		else if (o >= 1 && o <= PALLOC_MAX_NODES)
+		else if (o >= 1 && o <= MAX_NODES)
 			st->used_by_node[o - 1]++;
 		if (v >> 16 & PALLOC_F_RESERVED)
 			st->reserved++;
@@ -461,7 +453,7 @@ void palloc_stats(const void *meta, struct palloc_stats *st)
 		o = __atomic_load_n(&pa.owners[c], __ATOMIC_ACQUIRE);
 		if (!o)
 			st->chunks_unowned++;
-		else if (o <= PALLOC_MAX_NODES)
+		else if (o <= MAX_NODES)
 			st->chunks_owned_by_node[o - 1]++;
 	}
 }

@@ -42,8 +42,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "kernel/param.h"
 
-#define PALLOC_MAX_NODES   64           /* node ids 0..63 */
 #define PALLOC_MAX_CHUNK   65536        /* pages in one chunk, at most */
 #define PALLOC_KEEP_CHUNKS 1            /* empty chunks a node keeps owning */
 #define PALLOC_F_RESERVED  1            /* record flag: held by palloc_reserve */
@@ -52,7 +52,7 @@
 struct palloc_geom {
 	uint64_t npages;                /* pool pages managed, ppn 0..npages-1 */
 	uint32_t chunk_pages;           /* pages per chunk (512 = 2 MiB) */
-	uint32_t max_nodes;             /* 1..PALLOC_MAX_NODES */
+	uint32_t max_nodes;             /* 1..MAX_NODES (node ids 0..MAX_NODES-1) */
 };
 
 /* Node-local handle; the pointers are this node's view of the pool. */
@@ -75,8 +75,8 @@ struct palloc_stats {
 	uint64_t free;                  /* pages with no record */
 	uint64_t reserved;              /* pages held by palloc_reserve */
 	uint64_t chunks, chunks_unowned;
-	uint64_t used_by_node[PALLOC_MAX_NODES];
-	uint64_t chunks_owned_by_node[PALLOC_MAX_NODES];
+	uint64_t used_by_node[MAX_NODES];
+	uint64_t chunks_owned_by_node[MAX_NODES];
 };
 
 /**

@@ -27,15 +27,10 @@ bool mm_pool_fault(uint64_t addr)
 
 	if (!pool.xlate || addr < base || addr >= base + (pool.super->npages << PAGE_SHIFT))
 		return false;
-	uint64_t ppn = (addr - base) >> PAGE_SHIFT, t = arch_time_ns();
-	int err;
-	while ((err = xlate_resolve(pool.xlate, ppn, &dfn)) == -EBUSY) {
-		if (arch_time_ns() - t > MOVE_WAIT_MS * 1000000ULL)
-			return false;   /* a mover died mid-move: report the fault */
-		msg_poll();             /* the mover may be waiting for our ack */
-		arch_cpu_relax();
-	}
-	return !err && arch_poolmem_map(ppn, pool.frames_pa + (dfn << PAGE_SHIFT)) == 0;
+	uint64_t ppn = (addr - base) >> PAGE_SHIFT;
+	/* a mover that died mid-move (-ETIMEDOUT): the fault is reported */
+	return !xlate_resolve_wait(pool.xlate, ppn, &dfn, msg_poll) &&
+	       arch_poolmem_map(ppn, pool.frames_pa + (dfn << PAGE_SHIFT)) == 0;
 }
 
 /*
@@ -43,20 +38,21 @@ bool mm_pool_fault(uint64_t addr)
  * mapped with large pages: going through the translated window instead
  * would build a page table for every 2 MiB of pool this node ever touches.
  * A move that lands while we write shows as a new entry afterwards: then
- * the new frame is zeroed too.
+ * the new frame is zeroed too. Return: 0, or -ETIMEDOUT if the page's
+ * block stayed moving (its mover died mid-move).
  */
-static void zero(uint64_t ppn)
+static int zero(uint64_t ppn)
 {
 	uint64_t dfn, again;
+	int err;
 
 	do {
-		while (xlate_resolve(pool.xlate, ppn, &dfn) == -EBUSY) {
-			msg_poll();
-			arch_cpu_relax();
-		}
+		if ((err = xlate_resolve_wait(pool.xlate, ppn, &dfn, msg_poll)))
+			return err;
 		memset(pool.frames + (dfn << PAGE_SHIFT), 0, PAGE_SIZE);
 		again = xlate_lookup(pool.xlate, ppn);
 	} while (again != dfn && again != XLATE_NONE);
+	return 0;
 }
 
 int64_t pmem_alloc(uint32_t pid)
@@ -64,9 +60,12 @@ int64_t pmem_alloc(uint32_t pid)
 	if (!pool.joined)
 		return -ENOMEM;
 	int64_t ppn = palloc_alloc(pool.palloc, pid);
+	int err;
 
-	if (ppn >= 0)
-		zero(ppn);
+	if (ppn >= 0 && (err = zero(ppn))) {
+		pmem_free(ppn);         /* not zeroed: nobody may have it */
+		return err;
+	}
 	return ppn;
 }
 

@@ -14,7 +14,9 @@ void *pmem_page(uint64_t ppn);
 /**
  * pmem_alloc - one pool page, zeroed, owned by this node and process pid
  * Context: main loop.
- * Return: its ppn, or -ENOMEM (none left, or the node has no pool).
+ * Return: its ppn, or -ENOMEM (none left, or the node has no pool), or
+ * -ETIMEDOUT (its block stayed moving: a mover died mid-move; the page is
+ * given back).
  */
 int64_t pmem_alloc(uint32_t pid);
 

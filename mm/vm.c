@@ -152,16 +152,10 @@ static int map_slot(struct vm *vm, struct vm_area *a, uint64_t va, uint64_t s)
 	if (s & VM_LOCAL) {
 		pa = SLOT_ADDR(s);
 	} else {
-		uint64_t dfn, t = arch_time_ns();
-		int err;
-		while ((err = xlate_resolve(pool.xlate, s >> PAGE_SHIFT, &dfn)) == -EBUSY) {
-			if (arch_time_ns() - t > MOVE_WAIT_MS * 1000000ULL)
-				return -EBUSY;  /* its mover died mid-move */
-			msg_poll();             /* being moved: the mover may wait for our ack */
-			arch_cpu_relax();
-		}
+		uint64_t dfn;
+		int err = xlate_resolve_wait(pool.xlate, s >> PAGE_SHIFT, &dfn, msg_poll);
 		if (err)
-			return err;
+			return err;     /* -ETIMEDOUT: its mover died mid-move */
 		pa = pool.frames_pa + (dfn << PAGE_SHIFT);
 	}
 	return arch_as_map(vm->root, va, pa, a->prot);

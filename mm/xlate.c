@@ -14,12 +14,9 @@
  */
 #include "mm/xlate.h"
 #include "kernel/cluster/poolsys.h"
-
-#define EIO    5
-#define ENOMEM 12
-#define EBUSY  16
-#define EALREADY 114
-#define EINVAL 22
+#include "kernel/bits.h"
+#include "kernel/errno.h"
+#include "kernel/param.h"
 
 #define XLATE_MAGIC   0x4554414C534D4D44ULL     /* "DMMSLATE" */
 #define XLATE_VERSION 2        /* 2: region failures (failures, lost and killed counts) */
@@ -62,11 +59,6 @@ struct xv {
 	struct xlate_region *reg;
 	uint64_t nblocks, G;
 };
-
-static uint64_t round_up(uint64_t x, uint64_t a)
-{
-	return (x + a - 1) / a * a;
-}
 
 static int layout(const struct xlate_geom *g, struct xlate_hdr *h)
 {
@@ -171,6 +163,22 @@ int xlate_resolve(const void *meta, uint64_t ppn, uint64_t *dfn)
 		return -EBUSY;
 	*dfn = ((uint64_t)e << v.h->gshift) | (ppn & (v.G - 1));
 	return 0;
+}
+
+int xlate_resolve_wait(const void *meta, uint64_t ppn, uint64_t *dfn,
+		       void (*poll)(void))
+{
+	uint64_t deadline = pool_now_ns() + MOVE_WAIT_MS * 1000000ull;
+	int err;
+
+	while ((err = xlate_resolve(meta, ppn, dfn)) == -EBUSY) {
+		if (pool_now_ns() > deadline)
+			return -ETIMEDOUT;      /* its mover died mid-move */
+		if (poll)
+			poll();
+		pool_relax();
+	}
+	return err;
 }
 
 bool xlate_usable(void *meta, uint64_t ppn)
@@ -505,7 +513,7 @@ int xlate_drain_region(void *meta, struct palloc *pa, uint32_t region,
 			n = r ? (uint64_t)r : 1;
 		}
 		if (moved || !deadline)
-			deadline = pool_now_ns() + XLATE_WAIT_MS * 1000000ull;
+			deadline = pool_now_ns() + MOVE_WAIT_MS * 1000000ull;
 		else if (again && pool_now_ns() > deadline)
 			return -EBUSY;  /* a mover died mid-move? */
 		if (again)

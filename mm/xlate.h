@@ -67,8 +67,6 @@
 #define XLATE_BATCH      64             /* blocks a drain moves under one shootdown */
 #define XLATE_BATCH_PAGES 256           /* ... and pages: a node that touches one of
 					   them waits until the whole run is copied */
-#define XLATE_WAIT_MS    1000           /* a drain waits this long for a block
-					   stuck MOVING (its mover may be dead) */
 
 enum xlate_region_state {
 	XLATE_ONLINE = 0,               /* its frames back pages in use */
@@ -148,6 +146,26 @@ uint64_t xlate_lookup(const void *meta, uint64_t ppn);
 int xlate_resolve(const void *meta, uint64_t ppn, uint64_t *dfn);
 
 /**
+ * xlate_resolve_wait() - xlate_resolve(), waiting out a move of the block
+ * @meta: the table
+ * @ppn: the page
+ * @dfn: set to the frame
+ * @poll: called between tries, or NULL: the kernel answers messages there,
+ *        since the mover may be waiting for this node's shootdown ack
+ *
+ * A block is MOVING only while its mover shoots down, copies and
+ * publishes. One still MOVING after MOVE_WAIT_MS (kernel/param.h) lost its
+ * mover mid-move, and nothing clears the mark (see the move protocol), so
+ * waiting longer would wedge the caller for good.
+ * Context: as xlate_resolve(); spins, pool_relax() between tries, for up
+ * to MOVE_WAIT_MS.
+ * Return: 0; -ETIMEDOUT if the block stayed moving for MOVE_WAIT_MS;
+ * -EINVAL for a bad table or ppn.
+ */
+int xlate_resolve_wait(const void *meta, uint64_t ppn, uint64_t *dfn,
+		       void (*poll)(void));
+
+/**
  * xlate_usable() - may this pool page be handed out (palloc's predicate)
  * @meta: the table (void * to match palloc's usable())
  * @ppn: the page
@@ -209,10 +227,10 @@ int xlate_move_block(void *meta, uint64_t block, uint64_t spare_block,
  * stops with an error leaves the region draining; calling it again resumes.
  * Context: one node per region; may wait in @m->shootdown.
  * Return: 0 (also for a region already offline); -ENOMEM if no spare block
- * is free; -EBUSY if blocks stayed MOVING for XLATE_WAIT_MS without any
- * progress; shootdown's error; -EIO if the region's state was changed
- * (e.g. failed) under the drain; -EINVAL for bad arguments or a failed
- * region.
+ * is free; -EBUSY if blocks stayed MOVING for MOVE_WAIT_MS (kernel/param.h)
+ * without any progress; shootdown's error; -EIO if the region's state was
+ * changed (e.g. failed) under the drain; -EINVAL for bad arguments or a
+ * failed region.
  */
 int xlate_drain_region(void *meta, struct palloc *pa, uint32_t region,
 		       const struct xlate_mover *m);

@@ -17,7 +17,6 @@
 #define USER_STACK_SIZE (1UL << 20)
 #define HEAP_MAX        (512UL << 20)
 #define MMAP_BASE       VM_MMAP_BASE
-#define MAX_ARGS        32
 #define ARG_BYTES       2048
 
 struct elf64_ehdr {
@@ -83,7 +82,7 @@ static int64_t load(struct vm *vm, const uint8_t *img, uint64_t len, uint64_t *t
 /* Lay out argc, argv[] and the strings at the top of the stack; Return: the new sp. */
 static int64_t push_args(struct vm *vm, char *const argv[], int argc)
 {
-	uint64_t ptrs[MAX_ARGS + 3], sp = USER_STACK_TOP;
+	uint64_t ptrs[DM_ARGS_MAX + 3], sp = USER_STACK_TOP;
 	int n = 0;
 
 	ptrs[n++] = argc;
@@ -108,7 +107,7 @@ int proc_spawn(const char *path, char *const argv[], int argc)
 	size_t bytes = 0;
 	int err = 0;
 
-	if (argc < 1 || argc > MAX_ARGS)
+	if (argc < 1 || argc > DM_ARGS_MAX)
 		return -E2BIG;
 	for (int i = 0; i < argc; i++)
 		bytes += strlen(argv[i]) + 1;
@@ -172,7 +171,7 @@ void proc_exit(int status)
 {
 	struct proc *p = current, *parent = proc_find(p->ppid);
 
-	if (p->killed && status == DM_WAIT_KILLED(9) && killsig[p - proc_table()])
+	if (p->killed && status == DM_WAIT_KILLED(DM_SIGKILL) && killsig[p - proc_table()])
 		status = DM_WAIT_KILLED(killsig[p - proc_table()]);     /* the signal it was sent */
 	if (!parent && p->ppid / PID_NODE_STRIDE != self.id)  /* its parent is on another node */
 		remote_child_exit(p->pid, p->ppid, status);
@@ -221,7 +220,7 @@ int __proc_kill(int pid, int sig, int by, bool disown)
 	struct proc *p = proc_find(pid);
 	char why[48];
 
-	if (sig < 0 || sig >= NSIG_MAX)
+	if (sig < 0 || sig >= DM_NSIG)
 		return -EINVAL;
 	if (!p || p == &proc_table()[0] || p->state == P_ZOMBIE)
 		return -ESRCH;
@@ -248,7 +247,7 @@ bool proc_kill_because(struct proc *p, int sig, const char *why)
 
 int proc_kill(int pid)
 {
-	return __proc_kill(pid, 9, current->pid, false);
+	return __proc_kill(pid, DM_SIGKILL, current->pid, false);
 }
 
 /* Free what is left of a zombie. Return: its pid. */

@@ -8,12 +8,10 @@
 
 #include <stdbool.h>
 
-#define NSIG_MAX 64                     /* signals are 1..63; 0 only checks the pid */
-
 /**
  * __proc_kill - kill process pid of this node
- * @sig: 0 only checks that pid exists; 1..63 ends it with that signal as
- *       its wait status (dmos has no signal handlers: every signal kills)
+ * @sig: 0 only checks that pid exists; 1..DM_NSIG-1 ends it with that signal
+ *       as its wait status (dmos has no signal handlers: every signal kills)
  * @by: the killer's pid, for the reason its parent and the log see
  * @disown: its parent gave up on it; it ends without telling the parent
  * Context: any (also the message dispatch, interrupts off).

@@ -38,7 +38,6 @@
 #define SPAWN_TIMEOUT_MS 5000
 #define KILL_TIMEOUT_MS  2000
 #define MAX_RKIDS        64
-#define MAX_ARGS         16
 #define MAX_SENT         32             /* spawn requests this node has out at once */
 
 enum spawn_state { SPAWN_SENT = 1, SPAWN_TAKEN, SPAWN_CANCELLED };
@@ -48,7 +47,7 @@ struct spawn_req {                      /* in a pool page */
 	uint32_t gen;                   /* the request's generation, also in MSG_SPAWN */
 	int32_t argc;
 	char path[64];
-	char argv[MAX_ARGS][64];
+	char argv[DM_ARGS_MAX][64];
 };
 
 _Static_assert(sizeof(struct spawn_req) <= 4096, "a spawn request fits one pool page");
@@ -82,7 +81,7 @@ static struct incoming {
 	bool used, taken;
 	int32_t argc;
 	char path[64];
-	char argv[MAX_ARGS][64];
+	char argv[DM_ARGS_MAX][64];
 } incoming[8];
 
 static struct dm_proc *slice(int node)
@@ -226,7 +225,7 @@ int proc_spawn_on(int node, const char *path, char *const argv[], int argc)
 	}
 	if (node == -1 || node == self.id)
 		return proc_spawn(path, argv, argc);
-	if (node < 0 || node >= self.nodes || argc > MAX_ARGS)
+	if (node < 0 || node >= self.nodes || argc > DM_ARGS_MAX)
 		return node < 0 || node >= self.nodes ? -EINVAL : -E2BIG;
 	if (!pool.joined || __atomic_load_n(&pool.nodes[node].state, __ATOMIC_ACQUIRE) != NODE_UP)
 		return -EHOSTDOWN;
@@ -278,7 +277,7 @@ int proc_signal(int pid, int sig)
 {
 	int node = pid / PID_NODE_STRIDE;
 
-	if (sig < 0 || sig >= NSIG_MAX)
+	if (sig < 0 || sig >= DM_NSIG)
 		return -EINVAL;
 	if (pid <= 0 || node >= self.nodes)
 		return -ESRCH;          /* no process groups; no such node */
@@ -308,7 +307,7 @@ int remote_wait(int ppid, int pid, int *pid_out, int *status)
 		if (!k->done && (!pool.joined ||        /* we lost the pool: no word will come */
 				 __atomic_load_n(&pool.nodes[k->node].state, __ATOMIC_ACQUIRE) != NODE_UP)) {
 			k->done = true;         /* its node died: it died with it */
-			k->status = DM_WAIT_KILLED(9);
+			k->status = DM_WAIT_KILLED(DM_SIGKILL);
 		}
 		if (k->done) {
 			*pid_out = k->pid;
@@ -424,7 +423,7 @@ static int take(struct incoming *in)
 					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		return -ECANCELED;
 	arch_pool_flush(r, sizeof(r->state));
-	in->argc = r->argc > 0 && r->argc <= MAX_ARGS ? r->argc : 0;
+	in->argc = r->argc > 0 && r->argc <= DM_ARGS_MAX ? r->argc : 0;
 	strlcpy(in->path, r->path, sizeof(in->path));
 	for (int a = 0; a < in->argc; a++)
 		strlcpy(in->argv[a], r->argv[a], sizeof(in->argv[a]));
@@ -454,7 +453,7 @@ static void serve(struct incoming *in)
 		if (now < in->due_ns)
 			return;
 	}
-	char *argv[MAX_ARGS];
+	char *argv[DM_ARGS_MAX];
 	for (int a = 0; a < in->argc; a++)
 		argv[a] = in->argv[a];
 	int pid = in->argc ? proc_spawn(in->path, argv, in->argc) : -EINVAL;

@@ -164,5 +164,5 @@ void sched_user_return(void)
 		schedule();
 	loss_user_return();
 	if (current->killed)
-		proc_exit(DM_WAIT_KILLED(9));           /* as if by SIGKILL */
+		proc_exit(DM_WAIT_KILLED(DM_SIGKILL));
 }

@@ -59,7 +59,7 @@ int proc_spawn(const char *path, char *const argv[], int argc);
 void proc_exit(int status) __attribute__((noreturn));
 
 /* Kill the current process after a fault it caused, saying why; its parent
- * sees it killed by signal sig (11, SIGSEGV, for a fault; 9 for no memory). */
+ * sees it killed by signal sig (DM_SIGSEGV for a fault, DM_SIGKILL for no memory). */
 void proc_fault(const char *what, int sig, uint64_t rip, uint64_t addr) __attribute__((noreturn));
 
 /**

@@ -117,11 +117,11 @@ static void user_trap(struct trapframe *tf)
 		/* Memory it may use but no page to be had: it dies of that, as
 		 * by SIGKILL like Linux's OOM killer, not of a bad address. */
 		if (err == -ENOMEM)
-			proc_fault("out of memory", 9, tf->rip, read_cr2());
+			proc_fault("out of memory", DM_SIGKILL, tf->rip, read_cr2());
 		else if (err)
-			proc_fault("page fault", 11, tf->rip, read_cr2());
+			proc_fault("page fault", DM_SIGSEGV, tf->rip, read_cr2());
 	} else if (tf->vector < 32) {
-		proc_fault(exc_names[tf->vector] ? exc_names[tf->vector] : "CPU exception", 11,
+		proc_fault(exc_names[tf->vector] ? exc_names[tf->vector] : "CPU exception", DM_SIGSEGV,
 			   tf->rip, 0);
 	}
 	sched_user_return();

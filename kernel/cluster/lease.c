@@ -9,11 +9,7 @@
  */
 #include "kernel/cluster/lease.h"
 #include "kernel/cluster/poolsys.h"
-
-#define EPERM       1
-#define EBUSY      16
-#define EINVAL     22
-#define ETIMEDOUT 110
+#include "kernel/errno.h"
 
 static bool valid(const struct lease *l, int node, uint64_t epoch)
 {

@@ -16,6 +16,7 @@
 #include "mm/palloc.h"
 #include "mm/xlate.h"
 #include "arch/arch.h"
+#include "kernel/bits.h"
 
 #define IVSHMEM_VENDOR 0x1af4
 #define IVSHMEM_DEVICE 0x1110
@@ -46,8 +47,6 @@ static bool zero(const volatile void *p, uint64_t n)
 			return false;
 	return true;
 }
-
-static uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); }
 
 /* Translation granularity from xlate=4k|2m (the formatter's choice). */
 static uint32_t gshift_arg(void)
@@ -80,18 +79,18 @@ static int format(volatile struct pool_super *sb, uint64_t size)
 	sb->ring_off = sb->lease_off + POOL_NLEASES * 64;
 	sb->ring_slots = POOL_RING_SLOTS;
 	sb->ring_size = ring_mesh_size(self.nodes, POOL_RING_SLOTS);
-	sb->seg_off = align_up(sb->ring_off + sb->ring_size, 64);
+	sb->seg_off = round_up(sb->ring_off + sb->ring_size, 64);
 	sb->nsegs = POOL_NSEGS;
 	sb->futex_off = sb->seg_off + POOL_NSEGS * POOL_SEG_BYTES;
 	sb->nfutex = POOL_NFUTEX;
-	sb->proc_off = align_up(sb->futex_off + POOL_NFUTEX * POOL_FUTEX_BYTES, 64);
+	sb->proc_off = round_up(sb->futex_off + POOL_NFUTEX * POOL_FUTEX_BYTES, 64);
 	sb->procs_per_node = POOL_PROCS_PER_NODE;
-	sb->xlate_off = align_up(sb->proc_off + MAX_NODES * POOL_PROCS_PER_NODE * 64UL, 64);
+	sb->xlate_off = round_up(sb->proc_off + MAX_NODES * POOL_PROCS_PER_NODE * 64UL, 64);
 	xg.region_pages = MIN(region, size) >> PAGE_SHIFT;
 	sb->xlate_size = xlate_meta_size(&xg);
-	sb->palloc_off = align_up(sb->xlate_off + sb->xlate_size, 64);
+	sb->palloc_off = round_up(sb->xlate_off + sb->xlate_size, 64);
 	sb->palloc_size = palloc_meta_size(&pg);
-	sb->data_off = align_up(sb->palloc_off + sb->palloc_size, 2UL << 20);
+	sb->data_off = round_up(sb->palloc_off + sb->palloc_size, 2UL << 20);
 	if (!sb->ring_size || !sb->xlate_size || !sb->palloc_size || sb->data_off + (4UL << 20) > size)
 		return -ENOSPC;
 

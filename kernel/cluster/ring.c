@@ -15,10 +15,7 @@
  */
 #include "kernel/cluster/ring.h"
 #include "kernel/cluster/poolsys.h"
-
-#define EIO     5
-#define EAGAIN 11
-#define EINVAL 22
+#include "kernel/errno.h"
 
 #define LD(p)        __atomic_load_n((p), __ATOMIC_RELAXED)
 #define ST(p, v)     __atomic_store_n((p), (v), __ATOMIC_RELAXED)

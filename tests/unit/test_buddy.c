@@ -14,8 +14,7 @@
 #include <cmocka.h>
 
 #include "mm/buddy.h"
-
-#define EINVAL 22
+#include "kernel/errno.h"
 
 struct ref {
 	uint64_t base, n;

@@ -5,7 +5,6 @@
  * shared memfd mapping; contending threads each map it at their own address.
  */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -21,6 +20,7 @@
 #include <cmocka.h>
 
 #include "kernel/cluster/lease.h"
+#include "kernel/errno.h"
 
 #define SEC 1000000000ull
 #define MS  1000000ull

@@ -15,11 +15,7 @@
 #include <cmocka.h>
 
 #include "mm/palloc.h"
-
-#define ENOENT 2
-#define ENOMEM 12
-#define EBUSY  16
-#define EINVAL 22
+#include "kernel/errno.h"
 
 static void *pool_new(const struct palloc_geom *g, size_t *size)
 {
@@ -48,7 +44,7 @@ static uint64_t used_total(const struct palloc_stats *st)
 	uint64_t n = 0;
 	int i;
 
-	for (i = 0; i < PALLOC_MAX_NODES; i++)
+	for (i = 0; i < MAX_NODES; i++)
 		n += st->used_by_node[i];
 	return n;
 }
@@ -96,7 +92,7 @@ static void test_geometry(void **state)
 	assert_int_equal(palloc_meta_size(&bad), 0);
 	bad = g, bad.chunk_pages = PALLOC_MAX_CHUNK + 1;
 	assert_int_equal(palloc_meta_size(&bad), 0);
-	bad = g, bad.max_nodes = PALLOC_MAX_NODES + 1;
+	bad = g, bad.max_nodes = MAX_NODES + 1;
 	assert_int_equal(palloc_meta_size(&bad), 0);
 	assert_int_equal(palloc_meta_size(NULL), 0);
 	assert_int_equal(palloc_format(zero, &bad), -EINVAL);

@@ -7,7 +7,6 @@
  * from a good one.
  */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -22,6 +21,7 @@
 #include <cmocka.h>
 
 #include "kernel/cluster/ring.h"
+#include "kernel/errno.h"
 
 struct pool { int fd; size_t size; void *base; };
 

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <pthread.h>
 #include <sched.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "xlate_env.h"
@@ -232,6 +233,117 @@ static void test_move_errors(void **state)
 	assert_int_equal(xlate_drain_region(e->xmeta, &e->pa, 3, &e->mv), 0);
 	assert_int_equal(xlate_region_state(e->xmeta, 3), XLATE_OFFLINE);
 	assert_int_equal(xlate_lookup(e->xmeta, 512), 512);  /* moved back */
+	env_free(e);
+}
+
+/*
+ * Waiting out a move (xlate_resolve_wait). The waiter's poll callback
+ * stands for the kernel's msg_poll(), where a node acks the mover's
+ * shootdown.
+ */
+static int polls, acked;
+
+static void count_poll(void)
+{
+	polls++;
+}
+
+static void ack_poll(void)
+{
+	polls++;
+	__atomic_store_n(&acked, 1, SC);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The mover waits in its shootdown for the waiter's ack. */
+static int wait_for_ack(struct env *e, uint64_t ppn)
+{
+	(void)ppn;
+	e->in_shootdown = NULL;
+	while (!__atomic_load_n(&acked, SC))
+		sched_yield();
+	return 0;
+}
+
+/* The mover stops after marking the blocks, for longer than a fault
+ * waits: to the fault it is dead. Block 5 and spare 2 * REGION. */
+static int dead_mover(struct env *e, uint64_t ppn)
+{
+	uint64_t dfn = XLATE_NONE, t = now_ns();
+
+	e->in_shootdown = NULL;
+	polls = 0;
+	assert_int_equal(xlate_resolve_wait(e->xmeta, ppn, &dfn, count_poll), -ETIMEDOUT);
+	t = now_ns() - t;
+	assert_true(t >= MOVE_WAIT_MS * 1000000ull);
+	assert_true(t < 2 * MOVE_WAIT_MS * 1000000ull);
+	assert_true(polls > 0);
+	assert_true(dfn == XLATE_NONE);                 /* nothing to map */
+	assert_int_equal(xlate_resolve(e->xmeta, 2 * REGION, &dfn), -EBUSY);
+	return 0;
+}
+
+struct mover_arg {
+	struct env *e;
+	uint64_t block, spare;
+	int ret;
+};
+
+static void *mover(void *arg)
+{
+	struct mover_arg *m = arg;
+
+	m->ret = xlate_move_block(m->e->xmeta, m->block, m->spare, &m->e->mv);
+	return NULL;
+}
+
+static void test_resolve_wait(void **state)
+{
+	struct env *e = env_new(0);
+	struct mover_arg m = { e, 5, 3 * REGION, -1 };
+	uint64_t dfn, t;
+	pthread_t th;
+
+	(void)state;
+	assert_int_equal(xlate_resolve_wait(e->xmeta, NPAGES, &dfn, NULL), -EINVAL);
+	assert_int_equal(xlate_resolve_wait(e->xmeta, 5, NULL, NULL), -EINVAL);
+	assert_int_equal(xlate_resolve_wait(NULL, 5, &dfn, NULL), -EINVAL);
+	assert_int_equal(xlate_resolve_wait(e->xmeta, 5, &dfn, NULL), 0);
+	assert_int_equal(dfn, 5);
+
+	/* A live mover, held up until the waiter acks: the wait ends with
+	 * the move, at the new frame, long before MOVE_WAIT_MS. */
+	stamp(e, 5, 0x55);
+	polls = acked = 0;
+	e->in_shootdown = wait_for_ack;
+	assert_int_equal(pthread_create(&th, NULL, mover, &m), 0);
+	while (xlate_resolve(e->xmeta, 5, &dfn) != -EBUSY)
+		sched_yield();
+	t = now_ns();
+	assert_int_equal(xlate_resolve_wait(e->xmeta, 5, &dfn, ack_poll), 0);
+	assert_true(now_ns() - t < MOVE_WAIT_MS * 1000000ull / 2);
+	assert_int_equal(dfn, 3 * REGION);
+	assert_true(polls > 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(m.ret, 0);
+	assert_true(stamped(e, 5, 0x55));
+
+	/* A dead mover: -ETIMEDOUT after MOVE_WAIT_MS, not a wedged node.
+	 * Nothing was changed by the wait: once the mover goes on after
+	 * all, the block resolves to where it went, data intact. */
+	e->in_shootdown = dead_mover;
+	assert_int_equal(xlate_move_block(e->xmeta, 5, 2 * REGION, &e->mv), 0);
+	assert_null(e->in_shootdown);                   /* the waiter ran */
+	assert_int_equal(xlate_resolve_wait(e->xmeta, 5, &dfn, NULL), 0);
+	assert_int_equal(dfn, 2 * REGION);
+	assert_true(stamped(e, 5, 0x55));
 	env_free(e);
 }
 
@@ -555,6 +667,7 @@ int main(void)
 		cmocka_unit_test(test_region_states),
 		cmocka_unit_test(test_move_block),
 		cmocka_unit_test(test_move_errors),
+		cmocka_unit_test(test_resolve_wait),
 		cmocka_unit_test(test_drain_args),
 		cmocka_unit_test(test_drain_4k),
 		cmocka_unit_test(test_drain_2m),

@@ -17,14 +17,7 @@
 
 #include "mm/palloc.h"
 #include "mm/xlate.h"
-
-#define ENOENT 2
-#define EIO    5
-#define ENOMEM 12
-#define EBUSY  16
-#define EINVAL 22
-#define ETIMEDOUT 110
-#define EALREADY 114
+#include "kernel/errno.h"
 
 #define FRAME 4096
 #define NPAGES 8192                     /* 32 MiB pool */

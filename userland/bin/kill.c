@@ -23,8 +23,8 @@ int main(int argc, char **argv)
 	if (i < argc && argv[i][0] == '-' && argv[i][1]) {
 		char *end;
 		long s = strtol(argv[i] + 1, &end, 10);
-		if (*end || s < 0 || s >= 64) {
-			printf("kill: %s: not a signal number (0 to 63)\n", argv[i]);
+		if (*end || s < 0 || s >= DM_NSIG) {
+			printf("kill: %s: not a signal number (0 to %d)\n", argv[i], DM_NSIG - 1);
 			return 2;
 		}
 		sig = (int)s;

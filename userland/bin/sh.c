@@ -21,7 +21,7 @@
 #include "dm.h"
 
 #define MAX_LINE  512
-#define MAX_WORDS 16            /* the kernel passes at most 16 arguments */
+#define MAX_WORDS DM_ARGS_MAX   /* the kernel passes at most this many arguments */
 #define MAX_JOBS  32
 
 struct job {
@@ -74,7 +74,8 @@ static void report(const char *name, int pid, int status, int verbose)
 {
 	if (WIFSIGNALED(status))
 		printf("sh: %s (pid %d) killed by signal %d%s\n", name, pid, WTERMSIG(status),
-		       WTERMSIG(status) == 11 ? " (fault)" : WTERMSIG(status) == 9 ? " (killed)" : "");
+		       WTERMSIG(status) == DM_SIGSEGV ? " (fault)" :
+		       WTERMSIG(status) == DM_SIGKILL ? " (killed)" : "");
 	else if (WEXITSTATUS(status) || verbose)
 		printf("sh: %s (pid %d) exited with status %d\n", name, pid, WEXITSTATUS(status));
 }

@@ -37,7 +37,7 @@ int dm_free(void *addr, size_t bytes);          /* the address and size given to
  * pages read as zero from then on, ready to be rebuilt. Without a handler
  * (NULL, the default) the program just goes on. Losing vital memory (all
  * that is not DM_OPTIONAL, and shared segments) kills the process as by
- * SIGBUS, with the reason on the node's console.
+ * SIGBUS (its parent sees DM_SIGBUS), with the reason on the console.
  */
 int dm_on_loss(void (*handler)(const struct dm_loss *loss));
 

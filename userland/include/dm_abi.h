@@ -7,7 +7,7 @@
  * The call numbers and the register convention are in kernel/sysnum.h.
  *
  * Errors: a failing call returns a negative errno with Linux's numbers
- * (kernel/kernel.h). 1..34 are the same in newlib; for the others libc
+ * (kernel/errno.h). 1..34 are the same in newlib; for the others libc
  * maps them to newlib's numbers (userland/libc/errno.c).
  */
 #ifndef DM_ABI_H
@@ -24,6 +24,7 @@
 #define DM_OPTIONAL     0x1     /* not vital: if it is lost the program gets an error, not death */
 
 #define DM_NODE_ANY     (-1)    /* SYS_spawn: let the cluster choose the node */
+#define DM_ARGS_MAX     16      /* SYS_spawn: arguments a program is given, argv[0] included */
 #define DM_NAME_MAX     32      /* process names, segment names, cluster id: bytes with the NUL */
 
 /* Clocks for SYS_clock_ns. */
@@ -51,7 +52,19 @@
  * WIFEXITED()/WEXITSTATUS()/WTERMSIG() work unchanged.
  */
 #define DM_WAIT_EXITED(code)    (((code) & 0xff) << 8)  /* exit(code) or return from main */
-#define DM_WAIT_KILLED(sig)     ((sig) & 0x7f)          /* killed: signal number, e.g. 9 */
+#define DM_WAIT_KILLED(sig)     ((sig) & 0x7f)          /* killed: signal number, e.g. DM_SIGKILL */
+
+/*
+ * Signals: SYS_kill takes 0 (only check the pid) .. DM_NSIG - 1, and every
+ * one ends the process (no handlers). The kernel ends processes itself
+ * with the ones below, Linux's numbers. Newlib's <signal.h> agrees on
+ * SIGKILL and SIGSEGV, but its 7 is SIGEMT (its SIGBUS is 10): to tell
+ * why a child died, compare WTERMSIG() with these.
+ */
+#define DM_NSIG         64
+#define DM_SIGBUS       7       /* it lost vital memory (its pool region failed) */
+#define DM_SIGKILL      9       /* kill's default; no memory to be had; its node died */
+#define DM_SIGSEGV      11      /* a bad address or another CPU exception */
 
 /* SYS_fstat */
 struct dm_stat {

@@ -1,5 +1,5 @@
 /*
- * The kernel reports errors with Linux's errno numbers (kernel/kernel.h);
+ * The kernel reports errors with Linux's errno numbers (kernel/errno.h);
  * newlib numbers them its own way from 35 up (ENOSYS is 38 in one and 88
  * in the other). This table maps the kernel's to newlib's.
  */

@@ -1,0 +1,41 @@
+/*
+ * The error numbers of the kernel: every function that fails returns one
+ * of these, negated, and system calls hand them to programs as they are.
+ * The values are Linux's (the same as glibc's, so host unit tests that
+ * also see <errno.h> get identical definitions). Newlib agrees for 1..34;
+ * userland/libc/errno.c maps the larger ones to newlib's numbers, and needs
+ * an entry for each one added here.
+ *
+ * Nothing but macros: pool-resident code and the host unit tests include
+ * this file on its own, without kernel/kernel.h.
+ */
+#ifndef KERNEL_ERRNO_H
+#define KERNEL_ERRNO_H
+
+#define EPERM            1
+#define ENOENT           2
+#define ESRCH            3
+#define EINTR            4
+#define EIO              5
+#define E2BIG            7
+#define ENOEXEC          8
+#define EBADF            9
+#define ECHILD          10
+#define EAGAIN          11
+#define ENOMEM          12
+#define EACCES          13
+#define EFAULT          14
+#define EBUSY           16
+#define EEXIST          17
+#define EINVAL          22
+#define EMFILE          24
+#define ENOSPC          28
+#define ESPIPE          29
+#define ENAMETOOLONG    36
+#define ENOSYS          38
+#define ETIMEDOUT      110
+#define EHOSTDOWN      112
+#define EALREADY       114
+#define ECANCELED      125
+
+#endif
