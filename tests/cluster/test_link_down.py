@@ -1,4 +1,4 @@
-"""A node loses the pool: DESIGN.md's per-node link-down fault.
+"""A node loses the pool: the link-down fault of docs/design.md (section 12).
 
 The injector (`dmos fail-link N`) plays the CXL fabric: it sets link_down in
 node N's node-table entry and raises an NMI in that node. Node N must keep

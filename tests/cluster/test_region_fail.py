@@ -1,4 +1,4 @@
-"""Region failure and optional memory: what DESIGN.md's fault table asks.
+"""Region failure and optional memory: what docs/design.md (section 12) asks.
 
 A region of the pool fails (the host injector, `dmos fail-region`, wipes it
 and marks it failed). Processes that held optional memory there take an
