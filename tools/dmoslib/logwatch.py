@@ -6,7 +6,7 @@ of them from where it left off, keeps its text cleaned of carriage returns
 and terminal escape codes (marks are offsets into that text), and answers
 the questions every host program asks of it: does a line match yet (search,
 wait, line), what was the last thing said (last), what is new since the
-last look (new_lines, for streaming). until() is the one polling loop under
+last look (new_lines, take_partial: for streaming). until() is the one polling loop under
 every wait with a deadline; a test that waits for a process to exit or a
 pool field to change uses it too.
 
@@ -57,7 +57,7 @@ class LogWatch:
         self.dec = codecs.getincrementaldecoder("utf-8")("replace")
         self.whole = ""                         # cleaned text up to the last newline
         self.partial = ""                       # raw text after it
-        self.served = 0                         # how much of text new_lines() handed out
+        self.served = 0                         # how much of whole new_lines() handed out
         self.grew = time.monotonic()            # when the file last grew
 
     @property
@@ -100,18 +100,37 @@ class LogWatch:
         """The last n lines that are not blank (stripped), oldest first."""
         return [w.strip() for w in self.update().split("\n") if w.strip()][-n:]
 
-    def new_lines(self, final=False):
-        """The lines completed since the last call; a line still without its
-        newline too once the file has not grown for IDLE_FLUSH seconds (or
-        with final). What such a line gets later comes as a line of its own."""
-        text = self.update()
-        upto = len(self.whole)
-        if self.partial and (final or time.monotonic() - self.grew > IDLE_FLUSH):
-            upto = len(text)
-        if upto <= self.served:
-            return []
-        chunk, self.served = text[self.served:upto], upto
+    def _hand_out(self, upto):
+        """Count the text up to offset upto as handed out by new_lines()."""
+        chunk, self.served = self.whole[self.served:upto], upto
         if self.stream:
-            cut = min(self.served, len(self.whole))
-            self.whole, self.served = self.whole[cut:], self.served - cut
+            self.whole, self.served = self.whole[upto:], 0
+        return chunk
+
+    def _close_partial(self):
+        """Take the line without its newline as if it had ended; returns it raw."""
+        raw, self.partial = self.partial, ""
+        self.whole += clean_line(raw, self.keep_color)
+        return raw
+
+    def new_lines(self, final=False, hold=False):
+        """The lines completed since the last call; a line still without its
+        newline too with final, or (unless hold) once the file has not grown
+        for IDLE_FLUSH seconds. What such a line gets later comes as a line
+        of its own."""
+        self.update()
+        if self.partial and (final or (not hold and time.monotonic() - self.grew > IDLE_FLUSH)):
+            self._close_partial()
+        chunk = self._hand_out(len(self.whole))
+        if not chunk:
+            return []
         return chunk[:-1].split("\n") if chunk.endswith("\n") else chunk.split("\n")
+
+    def take_partial(self):
+        """Read to the end and hand out the line without its newline, raw (escape
+        codes and all, as bytes): for a terminal that shows the rest itself.
+        The lines before it are handed out too, unseen."""
+        self.update()
+        raw = self._close_partial()
+        self._hand_out(len(self.whole))
+        return raw.encode("utf-8")
