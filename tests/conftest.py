@@ -1,44 +1,41 @@
-"""Harness of the cluster tests: boot clusters with tools/dmos, drive them, check them.
+"""Fixtures of every pytest test: tests/tools (the host tools on their own:
+refusals, the pool inspector and the fault injector on synthetic pool
+files, the ivshmem-server) and tests/cluster (booted clusters).
 
-Run with `/usr/bin/python3 -m pytest tests/cluster`. Fixtures:
+Run with `/usr/bin/python3 -m pytest tests/tools tests/cluster`. Fixtures:
 
   dmos          run the CLI: dmos("status", "--json") -> CompletedProcess (no raise)
   cluster_name  a fresh unique cluster name, t<pid>-<n>
   launch        launch(nodes=3, mem="64M", pool="64M", node_args={1: "fault=pf"})
-                -> Cluster, booted with `up --detach` and every node joined (the
-                doorbell on; extra=["--no-doorbell"] for ivshmem-plain). Every
-                cluster is taken down at teardown and checked for leftovers (QEMUs,
-                the ivshmem-server, pool file, sockets, pid files); its run dir is
-                deleted when the test passed (kept on failure, or always with
-                DMOS_KEEP_RUNS=1).
+                -> dmoslib.drive.Cluster, booted with `up --detach` and every node
+                joined (the doorbell on; extra=["--no-doorbell"] for ivshmem-plain).
+                Every cluster is taken down at teardown and checked for leftovers
+                (QEMUs, the ivshmem-server, pool file, sockets, pid files); its run
+                dir is deleted when the test passed (kept on failure, or always
+                with DMOS_KEEP_RUNS=1).
   iso           the ISO booted: $DMOS_TEST_ISO, else build/dmos.iso
 
-Mark tests that boot nodes with @pytest.mark.boot: they are skipped, with the
-reason, while the ISO does not exist. write_pool() builds synthetic pool files
-for tests of the pool readers (dmoslib.poolimage lays them out as a kernel would).
+The harness itself, drive.Cluster, is the benchmarks' and tools/experiment's
+too. Mark tests that boot nodes with @pytest.mark.boot: they are skipped,
+with the reason, while the ISO does not exist. write_pool() builds synthetic
+pool files for tests of the pool readers (dmoslib.poolimage lays them out as
+a kernel would); poolcheck.py has the checks of pool files both folders use.
 """
 
 import itertools
-import json
 import os
-import re
 import shutil
-import signal
-import subprocess
 import sys
-import time
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DMOS = os.path.join(REPO, "tools", "dmos")
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PYTHON = "/usr/bin/python3"
 ISO = os.environ.get("DMOS_TEST_ISO") or os.path.join(REPO, "build", "dmos.iso")
 sys.path.insert(0, os.path.join(REPO, "tools"))
 
-from dmoslib import console, params, pool as poolmod, poolimage, qemu  # noqa: E402
+from dmoslib import drive, pool as poolmod, poolimage  # noqa: E402
 
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _names = itertools.count(1)
 
 
@@ -64,10 +61,9 @@ def pytest_runtest_makereport(item, call):
     setattr(item, "rep_" + rep.when, rep)
 
 
-def run_dmos(*args, timeout=120, **kw):
-    """Run tools/dmos with Debian's python; returns the CompletedProcess."""
-    return subprocess.run([PYTHON, DMOS] + [str(a) for a in args], cwd=REPO,
-                          capture_output=True, text=True, timeout=timeout, **kw)
+def run_dmos(*args, **kw):
+    """Run tools/dmos; returns the CompletedProcess whatever its exit status."""
+    return drive.dmos(*args, check=False, **kw)
 
 
 @pytest.fixture
@@ -89,227 +85,31 @@ def iso():
     return ISO
 
 
-def clean_text(data):
-    return ANSI.sub("", data.replace("\r", ""))
-
-
-class Cluster:
-    """One cluster booted by a test; see the module docstring."""
-
-    def __init__(self, name, nodes, result=None, proc=None, output=None):
-        self.name, self.nodes = name, nodes
-        self.run_dir = params.run_dir_for(name)
-        self.result = result            # CompletedProcess of `up --detach`
-        self.proc = proc                # Popen of a foreground `up`
-        self.output_path = output
-        self.is_down = False
-
-    # --- what the launcher recorded -------------------------------------
-    def cfg(self):
-        with open(os.path.join(self.run_dir, "cluster.json")) as f:
-            return json.load(f)
-
-    @property
-    def pool_path(self):
-        return self.cfg()["pool_path"]
-
-    def pids(self):
-        """{node: qemu pid} as the launcher recorded them."""
-        return {nd["id"]: nd["pid"] for nd in self.cfg()["node"]}
-
-    def alive(self, n):
-        nd = self.cfg()["node"][n]
-        return bool(nd["pid"]) and qemu.is_node(nd["pid"], nd["start"], self.name, n)
-
-    def supervisor_pid(self):
-        try:
-            with open(os.path.join(self.run_dir, "supervisor.pid")) as f:
-                return int(f.read().split()[0])
-        except OSError:
-            return None
-
-    def qemu_procs(self):
-        """Pids of every QEMU process of this cluster (pgrep, not the records)."""
-        r = subprocess.run(["pgrep", "-f", "--", "-name dmos-%s-node" % self.name],
-                           capture_output=True, text=True)
-        return [int(p) for p in r.stdout.split()]
-
-    def server_procs(self):
-        """Pids of this cluster's ivshmem-server (pgrep by its socket path)."""
-        r = subprocess.run(["pgrep", "-f", "--", "ivshmem-server --socket %s "
-                            % os.path.join(self.run_dir, "ivshmem.sock")],
-                           capture_output=True, text=True)
-        return [int(p) for p in r.stdout.split()]
-
-    def server_log(self):
-        """The ivshmem-server's log ('' with --no-doorbell)."""
-        try:
-            with open(os.path.join(self.run_dir, "ivshmem.log")) as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
-
-    # --- consoles ---------------------------------------------------------
-    def log(self, n):
-        """Node n's console so far, without carriage returns or escape codes."""
-        try:
-            with open(os.path.join(self.run_dir, "node%d.log" % n), "rb") as f:
-                return clean_text(f.read().decode("utf-8", "replace"))
-        except FileNotFoundError:
-            return ""
-
-    def mark(self, n):
-        """A position in node n's log; wait_line(..., since=mark) looks after it."""
-        return len(self.log(n))
-
-    def wait_line(self, n, regex, timeout=30, since=0):
-        """Wait until a line of node n's console matches regex; returns the match."""
-        rx = re.compile(regex, re.MULTILINE)
-        deadline = time.monotonic() + timeout
-        while True:
-            text = self.log(n)
-            m = rx.search(text, since)
-            if m:
-                return m
-            if time.monotonic() > deadline:
-                tail = "\n".join(text[since:].splitlines()[-15:])
-                raise AssertionError("node %d of %s: no line matching %r within %g s "
-                                     "(qemu %s); last lines:\n%s" % (
-                                         n, self.name, regex, timeout,
-                                         "alive" if self.alive(n) else "exited", tail))
-            time.sleep(0.05)
-
-    def wait_all(self, regex, timeout=30):
-        return [self.wait_line(n, regex, timeout) for n in range(self.nodes)]
-
-    def send(self, n, text, timeout=10):
-        """Type text on node n's serial console. Waits until QEMU has read it
-        all: QEMU drops what is still unread when the client hangs up, and it
-        reads only as fast as the guest empties its UART."""
-        if not console.type_into(os.path.join(self.run_dir, "node%d.sock" % n), text, timeout):
-            raise AssertionError("node %d of %s did not read %r within %g s"
-                                 % (n, self.name, text, timeout))
-
-    def qmp(self, n, command, **arguments):
-        return qemu.qmp(os.path.join(self.run_dir, "node%d.qmp" % n), command,
-                        arguments or None)
-
-    def launcher_log(self):
-        with open(os.path.join(self.run_dir, "launcher.log")) as f:
-            return f.read()
-
-    def output(self):
-        """stdout+stderr of a foreground `dmos up` so far."""
-        with open(self.output_path) as f:
-            return f.read()
-
-    # --- the pool and the CLI ----------------------------------------------
-    def pool(self):
-        """The pool's superblock and node table (dmoslib.pool.Pool)."""
-        return poolmod.read_pool(self.pool_path)
-
-    def status(self):
-        r = run_dmos("status", "--cluster", self.name, "--json")
-        return json.loads(r.stdout)["clusters"][0]
-
-    def dmos(self, *args, **kw):
-        """Run a dmos command about this cluster (adds --cluster NAME)."""
-        return run_dmos(*args, "--cluster", self.name, **kw)
-
-    def kill(self, n):
-        r = self.dmos("kill", n)
-        assert r.returncode == 0, r.stderr
-        return r
-
-    # --- the end ----------------------------------------------------------
-    def interrupt(self, timeout=30):
-        """Ctrl-C to a foreground `dmos up`; returns its exit status."""
-        self.proc.send_signal(signal.SIGINT)
-        rc = self.proc.wait(timeout)
-        self.is_down = True
-        return rc
-
-    def down(self, check=True):
-        """Take the cluster down (idempotent); returns the CompletedProcess or None."""
-        if self.is_down:
-            return None
-        self.is_down = True
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            self.proc.wait(30)
-            return None
-        r = self.dmos("down")
-        if check:
-            assert r.returncode == 0, "dmos down: %s%s" % (r.stdout, r.stderr)
-        return r
-
-    def leftovers(self):
-        """Anything the cluster should not have left: QEMUs, the ivshmem-server,
-        pool, sockets, pid files."""
-        left = ["qemu pid %d" % p for p in self.qemu_procs()]
-        left += ["ivshmem-server pid %d" % p for p in self.server_procs()]
-        for path in [params.pool_path_for(self.name)]:
-            if os.path.exists(path):
-                left.append(path)
-        if os.path.isdir(self.run_dir):
-            left += [f for f in os.listdir(self.run_dir)
-                     if f.endswith((".sock", ".qmp", ".pid"))]
-        return left
-
-    def wait_clean(self, timeout=15):
-        """Wait until nothing is left; returns what still is after timeout."""
-        deadline = time.monotonic() + timeout
-        while self.leftovers() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        return self.leftovers()
-
-    def force_clean(self):
-        for pid in self.qemu_procs() + self.server_procs() + (
-                [self.supervisor_pid()] if self.supervisor_pid() else []):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        run_dmos("down", "--cluster", self.name)
-        if os.path.exists(params.pool_path_for(self.name)):
-            os.unlink(params.pool_path_for(self.name))
-
-
 @pytest.fixture
 def launch(request, tmp_path):
     """Factory: launch(nodes=3, mem="64M", pool="64M", node_args=None, detach=True,
-    check=True, timeout=60, extra=()) -> Cluster.
+    check=True, timeout=60, extra=(), name=None) -> drive.Cluster.
 
     detach=True runs `dmos up --detach` and (check=True) asserts every node
-    joined; detach=False starts a foreground `dmos up` whose output is in
-    cluster.output(). node_args maps a node id (or "all") to its arguments.
+    joined; detach=False starts a foreground `dmos up` whose output
+    cluster.output() follows. node_args maps a node id (or "all") to its
+    arguments.
     """
     made = []
 
     def _launch(nodes=3, mem="64M", pool="64M", node_args=None, detach=True,
                 check=True, timeout=60, extra=(), name=None):
         name = name or new_name()
-        args = ["up", "--cluster", name, "-n", nodes, "--mem", mem, "--pool", pool,
-                "--iso", ISO]
-        for n, a in (node_args or {}).items():
-            args += ["--node-arg", "%s:%s" % (n, a)]
-        args += list(extra)
-        if detach:
-            r = run_dmos(*args, "--detach", "--timeout", timeout, timeout=timeout + 60)
-            c = Cluster(name, nodes, result=r)
+        opts = dict(mem=mem, pool=pool, node_args=node_args, iso=ISO, extra=extra)
+        if not detach:
+            c = drive.Cluster.start(name, nodes, str(tmp_path / ("%s.out" % name)), **opts)
             made.append(c)
-            if check:
-                assert r.returncode == 0, "dmos up failed (%d):\n%s%s" % (
-                    r.returncode, r.stdout, r.stderr)
-            else:
-                c.is_down = r.returncode != 0
             return c
-        out = tmp_path / ("%s.out" % name)
-        with open(out, "w") as f:
-            p = subprocess.Popen([PYTHON, DMOS] + [str(a) for a in args], cwd=REPO,
-                                 stdin=subprocess.DEVNULL, stdout=f, stderr=f)
-        c = Cluster(name, nodes, proc=p, output=str(out))
+        c = drive.Cluster.up(name, nodes, timeout=timeout, check=False, **opts)
         made.append(c)
+        if check:
+            assert not c.is_down, "dmos up failed (%d):\n%s%s" % (
+                c.result.returncode, c.result.stdout, c.result.stderr)
         return c
 
     yield _launch
