@@ -2,7 +2,7 @@
 #
 #   make            build the kernel and the bootable ISO (build/dmos.iso)
 #   make run        boot a cluster of NODES (default 3) nodes and watch it
-#   make test       run every test: host unit tests, then cluster tests
+#   make test       run every test: host unit tests, tool tests, cluster tests
 #   make bench      run the benchmarks, write bench/RESULTS.md
 #   make gdb        boot a cluster with node GDB_NODE waiting for gdb
 #
@@ -28,7 +28,7 @@ LDFLAGS := -nostdlib -static -no-pie -Wl,--no-warn-rwx-segments -Wl,--build-id=n
 KSRCS := $(wildcard arch/x86_64/*.S arch/x86_64/*.c kernel/*.c kernel/cluster/*.c mm/*.c sched/*.c)
 KOBJS := $(patsubst %,$(B)/obj/%.o,$(basename $(KSRCS)))
 
-.PHONY: all deps run test unit cluster-test bench gdb clean
+.PHONY: all deps run test unit tools-test cluster-test bench gdb clean
 all: $(B)/dmos.iso
 
 $(B)/obj/%.o: %.c
@@ -86,11 +86,16 @@ unit:
 	$(MAKE) -C tests/unit run
 	$(MAKE) -C userland check host-test
 
+# The host tools on their own (no kernel booted): tests/tools.
+tools-test:
+	$(PYTHON) -m pytest -q tests/tools
+
 cluster-test: all
 	$(PYTHON) -m pytest -q tests/cluster
 
 test: deps
 	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory tools-test
 	@$(MAKE) --no-print-directory cluster-test
 
 bench: deps

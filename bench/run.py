@@ -28,12 +28,11 @@ import re
 import statistics
 import subprocess
 import sys
-import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DMOS = [sys.executable, os.path.join(REPO, "tools", "dmos")]
 sys.path.insert(0, os.path.join(REPO, "tools"))
 from dmoslib import drive  # noqa: E402
+from dmoslib.logwatch import until  # noqa: E402
 RESULTS = os.path.join(REPO, "bench", "RESULTS.md")
 
 
@@ -41,31 +40,14 @@ def say(msg):
     print("bench: " + msg, file=sys.stderr, flush=True)
 
 
-def dmos(*args, check=True):
-    r = subprocess.run(DMOS + list(args), capture_output=True, text=True)
-    if check and r.returncode != 0:
-        raise SystemExit("bench: dmos %s failed:\n%s%s" % (" ".join(args), r.stdout, r.stderr))
-    return r
-
-
-def up_timed(name, nodes, extra=()):
-    """Launch a detached cluster; return the seconds until every node joined."""
-    t0 = time.monotonic()
-    dmos("up", "--detach", "--nodes", str(nodes), "--mem", "64M", "--pool", "64M",
-         "--cluster", name, "--timeout", "60", *extra)
-    return time.monotonic() - t0
-
-
 def bench_join(counts, rounds):
     rows = []
     for n in counts:
         times = []
         for r in range(rounds):
-            name = "bench-join-%d-%d" % (os.getpid(), n)
-            try:
-                times.append(up_timed(name, n))
-            finally:
-                dmos("down", "--cluster", name, check=False)
+            with drive.Cluster.up("bench-join-%d-%d" % (os.getpid(), n), n, pool="64M",
+                                  timeout=60) as c:
+                times.append(c.booted)
             say("join %d nodes, round %d/%d: %.2f s" % (n, r + 1, rounds, times[-1]))
         rows.append((n, min(times), statistics.median(times)))
     return rows
@@ -74,8 +56,9 @@ def bench_join(counts, rounds):
 class Cluster(drive.Cluster):
     """A benchmark's cluster: named after the benchmark, 256M pool, 64M nodes."""
 
-    def __init__(self, tag, nodes, extra=()):
-        super().__init__("bench-%s-%d" % (tag, os.getpid()), nodes, extra=extra)
+    @classmethod
+    def bench(cls, tag, nodes, extra=()):
+        return cls.up("bench-%s-%d" % (tag, os.getpid()), nodes, extra=extra)
 
     def moves(self):
         """Translation blocks moved so far, as node 0's `pool` command reports."""
@@ -84,7 +67,7 @@ class Cluster(drive.Cluster):
 
 
 def bench_palloc():
-    c = Cluster("palloc", 3)
+    c = Cluster.bench("palloc", 3)
     try:
         say("palloc: one node alone, then three at once")
         alone = int(c.run([0], "bench palloc 3", r"node %d: bench palloc: (\d+) alloc")[0].group(1))
@@ -98,7 +81,7 @@ def bench_palloc():
 def bench_ping():
     rows = []
     for mode, extra in (("doorbell", ()), ("polled", ("--no-doorbell",))):
-        c = Cluster("ping", 2, extra)
+        c = Cluster.bench("ping", 2, extra)
         try:
             say("ping: 1000 round trips, %s" % mode)
             m = c.run([0], "ping 1 1000", r"node %d -> 1: 1000 round trips, min (\d+) us, "
@@ -112,7 +95,7 @@ def bench_ping():
 def bench_move():
     rows = []
     for gran, count in (("4k", 200), ("2m", 20)):
-        c = Cluster("move", 2, ("--node-arg", "all:xlate=" + gran))
+        c = Cluster.bench("move", 2, ("--node-arg", "all:xlate=" + gran))
         try:
             say("move: %d moves at %s granularity" % (count, gran))
             m = c.run([0], "bench move %d" % count, r"node %d: bench move: \d+ moves of (\d+) KiB, "
@@ -126,7 +109,7 @@ def bench_move():
 
 
 def bench_drain():
-    c = Cluster("drain", 3)
+    c = Cluster.bench("drain", 3)
     try:
         say("drain: fill regions 0 and 1 from node 1, drain region 1 from node 0")
         c.run([1], "hold 16000", r"node %d: hold: \d+ pool pages taken")
@@ -144,14 +127,14 @@ def bench_drain():
 
 
 def bench_ubench():
-    c = Cluster("ubench", 2)
+    c = Cluster.bench("ubench", 2)
     try:
         say("ubench: programs on node 0 (and node 1 for the handoff)")
         rows = []
         for line in ("ubench", "ubench handoff"):
             m = c.run([0], "run " + line, r"node %d: run: ubench \(pid \d+\) exited with status (\d+)")[0]
             if m.group(1) != "0":
-                raise SystemExit("bench: `%s` failed (see %s)" % (line, c.dir))
+                raise SystemExit("bench: `%s` failed (see %s)" % (line, c.run_dir))
             rows += re.findall(r"^ubench: ([a-z_]+) ([\d.]+) (\S+)", c.log(0), re.M)
         seen, out = set(), []
         for name, value, unit in rows:
@@ -167,12 +150,12 @@ def bench_region_fail(rounds):
     """Host time from the injection to each reaction, seen in the node logs (5 ms polls)."""
     seen = {"noticed": [], "exception": [], "killed": []}
     for r in range(rounds):
-        c = Cluster("fail", 3, ("--node-arg", "all:region=8"))
+        c = Cluster.bench("fail", 3, ("--node-arg", "all:region=8"))
         try:
             ready = r"lossy: pid (\d+): .* ready"
             opt = int(c.run([0], "spawn lossy 4", ready)[0].group(1))
             vital = int(c.run([1], "spawn lossy --vital 4", ready)[0].group(1))
-            regions = {reg["region"] for reg in c.pool()["regions"]
+            regions = {reg["region"] for reg in c.inspect()["regions"]
                        if str(opt) in reg["used_by_pid"] or str(vital) in reg["used_by_pid"]}
             if len(regions) != 1:
                 raise SystemExit("bench: the two programs' pages span regions %s" % sorted(regions))
@@ -185,7 +168,7 @@ def bench_region_fail(rounds):
             found = c.watch(waits, timeout=30, poll=0.005)
             if len(found) != len(waits):
                 raise SystemExit("bench: region failure: missing %s (see %s)"
-                                 % (sorted(set(waits) - set(found), key=str), c.dir))
+                                 % (sorted(set(waits) - set(found), key=str), c.run_dir))
             seen["noticed"].append(max(found[n][1] for n in range(3)) - t0)
             seen["exception"].append(found["exception"][1] - t0)
             seen["killed"].append(found["killed"][1] - t0)
@@ -201,7 +184,7 @@ def bench_link_down(rounds):
     """Host time from the NMI to each reaction, seen in the node logs (5 ms polls)."""
     seen = {"noticed": [], "exception": [], "killed": [], "declared": []}
     for r in range(rounds):
-        c = Cluster("link", 3)
+        c = Cluster.bench("link", 3)
         try:
             ready = r"lossy: pid (\d+): .* ready"
             opt = int(c.run([1], "spawn lossy 4", ready)[0].group(1))
@@ -216,7 +199,7 @@ def bench_link_down(rounds):
             found = c.watch(waits, timeout=30, poll=0.005)
             if len(found) != len(waits):
                 raise SystemExit("bench: link down: missing %s (see %s)"
-                                 % (sorted(set(waits) - set(found), key=str), c.dir))
+                                 % (sorted(set(waits) - set(found), key=str), c.run_dir))
             for what in ("noticed", "exception", "killed"):
                 seen[what].append(found[what][1] - t0)
             seen["declared"].append(min(found[n][1] for n in (0, 2)) - t0)
@@ -228,20 +211,13 @@ def bench_link_down(rounds):
 
 
 def bench_frames():
-    name = "bench-frames-%d" % os.getpid()
-    try:
-        up_timed(name, 1, ("--node-arg", "0:bench=frames"))
-        log = os.path.join(REPO, "build", "run", name, "node0.log")
-        pat = re.compile(r"bench frames order (\d+): (\d+) ns per alloc\+free")
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            found = pat.findall(open(log, errors="replace").read())
-            if len(found) == 3:
-                return [(int(o), int(ns)) for o, ns in found]
-            time.sleep(0.1)
-        raise SystemExit("bench: node 0 printed no frame benchmark in 60 s (see %s)" % log)
-    finally:
-        dmos("down", "--cluster", name, check=False)
+    pat = re.compile(r"bench frames order (\d+): (\d+) ns per alloc\+free")
+    with drive.Cluster.up("bench-frames-%d" % os.getpid(), 1, pool="64M", timeout=60,
+                          node_args={0: "bench=frames"}) as c:
+        if not until(lambda: len(pat.findall(c.log(0))) == 3, 60, 0.1):
+            raise SystemExit("bench: node 0 printed no frame benchmark in 60 s (see %s)"
+                             % c.run_dir)
+        return [(int(o), int(ns)) for o, ns in pat.findall(c.log(0))]
 
 
 def section(title, intro, headers, rows):
@@ -257,15 +233,18 @@ def main():
     args = ap.parse_args()
     say("running; each cluster launch takes a few seconds")
 
-    join = bench_join((1, 3, 8), args.rounds)
-    frames = bench_frames()
-    palloc_alone, palloc_three = bench_palloc()
-    pings = bench_ping()
-    moves = bench_move()
-    drain_ms, drain_pages = bench_drain()
-    ubench = bench_ubench()
-    fails = bench_region_fail(args.rounds)
-    links = bench_link_down(args.rounds)
+    try:
+        join = bench_join((1, 3, 8), args.rounds)
+        frames = bench_frames()
+        palloc_alone, palloc_three = bench_palloc()
+        pings = bench_ping()
+        moves = bench_move()
+        drain_ms, drain_pages = bench_drain()
+        ubench = bench_ubench()
+        fails = bench_region_fail(args.rounds)
+        links = bench_link_down(args.rounds)
+    except drive.DriveError as e:
+        raise SystemExit("bench: %s" % e) from None
 
     qemu = subprocess.run(["qemu-system-x86_64", "--version"], capture_output=True,
                           text=True).stdout.split("\n")[0]

@@ -62,7 +62,7 @@ def test_cluster_boots_and_every_node_joins(launch, nodes):
     assert all(e.state == "absent" for e in p.nodes[nodes:])
 
     before = heartbeats(c)
-    time.sleep(1.0)
+    time.sleep(1.0)             # a duration, not a wait: the beats of one second
     after = heartbeats(c)
     for n in range(nodes):
         assert after[n] - before[n] >= 20, "node %d heartbeat barely moved: %s -> %s" % (
@@ -84,7 +84,7 @@ def test_deliberate_fault_halts_only_that_node(launch):
                                r"\(declared by node \d\))" % n, timeout=10) for n in (0, 2)]
     assert sum("declared dead" in m.group(0) for m in declared) == 1, declared
     before = heartbeats(c)
-    time.sleep(1.0)
+    time.sleep(1.0)             # a duration: one second in which node 1 must not beat
     after = heartbeats(c)
     p = c.pool()
     assert p.node(1).state == "dead"

@@ -11,7 +11,7 @@ back everything it held; every other node goes on untouched.
 
 import pytest
 
-from test_region_fail import alive_after, inspect, spawn_lossy
+from test_region_fail import alive_after, spawn_lossy
 
 
 @pytest.mark.boot
@@ -22,9 +22,9 @@ def test_a_node_that_loses_the_pool_keeps_running_on_local_memory(launch):
     local = spawn_lossy(c, 1, "--local 4", "local")
     other = spawn_lossy(c, 0, "4", "optional pool")
     mark = c.mark(1)
-    c.send(1, "hold 100\n")
+    c.send(1, "hold 100")
     c.wait_line(1, r"node 1: hold: 100 pool pages taken", timeout=10, since=mark)
-    held = inspect(c)["allocator"]["used_by_node"]["1"]
+    held = c.inspect()["allocator"]["used_by_node"]["1"]
     assert held == 2 * 1024 + 100
 
     marks = [c.mark(n) for n in range(3)]
@@ -57,21 +57,21 @@ def test_a_node_that_loses_the_pool_keeps_running_on_local_memory(launch):
 
     # node 1 runs on: its monitor answers, ps shows the survivors on local memory
     mark = c.mark(1)
-    c.send(1, "ps\n")
+    c.send(1, "ps")
     c.wait_line(1, r"node 1: ps: 3 processes$", timeout=10, since=mark)
     lines = c.log(1)[mark:]
     assert "lossy" in lines and " 0 pool  lossy" in lines, lines
     mark = c.mark(1)
-    c.send(1, "nodes\n")
+    c.send(1, "nodes")
     c.wait_line(1, r"node 1: nodes: this node has no pool$", timeout=10, since=mark)
     mark = c.mark(1)
-    c.send(1, "run free\n")
+    c.send(1, "run free")
     c.wait_line(1, r"^this node has no pool \(none found, or its link went down\)$", timeout=10,
                 since=mark)
     # programs still start there and work on local memory, futexes included
     tests = "spawn_exit_status alloc_local nanosleep futex_eagain futex_timeout futex_wake_nobody"
     mark = c.mark(1)
-    c.send(1, "run dmtest %s\n" % tests)
+    c.send(1, "run dmtest %s" % tests)
     m = c.wait_line(1, r"^dmtest: (\d+) passed, (\d+) failed", timeout=60, since=mark)
     assert (int(m.group(1)), int(m.group(2))) == (6, 0), c.log(1)[mark:]
     for n in range(3):
@@ -79,7 +79,7 @@ def test_a_node_that_loses_the_pool_keeps_running_on_local_memory(launch):
         assert "DATA CORRUPT" not in text and "CPU exception" not in text, text
 
     # the pool: node 1 is dead with its link down, nothing of it is left
-    info = inspect(c)
+    info = c.inspect()
     n1 = info["nodes"][1]
     assert n1["state"] == "dead" and n1["link_down"] is True
     assert "1" not in info["allocator"]["used_by_node"]

@@ -20,7 +20,8 @@ import time
 
 import pytest
 
-from test_programs import RUN_DONE, run
+from dmoslib.logwatch import until
+from test_programs import run
 
 SPAWNED = r"node %d: spawn: %s is pid (\d+)"
 
@@ -29,7 +30,7 @@ def spawn(c, n, line):
     """Start a program on node n's monitor without waiting; returns its pid."""
     prog = line.split()[0]
     mark = c.mark(n)
-    c.send(n, "spawn " + line + "\n")
+    c.send(n, "spawn " + line)
     return int(c.wait_line(n, SPAWNED % (n, re.escape(prog)), since=mark).group(1))
 
 
@@ -44,7 +45,7 @@ def local_free_kib(c, n):
 def pool_used(c, n):
     """Pool pages node n uses now (the monitor's `pool`)."""
     mark = c.mark(n)
-    c.send(n, "pool\n")
+    c.send(n, "pool")
     c.wait_line(n, r"node %d: pool: \d+ pages" % n, since=mark)
     m = re.search(r"node %d uses (\d+) pool pages" % n, c.log(n)[mark:])
     assert m, c.log(n)[mark:]
@@ -54,7 +55,7 @@ def pool_used(c, n):
 def pid_alive(c, n, pid):
     """Is pid still in node n's process list (the monitor's `ps`)?"""
     mark = c.mark(n)
-    c.send(n, "ps\n")
+    c.send(n, "ps")
     m = c.wait_line(n, r"node %d: ps: (\d+) processes" % n, since=mark)
     return re.search(r"^\[[ \d.]+\]\s+%d\s" % pid, c.log(n)[mark:m.start()], re.M) is not None
 
@@ -62,7 +63,7 @@ def pid_alive(c, n, pid):
 def procs(c, n):
     """Names of node n's processes (the monitor's `ps`)."""
     mark = c.mark(n)
-    c.send(n, "ps\n")
+    c.send(n, "ps")
     m = c.wait_line(n, r"node %d: ps: (\d+) processes" % n, since=mark)
     text = c.log(n)[mark:m.start()]
     return re.findall(r"^\[[ \d.]+\]\s+\d+\s+\d+\s+\w+.*?\s(\S+)\s*$", text, re.M)
@@ -112,16 +113,20 @@ def test_a_killed_caller_stops_its_allocation_and_gives_everything_back(launch):
     base = pool_used(c, 0)
     mark = c.mark(0)
     pid = spawn(c, 0, "bigalloc 1800 pool")           # 10 s or more of filling
-    time.sleep(1.5)
-    t0 = time.monotonic()
-    assert pool_used(c, 0) > base + 1000, "the allocation did not start"
-    assert time.monotonic() - t0 < 3, "the monitor could not answer during the allocation"
+
+    def filling():
+        """Has it taken 1000 pages yet? The monitor must answer meanwhile."""
+        t0 = time.monotonic()
+        used = pool_used(c, 0)
+        assert time.monotonic() - t0 < 3, "the monitor could not answer during the allocation"
+        return used > base + 1000
+    assert until(filling, 10, 0.2), "the allocation did not start"
     t0 = time.monotonic()
     status, out = run(c, 0, "kill %d" % pid)
     assert status == 0, out
-    while "bigalloc" in procs(c, 0):
-        assert time.monotonic() - t0 < 3, "bigalloc still runs 3 s after its kill"
-        time.sleep(0.2)
+    # nothing prints when a spawned process dies of a signal: ps says it
+    assert until(lambda: "bigalloc" not in procs(c, 0), 3, 0.2), \
+        "bigalloc still runs 3 s after its kill"
     print("killed during its allocation; gone %.1f s after the kill" % (time.monotonic() - t0))
     assert "bigalloc: 1800 MiB pool" not in c.log(0)[mark:], "the allocation finished"
     assert pool_used(c, 0) <= base + 16, "pool pages left behind"
@@ -133,23 +138,21 @@ def test_a_killed_caller_stops_its_allocation_and_gives_everything_back(launch):
 def test_an_allocation_that_runs_short_midway_gives_back_what_it_took(launch):
     c = launch(nodes=1, mem="128M", pool="512M")
     mark = c.mark(0)
-    c.send(0, "pool\n")
+    c.send(0, "pool")
     free = int(c.wait_line(0, r"node 0: pool: \d+ pages, (\d+) free", since=mark).group(1))
     base = pool_used(c, 0)
     mib = free * 4096 * 6 // 10 >> 20                  # 60%: it passes the up-front check
     pid = spawn(c, 0, "bigalloc %d pool" % mib)
-    deadline = time.monotonic() + 30
-    while pool_used(c, 0) < base + 1000:               # it has begun to fill
-        assert time.monotonic() < deadline, "the allocation did not start"
+    assert until(lambda: pool_used(c, 0) >= base + 1000, 30, 0.1), \
+        "the allocation did not start"                 # it has begun to fill
     # The kernel monitor takes half the pool at once, while bigalloc is still
     # filling: what bigalloc was promised up front is no longer there.
     mark = c.mark(0)
-    c.send(0, "hold %d\n" % (free // 2))
+    c.send(0, "hold %d" % (free // 2))
     held = c.wait_line(0, r"node 0: hold: (\d+) pool pages taken", since=mark)
     assert int(held.group(1)) == free // 2, held.group(0)
-    while pid_alive(c, 0, pid):
-        assert time.monotonic() < deadline + 90, "bigalloc did not end"
-        time.sleep(0.5)
+    c.wait_line(0, r"bigalloc: %d MiB pool: " % mib, timeout=90, since=mark)
+    assert until(lambda: not pid_alive(c, 0, pid), 10, 0.5), "bigalloc did not end"
     log = c.log(0)
     short = re.findall(r"bigalloc: %d MiB pool: [^\n]* after (\d+) ms" % mib, log)
     assert len(short) == 1 and "bigalloc: ok" not in log, log[-3000:]
@@ -158,7 +161,7 @@ def test_an_allocation_that_runs_short_midway_gives_back_what_it_took(launch):
     assert int(short[0]) >= 200, "it was refused at once, not midway: " + short[0]
     assert pool_used(c, 0) <= base + free // 2 + 16, "bigalloc left pool pages behind"
     mark = c.mark(0)
-    c.send(0, "release\n")
+    c.send(0, "release")
     assert c.wait_line(0, r"node 0: release: \d+ pool pages freed, (\d+) bad",
                        since=mark).group(1) == "0"
     assert pool_used(c, 0) <= base + 16, "pool pages left behind"

@@ -5,29 +5,14 @@ pages, drains regions and pings other nodes; the tests check what the nodes
 report and what the pool holds afterwards (read from the host).
 """
 
-import json
 import re
 import time
 
 import pytest
 
 
-def inspect(c):
-    """The pool inspector's view of this cluster's pool, as a user would get it."""
-    r = c.dmos("pool", "--json")
-    assert r.returncode == 0, r.stderr
-    return json.loads(r.stdout)
-
-
-def command(c, n, line, done, timeout=60):
-    """Type a monitor command on node n; wait for its closing line."""
-    mark = c.mark(n)
-    c.send(n, line + "\n")
-    return c.wait_line(n, done, timeout=timeout, since=mark)
-
-
 def pool_line(c, n):
-    m = command(c, n, "pool", r"node %d: pool: (\d+) pages, (\d+) free, (\d+) reserved, "
+    m = c.command(n, "pool", r"node %d: pool: (\d+) pages, (\d+) free, (\d+) reserved, "
                 r"(\d+) held here, (\d+) inconsistent" % n)
     return [int(x) for x in m.groups()]
 
@@ -37,7 +22,7 @@ def test_concurrent_alloc_and_free_leak_nothing(launch):
     c = launch(nodes=3, pool="256M")
     marks = {n: c.mark(n) for n in range(3)}
     for n in range(3):
-        c.send(n, "stress 4 2000\n")
+        c.send(n, "stress 4 2000")
     for n in range(3):
         m = c.wait_line(n, r"node %d: stress: (\d+) allocs, (\d+) frees, (\d+) bad" % n,
                         timeout=60, since=marks[n])
@@ -48,7 +33,7 @@ def test_concurrent_alloc_and_free_leak_nothing(launch):
     out = c.log(0)
     for n in range(3):
         assert re.search(r"node %d uses 0 pool pages" % n, out)
-    alloc = inspect(c)["allocator"]
+    alloc = c.inspect()["allocator"]
     assert alloc["used"] == 0 and alloc["free"] == alloc["npages"]
     assert alloc["leaked"] == 0 and alloc["inconsistent"] == 0 and alloc["bad_records"] == 0
 
@@ -56,32 +41,32 @@ def test_concurrent_alloc_and_free_leak_nothing(launch):
 @pytest.mark.boot
 def test_drain_a_region_while_nodes_keep_allocating(launch):
     c = launch(nodes=3, pool="256M")
-    command(c, 1, "hold 12000", r"node 1: hold: 12000 pool pages taken")
+    c.command(1, "hold 12000", r"node 1: hold: 12000 pool pages taken")
     mark2 = c.mark(2)
-    c.send(2, "stress 6 2000\n")
-    m = command(c, 0, "drain 1", r"node 0: drain: region 1 (\S+) in (\d+) ms \((-?\d+)\)",
+    c.send(2, "stress 6 2000")
+    m = c.command(0, "drain 1", r"node 0: drain: region 1 (\S+) in (\d+) ms \((-?\d+)\)",
                 timeout=120)
     assert m.group(1) == "offline" and m.group(3) == "0", m.group(0)
     m = c.wait_line(2, r"node 2: stress: (\d+) allocs, (\d+) frees, (\d+) bad", timeout=60,
                     since=mark2)
     assert int(m.group(1)) > 1000 and m.group(3) == "0", m.group(0)
     # every page node 1 held kept its data through the moves
-    command(c, 1, "release", r"node 1: release: 12000 pool pages freed, 0 bad")
-    command(c, 0, "regions", r"node 0: regions:")
+    c.command(1, "release", r"node 1: release: 12000 pool pages freed, 0 bad")
+    c.command(0, "regions", r"node 0: regions:")
     assert re.search(r"region 1: offline", c.log(0))
     pages, free, reserved, held, inconsistent = pool_line(c, 0)
     moves = int(re.findall(r"translation: .*?, (\d+) moves", c.log(0))[-1])
     assert moves > 0, "region 1 held live pages: the drain had to move some"
     assert reserved == 0 and inconsistent == 0
     # no page can be handed out from the offline region any more
-    command(c, 2, "hold 50000", r"node 2: hold: \d+ pool pages taken")
-    command(c, 2, "release", r"node 2: release: \d+ pool pages freed, 0 bad")
+    c.command(2, "hold 50000", r"node 2: hold: \d+ pool pages taken")
+    c.command(2, "release", r"node 2: release: \d+ pool pages freed, 0 bad")
 
 
 @pytest.mark.boot
 def test_a_killed_node_is_declared_dead_and_its_pages_come_back(launch):
     c = launch(nodes=3, pool="128M")
-    command(c, 1, "hold 3000", r"node 1: hold: 3000 pool pages taken")
+    c.command(1, "hold 3000", r"node 1: hold: 3000 pool pages taken")
     marks = {n: c.mark(n) for n in (0, 2)}
     t0 = time.monotonic()
     c.kill(1)
@@ -101,7 +86,7 @@ def test_a_killed_node_is_declared_dead_and_its_pages_come_back(launch):
     assert c.pool().node(1).state == "dead"
     pages, free, reserved, held, inconsistent = pool_line(c, 0)
     assert free == pages and inconsistent == 0
-    alloc = inspect(c)["allocator"]
+    alloc = c.inspect()["allocator"]
     assert alloc["leaked"] == 0 and alloc["used"] == 0, alloc
     assert c.alive(0) and c.alive(2)
 
@@ -110,7 +95,7 @@ def test_a_killed_node_is_declared_dead_and_its_pages_come_back(launch):
 def test_message_round_trip_between_every_pair(launch):
     c = launch(nodes=3)
     for n in range(3):
-        command(c, n, "ping all 20", r"node %d: ping: 2 ok, 0 failed" % n)
+        c.command(n, "ping all 20", r"node %d: ping: 2 ok, 0 failed" % n)
         for m in range(3):
             if m != n:
                 assert re.search(r"node %d -> %d: 20 round trips" % (n, m), c.log(n))
@@ -119,14 +104,16 @@ def test_message_round_trip_between_every_pair(launch):
 @pytest.mark.boot
 def test_a_dead_lease_holder_does_not_wedge_the_cluster(launch):
     c = launch(nodes=3)
-    command(c, 1, "lock 5", r"node 1: lock: lease 5 taken")
-    command(c, 0, "lock 5", r"node 0: lock: lease 5 busy")        # held by a live node
+    c.command(1, "lock 5", r"node 1: lock: lease 5 taken")
+    c.command(0, "lock 5", r"node 0: lock: lease 5 busy")        # held by a live node
     mark = c.mark(0)
-    c.send(0, "lock 5 20\n")                                       # wait for it
-    time.sleep(0.5)
+    c.send(0, "lock 5 20")                                       # wait for it
+    # the monitor echoes a line as it is typed and runs it at its newline:
+    # once the echo is whole, node 0 is inside `lock`, waiting on node 1
+    c.wait_line(0, r"^lock 5 20$", since=mark)
     c.kill(1)
     m = c.wait_line(0, r"node 0: lock: lease 5 (taken over from a dead holder after (\d+) ms|.*)",
                     timeout=30, since=mark)
     assert "taken over" in m.group(0), m.group(0)
-    command(c, 0, "unlock 5", r"node 0: unlock: lease 5 released")
-    command(c, 2, "lock 5", r"node 2: lock: lease 5 taken$")
+    c.command(0, "unlock 5", r"node 0: unlock: lease 5 released")
+    c.command(2, "lock 5", r"node 2: lock: lease 5 taken$")

@@ -8,9 +8,10 @@ with one monitor line giving the exit status.
 """
 
 import re
-import time
 
 import pytest
+
+from dmoslib.logwatch import until
 
 RUN_DONE = r"node %d: run: %s \(pid \d+\) (exited with status (\d+)|killed by signal (\d+))"
 
@@ -20,7 +21,7 @@ def run(c, n, line, timeout=120):
     prog = line.split()[0] if not line.startswith("runon") else line.split()[2]
     cmd = line if line.startswith("runon") else "run " + line
     mark = c.mark(n)
-    c.send(n, cmd + "\n")
+    c.send(n, cmd)
     m = c.wait_line(n, RUN_DONE % (n, re.escape(prog)), timeout=timeout, since=mark)
     out = c.log(n)[mark:m.start()]
     return (int(m.group(2)) if m.group(2) is not None else None), out
@@ -43,7 +44,7 @@ def test_in_guest_suite_passes_on_every_node(launch):
 def test_linked_list_in_a_shared_segment_crosses_nodes(launch):
     c = launch(nodes=3, pool="256M")
     mark0 = c.mark(0)
-    c.send(0, "run seglist produce chain 5000\n")
+    c.send(0, "run seglist produce chain 5000")
     status, out = run(c, 2, "seglist consume chain 5000")
     assert status == 0, out
     assert re.search(r"seglist: consumed 5000 items, sum \d+, 0 bad", out), out
@@ -69,7 +70,7 @@ def test_syscall_fuzzer_does_not_fault_any_kernel(launch):
     c = launch(nodes=3)
     marks = {n: c.mark(n) for n in range(3)}
     for n in range(3):
-        c.send(n, "run sysfuzz 8 %d\n" % (n + 1))
+        c.send(n, "run sysfuzz 8 %d" % (n + 1))
     for n in range(3):
         m = c.wait_line(n, RUN_DONE % (n, "sysfuzz"), timeout=120, since=marks[n])
         assert m.group(2) == "0", m.group(0)
@@ -105,20 +106,14 @@ def ps(c, n):
 
 
 def wait_gone(c, n, pid, timeout=10):
-    """Wait until node n's `ps` no longer lists pid; returns the last listing."""
-    deadline = time.monotonic() + timeout
-    while True:
-        procs = ps(c, n)
-        if pid not in procs or time.monotonic() > deadline:
-            return procs
-        time.sleep(0.3)
+    """Wait until node n's `ps` no longer lists pid (no console line says a
+    killed process is gone); returns the last listing."""
+    until(lambda: pid not in ps(c, n), timeout, 0.3)
+    return ps(c, n)
 
 
 def pool_pages_of(c, node):
-    r = c.dmos("pool", "--json")
-    assert r.returncode == 0, r.stdout + r.stderr
-    import json
-    return json.loads(r.stdout)["allocator"]["used_by_node"].get(str(node), 0)
+    return c.inspect()["allocator"]["used_by_node"].get(str(node), 0)
 
 
 @pytest.mark.boot
@@ -129,7 +124,7 @@ def test_a_spawn_that_times_out_never_runs_late_and_frees_its_page(launch):
                                                   2: "spawn_hold=3000"})
     # late delivery: the request is cancelled before node 1 takes it; never runs
     m0, m1 = c.mark(0), c.mark(1)
-    c.send(0, "runon 1 hello\n")
+    c.send(0, "runon 1 hello")
     m = c.wait_line(0, START_FAILED % (0, "hello"), since=m0)
     assert int(m.group(1)) == -ETIMEDOUT, m.group(0)
     c.wait_line(1, r"node 1: spawn request from node 0 came after it was cancelled; not run",
@@ -142,7 +137,7 @@ def test_a_spawn_that_times_out_never_runs_late_and_frees_its_page(launch):
     # taken, then late: the child it starts is killed, so no process of the
     # requester's is left running anywhere
     m0, m2 = c.mark(0), c.mark(2)
-    c.send(0, "runon 2 dmtest --child sleep 60000\n")
+    c.send(0, "runon 2 dmtest --child sleep 60000")
     m = c.wait_line(0, START_FAILED % (0, "dmtest"), since=m0)
     assert int(m.group(1)) == -ETIMEDOUT, m.group(0)
     m = c.wait_line(2, r"node 2: started dmtest \(pid (2\d+)\)", timeout=15, since=m2)
@@ -164,14 +159,11 @@ def test_a_spawn_that_times_out_never_runs_late_and_frees_its_page(launch):
 def test_kill_reaches_every_node(launch):
     c = launch(nodes=3, pool="256M")
     # a shell on node 0 runs a child on node 1 and waits for it
-    m0 = c.mark(0)
-    c.send(0, "spawn sh -c on 1 dmtest --child sleep 60000\n")
+    m0, m1 = c.mark(0), c.mark(1)
+    c.send(0, "spawn sh -c on 1 dmtest --child sleep 60000")
     shpid = int(c.wait_line(0, r"node 0: spawn: sh is pid (\d+)", since=m0).group(1))
-    deadline, kid = time.monotonic() + 20, None
-    while kid is None and time.monotonic() < deadline:
-        kid = next((p for p, (node, name) in ps(c, 0).items() if node == 1 and name == "dmtest"),
-                   None)
-    assert kid, "the child on node 1 never showed in ps"
+    kid = int(c.wait_line(1, r"node 1: started dmtest \(pid (\d+)\)", timeout=20,
+                          since=m1).group(1))
 
     # killed from node 0: gone from ps, and its parent on node 0 sees signal 9
     status, out = run(c, 0, "kill %d" % kid)
@@ -192,13 +184,10 @@ def test_kill_reaches_every_node(launch):
     assert status == 2 and "not a signal number" in out, out
 
     # a pid on a dead node: EHOSTDOWN, said plainly; its parent sees it killed
-    m0 = c.mark(0)
-    c.send(0, "spawn sh -c on 2 dmtest --child sleep 60000\n")
-    deadline, kid2 = time.monotonic() + 20, None
-    while kid2 is None and time.monotonic() < deadline:
-        kid2 = next((p for p, (node, name) in ps(c, 0).items() if node == 2 and name == "dmtest"),
-                    None)
-    assert kid2, "the child on node 2 never showed in ps"
+    m0, m2 = c.mark(0), c.mark(2)
+    c.send(0, "spawn sh -c on 2 dmtest --child sleep 60000")
+    kid2 = int(c.wait_line(2, r"node 2: started dmtest \(pid (\d+)\)", timeout=20,
+                           since=m2).group(1))
     c.kill(2)
     c.wait_line(0, r"node 0: node 2 (declared dead|is dead)", timeout=20, since=m0)
     status, out = run(c, 0, "kill %d" % kid2)

@@ -11,10 +11,9 @@ The program is userland/bin/lossy.c: it fills its memory with a pattern,
 checks it every second and rebuilds what it lost when told.
 """
 
-import json
-import time
-
 import pytest
+
+from dmoslib.logwatch import until
 
 READY = r"lossy: pid (\d+): \d+ MiB of %s memory at 0x[0-9a-f]+, ready"
 SIGBUS = 7
@@ -23,14 +22,8 @@ SIGBUS = 7
 def spawn_lossy(c, n, args, kind, run=False):
     """Start lossy on node n (spawn, or run: the monitor waits for it); its pid."""
     mark = c.mark(n)
-    c.send(n, "%s lossy %s\n" % ("run" if run else "spawn", args))
+    c.send(n, "%s lossy %s" % ("run" if run else "spawn", args))
     return int(c.wait_line(n, READY % kind, timeout=60, since=mark).group(1))
-
-
-def inspect(c):
-    r = c.dmos("pool", "--json")
-    assert r.returncode == 0, r.stderr
-    return json.loads(r.stdout)
 
 
 def regions_of(info, pid):
@@ -51,7 +44,7 @@ def test_region_failure_spares_optional_memory_and_kills_for_vital(launch):
     vital = spawn_lossy(c, 1, "--vital 4", "vital pool", run=True)
     local = spawn_lossy(c, 2, "--local 4", "local")
 
-    before = inspect(c)
+    before = c.inspect()
     hit = sorted(set(regions_of(before, opt)) | set(regions_of(before, vital)))
     assert sum(regions_of(before, opt).values()) == 1024, before["regions"]
     assert sum(regions_of(before, vital).values()) == 1024
@@ -95,16 +88,16 @@ def test_region_failure_spares_optional_memory_and_kills_for_vital(launch):
     beats = {e.slot: e.heartbeat for e in c.pool().nodes[:3]}
     for n in range(3):
         mark = c.mark(n)
-        c.send(n, "nodes\n")
+        c.send(n, "nodes")
         c.wait_line(n, r"node %d: nodes: 3$" % n, timeout=10, since=mark)
     mark = c.mark(2)
-    c.send(2, "online %d\n" % hit[0])
+    c.send(2, "online %d" % hit[0])
     c.wait_line(2, r"node 2: online: region %d has failed; it stays out of use$" % hit[0],
                 timeout=10, since=mark)
     assert all(e.state == "up" and e.heartbeat > beats[e.slot] for e in c.pool().nodes[:3])
 
     # the pool: what was lost is counted, nothing leaked, the rebuild is elsewhere
-    after = inspect(c)
+    after = c.inspect()
     failed = [reg for reg in after["regions"] if reg["state"] == "failed"]
     assert [reg["region"] for reg in failed] == hit
     assert sum(reg["lost_optional"] for reg in failed) == 1024
@@ -112,7 +105,7 @@ def test_region_failure_spares_optional_memory_and_kills_for_vital(launch):
     assert sum(reg["killed"] for reg in failed) == 1
     assert regions_of(after, vital) == {}, "a killed process's pages go back"
     mark = c.mark(2)                                # what a program learns: free
-    c.send(2, "run free\n")
+    c.send(2, "run free")
     c.wait_line(2, r"^pool: %d regions failed, %d MiB of it lost$" % (
         len(hit), sum(reg["frames"] for reg in failed) * 4096 >> 20), timeout=10, since=mark)
     now = regions_of(after, opt)
@@ -125,10 +118,10 @@ def test_a_failure_elsewhere_touches_nothing_and_the_monitor_counts_its_pages(la
     c = launch(nodes=2, mem="64M", pool="64M", node_args={"all": "region=8"})
     opt = spawn_lossy(c, 0, "2", "optional pool")
     mark = c.mark(1)
-    c.send(1, "hold 3000\n")
+    c.send(1, "hold 3000")
     c.wait_line(1, r"node 1: hold: ", timeout=10, since=mark)
 
-    info = inspect(c)
+    info = c.inspect()
     mine = set(regions_of(info, opt))
     kernel1 = regions_of(info, 1000000)             # node 1's kernel thread holds them
     assert sum(kernel1.values()) == 3000, info["regions"]
@@ -154,11 +147,11 @@ def test_a_failure_elsewhere_touches_nothing_and_the_monitor_counts_its_pages(la
                        timeout=10, since=marks[1])
     assert int(lost.group(1)) == kernel1[target[0]]
     alive_after(c, 0, opt, c.mark(0))
-    reg = inspect(c)["regions"][target[0]]
+    reg = c.inspect()["regions"][target[0]]
     assert reg["lost_vital"] == kernel1[target[0]] and reg["killed"] == 0
     # the rest of its pages are still good: release checks every stamp
     mark = c.mark(1)
-    c.send(1, "release\n")
+    c.send(1, "release")
     m = c.wait_line(1, r"node 1: release: (\d+) pool pages freed, (\d+) bad", timeout=10, since=mark)
     assert (int(m.group(1)), int(m.group(2))) == (3000 - kernel1[target[0]], 0)
 
@@ -167,9 +160,9 @@ def test_a_failure_elsewhere_touches_nothing_and_the_monitor_counts_its_pages(la
 def test_a_shared_segment_is_vital(launch):
     c = launch(nodes=2, mem="64M", pool="64M", node_args={"all": "region=8"})
     mark = c.mark(1)
-    c.send(1, "run seglist produce lostseg 5000 120\n")
+    c.send(1, "run seglist produce lostseg 5000 120")
     c.wait_line(1, r"seglist: produced 5000 items in lostseg", timeout=30, since=mark)
-    info = inspect(c)
+    info = c.inspect()
     owners = {int(p) for reg in info["regions"] for p in reg["used_by_pid"]
               if int(p) // 1000000 == 1 and int(p) % 1000000}
     assert len(owners) == 1, info["regions"]        # the producer made it
@@ -181,7 +174,7 @@ def test_a_shared_segment_is_vital(launch):
                 % pid, timeout=10, since=mark)
     c.wait_line(1, r"node 1: run: seglist \(pid %d\) killed by signal %d$" % (pid, SIGBUS),
                 timeout=10, since=mark)
-    after = inspect(c)
+    after = c.inspect()
     assert regions_of(after, pid) == {}, "the last detach gave the segment's pages back"
     assert after["allocator"]["leaked"] == 0 and after["allocator"]["inconsistent"] == 0
 
@@ -192,13 +185,16 @@ def test_a_region_that_fails_while_it_drains(launch):
     region is lost and reported, what had moved is intact."""
     c = launch(nodes=2, mem="64M", pool="64M", node_args={"all": "region=16"})
     opt = spawn_lossy(c, 1, "12", "optional pool")
-    mine = regions_of(inspect(c), opt)
+    mine = regions_of(c.inspect(), opt)
     region = max(mine, key=mine.get)
     assert mine[region] > 2000, mine
 
     marks = [c.mark(n) for n in range(2)]
-    c.send(0, "drain %d\n" % region)
-    time.sleep(0.05)
+    c.send(0, "drain %d" % region)
+    # the monitor echoes a line as it is typed and runs it at its newline:
+    # once the echo is whole, node 0 is draining; the region fails while it
+    # drains or, if the drain is quick, just after: both outcomes are checked
+    c.wait_line(0, r"^drain %d$" % region, since=marks[0])
     assert c.dmos("fail-region", region).returncode == 0
     m = c.wait_line(0, r"node 0: drain: region %d (offline|NOT drained) in \d+ ms \((-?\d+)\)"
                     % region, timeout=30, since=marks[0])
@@ -208,7 +204,7 @@ def test_a_region_that_fails_while_it_drains(launch):
     alive_after(c, 1, opt, c.mark(1), timeout=15)
     text = c.log(1)[marks[1]:]
     assert "DATA CORRUPT" not in text, text
-    after = inspect(c)
+    after = c.inspect()
     assert after["allocator"]["leaked"] == 0 and after["allocator"]["inconsistent"] == 0
     assert sum(regions_of(after, opt).values()) == 3072
 
@@ -220,11 +216,9 @@ def test_a_spawn_request_lost_in_a_failed_region_is_not_run(launch):
     c = launch(nodes=2, mem="64M", pool="64M", node_args={"all": "region=8",
                                                          1: "spawn_delay=2000"})
     m0, m1 = c.mark(0), c.mark(1)
-    c.send(0, "runon 1 hello\n")
-    deadline = time.monotonic() + 10
-    while not regions_of(inspect(c), 0) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    pages = regions_of(inspect(c), 0)
+    c.send(0, "runon 1 hello")
+    # node 0's kernel owns the request page as soon as it has written it
+    pages = until(lambda: regions_of(c.inspect(), 0), 10)
     assert sum(pages.values()) == 1, pages          # the request, nothing else
     assert c.dmos("fail-region", next(iter(pages))).returncode == 0
     c.wait_line(1, r"node 1: spawn request from node 0 was lost in a failed region; not run",
@@ -238,7 +232,7 @@ def test_a_spawn_request_lost_in_a_failed_region_is_not_run(launch):
 def test_without_a_handler_the_program_goes_on(launch):
     c = launch(nodes=1, mem="64M", pool="64M", node_args={"all": "region=8"})
     pid = spawn_lossy(c, 0, "--no-handler 2", "optional pool")
-    mine = regions_of(inspect(c), pid)
+    mine = regions_of(c.inspect(), pid)
     mark = c.mark(0)
     for r in mine:
         assert c.dmos("fail-region", r).returncode == 0

@@ -8,7 +8,8 @@ and rings, poolmem.py its translation, regions and allocator, and
 inspector.py puts them together for `dmos pool`; inject.py is the fault
 injector of `dmos fail-region` and `dmos fail-link`; poolimage.py writes
 synthetic pool images for tests; drive.py drives a cluster from host
-programs; params.py holds every limit and default in one place; cli.py
+programs (the benchmarks, tools/experiment, the tests); logwatch.py follows
+log files as they grow; params.py holds every limit and default in one place; cli.py
 turns the command line into calls. Standard library only, run with
 Debian's /usr/bin/python3.
 """

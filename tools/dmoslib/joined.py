@@ -1,7 +1,7 @@
 """`dmos up --detach`: wait until every node has joined, or say why not.
 
-wait_joined() follows every node's console log (LogScan) until each printed
-its `cluster up` line, showing progress as it goes. If the supervisor exits,
+wait_joined() follows every node's console log (logwatch.LogWatch) until
+each printed its `cluster up` line, showing progress as it goes. If the supervisor exits,
 a node's QEMU exits before joining, or the timeout passes, it names what went
 wrong (with QEMU's and the ivshmem-server's own words from launcher.log and
 the last console line of each missing node), takes the cluster down and
@@ -13,49 +13,21 @@ import sys
 import time
 
 from . import params
-from .supervisor import clean_line, status_text
-
-
-class LogScan:
-    """Reads a console log as it grows, remembers its lines (cleaned)."""
-
-    def __init__(self, path):
-        self.path, self.off, self.buf, self.lines = path, 0, "", []
-
-    def update(self):
-        try:
-            with open(self.path, "rb") as f:
-                f.seek(self.off)
-                data = f.read()
-        except OSError:
-            return
-        self.off += len(data)
-        *whole, self.buf = (self.buf + data.decode("utf-8", "replace")).split("\n")
-        self.lines += [clean_line(w, False).strip() for w in whole]
-
-    def find(self, regex):
-        for line in self.lines + [clean_line(self.buf, False).strip()]:
-            if regex.search(line):
-                return line
-        return None
-
-    def last(self):
-        lines = [w for w in self.lines + [clean_line(self.buf, False).strip()] if w]
-        return lines[-1] if lines else None
+from .logwatch import LogWatch
+from .supervisor import status_text
 
 
 def wait_joined(run, sup, timeout, take_down):
     """Wait until every node printed `cluster up`; on failure take_down(run)."""
     nodes = run.cfg["nodes"]
-    scans = [LogScan(nd["log"]) for nd in run.cfg["node"]]
+    scans = [LogWatch(nd["log"]) for nd in run.cfg["node"]]
     joined, t0, shown, shown_at = {}, time.monotonic(), None, 0.0
     tty = sys.stdout.isatty()
     try:
         while True:
             for n, s in enumerate(scans):
                 if n not in joined:
-                    s.update()
-                    line = s.find(params.JOIN_RE)
+                    line = s.line(params.JOIN_RE)
                     if line is not None:
                         joined[n] = line
             missing = [n for n in range(nodes) if n not in joined]
@@ -82,7 +54,7 @@ def wait_joined(run, sup, timeout, take_down):
                     for n in missing:
                         last = scans[n].last()
                         why.append("  node%d's last console line: %s"
-                                   % (n, repr(last) if last else "(no output at all)"))
+                                   % (n, repr(last[0]) if last else "(no output at all)"))
                     if run.cfg["gdb_wait"]:
                         why.append("  (with --gdb-wait, attach gdb and continue within "
                                    "--timeout, or run `dmos up` in the foreground)")

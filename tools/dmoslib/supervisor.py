@@ -12,23 +12,12 @@ device the user gave), the sockets and the pid files, and exits.
 """
 
 import os
-import re
 import selectors
 import signal
 import sys
-import time
 
 from . import cluster, ivshmem, params, qemu, terminal
-
-CSI = re.compile(r"\x1b\[[0-9;?]*([A-Za-z])")
-IDLE_FLUSH = 0.5        # seconds before a console line without newline is shown
-
-
-def clean_line(text, keep_color):
-    """A console line fit for a terminal: no cursor moves or screen clears."""
-    text = text.replace("\r", "")
-    return CSI.sub(lambda m: m.group(0) if keep_color and m.group(1) == "m" else "",
-                   text)
+from .logwatch import LogWatch
 
 
 def status_text(rc):
@@ -40,42 +29,6 @@ def status_text(rc):
         except ValueError:
             return "status %d, killed by signal %d" % (rc, -rc)
     return "status %d" % rc
-
-
-class Tail:
-    """Follows one node's serial log file and yields whole lines."""
-
-    def __init__(self, path):
-        self.path, self.f, self.buf, self.last = path, None, b"", time.monotonic()
-
-    def lines(self, final=False, hold=False):
-        """New whole lines; a last line without its newline comes too once
-        the log has been quiet for IDLE_FLUSH (not when hold) or when final."""
-        if self.f is None:
-            try:
-                self.f = open(self.path, "rb")
-            except OSError:
-                return []
-        data = self.f.read()
-        now = time.monotonic()
-        if data:
-            self.buf += data
-            self.last = now
-        *whole, self.buf = self.buf.split(b"\n")
-        if self.buf and (final or (not hold and now - self.last > IDLE_FLUSH)):
-            whole.append(self.buf)
-            self.buf = b""
-        return [w.decode("utf-8", "replace") for w in whole]
-
-    def take_partial(self):
-        """Read to the end; return the unfinished last line and forget it."""
-        self.lines(hold=True)
-        part, self.buf = self.buf, b""
-        return part
-
-    def close(self):
-        if self.f:
-            self.f.close()
 
 
 class Supervisor:
@@ -199,7 +152,7 @@ class Supervisor:
         nd.update(pid=p.pid, state="running", argv=args, started=cluster.now(),
                   start=self.run.write_pidfile(self._pidfile(n), p.pid))
         if self.stream:
-            self.tails[n] = Tail(nd["log"])
+            self.tails[n] = LogWatch(nd["log"], keep_color=self.color, stream=True)
         self.event("node %d: qemu started (pid %d, gdb 127.0.0.1:%d%s)"
                    % (n, p.pid, nd["gdb_port"],
                       ", waiting for gdb" if n in self.cfg["gdb_wait"] else ""))
@@ -253,8 +206,8 @@ class Supervisor:
             if self.term and self.term.owns(n):
                 t.take_partial()
                 continue
-            for line in t.lines(final, hold=self.term is not None):
-                self.say("node%d| %s" % (n, clean_line(line, self.color)))
+            for line in t.new_lines(final, hold=self.term is not None):
+                self.say("node%d| %s" % (n, line))
                 if params.JOIN_RE.search(line):
                     self.joined.add(n)
         if (self.stream and self.term is None and not self.stop and terminal.wanted()
@@ -332,8 +285,6 @@ class Supervisor:
                 _unlink(path)
         for path in ivshmem.paths(self.run.dir)[:2]:
             _unlink(path)
-        for t in self.tails.values():
-            t.close()
         self.cfg.update(state="down", stopped=cluster.now(), stop_reason=self.stop)
         self.run.save()
         _unlink(self.run.pidfile)

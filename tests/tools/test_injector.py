@@ -8,8 +8,7 @@ that has already failed, a cluster that is not running. A good injection
 follows the protocol of mm/xlate.h: the region's state becomes failed, its
 failed_seq and the header's failures count go up together, every device
 frame of the region (and nothing else: not one byte of its neighbours)
-holds the poison, and the inspector shows it. On synthetic pools and (marked
-boot) on a live 1-node cluster and the pool image it leaves behind.
+holds the poison, and the inspector shows it.
 
 A link down (`dmos fail-link N`) is refused the same way, changing nothing:
 a node number that is not one of the cluster's, a cluster that is not
@@ -17,12 +16,13 @@ running, a node that is not up in the pool's node table (absent, joining,
 halted, dead) or whose QEMU is gone, a link already down, a damaged pool,
 an NMI that cannot be sent. A good one changes exactly the 8 bytes of the
 node's link_down, before the NMI, and `dmos status` shows that node's link
-down. On synthetic pools (dmoslib.inject with no QEMU) and (marked boot) on
-a live 3-node cluster.
+down.
+
+Here on synthetic pools (dmoslib.inject with no QEMU); the same on live
+clusters, and the pool image one leaves behind, in
+tests/cluster/test_injector_live.py.
 """
 
-import hashlib
-import json
 import os
 import random
 import re
@@ -31,34 +31,12 @@ import time
 import pytest
 
 from conftest import run_dmos, write_pool
-from dmoslib import inject, poolimage, poolmem
+from dmoslib import inject, poolimage
 from dmoslib.params import DmosError
-from dmoslib.pool import LINE, NODE_SIZE, PAGE_SIZE, PoolFile, parse, read_pool
+from dmoslib.pool import LINE, NODE_SIZE, PAGE_SIZE, read_pool
+from poolcheck import digest, expected_after, fail, read, refused, report
 
 MiB = 1 << 20
-
-
-def digest(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
-
-
-def refused(r):
-    """The one line of a refusal (exit 1, nothing on stdout)."""
-    lines = r.stderr.splitlines()
-    assert r.returncode == 1 and r.stdout == "", (r.returncode, r.stdout, r.stderr)
-    assert len(lines) == 1 and lines[0].startswith("dmos: "), r.stderr
-    return lines[0]
-
-
-def fail(path, region):
-    return run_dmos("fail-region", region, "--pool-path", path)
-
-
-def report(path):
-    r = run_dmos("pool", "--pool-path", path, "--json")
-    assert r.returncode == 0, r.stderr
-    return json.loads(r.stdout)
 
 
 def filled_pool(path, region=8 * MiB):
@@ -67,26 +45,6 @@ def filled_pool(path, region=8 * MiB):
     size = img.sb["npages"] * PAGE_SIZE
     img.put(img.sb["data_off"], random.Random(5).randbytes(size))
     return img
-
-
-def expected_after(before, sb, regions_off, region, seq):
-    """The pool bytes the protocol leaves: before, with region failed."""
-    want = bytearray(before)
-    rp = sb["region_pages"]
-    line = sb["xlate_off"] + regions_off + region * LINE
-    want[line:line + 4] = poolmem.XLATE_FAILED.to_bytes(4, "little")
-    want[line + 48:line + 56] = seq.to_bytes(8, "little")
-    hdr = sb["xlate_off"] + poolmem.XLATE_FAILURES_OFF
-    want[hdr:hdr + 8] = seq.to_bytes(8, "little")
-    first = sb["data_off"] + region * rp * PAGE_SIZE
-    n = min(rp, sb["npages"] - region * rp) * PAGE_SIZE
-    want[first:first + n] = inject.POISON * (n // len(inject.POISON))
-    return bytes(want)
-
-
-def read(path):
-    with open(path, "rb") as f:
-        return f.read()
 
 
 # --- refusals: one line, exit 1, not one byte changed -------------------------
@@ -209,58 +167,6 @@ def test_the_api_and_the_inspector_after_two_failures(tmp_path):
         "killed 0 processes" in text
 
 
-# --- a real cluster, and the pool image it leaves ------------------------------
-
-@pytest.mark.boot
-def test_injection_into_a_live_cluster_and_its_kept_pool(launch, tmp_path):
-    image = str(tmp_path / "kept.pool")
-    with open(image, "wb") as f:
-        f.truncate(32 * MiB)
-    c = launch(nodes=1, pool="32M", node_args={"all": "region=4"},
-               extra=["--pool-path", image])
-    m = c.mark(0)
-    c.send(0, "hold 1100\n")                        # regions 0 and 1 (1024 pages each)
-    c.wait_line(0, r"node 0: hold: 1100 pool pages taken", since=m)
-    rep = json.loads(c.dmos("pool", "--json").stdout)
-    sb = rep["superblock"]
-    assert (sb["region_pages"], sb["regions"], sb["npages"]) == (1024, 8, 7680)
-    assert [g["used"] for g in rep["regions"][:3]] == [1024, 76, 0]
-
-    # live: a region nobody uses; the launcher's log has it, the node stays up
-    r = c.dmos("fail-region", "5")
-    assert r.returncode == 0 and r.stdout == \
-        "dmos: region 5 failed (injected): 1024 device frames destroyed\n", r.stderr
-    assert "fault: dmos fail-region 5: region 5 failed (failure 1), 1024 device frames " \
-        "destroyed" in c.launcher_log()
-    assert refused(c.dmos("fail-region", "5")) == "dmos: region 5 has already failed"
-    m = c.mark(0)
-    c.send(0, "nodes\n")
-    c.wait_line(0, r"node 0: nodes: 1", since=m)
-    g = json.loads(c.dmos("pool", "--json").stdout)["regions"][5]
-    assert (g["state"], g["failed_seq"]) == ("failed", 1)
-    c.down()
-
-    # the kept image: region 1 holds the node's pages; its neighbours keep every byte
-    with PoolFile(image) as f:
-        regions_off = poolmem.read_xlate(f, parse(f))[2].hdr["regions_off"]
-    before = read(image)
-    assert fail(image, 1).returncode == 0
-    after = read(image)
-    assert after == expected_after(before, sb, regions_off, 1, 2)
-    first = sb["data_off"] + 1024 * PAGE_SIZE
-    assert before[first - PAGE_SIZE:first] == after[first - PAGE_SIZE:first] != \
-        bytes(PAGE_SIZE)                            # region 0's last page: the node's data
-    assert fail(image, 7).stdout == \
-        "dmos: region 7 failed (injected): 512 device frames destroyed\n"   # short, last
-    rep = report(image)
-    assert [(g["region"], g["state"], g["failed_seq"]) for g in rep["regions"]
-            if g["state"] != "online"] == [(1, "failed", 2), (5, "failed", 1),
-                                           (7, "failed", 3)]
-    assert rep["translation"]["failures"] == 3
-    assert rep["regions"][1]["used_by_node"] == {"0": 76}
-    assert rep["problems"] == []
-
-
 # --- a node loses the pool: dmos fail-link -----------------------------------------
 
 def linked_pool(path):
@@ -380,58 +286,3 @@ def test_fail_link_without_a_cluster():
     assert r.returncode == 2 and "the following arguments are required: N" in r.stderr
     r = run_dmos("fail-link", "0", "--pool-path", "/dev/null")
     assert r.returncode == 2 and "unrecognized arguments: --pool-path" in r.stderr
-
-
-@pytest.mark.boot
-def test_fail_link_on_a_live_cluster(launch):
-    """Node 2 halts (fault=pf), node 1 is killed, node 0 loses its link: every
-    refusal first, then the injection (whatever the kernel makes of the NMI)."""
-    c = launch(nodes=3, name="lnk-%d-inj" % os.getpid(), node_args={2: "fault=pf"})
-    c.wait_line(2, r"node 2: halted$")
-    c.kill(1)
-    m = refused(c.dmos("fail-link", "1"))           # dead or not: its QEMU is gone
-    assert re.fullmatch(r"dmos: (node 1 of cluster %s is not running \(.*\)|node 1 is not "
-                        r"up: the pool's node table says dead \(declared by node 0\))"
-                        % c.name, m), m
-    m = refused(c.dmos("fail-link", "2"))
-    assert re.fullmatch(r"dmos: node 2 is not up: the pool's node table says (halted|dead "
-                        r"\(declared by node [01]\))", m), m
-    for bad, message in (("3", "node 3 is not in 0..2 (the cluster has 3 nodes)"),
-                         ("x", "node 'x' is not a number (the cluster has nodes 0..2)")):
-        assert refused(c.dmos("fail-link", bad)) == "dmos: " + message
-
-    # a link already down (written here, as if injected before): refused, no NMI
-    off = c.pool().node_table_off + 48
-    fd = os.open(c.pool_path, os.O_RDWR)
-    try:
-        os.pwrite(fd, (1).to_bytes(8, "little"), off)
-        assert refused(c.dmos("fail-link", "0")) == \
-            "dmos: node 0's link to the pool is already down"
-        assert os.pread(fd, 8, off) == (1).to_bytes(8, "little")
-        os.pwrite(fd, bytes(8), off)
-    finally:
-        os.close(fd)
-    m = c.mark(0)
-    c.send(0, "nodes\n")
-    c.wait_line(0, r"node 0: nodes: \d+", since=m)
-    assert "NMI" not in c.log(0) and "fail-link" not in c.launcher_log()
-    assert [n["link_down"] for n in c.status()["nodes"]] == [False, False, False]
-
-    # the injection
-    m = c.mark(0)
-    r = c.dmos("fail-link", "0")
-    assert (r.returncode, r.stdout, r.stderr) == \
-        (0, "dmos: node 0 lost the pool (link down injected)\n", "")
-    pid = c.pids()[0]
-    assert "fault: dmos fail-link 0: node 0 lost the pool: link_down set in its node-table " \
-        "entry, NMI sent to qemu pid %d\n" % pid in c.launcher_log()
-    n0 = json.loads(c.dmos("pool", "--json").stdout)["nodes"][0]
-    assert n0["link_down"] is True
-    assert [n["link_down"] for n in c.status()["nodes"]] == [True, False, False]
-    text = c.dmos("status").stdout
-    assert re.search(r"^  0 +pid %d alive +\d+ +\S+ +down " % pid, text, re.M), text
-    assert refused(c.dmos("fail-link", "0")) == \
-        "dmos: node 0's link to the pool is already down"
-    # a kernel that knows the link loses the pool; an older one halts on the NMI
-    c.wait_line(0, r"node 0: (lost the pool \(link down\)|halted$)", since=m)
-    assert c.alive(0)

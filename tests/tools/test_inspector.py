@@ -5,10 +5,8 @@ byte as a kernel formats them) show every section with the right numbers,
 in text and in JSON with the same content; damaged files (truncated, wrong
 magic or version, offsets out of range, smashed area headers, random bytes
 over the control state) give one clear `dmos: ...` line and exit 1, never a
-traceback. With a kernel (marked boot): the inspector reads a live 3-node
-cluster's pool (nodes up, regions online, no leaks, the ring mesh), follows
-pages the nodes take and messages they send, sees a crashed node's pages
-taken back, and still reads a kept pool image after its cluster is down.
+traceback. The inspector on a live cluster's pool is in
+tests/cluster/test_inspector_live.py.
 """
 
 import json
@@ -20,43 +18,9 @@ import pytest
 
 from conftest import run_dmos, write_pool
 from dmoslib import inspector, pool, poolctl, poolimage, poolmem
+from poolcheck import dmos_pool, text_agrees_with_json
 
 MiB = 1 << 20
-
-
-def dmos_pool(path, *args):
-    """(CompletedProcess of `dmos pool --pool-path path`, its JSON or None)."""
-    r = run_dmos("pool", "--pool-path", path, *args)
-    j = run_dmos("pool", "--pool-path", path, "--json", *args)
-    assert j.returncode == r.returncode, (r, j)
-    return r, (json.loads(j.stdout) if j.stdout else None)
-
-
-def text_agrees_with_json(text, rep):
-    """The numbers of the text are the JSON's (the heartbeat aside: it moves)."""
-    rows, section = {}, None
-    for line in text.splitlines():
-        section = section if line.startswith(" ") else line.split(":", 1)[0]
-        if re.match(r"  \d", line):
-            rows.setdefault(section, []).append(line.split())
-    assert [[str(n["slot"]), n["state"], "down" if n["link_down"] else "up",
-             str(n["epoch"]), str(n["doorbell"]) if n["doorbell"] >= 0 else "-"]
-            for n in rep["nodes"]] == [r[:4] + r[7:8] for r in rows.get("nodes", [])]
-    assert [["%d->%d" % (g["from"], g["to"])] + [str(g[k]) for k in (
-        "sent", "received", "in_flight", "full")] for g in rep["rings"]["rings"]] == \
-        [r[:5] for r in rows["rings"]]
-    assert [[str(g[k]) for k in ("region", "state", "frames", "used", "free")]
-            for g in rep["regions"]] == [r[:5] for r in rows["regions"]]
-    a, x, ls = rep["allocator"], rep["translation"], rep["leases"]
-    for want in ("allocator: %d pages, %d free, %d used, %d reserved; %d chunks of %d "
-                 "pages, %d unowned; %d leaked, %d inconsistent" % tuple(a[k] for k in (
-                     "npages", "free", "used", "reserved", "chunks", "chunk_pages",
-                     "chunks_unowned", "leaked", "inconsistent")),
-                 "translation: %d entries of %d page" % (x["entries"], x["block_pages"]),
-                 "%d moves (%d pages moved)" % (x["moves"], x["pages_moved"]),
-                 "leases: %d, %d held, %d broken, %d free" % (
-                     ls["count"], len(ls["held"]), len(ls["broken"]), ls["free"])):
-        assert want in text, want
 
 
 # --- synthetic pools: every section, text and JSON ---------------------------
@@ -358,92 +322,3 @@ def test_random_damage_never_crashes(tmp_path):
             if r.returncode:
                 one_line(r)
     assert {"damaged", "refused"} <= outcomes, outcomes
-
-
-# --- a real cluster's pool -------------------------------------------------------
-
-def inspect_cluster(c):
-    r = c.dmos("pool")
-    j = c.dmos("pool", "--json")
-    assert r.returncode == 0 and j.returncode == 0, (r.stderr, j.stderr)
-    return r.stdout, json.loads(j.stdout)
-
-
-@pytest.mark.boot
-def test_inspector_on_a_live_cluster(launch):
-    c = launch(nodes=3)
-    text, rep = inspect_cluster(c)
-    sb = rep["superblock"]
-    assert rep["status"] == "formatted" and rep["problems"] == rep["warnings"] == []
-    assert sb["cluster_id"] == c.name and sb["expected_nodes"] == 3
-    # the kernel formats exactly what poolimage lays out
-    want = poolimage.layout(64 * MiB, 3)
-    same = set(want) - {"magic", "cluster_id", "format_claim", "reserved", "pad"}
-    assert {k: sb[k] for k in same} == {k: want[k] for k in same}
-    assert [(n["slot"], n["state"], n["epoch"], n["dead_by"]) for n in rep["nodes"]] == \
-        [(n, "up", 1, None) for n in range(3)]
-    peers = [n["doorbell"] for n in rep["nodes"]]
-    assert sorted(peers) == [0, 1, 2], peers            # ivshmem peer ids, published
-    assert all(g["state"] == "online" and g["used"] == 0 and g["free"] == g["frames"]
-               for g in rep["regions"])
-    assert sum(g["frames"] for g in rep["regions"]) == sb["npages"]
-    a = rep["allocator"]
-    assert (a["used"], a["leaked"], a["inconsistent"], a["bad_records"]) == (0, 0, 0, 0)
-    assert {(g["from"], g["to"]) for g in rep["rings"]["rings"]} == \
-        {(f, t) for f in range(3) for t in range(3) if f != t}
-    assert all(g["ok"] for g in rep["rings"]["rings"])
-    assert rep["leases"]["count"] == 64 and rep["leases"]["junk"] == []
-    text_agrees_with_json(text, rep)
-
-    # pages taken, a lease held and messages sent by the nodes show up
-    for n, cmd, done in ((1, "hold 40", "hold: 40 pool pages taken"),
-                         (1, "lock 5", "lock: lease 5 taken"),
-                         (0, "ping all 25", "ping: 2 ok, 0 failed")):
-        m = c.mark(n)
-        c.send(n, cmd + "\n")
-        c.wait_line(n, r"node %d: %s" % (n, done), since=m)
-    text, rep = inspect_cluster(c)
-    assert rep["leases"]["held"] == [dict(slot=5, node=1, epoch=1, holder="live",
-                                          guards=None)]
-    assert rep["allocator"]["used_by_node"] == {"1": 40}
-    assert rep["allocator"]["chunks_by_node"] == {"1": 1}
-    assert sum(g["used_by_node"].get("1", 0) for g in rep["regions"]) == 40
-    rings = {(g["from"], g["to"]): g for g in rep["rings"]["rings"]}
-    for peer in (1, 2):
-        assert rings[0, peer]["sent"] == rings[0, peer]["received"] == 25
-        assert rings[peer, 0]["sent"] == 25                 # the pongs
-    text_agrees_with_json(text, rep)
-
-    # node 1 crashes: a survivor declares it dead, takes its pages back, breaks its lease
-    c.kill(1)
-    for n in (0, 2):                        # each survivor says so once it is done
-        c.wait_line(n, r"node 1 (declared dead|is dead).*took back", timeout=30)
-    text, rep = inspect_cluster(c)
-    n1 = rep["nodes"][1]
-    assert n1["state"] == "dead" and n1["dead_by"] in (0, 2) and n1["reclaimed"] == 40
-    a = rep["allocator"]
-    assert (a["used"], a["leaked"], a["chunks_by_node"]) == (0, 0, {})
-    assert rep["leases"]["held"] == [] and rep["leases"]["broken"] == [5]
-    assert rep["problems"] == []
-
-
-@pytest.mark.boot
-def test_inspector_on_a_kept_pool_after_down(launch, tmp_path):
-    image = str(tmp_path / "kept.pool")
-    with open(image, "wb") as f:
-        f.truncate(64 * MiB)                # unformatted: the first node formats it
-    r, rep = dmos_pool(image)
-    assert r.returncode == 0 and rep["status"] == "unformatted"
-    c = launch(nodes=2, extra=["--pool-path", image])
-    m = c.mark(0)
-    c.send(0, "hold 7\n")
-    c.wait_line(0, r"node 0: hold: 7 pool pages taken", since=m)
-    c.down()
-    assert c.leftovers() == [] and os.path.exists(image)
-    r, rep = dmos_pool(image)               # no cluster runs; the file stays
-    assert r.returncode == 0, r.stderr
-    assert rep["superblock"]["cluster_id"] == c.name
-    assert [n["state"] for n in rep["nodes"]] == ["up", "up"]   # nobody marked them
-    assert rep["allocator"]["used_by_node"] == {"0": 7}
-    assert rep["allocator"]["inconsistent"] == 0 and rep["problems"] == []
-    text_agrees_with_json(r.stdout, rep)

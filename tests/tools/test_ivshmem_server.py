@@ -8,7 +8,7 @@ eventfd-id in /proc/PID/fdinfo shows the very same eventfds in the server,
 in QEMU A and in QEMU B. When B goes, A drops B's eventfds. SIGTERM ends the
 server with exit 0 and removes its socket and pid file.
 
-Run with `/usr/bin/python3 -m pytest tests/cluster/test_ivshmem_server.py`.
+Run with `/usr/bin/python3 -m pytest tests/tools/test_ivshmem_server.py`.
 """
 
 import os
@@ -23,6 +23,7 @@ import pytest
 
 from conftest import PYTHON, REPO
 from dmoslib import qemu
+from dmoslib.logwatch import LogWatch, until
 
 SERVER = os.path.join(REPO, "tools", "ivshmem-server")
 QEMU = shutil.which("qemu-system-x86_64")
@@ -30,14 +31,9 @@ VECTORS = 2
 
 
 def wait_for(what, fn, timeout=30):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = fn()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for " + what)
-        time.sleep(0.05)
+    v = until(fn, timeout)
+    assert v, "timed out waiting for " + what
+    return v
 
 
 @pytest.fixture
@@ -93,6 +89,7 @@ class Server:
         self.sock = str(tmp_path / "ivs.sock")
         self.pidfile = str(tmp_path / "server.pid")
         self.logpath = str(tmp_path / "server.log")
+        self.logwatch = LogWatch(self.logpath)
         self.out = open(str(tmp_path / "server.out"), "w")
         self.proc = subprocess.Popen(
             [PYTHON, SERVER, "--socket", self.sock, "--shm", pool, "--vectors", str(VECTORS),
@@ -101,12 +98,12 @@ class Server:
         wait_for("the server's socket", lambda: os.path.exists(self.sock), 10)
 
     def log(self):
-        with open(self.logpath) as f:
-            return f.read()
+        return self.logwatch.update()
 
     def wait_log(self, regex, timeout=30):
-        return wait_for("server log line %r; log:\n%s" % (regex, self.log()),
-                        lambda: re.search(regex, self.log(), re.M), timeout)
+        m = self.logwatch.wait(regex, timeout)
+        assert m, "no server log line %r within %g s; log:\n%s" % (regex, timeout, self.log())
+        return m
 
     def stop(self):
         if self.proc.poll() is None:
