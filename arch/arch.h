@@ -108,6 +108,16 @@ void arch_poolmem_unmap(uint64_t ppn, uint64_t pages);
 bool mm_pool_fault(uint64_t addr);
 
 /*
+ * Called for a page fault at a user address (below USER_TOP), from user
+ * mode or from a checked copy in the kernel: fill in the page of the
+ * running thread's address space. Return: 0 if it was filled in (retry the
+ * access); -ENOMEM if the address is the thread's but no page was to be
+ * had; another negative errno if it is not (no address space, no area
+ * there, a write to a read-only one).
+ */
+int mm_user_fault(uint64_t addr, bool write);
+
+/*
  * User address spaces: a root page table whose kernel half is shared by
  * all. Mappings are 4 KiB pages in the user half (below USER_TOP).
  */

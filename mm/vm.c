@@ -11,6 +11,7 @@
 #include "mm/pmem.h"
 #include "mm/seg.h"
 #include "mm/xlate.h"
+#include "sched/sched.h"
 #include "arch/arch.h"
 #include "userland/include/dm_abi.h"
 
@@ -199,6 +200,12 @@ int vm_fault(struct vm *vm, uint64_t addr, bool write)
 			vm->pool_pages++;
 	}
 	return map_slot(vm, a, va, s);
+}
+
+/* arch/arch.h: the running process's page fault at addr. */
+int mm_user_fault(uint64_t addr, bool write)
+{
+	return current->vm.root ? vm_fault(&current->vm, addr, write) : -EFAULT;
 }
 
 int64_t vm_sbrk(struct vm *vm, int64_t incr)

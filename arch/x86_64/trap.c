@@ -30,12 +30,6 @@ static const char *const exc_names[32] = {
 
 static void (*timer_tick)(void);
 
-/* The current process's page fault at addr. Return: 0 if a page was filled in, or -errno. */
-static int user_page_fault(uint64_t addr, bool write)
-{
-	return current->vm.root ? vm_fault(&current->vm, addr, write) : -EFAULT;
-}
-
 static void (*irq_handlers[48 - VEC_FIRST_IRQ])(void);    /* MSI vectors */
 
 void apic_eoi(void);
@@ -113,7 +107,7 @@ static void user_trap(struct trapframe *tf)
 		irq_handlers[tf->vector - VEC_FIRST_IRQ]();
 		apic_eoi();
 	} else if (tf->vector == 14) {
-		int err = user_page_fault(read_cr2(), tf->error & 2);
+		int err = mm_user_fault(read_cr2(), tf->error & 2);
 		/* Memory it may use but no page to be had: it dies of that, as
 		 * by SIGKILL like Linux's OOM killer, not of a bad address. */
 		if (err == -ENOMEM)
@@ -162,7 +156,7 @@ void trap(struct trapframe *tf)
 	}
 	if (tf->vector == 14 && !(tf->error & 1) && mm_pool_fault(read_cr2()))
 		return;
-	if (tf->vector == 14 && read_cr2() < USER_TOP && user_page_fault(read_cr2(), tf->error & 2) == 0)
+	if (tf->vector == 14 && read_cr2() < USER_TOP && mm_user_fault(read_cr2(), tf->error & 2) == 0)
 		return;                 /* a checked copy to or from user memory mapped a page again */
 	if (fatal++)            /* faulted while reporting a fault */
 		arch_halt();
