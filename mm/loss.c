@@ -6,7 +6,6 @@
 #include "kernel/kernel.h"
 #include "kernel/cluster/pool.h"
 #include "sched/sched.h"
-#include "sched/proc.h"
 #include "mm/loss.h"
 #include "mm/vm.h"
 #include "mm/xlate.h"

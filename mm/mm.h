@@ -1,5 +1,25 @@
 /*
- * Memory management, the contract for the rest of the kernel.
+ * Memory management: mm/'s public header, and the list of the others.
+ *
+ * Other folders may include only these mm/ headers, each named for what
+ * it holds:
+ *   mm.h       (this file) local frames and the kernel heap (kheap.h,
+ *              pulled in here: kmalloc, kfree)
+ *   vm.h       user address spaces: areas, page faults, checked copies
+ *   seg.h      shared segments of pool memory
+ *   pmem.h     pool memory inside the kernel: pool pages, drains, and the
+ *              one way to the pool's translation table and device frames
+ *   loss.h     region failure and optional memory
+ *   palloc.h   the pool page allocator and xlate.h the translation table:
+ *              pool-resident formats, for the code that formats and
+ *              attaches the pool (kernel/cluster/pool.c) and reads their
+ *              state (the monitor, meminfo); the kernel's table is
+ *              pmem_xlate()
+ * Private to mm/: buddy.h (the allocator behind frame_alloc) and slots.h
+ * (the slot tables inside a struct vm_area; vm.h includes it only for the
+ * struct); kheap.h is reached through this file. The arch code calls into
+ * mm through the upcalls arch/arch.h declares (mm_pool_fault,
+ * mm_user_fault).
  *
  * Local frames: physical pages of this node's own DRAM, handed out in
  * power-of-two blocks by a buddy allocator (frame_alloc/frame_free). The

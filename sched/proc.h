@@ -2,6 +2,7 @@
  * Processes of this node, the parts other sched/ files need beyond
  * sched.h: killing with a signal on behalf of a process anywhere in the
  * cluster (sched/remote.c delivers kills that come from other nodes).
+ * Private to sched/: other folders kill through sched.h and remote.h.
  */
 #ifndef SCHED_PROC_H
 #define SCHED_PROC_H
@@ -18,15 +19,5 @@
  * Return: 0, -ESRCH (no such live process, or the kernel thread), -EINVAL.
  */
 int __proc_kill(int pid, int sig, int by, bool disown);
-
-/**
- * proc_kill_because - kill process p of this node for a reason of the
- * kernel's (e.g. its vital memory was lost), printing the reason
- * @sig: the signal its parent sees
- * Context: the kernel thread or a system call, not interrupts.
- * Return: true; false (and nothing done) if p was killed already or is gone.
- */
-struct proc;
-bool proc_kill_because(struct proc *p, int sig, const char *why);
 
 #endif

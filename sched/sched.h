@@ -1,5 +1,15 @@
 /*
- * Processes and the per-node scheduler.
+ * Processes and the per-node scheduler: sched/'s public header.
+ *
+ * Other folders may include only these sched/ headers, each named for
+ * what it holds:
+ *   sched.h    (this file) this node's processes and its scheduler
+ *   remote.h   processes across the cluster: the pool's process table
+ *              (ps), spawning on another node, signals, remote children
+ *   futex.h    futexes for the whole cluster
+ * Private to sched/: proc.h (kills on behalf of a process on another
+ * node) and waitq.h (the futex wait table in the pool, reached only
+ * through futex.h).
  *
  * A process is one thread in its own address space. Each node runs its
  * own round-robin scheduler: a process runs until it blocks, yields or its
@@ -69,6 +79,15 @@ void proc_fault(const char *what, int sig, uint64_t rip, uint64_t addr) __attrib
 int proc_wait(int pid, int *status);
 
 int proc_kill(int pid);
+
+/**
+ * proc_kill_because - kill process p of this node for a reason of the
+ * kernel's (e.g. its vital memory was lost), printing the reason
+ * @sig: the signal its parent sees
+ * Context: the kernel thread or a system call, not interrupts.
+ * Return: true; false (and nothing done) if p was killed already or is gone.
+ */
+bool proc_kill_because(struct proc *p, int sig, const char *why);
 struct proc *proc_find(int pid);
 struct proc *proc_table(void);          /* MAX_PROCS entries, for ps */
 
