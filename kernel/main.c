@@ -5,7 +5,6 @@
  */
 #include "kernel/kernel.h"
 #include "kernel/pci.h"
-#include "kernel/cluster/pool.h"
 #include "kernel/cluster/cluster.h"
 #include "kernel/console.h"
 #include "kernel/initrd.h"

@@ -7,13 +7,10 @@
  */
 #include "kernel/kernel.h"
 #include "kernel/cluster/cluster.h"
-#include "kernel/cluster/doorbell.h"
-#include "kernel/cluster/pool.h"
 #include "kernel/console.h"
 #include "kernel/initrd.h"
 #include "sched/sched.h"
 #include "sched/remote.h"
-#include "kernel/cluster/lease.h"
 #include "mm/mm.h"
 #include "mm/palloc.h"
 #include "mm/pmem.h"

@@ -4,10 +4,11 @@
  * the ones that lost optional pages.
  */
 #include "kernel/kernel.h"
-#include "kernel/cluster/pool.h"
+#include "kernel/cluster/cluster.h"
 #include "sched/sched.h"
 #include "mm/loss.h"
 #include "mm/vm.h"
+#include "mm/pmem.h"
 #include "mm/xlate.h"
 #include "arch/arch.h"
 #include "userland/include/dm_abi.h"

@@ -8,7 +8,6 @@
  */
 #include "kernel/kernel.h"
 #include "kernel/cluster/cluster.h"
-#include "kernel/cluster/pool.h"
 #include "mm/pmem.h"
 #include "sched/sched.h"
 #include "mm/palloc.h"

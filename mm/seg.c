@@ -6,8 +6,7 @@
  * the allocator, so an entry needs no page list.
  */
 #include "kernel/kernel.h"
-#include "kernel/cluster/pool.h"
-#include "kernel/cluster/lease.h"
+#include "kernel/cluster/cluster.h"
 #include "mm/mm.h"
 #include "mm/seg.h"
 #include "mm/palloc.h"

@@ -3,7 +3,6 @@
  * in local frames or pool pages, and checked copies to and from user space.
  */
 #include "kernel/kernel.h"
-#include "kernel/cluster/pool.h"
 #include "kernel/cluster/cluster.h"
 #include "mm/mm.h"
 #include "mm/vm.h"

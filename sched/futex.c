@@ -11,7 +11,6 @@
  */
 #include "kernel/kernel.h"
 #include "kernel/cluster/cluster.h"
-#include "kernel/cluster/pool.h"
 #include "sched/futex.h"
 #include "sched/waitq.h"
 #include "sched/sched.h"

@@ -27,7 +27,6 @@
  */
 #include "kernel/kernel.h"
 #include "kernel/cluster/cluster.h"
-#include "kernel/cluster/pool.h"
 #include "sched/sched.h"
 #include "sched/proc.h"
 #include "sched/remote.h"

@@ -8,8 +8,9 @@
 #define SCHED_REMOTE_H
 
 #include <stdint.h>
-#include "kernel/cluster/msg.h"
 #include "userland/include/dm_abi.h"
+
+struct msg;
 
 /* Write this node's processes into the pool table. Context: main loop. */
 void proc_publish(void);

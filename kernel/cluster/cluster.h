@@ -1,12 +1,32 @@
 /*
- * The cluster as one node sees it: membership, liveness of the others,
- * and messages to them. Built on the pool's node table and ring mesh.
+ * The cluster layer's public header: what other folders may use of
+ * kernel/cluster/, the cluster as one node sees it. Other folders include
+ * this file, not the ones it pulls in.
+ *
+ * Declared here: membership and liveness of the nodes, built on the pool's
+ * node table. Pulled in, each public as a whole:
+ *   msg.h      every message between kernels, and the msg_* calls that
+ *              send them
+ *   pool.h     the pool's format, this node's view of it (struct pool,
+ *              pool_init, pool_lease) and which code owns which area
+ *   lease.h    the locks that live in the pool
+ * Public only to code that lives on pool memory: poolsys.h, what such code
+ * needs from its surroundings (the kernel's pool.c or the host unit
+ * tests' poolsys_host.c provide it). Private to kernel/cluster/: ring.h
+ * (the rings behind msg.h) and doorbell.h (the interrupt behind
+ * msg_send()).
  */
 #ifndef KERNEL_CLUSTER_H
 #define KERNEL_CLUSTER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include "kernel/cluster/msg.h"
+#include "kernel/cluster/pool.h"
+#include "kernel/cluster/lease.h"
+
+/* Is node n the live incarnation it claims (state up, this epoch)? Context: any. */
+bool node_alive(int n, uint64_t epoch);
 
 /* Wait until every expected node has joined, then print the membership line. */
 void cluster_wait(void);
@@ -18,37 +38,5 @@ void cluster_wait(void);
  * Context: main loop (not an interrupt); cheap when nothing changed.
  */
 void cluster_poll(void);
-
-/**
- * msg_send - put a message on the ring to node `to` (and ring its doorbell)
- * Context: any; interrupts are masked around the ring.
- * Return: 0, -EAGAIN if the ring is full, -EINVAL for a bad node.
- */
-int msg_send(int to, struct msg *m);
-
-/**
- * msg_call - send a request and wait for its reply
- * Context: main loop only; polls the rings while it waits.
- * Return: 0 with *reply filled; -ETIMEDOUT after timeout_ms; -EHOSTDOWN if
- * the peer is not up (or stops being up while we wait).
- */
-int msg_call(int to, struct msg *req, struct msg *reply, uint64_t timeout_ms);
-
-/**
- * msg_call_all - send req to every other live node and wait for all replies
- * Context: main loop only.
- * Return: 0 when every node that stayed up answered 0; else the first error
- * (a reply's negative status, -ETIMEDOUT, -EBUSY).
- */
-int msg_call_all(struct msg *req, uint64_t timeout_ms);
-
-/* Handle every message waiting for this node. Context: any. */
-void msg_poll(void);
-
-/* The doorbell rang (or a timer tick): called from interrupt context. */
-void msg_interrupt(void);
-
-/* Round trips since boot, for the monitor. */
-extern uint64_t msg_sent, msg_received;
 
 #endif

@@ -1,8 +1,11 @@
 /*
- * Every message one dmos kernel sends another, in one place. Kernels talk
- * through rings in the pool (kernel/cluster/ring.h): one ring per direction per pair
- * of nodes, each slot one cache line holding one struct msg. A receiver
- * handles them with one dispatch switch over enum msg_type.
+ * Every message one dmos kernel sends another, in one place, and the calls
+ * that send them (msg.c): msg_send() for a one-way message, msg_call() and
+ * friends for a request and its reply, msg_poll() to handle what arrived.
+ * Kernels talk through rings in the pool (kernel/cluster/ring.h, private to
+ * kernel/cluster/): one ring per direction per pair of nodes, each slot one
+ * cache line holding one struct msg. A receiver handles them with one
+ * dispatch switch over enum msg_type (msg.c).
  *
  * The message (64 bytes, one cache line):
  *
@@ -104,10 +107,42 @@ static inline const char *msg_name(unsigned type)
 }
 
 /**
- * msg_call_yield - msg_call() (kernel/cluster/cluster.h) that lets this node's other
- * threads run while it waits, so a node whose process waits for another
- * node can still serve that node's requests (two nodes spawning on each
- * other at once would otherwise each wait for the other until timeout)
+ * msg_send - put a message on the ring to node `to` (and ring its doorbell)
+ * Context: any; interrupts are masked around the ring.
+ * Return: 0, -EAGAIN if the ring is full, -EINVAL for a bad node.
+ */
+int msg_send(int to, struct msg *m);
+
+/**
+ * msg_call - send a request and wait for its reply
+ * Context: main loop only; polls the rings while it waits.
+ * Return: 0 with *reply filled; -ETIMEDOUT after timeout_ms; -EHOSTDOWN if
+ * the peer is not up (or stops being up while we wait).
+ */
+int msg_call(int to, struct msg *req, struct msg *reply, uint64_t timeout_ms);
+
+/**
+ * msg_call_all - send req to every other live node and wait for all replies
+ * Context: main loop only.
+ * Return: 0 when every node that stayed up answered 0; else the first error
+ * (a reply's negative status, -ETIMEDOUT, -EBUSY).
+ */
+int msg_call_all(struct msg *req, uint64_t timeout_ms);
+
+/* Handle every message waiting for this node. Context: any. */
+void msg_poll(void);
+
+/* The doorbell rang (or a timer tick): called from interrupt context. */
+void msg_interrupt(void);
+
+/* Round trips since boot, for the monitor. */
+extern uint64_t msg_sent, msg_received;
+
+/**
+ * msg_call_yield - msg_call() that lets this node's other threads run
+ * while it waits, so a node whose process waits for another node can still
+ * serve that node's requests (two nodes spawning on each other at once
+ * would otherwise each wait for the other until timeout)
  * Context: a process in a system call, or the kernel thread; not with
  * interrupts off or holding anything another thread of this node needs.
  * Return: as msg_call().

@@ -130,8 +130,6 @@ struct pool {
 /* Lease i of the pool: each sits alone on its cache line. */
 #define pool_lease(i) ((struct lease *)((uint8_t *)pool.leases + 64 * (i)))
 
-/* Is node n the live incarnation it claims (state up, this epoch)? */
-bool node_alive(int n, uint64_t epoch);
 extern struct pool pool;
 
 /**
