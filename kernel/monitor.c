@@ -78,7 +78,7 @@ static void cmd_pool(void)
 	struct xlate_stats xs;
 
 	palloc_stats(pool.palloc->meta, &ps);
-	xlate_stats(pool.xlate, &xs);
+	xlate_stats(pmem_xlate(), &xs);
 	for (int n = 0; n < self.nodes; n++)
 		printk("  node %d uses %lu pool pages in %lu chunks\n", n, ps.used_by_node[n],
 		       ps.chunks_owned_by_node[n]);
@@ -94,7 +94,7 @@ static void cmd_regions(void)
 	static const char *const names[] = { "online", "draining", "offline", "failed" };
 
 	for (uint64_t r = 0; r < n; r++) {
-		int st = xlate_region_state(pool.xlate, r);
+		int st = xlate_region_state(pmem_xlate(), r);
 		printk("  region %lu: %s\n", r, st >= 0 && st < 4 ? names[st] : "?");
 	}
 	printk("node %d: regions: %lu of %lu MiB\n", self.id, n, (rp << PAGE_SHIFT) >> 20);
@@ -209,11 +209,11 @@ static void cmd_online(long region)
 {
 	/* A failed region stays failed: processes that held memory there may
 	 * not have dropped it yet, and would read its wiped frames as theirs. */
-	if (region >= 0 && xlate_region_state(pool.xlate, (uint32_t)region) == XLATE_FAILED) {
+	if (region >= 0 && xlate_region_state(pmem_xlate(), (uint32_t)region) == XLATE_FAILED) {
 		printk("node %d: online: region %ld has failed; it stays out of use\n", self.id, region);
 		return;
 	}
-	int err = xlate_set_region_state(pool.xlate, region, XLATE_ONLINE);
+	int err = xlate_set_region_state(pmem_xlate(), region, XLATE_ONLINE);
 
 	printk("node %d: online: region %ld %s\n", self.id, region, err ? "refused" : "online");
 }
@@ -222,14 +222,13 @@ static void cmd_online(long region)
 static void wipe(void *ctx, uint64_t dfn, uint64_t pages)
 {
 	(void)ctx;
-	memset(pool.frames + (dfn << PAGE_SHIFT), 0xDE, pages << PAGE_SHIFT);
-	arch_pool_flush(pool.frames + (dfn << PAGE_SHIFT), pages << PAGE_SHIFT);
+	pmem_fill_frames(dfn, pages, 0xDE);
 }
 
 /* fail REGION: play the pool controller losing a region (tools/dmos fail-region does it from the host). */
 static void cmd_fail(long region)
 {
-	int err = region < 0 ? -EINVAL : xlate_fail_region(pool.xlate, (uint32_t)region, wipe, NULL);
+	int err = region < 0 ? -EINVAL : xlate_fail_region(pmem_xlate(), (uint32_t)region, wipe, NULL);
 
 	printk("node %d: fail: region %ld %s\n", self.id, region,
 	       !err ? "failed" : err == -EALREADY ? "had failed already" : "refused");
@@ -245,11 +244,11 @@ void monitor_lost(uint64_t after, uint64_t upto)
 	}
 	for (uint64_t i = 0; i < nheld;) {
 		uint32_t r;
-		if (!xlate_lost(pool.xlate, held[i], after, upto, &r)) {
+		if (!xlate_lost(pmem_xlate(), held[i], after, upto, &r)) {
 			i++;
 			continue;
 		}
-		xlate_count_loss(pool.xlate, r, 0, 1, 0);
+		xlate_count_loss(pmem_xlate(), r, 0, 1, 0);
 		pmem_free(held[i]);
 		held[i] = held[--nheld];
 		lost++;

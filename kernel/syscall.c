@@ -429,8 +429,8 @@ static int64_t sys_meminfo(ARGS1)
 		mi.pool_total = ps.npages * PAGE_SIZE;
 		mi.pool_free = ps.free * PAGE_SIZE;
 		mi.pool_used_here = ps.used_by_node[self.id] * PAGE_SIZE;
-		for (uint32_t r = 0; r < xlate_nregions(pool.xlate); r++) {
-			if (xlate_region_state(pool.xlate, r) != XLATE_FAILED)
+		for (uint32_t r = 0; r < xlate_nregions(pmem_xlate()); r++) {
+			if (xlate_region_state(pmem_xlate(), r) != XLATE_FAILED)
 				continue;
 			mi.regions_failed++;
 			mi.pool_failed += MIN(per, n - r * per) * PAGE_SIZE;

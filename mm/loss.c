@@ -38,7 +38,7 @@ void loss_tick(void)
 			return;
 		}
 	}
-	uint64_t n = xlate_failures(pool.xlate);
+	uint64_t n = xlate_failures(pmem_xlate());
 	if (!counting) {        /* failures before we joined took nothing of ours */
 		noticed = handled = n;
 		counting = true;
@@ -72,7 +72,7 @@ static void count(void *ctx, uint64_t va, uint32_t region, bool optional)
 	struct found *f = ctx;
 
 	if (!pool.lost)
-		xlate_count_loss(pool.xlate, region, optional, !optional, 0);
+		xlate_count_loss(pmem_xlate(), region, optional, !optional, 0);
 	if (optional) {
 		f->optional++;
 	} else if (!f->vital++ || va < f->vital_va) {
@@ -104,7 +104,7 @@ static void sweep(uint64_t seen, uint64_t now, struct found *all)
 			snprintf(why, sizeof(why), "vital memory lost %s at 0x%lx",
 				 where(f.vital_region, "failed "), f.vital_va);
 			if (proc_kill_because(p, DM_SIGBUS, why) && !pool.lost)
-				xlate_count_loss(pool.xlate, f.vital_region, 0, 0, 1);
+				xlate_count_loss(pmem_xlate(), f.vital_region, 0, 0, 1);
 		} else if (f.optional) {
 			uint64_t flags = arch_irq_save();
 			p->loss.check = true;           /* it drops them itself, before user mode */
@@ -143,8 +143,8 @@ void loss_work(void)
 	if (now == seen || !pool.joined)
 		return;
 	handled = now;
-	for (uint32_t r = 0; r < xlate_nregions(pool.xlate); r++)
-		if (xlate_region_failed(pool.xlate, r, seen, now))
+	for (uint32_t r = 0; r < xlate_nregions(pmem_xlate()); r++)
+		if (xlate_region_failed(pmem_xlate(), r, seen, now))
 			printk("node %d: region %u failed\n", self.id, r);
 	sweep(seen, now, &all);
 }

@@ -14,6 +14,32 @@
 #include "mm/xlate.h"
 #include "arch/arch.h"
 
+static void *xlate;                     /* the pool's translation and region tables */
+static uint8_t *frames;                 /* device frame 0, in the pool device window */
+static uint64_t frames_pa;              /* ... and its bus address */
+
+void pmem_attach_pool(void *table, uint8_t *frame0, uint64_t frame0_pa)
+{
+	xlate = table;
+	frames = frame0;
+	frames_pa = frame0_pa;
+}
+
+void *pmem_xlate(void)
+{
+	return xlate;
+}
+
+uint64_t pmem_frame_pa(uint64_t dfn)
+{
+	return frames_pa + (dfn << PAGE_SHIFT);
+}
+
+void pmem_fill_frames(uint64_t dfn, uint64_t pages, uint8_t byte)
+{
+	memset(frames + (dfn << PAGE_SHIFT), byte, pages << PAGE_SHIFT);
+	arch_pool_flush(frames + (dfn << PAGE_SHIFT), pages << PAGE_SHIFT);
+}
 
 void *pmem_page(uint64_t ppn)
 {
@@ -24,12 +50,12 @@ bool mm_pool_fault(uint64_t addr)
 {
 	uint64_t base = (uint64_t)arch_poolmem(), dfn;
 
-	if (!pool.xlate || addr < base || addr >= base + (pool.super->npages << PAGE_SHIFT))
+	if (!xlate || addr < base || addr >= base + (pool.super->npages << PAGE_SHIFT))
 		return false;
 	uint64_t ppn = (addr - base) >> PAGE_SHIFT;
 	/* a mover that died mid-move (-ETIMEDOUT): the fault is reported */
-	return !xlate_resolve_wait(pool.xlate, ppn, &dfn, msg_poll) &&
-	       arch_poolmem_map(ppn, pool.frames_pa + (dfn << PAGE_SHIFT)) == 0;
+	return !xlate_resolve_wait(xlate, ppn, &dfn, msg_poll) &&
+	       arch_poolmem_map(ppn, pmem_frame_pa(dfn)) == 0;
 }
 
 /*
@@ -46,10 +72,10 @@ static int zero(uint64_t ppn)
 	int err;
 
 	do {
-		if ((err = xlate_resolve_wait(pool.xlate, ppn, &dfn, msg_poll)))
+		if ((err = xlate_resolve_wait(xlate, ppn, &dfn, msg_poll)))
 			return err;
-		memset(pool.frames + (dfn << PAGE_SHIFT), 0, PAGE_SIZE);
-		again = xlate_lookup(pool.xlate, ppn);
+		memset(frames + (dfn << PAGE_SHIFT), 0, PAGE_SIZE);
+		again = xlate_lookup(xlate, ppn);
 	} while (again != dfn && again != XLATE_NONE);
 	return 0;
 }
@@ -89,9 +115,9 @@ void pmem_shootdown_local(uint64_t ppn, uint64_t pages)
 static void copy(void *ctx, uint64_t dst, uint64_t src, uint64_t pages)
 {
 	(void)ctx;
-	memcpy(pool.frames + (dst << PAGE_SHIFT), pool.frames + (src << PAGE_SHIFT),
+	memcpy(frames + (dst << PAGE_SHIFT), frames + (src << PAGE_SHIFT),
 	       pages << PAGE_SHIFT);
-	arch_pool_flush(pool.frames + (dst << PAGE_SHIFT), pages << PAGE_SHIFT);
+	arch_pool_flush(frames + (dst << PAGE_SHIFT), pages << PAGE_SHIFT);
 }
 
 /* Every live node drops its mappings of the block and acks; dead ones map nothing. */
@@ -110,13 +136,13 @@ static const struct xlate_mover mover = { copy, shootdown, NULL };
 
 int pmem_drain(uint32_t region)
 {
-	return xlate_drain_region(pool.xlate, pool.palloc, region, &mover);
+	return xlate_drain_region(xlate, pool.palloc, region, &mover);
 }
 
 /* A spare block for pmem_move: any free, online block (ctx = the block moved). */
 static bool other_online(void *ctx, uint64_t first)
 {
-	return first != *(uint64_t *)ctx && xlate_usable(pool.xlate, first);
+	return first != *(uint64_t *)ctx && xlate_usable(xlate, first);
 }
 
 int pmem_move(uint64_t block)
@@ -126,7 +152,7 @@ int pmem_move(uint64_t block)
 
 	if (spare < 0)
 		return (int)spare;
-	int err = xlate_move_block(pool.xlate, block, spare / g, &mover);
+	int err = xlate_move_block(xlate, block, spare / g, &mover);
 	for (uint64_t i = 0; i < g; i++)
 		palloc_free(pool.palloc, spare + i);
 	return err;

@@ -2,11 +2,48 @@
  * Pool memory inside the kernel: pool pages by pool address, allocated
  * cluster-wide (palloc), reached through translation (xlate), moved by
  * drains with a shootdown to every node.
+ *
+ * pmem.c owns two areas of the pool (kernel/cluster/pool.h): the
+ * translation table and the device frames. Nothing else holds a pointer
+ * to either: the table is reached as pmem_xlate() with mm/xlate.h's
+ * functions, the frames only through the pmem_* calls below.
  */
 #ifndef MM_PMEM_H
 #define MM_PMEM_H
 
 #include <stdint.h>
+
+/**
+ * pmem_attach_pool - take the pool's translation table and device frames
+ * @table: the translation and region tables (mm/xlate.h), in the pool window
+ * @frame0: device frame 0, in the pool window
+ * @frame0_pa: device frame 0's bus address
+ *
+ * Context: boot, once, from pool_init() when the pool is attached, before
+ * the node joins.
+ */
+void pmem_attach_pool(void *table, uint8_t *frame0, uint64_t frame0_pa);
+
+/**
+ * pmem_xlate - the pool's translation table, for mm/xlate.h's calls
+ * Context: any.
+ * Return: the table, or NULL before the pool is attached (or without one).
+ */
+void *pmem_xlate(void);
+
+/**
+ * pmem_frame_pa - bus address of device frame dfn, for a page table
+ * Context: any, once the pool is attached.
+ * Return: the address.
+ */
+uint64_t pmem_frame_pa(uint64_t dfn);
+
+/**
+ * pmem_fill_frames - write byte over device frames [dfn, dfn + pages) and
+ * flush them (what a failed DIMM leaves: the monitor's `fail`)
+ * Context: any, once the pool is attached; bypasses translation.
+ */
+void pmem_fill_frames(uint64_t dfn, uint64_t pages, uint8_t byte);
 
 /* Pool page ppn in this node's translated window. */
 void *pmem_page(uint64_t ppn);

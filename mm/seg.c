@@ -18,9 +18,16 @@
 
 _Static_assert(sizeof(struct pool_seg) == POOL_SEG_BYTES, "segment entry size is pool format");
 
+static uint8_t *seg_table;              /* the pool's segment table */
+
+void seg_attach_pool(void *segs)
+{
+	seg_table = segs;
+}
+
 static struct pool_seg *seg(int i)
 {
-	return (struct pool_seg *)((uint8_t *)pool.segs + i * POOL_SEG_BYTES);
+	return (struct pool_seg *)(seg_table + i * POOL_SEG_BYTES);
 }
 
 static bool alive(void *ctx, int node, uint64_t epoch)
@@ -43,7 +50,7 @@ static int lock(void)
 
 static void unlock(void)
 {
-	arch_pool_flush(pool.segs, (uint64_t)pool.super->nsegs * POOL_SEG_BYTES);
+	arch_pool_flush(seg_table, (uint64_t)pool.super->nsegs * POOL_SEG_BYTES);
 	lease_release(pool_lease(POOL_LEASE_SEGS), self.id, my_epoch());
 }
 
@@ -78,7 +85,7 @@ static bool usable_run(void *ctx, uint64_t first)
 	uint64_t n = *(uint64_t *)ctx;
 
 	for (uint64_t i = 0; i < n; i++)
-		if (!xlate_usable(pool.xlate, first + i))
+		if (!xlate_usable(pmem_xlate(), first + i))
 			return false;
 	return true;
 }
@@ -149,7 +156,7 @@ int64_t seg_create(struct vm *vm, const char *name, uint64_t bytes, uint32_t key
 static bool lost(struct pool_seg *s)
 {
 	for (uint64_t i = 0; i < s->npages; i++)
-		if (xlate_lost(pool.xlate, s->first_ppn + i, 0, UINT64_MAX, NULL))
+		if (xlate_lost(pmem_xlate(), s->first_ppn + i, 0, UINT64_MAX, NULL))
 			return true;
 	return false;
 }

@@ -29,6 +29,13 @@ struct pool_seg {
 
 enum { SEG_FREE = 0, SEG_LIVE = 1 };
 
+/**
+ * seg_attach_pool - take the pool's segment table, the only pointer to it
+ * @segs: pool.super->nsegs entries of POOL_SEG_BYTES, in the pool window
+ * Context: boot, once, from pool_init() when the pool is attached.
+ */
+void seg_attach_pool(void *segs);
+
 /* Create a segment and attach it to vm. Return: its address, or -errno. */
 int64_t seg_create(struct vm *vm, const char *name, uint64_t bytes, uint32_t key, int pid);
 

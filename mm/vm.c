@@ -153,10 +153,10 @@ static int map_slot(struct vm *vm, struct vm_area *a, uint64_t va, uint64_t s)
 		pa = SLOT_ADDR(s);
 	} else {
 		uint64_t dfn;
-		int err = xlate_resolve_wait(pool.xlate, s >> PAGE_SHIFT, &dfn, msg_poll);
+		int err = xlate_resolve_wait(pmem_xlate(), s >> PAGE_SHIFT, &dfn, msg_poll);
 		if (err)
 			return err;     /* -ETIMEDOUT: its mover died mid-move */
-		pa = pool.frames_pa + (dfn << PAGE_SHIFT);
+		pa = pmem_frame_pa(dfn);
 	}
 	return arch_as_map(vm->root, va, pa, a->prot);
 }
@@ -336,7 +336,7 @@ static bool gone(uint64_t ppn, uint64_t after, uint64_t upto, uint32_t *region)
 		*region = DM_LOSS_LINK;
 		return true;
 	}
-	return xlate_lost(pool.xlate, ppn, after, upto, region);
+	return xlate_lost(pmem_xlate(), ppn, after, upto, region);
 }
 
 void vm_lost(struct vm *vm, uint64_t after, uint64_t upto, bool drop, vm_lost_fn found,

@@ -25,10 +25,16 @@ _Static_assert(sizeof(struct waiter) == POOL_FUTEX_BYTES, "futex waiter size is 
 /* The wait table: the pool's, for the whole cluster; a node that has no
  * pool, or lost it, keeps one of its own (only private words are left). */
 static struct waiter local_waiters[LOCAL_WAITERS];
+static struct waiter *pool_waiters;
+
+void futex_attach_pool(void *table)
+{
+	pool_waiters = table;
+}
 
 static struct waiter *w(uint32_t i)
 {
-	return (pool.joined ? (struct waiter *)pool.futex : local_waiters) + i;
+	return (pool.joined ? pool_waiters : local_waiters) + i;
 }
 
 static uint32_t nwaiters(void)

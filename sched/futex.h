@@ -9,6 +9,14 @@
 
 #include <stdint.h>
 
+/**
+ * futex_attach_pool - take the pool's table of waiters (sched/waitq.h),
+ * the only pointer to it
+ * @table: pool.super->nfutex waiters, in the pool window
+ * Context: boot, once, from pool_init() when the pool is attached.
+ */
+void futex_attach_pool(void *table);
+
 /* Return: 0 when woken, -EAGAIN if *uaddr != expected, -ETIMEDOUT, -EINTR, -EFAULT. */
 int futex_wait(uint64_t uaddr, uint32_t expected, uint64_t timeout_ns);
 

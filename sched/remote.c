@@ -83,9 +83,16 @@ static struct incoming {
 	char argv[DM_ARGS_MAX][64];
 } incoming[8];
 
+static struct dm_proc *cluster_procs;   /* the pool's: MAX_NODES slices of procs_per_node */
+
+void remote_attach_pool(void *procs)
+{
+	cluster_procs = procs;
+}
+
 static struct dm_proc *slice(int node)
 {
-	return (struct dm_proc *)pool.procs + (uint64_t)node * pool.super->procs_per_node;
+	return cluster_procs + (uint64_t)node * pool.super->procs_per_node;
 }
 
 static int node_of(int pid)
@@ -415,7 +422,7 @@ static int take(struct incoming *in)
 	struct spawn_req *r = pmem_page(m->args[0]);
 	uint32_t want = SPAWN_SENT;
 
-	if (xlate_lost(pool.xlate, m->args[0], 0, UINT64_MAX, NULL))
+	if (xlate_lost(pmem_xlate(), m->args[0], 0, UINT64_MAX, NULL))
 		return -EIO;
 	if (__atomic_load_n(&r->gen, __ATOMIC_ACQUIRE) != (uint32_t)m->args[2] ||
 	    !__atomic_compare_exchange_n(&r->state, &want, SPAWN_TAKEN, false,

@@ -12,6 +12,14 @@
 
 struct msg;
 
+/**
+ * remote_attach_pool - take the pool's cluster process table, the only
+ * pointer to it
+ * @procs: MAX_NODES slices of pool.super->procs_per_node struct dm_proc
+ * Context: boot, once, from pool_init() when the pool is attached.
+ */
+void remote_attach_pool(void *procs);
+
 /* Write this node's processes into the pool table. Context: main loop. */
 void proc_publish(void);
 

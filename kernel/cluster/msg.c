@@ -24,11 +24,17 @@ static struct pending {
 	struct msg reply;
 } pending[MAX_PENDING];
 static uint32_t next_req = 1;
+static void *mesh;                      /* the pool's ring mesh (ring.h) */
 uint64_t msg_sent, msg_received;
+
+void msg_attach_pool(void *rings)
+{
+	mesh = rings;
+}
 
 static struct ring *ring_to(int to)
 {
-	return ring_get(pool.rings, self.id, to);
+	return ring_get(mesh, self.id, to);
 }
 
 int msg_send(int to, struct msg *m)
@@ -108,7 +114,7 @@ void msg_poll(void)
 	if (!busy) {
 		busy = true;
 		for (int from = 0; from < self.nodes; from++) {
-			struct ring *r = ring_get(pool.rings, from, self.id);
+			struct ring *r = ring_get(mesh, from, self.id);
 			while (from != self.id && r && ring_recv(r, &m) == 0)
 				dispatch(&m);
 		}

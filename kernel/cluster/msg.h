@@ -107,6 +107,13 @@ static inline const char *msg_name(unsigned type)
 }
 
 /**
+ * msg_attach_pool - take the pool's ring mesh (kernel/cluster/ring.h), the
+ * only pointer to it: messages go through the calls below
+ * Context: boot, once, from pool_init() when the pool is attached.
+ */
+void msg_attach_pool(void *rings);
+
+/**
  * msg_send - put a message on the ring to node `to` (and ring its doorbell)
  * Context: any; interrupts are masked around the ring.
  * Return: 0, -EAGAIN if the ring is full, -EINVAL for a bad node.

@@ -15,6 +15,10 @@
 #include "kernel/cluster/doorbell.h"
 #include "mm/palloc.h"
 #include "mm/xlate.h"
+#include "mm/pmem.h"
+#include "mm/seg.h"
+#include "sched/futex.h"
+#include "sched/remote.h"
 #include "arch/arch.h"
 #include "kernel/bits.h"
 
@@ -22,6 +26,7 @@
 #define IVSHMEM_DEVICE 0x1110
 
 struct pool pool;
+static uint8_t *leases;                 /* the lease area, one lease per cache line */
 
 static const char *const state_names[] = {
 	[NODE_ABSENT] = "absent", [NODE_JOINING] = "joining", [NODE_UP] = "up",
@@ -216,25 +221,41 @@ int pool_attach(void *base, uint64_t size)
 	uint8_t *b = base;
 	pool.super = sb;
 	pool.nodes = (volatile struct pool_node *)(b + sb->node_table_off);
-	pool.leases = (struct lease *)(b + sb->lease_off);
-	pool.rings = b + sb->ring_off;
-	pool.xlate = b + sb->xlate_off;
-	pool.segs = b + sb->seg_off;
-	pool.futex = b + sb->futex_off;
-	pool.procs = b + sb->proc_off;
-	pool.frames = b + sb->data_off;
 	pool.size = size;
 	if (sb->expected_nodes != (uint32_t)self.nodes) {
 		printk("node %d: pool refused: formatted for %u nodes, this node expects %d\n",
 		       self.id, sb->expected_nodes, self.nodes);
 		return -EINVAL;
 	}
-	if (palloc_attach(&pa, b + sb->palloc_off, self.id, xlate_usable, pool.xlate)) {
+	if (palloc_attach(&pa, b + sb->palloc_off, self.id, xlate_usable, b + sb->xlate_off)) {
 		printk("node %d: pool refused: its page allocator is damaged\n", self.id);
 		return -EINVAL;
 	}
 	pool.palloc = &pa;
 	return 0;
+}
+
+struct lease *pool_lease(uint32_t i)
+{
+	if (!leases || i >= pool.super->nleases)
+		return NULL;
+	return (struct lease *)(leases + 64 * (uint64_t)i);
+}
+
+/*
+ * Hand every area past the node table to its owner (see pool.h), once the
+ * pool at window base, bus address pa, is attached.
+ */
+static void attach_areas(uint8_t *base, uint64_t pa)
+{
+	volatile struct pool_super *sb = pool.super;
+
+	leases = base + sb->lease_off;
+	msg_attach_pool(base + sb->ring_off);
+	seg_attach_pool(base + sb->seg_off);
+	futex_attach_pool(base + sb->futex_off);
+	remote_attach_pool(base + sb->proc_off);
+	pmem_attach_pool(base + sb->xlate_off, base + sb->data_off, pa + sb->data_off);
 }
 
 int pool_join(void)
@@ -309,7 +330,7 @@ int pool_init(void)
 	int err = pool_attach(base, size);
 	if (err)
 		return err;
-	pool.frames_pa = pa + pool.super->data_off;
+	attach_areas(base, pa);
 	pool.doorbell = doorbell_init(d);
 	printk("node %d: doorbell: %s\n", self.id, pool.doorbell >= 0 ?
 	       "ivshmem MSI-X" : "none, rings are polled at every tick (1 kHz)");

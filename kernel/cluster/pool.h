@@ -20,6 +20,23 @@
  *
  * Every structure stores pool addresses, never a node's pointers. Whoever
  * arrives first at an all-zero pool formats it, writing the magic last.
+ *
+ * Who owns which area. This file and pool.c know the layout; every area
+ * past the node table has one owner, the only code that touches it. Once
+ * the pool is attached, pool_init() hands each owner its area's address in
+ * this node's window, with one call, before the node joins; the owner
+ * keeps the pointer to itself and others go through the owner's functions:
+ *   leases         pool.c itself: pool_lease(i), used with lease.h
+ *   ring mesh      msg.c (msg_attach_pool), through ring.h; others send
+ *                  with the msg_* calls of msg.h
+ *   segments       mm/seg.c (seg_attach_pool), through mm/seg.h
+ *   futex waiters  sched/futex.c (futex_attach_pool), through sched/futex.h
+ *   processes      sched/remote.c (remote_attach_pool), through sched/remote.h
+ *   translation,   mm/pmem.c (pmem_attach_pool): pmem_xlate() is the table
+ *   device frames  for mm/xlate.h's calls; frames only through mm/pmem.h
+ *   allocator      palloc_attach() here; pool.palloc is the node's handle
+ * struct pool below holds only what is the cluster layer's own: the
+ * superblock, the node table and this node's membership.
  */
 #ifndef KERNEL_CLUSTER_POOL_H
 #define KERNEL_CLUSTER_POOL_H
@@ -98,19 +115,16 @@ _Static_assert(sizeof(struct pool_node) == 64, "a node-table entry is one cache 
 struct palloc;
 struct lease;
 
-/* What a node knows about the pool it is attached to. */
+/*
+ * What a node knows about the pool it is attached to: the superblock, the
+ * node table and its own membership. The other areas are not here: each
+ * belongs to one owner, which pool_init() hands it to once, when the pool
+ * is attached (see the top of this file), and which alone reaches into it.
+ */
 struct pool {
 	volatile struct pool_super *super;
 	volatile struct pool_node *nodes;
-	struct lease *leases;
-	void *rings;                    /* the ring mesh */
-	void *xlate;                    /* translation and region tables */
-	void *segs;                     /* shared segment table */
-	void *futex;                    /* futex waiters */
-	void *procs;                    /* the cluster process table */
 	struct palloc *palloc;          /* this node's allocator handle */
-	uint8_t *frames;                /* device frame 0, in the pool window */
-	uint64_t frames_pa;             /* device frame 0, bus address */
 	uint64_t size;
 	int32_t doorbell;               /* our ivshmem peer id, -1: none */
 	bool joined;
@@ -127,8 +141,15 @@ struct pool {
 #define POOL_FUTEX_BYTES 32     /* one futex waiter */
 #define POOL_LEASE_SEGS 0       /* the lease that guards the segment table */
 
-/* Lease i of the pool: each sits alone on its cache line. */
-#define pool_lease(i) ((struct lease *)((uint8_t *)pool.leases + 64 * (i)))
+/**
+ * pool_lease - lease i of the pool's lease area (kernel/cluster/lease.h)
+ * @i: 0 .. pool.super->nleases - 1; POOL_LEASE_SEGS names the segment table's
+ *
+ * Each lease sits alone on its cache line.
+ * Context: any, once the pool is attached.
+ * Return: the lease, or NULL for an i out of range or no pool.
+ */
+struct lease *pool_lease(uint32_t i);
 
 extern struct pool pool;
 
