@@ -7,7 +7,6 @@
  */
 #include "kernel/kernel.h"
 #include "kernel/cluster/cluster.h"
-#include "mm/mm.h"
 #include "mm/seg.h"
 #include "mm/palloc.h"
 #include "mm/pmem.h"

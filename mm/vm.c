@@ -6,7 +6,6 @@
 #include "kernel/cluster/cluster.h"
 #include "mm/mm.h"
 #include "mm/vm.h"
-#include "mm/palloc.h"
 #include "mm/pmem.h"
 #include "mm/seg.h"
 #include "mm/xlate.h"

@@ -7,7 +7,6 @@
  */
 #include "kernel/kernel.h"
 #include "sched/sched.h"
-#include "mm/mm.h"
 #include "arch/arch.h"
 #include "userland/include/dm_abi.h"
 

@@ -3,7 +3,6 @@
  * launcher passes `-fw_cfg name=opt/dmos/cmdline,string=...`; we find that
  * file in the fw_cfg directory and read it through the I/O ports.
  */
-#include "arch/arch.h"
 #include "arch/x86_64/x86.h"
 #include "kernel/kernel.h"
 

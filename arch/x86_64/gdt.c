@@ -5,7 +5,6 @@
  * switch to the kernel stack).
  * The user selectors are ordered for SYSRET: data at 0x18, code at 0x20.
  */
-#include "arch/arch.h"
 #include "arch/x86_64/x86.h"
 
 struct tss {

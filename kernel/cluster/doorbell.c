@@ -7,9 +7,8 @@
  * enabled MSI-X and unmasked the entry. Peer ids are ivshmem's, not node
  * ids: each node publishes its own in the node table.
  */
-#include "kernel/kernel.h"
 #include "kernel/cluster/doorbell.h"
-#include "kernel/cluster/cluster.h"
+#include "kernel/cluster/msg.h"
 #include "kernel/pci.h"
 #include "arch/arch.h"
 

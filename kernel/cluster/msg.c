@@ -6,7 +6,7 @@
  * or when the peer stops being up: a dead peer is an error, never a hang.
  */
 #include "kernel/kernel.h"
-#include "kernel/cluster/cluster.h"
+#include "kernel/cluster/msg.h"
 #include "kernel/cluster/pool.h"
 #include "kernel/cluster/ring.h"
 #include "kernel/cluster/doorbell.h"

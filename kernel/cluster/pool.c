@@ -9,6 +9,7 @@
  */
 #include "kernel/kernel.h"
 #include "kernel/cluster/pool.h"
+#include "kernel/cluster/msg.h"
 #include "kernel/pci.h"
 #include "kernel/cluster/poolsys.h"
 #include "kernel/cluster/ring.h"
