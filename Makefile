@@ -18,7 +18,7 @@ DMOS     := $(PYTHON) tools/dmos
 
 B := build
 CC := gcc
-CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -I. \
+CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Wshadow -Wmissing-prototypes -Wundef -Werror -I. \
 	-ffreestanding -fno-pie -fno-pic -fno-stack-protector -fno-omit-frame-pointer \
 	-mcmodel=kernel -mno-red-zone -mno-mmx -mno-sse -mno-sse2 -mgeneral-regs-only \
 	-MMD -MP

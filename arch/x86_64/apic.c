@@ -22,9 +22,6 @@ static volatile uint32_t *lapic;
 static uint64_t tsc_boot, tsc_hz, ns_mult;     /* ns = (tsc * ns_mult) >> 32 */
 static uint32_t apic_per_ms;
 
-void arch_timer_set_tick(void (*tick)(void));
-int arch_irq_handler(void (*handler)(void));
-
 static uint32_t rd(unsigned reg) { return lapic[reg / 4]; }
 static void wr(unsigned reg, uint32_t v) { lapic[reg / 4] = v; }
 
@@ -110,9 +107,9 @@ static void calibrate(void)
 	 * under TCG and KVM alike, and this is where we find out if it does not. */
 	if (b.tsc == a.tsc)
 		panic("apic: rdtsc does not advance; dmos needs a counting TSC");
-	uint64_t ticks = a.pit - b.pit;
-	apic_per_ms = (uint32_t)((uint64_t)(a.apic - b.apic) * PIT_HZ / ticks / 1000);
-	tsc_hz = (b.tsc - a.tsc) * PIT_HZ / ticks;
+	uint64_t pit_ticks = a.pit - b.pit;
+	apic_per_ms = (uint32_t)((uint64_t)(a.apic - b.apic) * PIT_HZ / pit_ticks / 1000);
+	tsc_hz = (b.tsc - a.tsc) * PIT_HZ / pit_ticks;
 	ns_mult = (1000000000ULL << 32) / tsc_hz;
 }
 

@@ -15,7 +15,6 @@
 
 extern char syscall_entry[], trap_return[];
 extern uint64_t syscall_kstack;
-void tss_set_rsp0(uint64_t rsp);
 
 void arch_user_init(void)
 {
@@ -36,9 +35,9 @@ struct switch_frame {
 	uint64_t r15, r14, r13, r12, rbx, rbp, ret;
 };
 
-void *arch_thread_user(void *kstack_top, uint64_t entry, uint64_t user_sp)
+void *arch_thread_user(void *top, uint64_t entry, uint64_t user_sp)
 {
-	struct trapframe *tf = (struct trapframe *)kstack_top - 1;
+	struct trapframe *tf = (struct trapframe *)top - 1;
 	struct switch_frame *sf = (struct switch_frame *)tf - 1;
 
 	memset(tf, 0, sizeof(*tf));
@@ -53,9 +52,9 @@ void *arch_thread_user(void *kstack_top, uint64_t entry, uint64_t user_sp)
 }
 
 /* A kernel thread: arch_switch() to it calls fn() on its own stack. */
-void *arch_thread_kernel(void *kstack_top, void (*fn)(void))
+void *arch_thread_kernel(void *top, void (*fn)(void))
 {
-	struct switch_frame *sf = (struct switch_frame *)((uint64_t *)kstack_top - 2) - 1;
+	struct switch_frame *sf = (struct switch_frame *)((uint64_t *)top - 2) - 1;
 
 	memset(sf, 0, sizeof(*sf));
 	sf->ret = (uint64_t)fn;
@@ -92,9 +91,9 @@ void arch_fpu_restore(const void *area)
  */
 _Static_assert(sizeof(struct trapframe) == ARCH_UREGS_SIZE, "ARCH_UREGS_SIZE is the trap frame");
 
-void *arch_uregs(void *kstack_top)
+void *arch_uregs(void *top)
 {
-	return (struct trapframe *)kstack_top - 1;
+	return (struct trapframe *)top - 1;
 }
 
 uint64_t arch_uregs_sp(const void *uregs)

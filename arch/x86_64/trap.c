@@ -32,8 +32,6 @@ static void (*timer_tick)(void);
 
 static void (*irq_handlers[48 - VEC_FIRST_IRQ])(void);    /* MSI vectors */
 
-void apic_eoi(void);
-
 static void set_gate(int vec, uint64_t handler, int ist)
 {
 	idt[vec] = (struct idt_entry){

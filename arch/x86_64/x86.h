@@ -66,6 +66,13 @@ void paging_late_init(void);
 void apic_init(void);
 int fwcfg_read_file(const char *name, char *buf, int max);
 
+void arch_start(uint64_t mbi_pa);       /* boot.S calls it in long mode */
+void trap(struct trapframe *tf);        /* vectors.S calls it for every trap */
+void apic_eoi(void);                    /* end of the interrupt being handled */
+void tss_set_rsp0(uint64_t rsp);        /* where traps from user mode land */
+void arch_timer_set_tick(void (*tick)(void));   /* the timer vector calls tick() */
+int arch_irq_handler(void (*handler)(void));    /* a vector of its own: it, or -1 */
+
 extern char _kernel_end[];
 extern char kstack_bottom[], kstack_top[];
 
