@@ -25,15 +25,17 @@
  * past the node table has one owner, the only code that touches it. Once
  * the pool is attached, pool_init() hands each owner its area's address in
  * this node's window, with one call, before the node joins; the owner
- * keeps the pointer to itself and others go through the owner's functions:
+ * keeps the pointer in a static of its own and the rest of the kernel
+ * goes through the owner's functions:
  *   leases         pool.c itself: pool_lease(i), used with lease.h
  *   ring mesh      msg.c (msg_attach_pool), through ring.h; others send
  *                  with the msg_* calls of msg.h
- *   segments       mm/seg.c (seg_attach_pool), through mm/seg.h
- *   futex waiters  sched/futex.c (futex_attach_pool), through sched/futex.h
- *   processes      sched/remote.c (remote_attach_pool), through sched/remote.h
- *   translation,   mm/pmem.c (pmem_attach_pool): pmem_xlate() is the table
- *   device frames  for mm/xlate.h's calls; frames only through mm/pmem.h
+ *   segments       mm/seg.c (seg_attach_pool); others use mm/seg.h
+ *   futex waiters  sched/futex.c (futex_attach_pool); others use sched/futex.h
+ *   processes      sched/remote.c (remote_attach_pool); others use sched/remote.h
+ *   translation    mm/pmem.c (pmem_attach_pool); others hand pmem_xlate()
+ *                  to mm/xlate.h's calls
+ *   device frames  mm/pmem.c too; others use mm/pmem.h
  *   allocator      palloc_attach() here; pool.palloc is the node's handle
  * struct pool below holds only what is the cluster layer's own: the
  * superblock, the node table and this node's membership.
