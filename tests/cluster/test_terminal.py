@@ -20,7 +20,7 @@ def up(name, iso, nodes):
     return pexpect.spawn("/usr/bin/python3", [
         os.path.join(REPO, "tools", "dmos"), "up", "--cluster", name, "-n", str(nodes),
         "--mem", "64M", "--pool", "64M", "--iso", iso, "--node-arg", "all:init=init"],
-        cwd=REPO, encoding="utf-8", timeout=60, dimensions=(50, 200))
+        cwd=REPO, encoding="utf-8", timeout=120, dimensions=(50, 200))
 
 
 def left_behind(name):
