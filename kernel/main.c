@@ -4,6 +4,7 @@
  * cluster. Then the node idles (the scheduler comes later).
  */
 #include "kernel/kernel.h"
+#include "kernel/bench.h"
 #include "kernel/pci.h"
 #include "kernel/cluster/pool.h"
 #include "kernel/cluster/cluster.h"
@@ -65,25 +66,6 @@ static const char *identify(void)
 	return NULL;
 }
 
-/* bench=frames: what one local frame alloc+free costs, per order. */
-static void bench_frames(void)
-{
-	static const unsigned orders[] = { 0, 3, 9 };
-	enum { ROUNDS = 20000 };
-
-	for (unsigned i = 0; i < ARRAY_SIZE(orders); i++) {
-		uint64_t t0 = arch_time_ns();
-		for (int r = 0; r < ROUNDS; r++) {
-			uint64_t pa = frame_alloc(orders[i]);
-			if (pa == FRAME_NONE || frame_free(pa, orders[i]))
-				panic("bench: frame allocator failed at order %u", orders[i]);
-		}
-		uint64_t ns = arch_time_ns() - t0;
-		printk("node %d: bench frames order %u: %lu ns per alloc+free (%d rounds)\n",
-		       self.id, orders[i], ns / ROUNDS, ROUNDS);
-	}
-}
-
 void kmain(struct boot_info *bi)
 {
 	char arg[16];
@@ -118,7 +100,7 @@ void kmain(struct boot_info *bi)
 		printk("node %d: running without the pool\n", self.id);
 
 	if (cmdline_get("bench", arg, sizeof(arg)) && !strcmp(arg, "frames"))
-		bench_frames();
+		bench_frames();         /* kernel/bench.c */
 	if (cmdline_get("init", arg, sizeof(arg)) && strcmp(arg, "none")) {
 		char *argv[] = { arg };
 		int pid = proc_spawn(arg, argv, 1);

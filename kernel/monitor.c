@@ -6,6 +6,7 @@
  * time things. Every command ends with one line `node N: <cmd>: ...`.
  */
 #include "kernel/kernel.h"
+#include "kernel/bench.h"
 #include "kernel/cluster/cluster.h"
 #include "kernel/cluster/doorbell.h"
 #include "kernel/cluster/pool.h"
@@ -260,54 +261,6 @@ void monitor_lost(uint64_t after, uint64_t upto)
 	if (lost)
 		printk("node %d: monitor: %lu held pool pages lost %s\n", self.id, lost,
 		       after == VM_LOST_LINK ? "with the pool link" : "in failed regions");
-}
-
-/* bench palloc SECS: pool page alloc+free pairs per second on this node. */
-static void bench_palloc(long secs)
-{
-	uint64_t end = arch_time_ns() + (uint64_t)secs * 1000000000ULL, pairs = 0;
-	uint64_t t0 = arch_time_ns();
-
-	while (arch_time_ns() < end) {
-		for (int i = 0; i < 64; i++) {
-			int64_t ppn = palloc_alloc(pool.palloc, MONITOR_PID);
-			if (ppn < 0 || palloc_free(pool.palloc, ppn)) {
-				printk("node %d: bench palloc: failed (%ld)\n", self.id, ppn);
-				return;
-			}
-		}
-		pairs += 64;
-	}
-	uint64_t ns = arch_time_ns() - t0;
-	printk("node %d: bench palloc: %lu alloc+free per second (%lu in %lu ms)\n", self.id,
-	       pairs * 1000000000UL / ns, pairs, ns / 1000000);
-}
-
-/* bench move COUNT: move the block of one live pool page COUNT times. */
-static void bench_move(long count)
-{
-	int64_t ppn = pmem_alloc(MONITOR_PID);
-	uint64_t g = 1UL << pool.super->gshift, t0, worst = 0;
-	int err = 0;
-
-	if (ppn < 0 || count < 1) {
-		printk("node %d: bench move: usage: bench move COUNT (needs a free pool page)\n", self.id);
-		return;
-	}
-	uint64_t *p = pmem_page(ppn);
-	p[0] = stamp(ppn);
-	t0 = arch_time_ns();
-	for (long i = 0; i < count && !err; i++) {
-		uint64_t t = arch_time_ns();
-		err = pmem_move(ppn / g);
-		worst = MAX(worst, arch_time_ns() - t);
-	}
-	uint64_t ns = arch_time_ns() - t0;
-	if (p[0] != stamp(ppn))
-		err = -EIO;
-	pmem_free(ppn);
-	printk("node %d: bench move: %ld moves of %lu KiB, %lu us each, worst %lu us (%d)\n",
-	       self.id, count, g * 4, ns / count / 1000, worst / 1000, err);
 }
 
 static bool alive(void *ctx, int node, uint64_t epoch)
