@@ -1,16 +1,19 @@
 /*
  * Generic start-up of a dmos node: learn who we are from the command line,
  * take over local memory, start the clock, find the pool and join the
- * cluster. Then the node idles (the scheduler comes later).
+ * cluster. Then the kernel thread goes to its loop (kernel/kthread.h):
+ * cluster liveness, requests from other nodes, the monitor.
  */
 #include "kernel/kernel.h"
 #include "kernel/bench.h"
+#include "kernel/kthread.h"
 #include "kernel/pci.h"
 #include "kernel/cluster/pool.h"
 #include "kernel/cluster/cluster.h"
 #include "kernel/console.h"
 #include "kernel/initrd.h"
 #include "sched/sched.h"
+#include "sched/remote.h"
 #include "mm/mm.h"
 #include "mm/loss.h"
 #include "arch/arch.h"
@@ -66,6 +69,10 @@ static const char *identify(void)
 	return NULL;
 }
 
+/* What the kernel thread does besides the monitor (kernel/kthread.h). */
+static struct kwork cluster_work = { .name = "cluster", .fn = cluster_poll };
+static struct kwork remote_work_item = { .name = "remote", .fn = remote_work };
+
 void kmain(struct boot_info *bi)
 {
 	char arg[16];
@@ -116,5 +123,11 @@ void kmain(struct boot_info *bi)
 		if (!arch_fault(arg))
 			printk("node %d: unknown fault '%s' (pf, ud, gp, de); ignored\n", self.id, arg);
 	}
-	monitor();
+	/* The monitor before remote_work: when a child the monitor's `run`
+	 * waits for has ended, the monitor must reap it (and print its status)
+	 * before remote_work reaps the kernel thread's other children. */
+	kthread_register(&cluster_work);
+	monitor_init();
+	kthread_register(&remote_work_item);
+	kthread_loop();
 }
