@@ -50,8 +50,9 @@ extern struct self self;
 int64_t syscall(uint64_t nr, uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e, uint64_t f);
 void syscall_exit_files(void);          /* close the current process's files */
 
-/* monitor.c: the console command loop; never returns. */
-void monitor(void) __attribute__((noreturn));
+/* monitor.c: the console command interpreter, a work of the kernel thread's
+ * loop (kernel/kthread.h); monitor_init() registers it. Context: kmain(). */
+void monitor_init(void);
 /* The monitor drops its held pool pages lost in regions that failed as
  * failure after + 1 .. upto (after VM_LOST_LINK: all, the node lost the pool). */
 void monitor_lost(uint64_t after, uint64_t upto);

@@ -1,14 +1,18 @@
 /*
  * Generic start-up of a dmos node: learn who we are from the command line,
  * take over local memory, start the clock, find the pool and join the
- * cluster. Then the node idles (the scheduler comes later).
+ * cluster. Then the kernel thread goes to its loop (kernel/kthread.h):
+ * cluster liveness, requests from other nodes, the monitor.
  */
 #include "kernel/kernel.h"
+#include "kernel/bench.h"
+#include "kernel/kthread.h"
 #include "kernel/pci.h"
 #include "kernel/cluster/cluster.h"
 #include "kernel/console.h"
 #include "kernel/initrd.h"
 #include "sched/sched.h"
+#include "sched/remote.h"
 #include "mm/mm.h"
 #include "mm/loss.h"
 #include "arch/arch.h"
@@ -64,24 +68,9 @@ static const char *identify(void)
 	return NULL;
 }
 
-/* bench=frames: what one local frame alloc+free costs, per order. */
-static void bench_frames(void)
-{
-	static const unsigned orders[] = { 0, 3, 9 };
-	enum { ROUNDS = 20000 };
-
-	for (unsigned i = 0; i < ARRAY_SIZE(orders); i++) {
-		uint64_t t0 = arch_time_ns();
-		for (int r = 0; r < ROUNDS; r++) {
-			uint64_t pa = frame_alloc(orders[i]);
-			if (pa == FRAME_NONE || frame_free(pa, orders[i]))
-				panic("bench: frame allocator failed at order %u", orders[i]);
-		}
-		uint64_t ns = arch_time_ns() - t0;
-		printk("node %d: bench frames order %u: %lu ns per alloc+free (%d rounds)\n",
-		       self.id, orders[i], ns / ROUNDS, ROUNDS);
-	}
-}
+/* What the kernel thread does besides the monitor (kernel/kthread.h). */
+static struct kwork cluster_work = { .name = "cluster", .fn = cluster_poll };
+static struct kwork remote_work_item = { .name = "remote", .fn = remote_work };
 
 void kmain(struct boot_info *bi)
 {
@@ -117,7 +106,7 @@ void kmain(struct boot_info *bi)
 		printk("node %d: running without the pool\n", self.id);
 
 	if (cmdline_get("bench", arg, sizeof(arg)) && !strcmp(arg, "frames"))
-		bench_frames();
+		bench_frames();         /* kernel/bench.c */
 	if (cmdline_get("init", arg, sizeof(arg)) && strcmp(arg, "none")) {
 		char *argv[] = { arg };
 		int pid = proc_spawn(arg, argv, 1);
@@ -133,5 +122,11 @@ void kmain(struct boot_info *bi)
 		if (!arch_fault(arg))
 			printk("node %d: unknown fault '%s' (pf, ud, gp, de); ignored\n", self.id, arg);
 	}
-	monitor();
+	/* The monitor before remote_work: when a child the monitor's `run`
+	 * waits for has ended, the monitor must reap it (and print its status)
+	 * before remote_work reaps the kernel thread's other children. */
+	kthread_register(&cluster_work);
+	monitor_init();
+	kthread_register(&remote_work_item);
+	kthread_loop();
 }

@@ -4,8 +4,18 @@
  * Until there is a userland it is how one drives the pool from inside a
  * node: allocate and free pool pages, drain regions, ping other nodes,
  * time things. Every command ends with one line `node N: <cmd>: ...`.
+ *
+ * The monitor is a work of the kernel thread's loop (kernel/kthread.h): on
+ * every pass it takes the console input that has come, and runs a command
+ * when a line is complete. The commands are the table at the end of this
+ * file. A command that waits for something (run, runon, lock) or runs for
+ * long (stress) is a job: its handler starts it, and the loop calls the
+ * job's step on every pass until it is done; meanwhile the rest of the
+ * loop goes on and the monitor reads no input.
  */
 #include "kernel/kernel.h"
+#include "kernel/bench.h"
+#include "kernel/kthread.h"
 #include "kernel/cluster/cluster.h"
 #include "kernel/console.h"
 #include "kernel/initrd.h"
@@ -19,10 +29,19 @@
 
 #define MAX_HELD 65536
 #define MONITOR_PID ((uint32_t)proc_table()[0].pid)  /* owner recorded for the monitor's pages: the kernel thread */
+#define MAX_LINE 128
+#define STRESS_SLICE 64                 /* allocs and frees per pass of the loop */
+#define LOCK_MIN_WAIT_NS 100000000ULL   /* `lock L` (no SECONDS) still waits this long */
 
 static int64_t *held;                   /* pool pages the monitor holds */
 static uint64_t nheld;
 static uint64_t rng;
+
+/* A job's step. Return: done; wait (nothing to do before an interrupt);
+ * again (more to do at once: the loop does not idle). */
+enum step { JOB_DONE, JOB_WAIT, JOB_AGAIN };
+static enum step (*job)(void);          /* the command that is still running */
+static struct kwork monitor_work;
 
 static uint64_t rnd(void)
 {
@@ -61,70 +80,101 @@ static int drop(uint64_t i)
 	return err;
 }
 
-static void cmd_nodes(void)
+/* A number argument; Return: dflt if there is none, -1 if it is not a number. */
+static long num(const char *s, long dflt)
 {
-	for (int n = 0; n < self.nodes; n++) {
-		volatile struct pool_node *e = &pool.nodes[n];
-		printk("  node %d: %-7s epoch %lu heartbeat %lu local %lu MiB doorbell %d%s\n", n,
+	long v = 0;
+
+	if (!s)
+		return dflt;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || v > 100000000)
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	return v;
+}
+
+/* Run one step of j, and keep j as the monitor's job until it is done. */
+static void step(enum step (*j)(void))
+{
+	enum step s = j();
+
+	job = s == JOB_DONE ? NULL : j;
+	if (s == JOB_AGAIN)
+		kthread_kick(&monitor_work);
+}
+
+static void cmd_nodes(char **w, int n)
+{
+	(void)w, (void)n;
+	for (int i = 0; i < self.nodes; i++) {
+		volatile struct pool_node *e = &pool.nodes[i];
+		printk("  node %d: %-7s epoch %lu heartbeat %lu local %lu MiB doorbell %d%s\n", i,
 		       node_state_name(e->state), e->epoch, e->heartbeat, e->local_mem >> 20,
-		       e->doorbell, n == self.id ? " (this node)" : "");
+		       e->doorbell, i == self.id ? " (this node)" : "");
 	}
 	printk("node %d: nodes: %d\n", self.id, self.nodes);
 }
 
-static void cmd_pool(void)
+static void cmd_pool(char **w, int n)
 {
 	static struct palloc_stats ps;
 	struct xlate_stats xs;
 
+	(void)w, (void)n;
 	palloc_stats(pool.palloc->meta, &ps);
 	xlate_stats(pmem_xlate(), &xs);
-	for (int n = 0; n < self.nodes; n++)
-		printk("  node %d uses %lu pool pages in %lu chunks\n", n, ps.used_by_node[n],
-		       ps.chunks_owned_by_node[n]);
+	for (int i = 0; i < self.nodes; i++)
+		printk("  node %d uses %lu pool pages in %lu chunks\n", i, ps.used_by_node[i],
+		       ps.chunks_owned_by_node[i]);
 	printk("  translation: %lu entries of %lu pages, %lu bytes of table, %lu moves (%lu pages)\n",
 	       xs.entries, xs.block_pages, xs.table_bytes, xs.moves, xs.pages_moved);
 	printk("node %d: pool: %lu pages, %lu free, %lu reserved, %lu held here, %lu inconsistent\n",
 	       self.id, ps.npages, ps.free, ps.reserved, nheld, palloc_check(pool.palloc->meta));
 }
 
-static void cmd_regions(void)
+static void cmd_regions(char **w, int n)
 {
-	uint64_t rp = pool.super->region_pages, n = (pool.super->npages + rp - 1) / rp;
+	uint64_t rp = pool.super->region_pages, count = (pool.super->npages + rp - 1) / rp;
 	static const char *const names[] = { "online", "draining", "offline", "failed" };
 
-	for (uint64_t r = 0; r < n; r++) {
+	(void)w, (void)n;
+	for (uint64_t r = 0; r < count; r++) {
 		int st = xlate_region_state(pmem_xlate(), r);
 		printk("  region %lu: %s\n", r, st >= 0 && st < 4 ? names[st] : "?");
 	}
-	printk("node %d: regions: %lu of %lu MiB\n", self.id, n, (rp << PAGE_SHIFT) >> 20);
+	printk("node %d: regions: %lu of %lu MiB\n", self.id, count, (rp << PAGE_SHIFT) >> 20);
 }
 
-static void cmd_ping(const char *arg, long count)
+/* ping NODE|all [COUNT]: message round trips, min/avg/max. */
+static void cmd_ping(char **w, int n)
 {
+	const char *arg = n > 1 ? w[1] : "all";
+	long count = num(w[2], 1);
 	int from = 0, to = self.nodes - 1;
 
 	if (strcmp(arg, "all")) {
-		long n = 0;
+		long v = 0;
 		for (const char *p = arg; *p >= '0' && *p <= '9'; p++)
-			n = n * 10 + (*p - '0');
-		from = to = (int)n;
+			v = v * 10 + (*p - '0');
+		from = to = (int)v;
 	}
 	if (count < 1 || count > 100000 || from < 0 || to >= self.nodes) {
 		printk("node %d: ping: usage: ping NODE|all [COUNT 1..100000]\n", self.id);
 		return;
 	}
 	int ok = 0, failed = 0;
-	for (int n = from; n <= to; n++) {
+	for (int node = from; node <= to; node++) {
 		uint64_t min = UINT64_MAX, max = 0, sum = 0;
 		int err = 0;
-		if (n == self.id)
+		if (node == self.id)
 			continue;
 		for (long i = 0; i < count && !err; i++) {
 			struct msg req = { .type = MSG_PING }, rep;
 			uint64_t t = arch_time_ns();
 			req.args[0] = t;
-			err = msg_call(n, &req, &rep, MSG_TIMEOUT_MS);
+			err = msg_call(node, &req, &rep, MSG_TIMEOUT_MS);
 			if (!err && (rep.type != MSG_PONG || rep.args[0] != t))
 				err = -EIO;
 			t = arch_time_ns() - t;
@@ -133,11 +183,11 @@ static void cmd_ping(const char *arg, long count)
 			sum += t;
 		}
 		if (err) {
-			printk("  node %d -> %d: failed (%d)\n", self.id, n, err);
+			printk("  node %d -> %d: failed (%d)\n", self.id, node, err);
 			failed++;
 		} else {
 			printk("  node %d -> %d: %ld round trips, min %lu us, avg %lu us, max %lu us\n",
-			       self.id, n, count, min / 1000, sum / count / 1000, max / 1000);
+			       self.id, node, count, min / 1000, sum / count / 1000, max / 1000);
 			ok++;
 		}
 	}
@@ -145,68 +195,89 @@ static void cmd_ping(const char *arg, long count)
 	       pool.doorbell >= 0 ? "on" : "off");
 }
 
-static void cmd_hold(long n)
+static void cmd_hold(char **w, int n)
 {
-	long got = 0;
+	long want = num(w[1], 1), got = 0;
 	int err = 0;
 
-	while (got < n && nheld < MAX_HELD && !(err = hold_one()))
+	(void)n;
+	while (got < want && nheld < MAX_HELD && !(err = hold_one()))
 		got++;
 	printk("node %d: hold: %ld pool pages taken, %lu held%s\n", self.id, got, nheld,
 	       err == -ENOMEM ? " (pool full)" : "");
 }
 
-static void cmd_release(void)
+static void cmd_release(char **w, int n)
 {
-	uint64_t n = nheld;
+	uint64_t count = nheld;
 	int bad = 0;
 
+	(void)w, (void)n;
 	while (nheld)
 		bad += drop(nheld - 1) != 0;
-	printk("node %d: release: %lu pool pages freed, %d bad\n", self.id, n, bad);
+	printk("node %d: release: %lu pool pages freed, %d bad\n", self.id, count, bad);
 }
 
-/* Random allocs and frees for secs seconds, every page's data checked. */
-static void cmd_stress(long secs, long max)
-{
-	uint64_t end = arch_time_ns() + (uint64_t)secs * 1000000000ULL, allocs = 0, frees = 0;
-	int bad = 0, full = 0;
+/* stress SECONDS [MAXPAGES]: random allocs and frees, every page's data checked. */
+static struct stress {
+	uint64_t end, allocs, frees;
+	long max;
+	int bad, full;
+} st;
 
+static enum step stress_step(void)
+{
+	for (int i = 0; i < STRESS_SLICE; i++) {
+		if (arch_time_ns() >= st.end || !pool.joined) {
+			while (nheld) {
+				st.bad += drop(nheld - 1) != 0;
+				st.frees++;
+			}
+			printk("node %d: stress: %lu allocs, %lu frees, %d bad, %d times full\n",
+			       self.id, st.allocs, st.frees, st.bad, st.full);
+			return JOB_DONE;
+		}
+		if (nheld < (uint64_t)st.max && (rnd() & 1 || !nheld)) {
+			int err = hold_one();
+			st.full += err == -ENOMEM;
+			st.allocs += !err;
+		} else if (nheld) {
+			st.bad += drop(rnd() % nheld) != 0;
+			st.frees++;
+		}
+	}
+	return JOB_AGAIN;
+}
+
+static void cmd_stress(char **w, int n)
+{
+	long secs = num(w[1], 5), max = num(w[2], 256);
+
+	(void)n;
 	if (secs < 1 || secs > 3600 || max < 1 || max > MAX_HELD) {
 		printk("node %d: stress: usage: stress SECONDS [MAXPAGES]\n", self.id);
 		return;
 	}
-	while (arch_time_ns() < end && pool.joined) {
-		if (nheld < (uint64_t)max && (rnd() & 1 || !nheld)) {
-			int err = hold_one();
-			full += err == -ENOMEM;
-			allocs += !err;
-		} else if (nheld) {
-			bad += drop(rnd() % nheld) != 0;
-			frees++;
-		}
-		if ((allocs + frees) % 64 == 0)
-			cluster_poll();
-	}
-	while (nheld) {
-		bad += drop(nheld - 1) != 0;
-		frees++;
-	}
-	printk("node %d: stress: %lu allocs, %lu frees, %d bad, %d times full\n",
-	       self.id, allocs, frees, bad, full);
+	st = (struct stress){ .end = arch_time_ns() + (uint64_t)secs * 1000000000ULL, .max = max };
+	step(stress_step);
 }
 
-static void cmd_drain(long region)
+static void cmd_drain(char **w, int n)
 {
+	long region = num(w[1], -1);
 	uint64_t t = arch_time_ns();
 	int err = pmem_drain(region);
 
+	(void)n;
 	printk("node %d: drain: region %ld %s in %lu ms (%d)\n", self.id, region,
 	       err ? "NOT drained" : "offline", (arch_time_ns() - t) / 1000000, err);
 }
 
-static void cmd_online(long region)
+static void cmd_online(char **w, int n)
 {
+	long region = num(w[1], -1);
+
+	(void)n;
 	/* A failed region stays failed: processes that held memory there may
 	 * not have dropped it yet, and would read its wiped frames as theirs. */
 	if (region >= 0 && xlate_region_state(pmem_xlate(), (uint32_t)region) == XLATE_FAILED) {
@@ -226,10 +297,12 @@ static void wipe(void *ctx, uint64_t dfn, uint64_t pages)
 }
 
 /* fail REGION: play the pool controller losing a region (tools/dmos fail-region does it from the host). */
-static void cmd_fail(long region)
+static void cmd_fail(char **w, int n)
 {
+	long region = num(w[1], -1);
 	int err = region < 0 ? -EINVAL : xlate_fail_region(pmem_xlate(), (uint32_t)region, wipe, NULL);
 
+	(void)n;
 	printk("node %d: fail: region %ld %s\n", self.id, region,
 	       !err ? "failed" : err == -EALREADY ? "had failed already" : "refused");
 }
@@ -258,52 +331,15 @@ void monitor_lost(uint64_t after, uint64_t upto)
 		       after == VM_LOST_LINK ? "with the pool link" : "in failed regions");
 }
 
-/* bench palloc SECS: pool page alloc+free pairs per second on this node. */
-static void bench_palloc(long secs)
+/* bench palloc SECONDS | bench move COUNT (kernel/bench.c) */
+static void cmd_bench(char **w, int n)
 {
-	uint64_t end = arch_time_ns() + (uint64_t)secs * 1000000000ULL, pairs = 0;
-	uint64_t t0 = arch_time_ns();
-
-	while (arch_time_ns() < end) {
-		for (int i = 0; i < 64; i++) {
-			int64_t ppn = palloc_alloc(pool.palloc, MONITOR_PID);
-			if (ppn < 0 || palloc_free(pool.palloc, ppn)) {
-				printk("node %d: bench palloc: failed (%ld)\n", self.id, ppn);
-				return;
-			}
-		}
-		pairs += 64;
-	}
-	uint64_t ns = arch_time_ns() - t0;
-	printk("node %d: bench palloc: %lu alloc+free per second (%lu in %lu ms)\n", self.id,
-	       pairs * 1000000000UL / ns, pairs, ns / 1000000);
-}
-
-/* bench move COUNT: move the block of one live pool page COUNT times. */
-static void bench_move(long count)
-{
-	int64_t ppn = pmem_alloc(MONITOR_PID);
-	uint64_t g = 1UL << pool.super->gshift, t0, worst = 0;
-	int err = 0;
-
-	if (ppn < 0 || count < 1) {
-		printk("node %d: bench move: usage: bench move COUNT (needs a free pool page)\n", self.id);
-		return;
-	}
-	uint64_t *p = pmem_page(ppn);
-	p[0] = stamp(ppn);
-	t0 = arch_time_ns();
-	for (long i = 0; i < count && !err; i++) {
-		uint64_t t = arch_time_ns();
-		err = pmem_move(ppn / g);
-		worst = MAX(worst, arch_time_ns() - t);
-	}
-	uint64_t ns = arch_time_ns() - t0;
-	if (p[0] != stamp(ppn))
-		err = -EIO;
-	pmem_free(ppn);
-	printk("node %d: bench move: %ld moves of %lu KiB, %lu us each, worst %lu us (%d)\n",
-	       self.id, count, g * 4, ns / count / 1000, worst / 1000, err);
+	if (n > 1 && !strcmp(w[1], "palloc"))
+		bench_palloc(num(w[2], 3));
+	else if (n > 1 && !strcmp(w[1], "move"))
+		bench_move(num(w[2], 100));
+	else
+		printk("node %d: bench: usage: bench palloc SECONDS | bench move COUNT\n", self.id);
 }
 
 static bool alive(void *ctx, int node, uint64_t epoch)
@@ -312,42 +348,84 @@ static bool alive(void *ctx, int node, uint64_t epoch)
 	return node_alive(node, epoch);
 }
 
-/* lock L [SECS]: take lease L (waiting up to SECS); unlock L: give it back. */
-static void cmd_lock(long l, long secs, bool take)
+/* lock L [SECS]: take lease L, waiting up to SECS (at least LOCK_MIN_WAIT_NS). */
+static struct lock {
+	struct lease *lease;
+	long l;
+	uint64_t epoch, t0, deadline;
+	bool ours;                      /* we held it already: no use waiting */
+} lk;
+
+static enum step lock_step(void)
 {
+	int err = lease_acquire(lk.lease, self.id, lk.epoch, alive, NULL, 0);
+
+	if (err == -EBUSY && !lk.ours) {        /* a live holder has it */
+		if (pool.joined && arch_time_ns() < lk.deadline)
+			return JOB_WAIT;        /* try again next pass: its holder may die meanwhile */
+		err = -ETIMEDOUT;
+	}
+	if (err == LEASE_TAKEN_OVER)
+		printk("node %d: lock: lease %ld taken over from a dead holder after %lu ms\n",
+		       self.id, lk.l, (arch_time_ns() - lk.t0) / 1000000);
+	else if (err == 0)
+		printk("node %d: lock: lease %ld taken\n", self.id, lk.l);
+	else
+		printk("node %d: lock: lease %ld busy (%d)\n", self.id, lk.l, err);
+	return JOB_DONE;
+}
+
+/* lock L [SECS] (take) and unlock L. */
+static void cmd_lock(char **w, int n)
+{
+	bool take = !strcmp(w[0], "lock");
+	long l = num(w[1], -1), secs = take ? num(w[2], 0) : 0;
 	uint64_t epoch = pool.nodes[self.id].epoch;
 	struct lease *lease = pool_lease(l);
-	int err;
+	int holder;
+	uint64_t holder_epoch;
 
+	(void)n;
 	if (l < 0 || l >= (long)pool.super->nleases || secs < 0) {
 		printk("node %d: lock: usage: lock LEASE [SECONDS] | unlock LEASE (LEASE < %u)\n",
 		       self.id, pool.super->nleases);
 		return;
 	}
 	if (!take) {
-		err = lease_release(lease, self.id, epoch);
+		int err = lease_release(lease, self.id, epoch);
 		printk("node %d: unlock: lease %ld %s\n", self.id, l, err ? "was not ours" : "released");
 		return;
 	}
-	uint64_t t0 = arch_time_ns();
-	do {                            /* wait in slices so the cluster is watched meanwhile */
-		cluster_poll();
-		err = lease_acquire(lease, self.id, epoch, alive, NULL, 100000000ULL);
-	} while (err == -ETIMEDOUT && pool.joined &&
-		 arch_time_ns() - t0 < (uint64_t)secs * 1000000000ULL);
-	if (err == LEASE_TAKEN_OVER)
-		printk("node %d: lock: lease %ld taken over from a dead holder after %lu ms\n",
-		       self.id, l, (arch_time_ns() - t0) / 1000000);
-	else if (err == 0)
-		printk("node %d: lock: lease %ld taken\n", self.id, l);
-	else
-		printk("node %d: lock: lease %ld busy (%d)\n", self.id, l, err);
+	uint64_t t0 = arch_time_ns(), wait = MAX((uint64_t)secs * 1000000000ULL, LOCK_MIN_WAIT_NS);
+	lk = (struct lock){ .lease = lease, .l = l, .epoch = epoch, .t0 = t0, .deadline = t0 + wait };
+	lk.ours = lease_holder(lease, &holder, &holder_epoch) && holder == self.id &&
+		  holder_epoch == epoch;
+	step(lock_step);
 }
 
 /* run PROG ARGS: start a program and wait for it; spawn: do not wait. */
-static void cmd_run(char **w, int n, bool wait, int node)
+static struct run {
+	int pid;
+	char name[MAX_LINE];
+} rj;
+
+static enum step run_step(void)
 {
 	int status = 0;
+
+	if (!proc_try_wait(rj.pid, &status))
+		return JOB_WAIT;        /* it runs; proc_exit() or its node's message wakes us */
+	if (status & 0x7f)
+		printk("node %d: run: %s (pid %d) killed by signal %d\n", self.id, rj.name, rj.pid,
+		       status & 0x7f);
+	else
+		printk("node %d: run: %s (pid %d) exited with status %d\n", self.id, rj.name, rj.pid,
+		       (status >> 8) & 0xff);
+	return JOB_DONE;
+}
+
+static void start(char **w, int n, bool wait, int node)
+{
 	int pid = proc_spawn_on(node, w[0], w, n);
 
 	if (pid < 0) {
@@ -358,33 +436,94 @@ static void cmd_run(char **w, int n, bool wait, int node)
 		printk("node %d: spawn: %s is pid %d\n", self.id, w[0], pid);
 		return;
 	}
-	proc_wait(pid, &status);
-	if (status & 0x7f)
-		printk("node %d: run: %s (pid %d) killed by signal %d\n", self.id, w[0], pid, status & 0x7f);
-	else
-		printk("node %d: run: %s (pid %d) exited with status %d\n", self.id, w[0], pid,
-		       (status >> 8) & 0xff);
+	rj.pid = pid;
+	strlcpy(rj.name, w[0], sizeof(rj.name));
+	step(run_step);
 }
 
-static void cmd_ps(void)
+static void cmd_run(char **w, int n)
+{
+	start(w + 1, n - 1, w[0][0] == 'r', self.id);
+}
+
+static void cmd_runon(char **w, int n)
+{
+	start(w + 2, n - 2, true, strcmp(w[1], "any") ? (int)num(w[1], -2) : -1);
+}
+
+static void cmd_ps(char **w, int n)
 {
 	static const char *const states[] = { "free", "ready", "running", "sleeping", "zombie" };
 	struct proc *t = proc_table();
-	int n = 0;
+	int count = 0;
 
+	(void)w, (void)n;
 	for (int i = 0; i < MAX_PROCS; i++) {
 		if (t[i].state == P_FREE)
 			continue;
-		n++;
+		count++;
 		printk("  %8d %8d %-8s %6lu local %6lu pool  %s\n", t[i].pid, t[i].ppid,
 		       states[t[i].state], t[i].vm.local_pages, t[i].vm.pool_pages, t[i].name);
 	}
-	printk("node %d: ps: %d processes\n", self.id, n);
+	printk("node %d: ps: %d processes\n", self.id, count);
 }
 
 static void list_program(const char *name, uint64_t len)
 {
 	printk("  %-16s %lu bytes\n", name, len);
+}
+
+static void cmd_programs(char **w, int n)
+{
+	(void)w, (void)n;
+	initrd_each(list_program);
+	printk("node %d: programs\n", self.id);
+}
+
+static void cmd_help(char **w, int n);
+
+/* The commands. A handler gets the line's words, the command's name first. */
+static const struct command {
+	const char *name;
+	const char *args;               /* what follows the name, for help and usage lines */
+	const char *help;               /* one line */
+	void (*run)(char **w, int n);
+	int min_words;                  /* fewer words than this: the usage line */
+	bool pool;                      /* needs the pool */
+} commands[] = {
+	{ "run", "PROGRAM [ARGS]", "run a program from the initrd and wait for it", cmd_run, 2, false },
+	{ "spawn", "PROGRAM [ARGS]", "run a program from the initrd, do not wait", cmd_run, 2, false },
+	{ "runon", "NODE|any PROGRAM [ARGS]", "run it on another node (or the least loaded) and wait",
+	  cmd_runon, 3, false },
+	{ "ps", "", "this node's processes", cmd_ps, 1, false },
+	{ "programs", "", "the programs in the initrd", cmd_programs, 1, false },
+	{ "nodes", "", "the node table: state, epoch, heartbeat, doorbell", cmd_nodes, 1, true },
+	{ "pool", "", "pool pages in use per node, free; translation table and moves", cmd_pool, 1, true },
+	{ "regions", "", "every region's state", cmd_regions, 1, true },
+	{ "ping", "NODE|all [COUNT]", "message round trips to other nodes, min/avg/max", cmd_ping, 1, true },
+	{ "hold", "PAGES", "allocate pool pages, stamped", cmd_hold, 1, true },
+	{ "release", "", "free the held pool pages, checking their stamps", cmd_release, 1, true },
+	{ "stress", "SECONDS [MAXPAGES]", "random pool page allocs and frees, data checked", cmd_stress, 1, true },
+	{ "drain", "REGION", "move every live page out of a region, take it offline", cmd_drain, 1, true },
+	{ "online", "REGION", "put a drained region back in use", cmd_online, 1, true },
+	{ "fail", "REGION", "fail a region from inside, as tools/dmos fail-region does", cmd_fail, 1, true },
+	{ "lock", "LEASE [SECONDS]", "take a lease in the pool, waiting up to SECONDS", cmd_lock, 1, true },
+	{ "unlock", "LEASE", "give a lease back", cmd_lock, 1, true },
+	{ "bench", "palloc SECONDS | move COUNT", "pool allocator rate; cost of moving one block",
+	  cmd_bench, 1, true },
+	{ "help", "", "this list", cmd_help, 1, false },
+};
+
+static void cmd_help(char **w, int n)
+{
+	(void)w, (void)n;
+	for (unsigned i = 0; i < ARRAY_SIZE(commands); i++) {
+		const struct command *c = &commands[i];
+		char use[48];
+		snprintf(use, sizeof(use), "%s %s", c->name, c->args);
+		printk("  %-36s %s%s\n", use, c->help, c->pool && !pool.joined ? " (needs the pool)" : "");
+	}
+	printk("node %d: help\n", self.id);
 }
 
 /* Split a line into words; Return: how many. */
@@ -403,99 +542,38 @@ static int words(char *s, char **w, int max)
 	return n;
 }
 
-static long num(const char *s, long dflt)
-{
-	long v = 0;
-
-	if (!s)
-		return dflt;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9' || v > 100000000)
-			return -1;
-		v = v * 10 + (*s - '0');
-	}
-	return v;
-}
-
 static void run(char *line)
 {
-	char *w[16] = { 0 };
+	char *w[16] = { 0 };            /* one more than words(): w[n] and after are NULL */
 	int n = words(line, w, 15);
 
 	if (!n)
 		return;
-	if (!strcmp(w[0], "run") || !strcmp(w[0], "spawn")) {
-		if (n < 2)
-			printk("node %d: %s: usage: %s PROGRAM [ARGS]\n", self.id, w[0], w[0]);
+	for (unsigned i = 0; i < ARRAY_SIZE(commands); i++) {
+		const struct command *c = &commands[i];
+		if (strcmp(w[0], c->name))
+			continue;
+		if (c->pool && !pool.joined)
+			printk("node %d: %s: this node has no pool\n", self.id, w[0]);
+		else if (n < c->min_words)
+			printk("node %d: %s: usage: %s %s\n", self.id, w[0], w[0], c->args);
 		else
-			cmd_run(w + 1, n - 1, w[0][0] == 'r', self.id);
-	} else if (!strcmp(w[0], "runon") && n >= 3) {
-		cmd_run(w + 2, n - 2, true, strcmp(w[1], "any") ? (int)num(w[1], -2) : -1);
-	} else if (!strcmp(w[0], "ps")) {
-		cmd_ps();
-	} else if (!strcmp(w[0], "programs")) {
-		initrd_each(list_program);
-		printk("node %d: programs\n", self.id);
-	} else if (!pool.joined && strcmp(w[0], "help")) {
-		printk("node %d: %s: this node has no pool\n", self.id, w[0]);
-	} else if (!strcmp(w[0], "nodes")) {
-		cmd_nodes();
-	} else if (!strcmp(w[0], "pool")) {
-		cmd_pool();
-	} else if (!strcmp(w[0], "regions")) {
-		cmd_regions();
-	} else if (!strcmp(w[0], "ping")) {
-		cmd_ping(n > 1 ? w[1] : "all", num(w[2], 1));
-	} else if (!strcmp(w[0], "hold")) {
-		cmd_hold(num(w[1], 1));
-	} else if (!strcmp(w[0], "release")) {
-		cmd_release();
-	} else if (!strcmp(w[0], "stress")) {
-		cmd_stress(num(w[1], 5), num(w[2], 256));
-	} else if (!strcmp(w[0], "drain")) {
-		cmd_drain(num(w[1], -1));
-	} else if (!strcmp(w[0], "bench") && n > 1 && !strcmp(w[1], "palloc")) {
-		bench_palloc(num(w[2], 3));
-	} else if (!strcmp(w[0], "bench") && n > 1 && !strcmp(w[1], "move")) {
-		bench_move(num(w[2], 100));
-	} else if (!strcmp(w[0], "lock")) {
-		cmd_lock(num(w[1], -1), num(w[2], 0), true);
-	} else if (!strcmp(w[0], "unlock")) {
-		cmd_lock(num(w[1], -1), 0, false);
-	} else if (!strcmp(w[0], "online")) {
-		cmd_online(num(w[1], -1));
-	} else if (!strcmp(w[0], "fail")) {
-		cmd_fail(num(w[1], -1));
-	} else {
-		printk("commands: run PROGRAM [ARGS], spawn PROGRAM [ARGS], runon NODE|any PROGRAM [ARGS],\n"
-		       "          ps, programs,\n"
-		       "          nodes, pool, regions, ping NODE|all [COUNT], hold PAGES, release,\n"
-		       "          stress SECONDS [MAXPAGES], drain REGION, online REGION, fail REGION,\n"
-		       "          lock LEASE [SECONDS], unlock LEASE, bench palloc SECONDS, bench move COUNT\n");
-		printk("node %d: help\n", self.id);
+			c->run(w, n);
+		return;
 	}
+	printk("node %d: %s: unknown command (help lists them)\n", self.id, w[0]);
 }
 
-void monitor(void)
+/* The loop's work: a step of the running command, or the console input that came. */
+static void monitor_step(void)
 {
-	char line[128];
-	int len = 0;
+	static char line[MAX_LINE];
+	static int len;
+	int c;
 
-	held = kmalloc(MAX_HELD * sizeof(*held));
-	rng = arch_time_ns() ^ ((uint64_t)self.id << 32) ^ 0x9E3779B97F4A7C15ULL;
-	if (!held)
-		panic("monitor: no memory for its page list");
-	for (;;) {
-		int c = console_monitor_reads() ? console_getc() : -1;
-		if (c < 0) {
-			cluster_poll();
-			remote_work();
-			if (sched_others_runnable())
-				sched_yield();
-			else
-				arch_idle();
-			continue;
-		}
+	if (job)
+		step(job);
+	while (!job && console_monitor_reads() && (c = console_getc()) >= 0) {
 		if (c == '\r' || c == '\n') {
 			arch_console_write("\n", 1);
 			line[len] = 0;
@@ -503,7 +581,18 @@ void monitor(void)
 			run(line);
 		} else if (len < (int)sizeof(line) - 1 && c >= ' ' && c < 127) {
 			line[len++] = (char)c;
-			arch_console_write((char *)&line[len - 1], 1);
+			arch_console_write(&line[len - 1], 1);
 		}
 	}
+}
+
+static struct kwork monitor_work = { .name = "monitor", .fn = monitor_step };
+
+void monitor_init(void)
+{
+	held = kmalloc(MAX_HELD * sizeof(*held));
+	rng = arch_time_ns() ^ ((uint64_t)self.id << 32) ^ 0x9E3779B97F4A7C15ULL;
+	if (!held)
+		panic("monitor: no memory for its page list");
+	kthread_register(&monitor_work);
 }

@@ -8,7 +8,6 @@
 #include "sched/sched.h"
 #include "sched/proc.h"
 #include "sched/remote.h"
-#include "kernel/cluster/cluster.h"
 #include "mm/mm.h"
 #include "arch/arch.h"
 #include "userland/include/dm_abi.h"
@@ -262,37 +261,38 @@ static int reap(struct proc *p, int *status)
 	return pid;
 }
 
-int proc_wait(int pid, int *status)
+int proc_try_wait(int pid, int *status)
 {
 	struct proc *procs = proc_table();
+	int rpid, rstatus, r = remote_wait(current->pid, pid, &rpid, &rstatus);
 
+	if (r == 1) {
+		if (status)
+			*status = rstatus;
+		return rpid;
+	}
+	bool have = r == 0;
+	for (int i = 1; i < MAX_PROCS; i++) {
+		struct proc *p = &procs[i];
+		if (p->state == P_FREE || p->ppid != current->pid || (pid != -1 && p->pid != pid))
+			continue;
+		have = true;
+		if (p->state == P_ZOMBIE)
+			return reap(p, status);
+	}
+	return have ? 0 : -ECHILD;
+}
+
+int proc_wait(int pid, int *status)
+{
 	for (;;) {
-		int rpid, rstatus, r = remote_wait(current->pid, pid, &rpid, &rstatus);
-		if (r == 1) {
-			if (status)
-				*status = rstatus;
-			return rpid;
-		}
-		bool have = r == 0;
-		for (int i = 1; i < MAX_PROCS; i++) {
-			struct proc *p = &procs[i];
-			if (p->state == P_FREE || p->ppid != current->pid || (pid != -1 && p->pid != pid))
-				continue;
-			have = true;
-			if (p->state == P_ZOMBIE)
-				return reap(p, status);
-		}
-		if (!have)
-			return -ECHILD;
+		int r = proc_try_wait(pid, status);
+		if (r)
+			return r;
 		if (current->killed)
 			return -EINTR;
-		if (current == &procs[0]) {
-			remote_work();  /* the kernel thread serves other nodes while it waits */
-			cluster_poll();
-		}
-		if (current == &procs[0] && !sched_others_runnable())
-			arch_idle();
-		else
-			sched_sleep(current, arch_time_ns() + 100000000ULL);
+		if (current == &proc_table()[0])        /* it runs the loop: it looks again next pass */
+			panic("the kernel thread would sleep in proc_wait");
+		sched_sleep(current, arch_time_ns() + 100000000ULL);
 	}
 }

@@ -515,5 +515,5 @@ void remote_work(void)
 			settle(&sent[i]);
 	for (int i = 1; i < MAX_PROCS; i++)     /* orphans and children of remote parents */
 		if (t[i].state == P_ZOMBIE && t[i].ppid == t[0].pid)
-			proc_wait(t[i].pid, NULL);
+			proc_try_wait(t[i].pid, NULL);
 }

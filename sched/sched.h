@@ -74,9 +74,20 @@ void proc_fault(const char *what, int sig, uint64_t rip, uint64_t addr) __attrib
 
 /**
  * proc_wait - wait for child pid (or any child: -1) to exit
+ * Context: a process; never the kernel thread, which must not sleep (it
+ * uses proc_try_wait() from its loop).
  * Return: its pid with *status set, -ECHILD when there is none, -EINTR if killed.
  */
 int proc_wait(int pid, int *status);
+
+/**
+ * proc_try_wait - proc_wait() that does not wait: reap child pid (or any
+ * child: -1) if it has exited
+ * Context: a process or the kernel thread.
+ * Return: its pid with *status set; 0 while the children it names all
+ * still run; -ECHILD when there is none.
+ */
+int proc_try_wait(int pid, int *status);
 
 int proc_kill(int pid);
 

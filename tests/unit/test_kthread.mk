@@ -1,0 +1,1 @@
+SRCS_kthread := kernel/kthread.c
