@@ -19,6 +19,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "arch/arch.h"
+#include "kernel/kernel.h"
 #include "kernel/kthread.h"
 #include "sched/sched.h"
 
