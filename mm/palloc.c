@@ -18,24 +18,8 @@
 #include "kernel/bits.h"
 #include "kernel/errno.h"
 
-#define PALLOC_MAGIC   0x434F4C4C4150444DULL    /* "MDPALLOC" */
-#define PALLOC_VERSION 1
 #define LINE 64
 #define SC __ATOMIC_SEQ_CST
-
-/* The metadata block starts with this; offsets are from its start. */
-struct palloc_hdr {
-	uint64_t magic;                 /* written last by palloc_format */
-	uint32_t version;
-	uint32_t chunk_pages;
-	uint64_t npages;
-	uint32_t max_nodes;
-	uint32_t nchunks;
-	uint32_t words;                 /* bitmap words per chunk (whole lines) */
-	uint32_t pad;
-	uint64_t owners_off, bmp_off, rec_off;
-};
-_Static_assert(sizeof(struct palloc_hdr) == LINE, "palloc header is one line");
 
 /* Fill in a header for @g; -EINVAL if the geometry is not supported. */
 static int layout(const struct palloc_geom *g, struct palloc_hdr *h)

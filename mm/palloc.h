@@ -55,6 +55,28 @@ struct palloc_geom {
 	uint32_t max_nodes;             /* 1..MAX_NODES (node ids 0..MAX_NODES-1) */
 };
 
+/*
+ * The metadata block in the pool starts with this header; the owners, the
+ * bitmaps and the records are at the offsets it gives, from the block's
+ * start. Part of the pool format: kernel/cluster/poolcheck.c and
+ * tools/dmoslib/poolmem.py read it.
+ */
+#define PALLOC_MAGIC   0x434F4C4C4150444DULL    /* "MDPALLOC" */
+#define PALLOC_VERSION 1
+
+struct palloc_hdr {
+	uint64_t magic;                 /* written last by palloc_format */
+	uint32_t version;
+	uint32_t chunk_pages;
+	uint64_t npages;
+	uint32_t max_nodes;
+	uint32_t nchunks;
+	uint32_t words;                 /* bitmap words per chunk (whole lines) */
+	uint32_t pad;
+	uint64_t owners_off, bmp_off, rec_off;
+};
+_Static_assert(sizeof(struct palloc_hdr) == 64, "palloc header is one line");
+
 /* Node-local handle; the pointers are this node's view of the pool. */
 struct palloc {
 	void *meta;                     /* the metadata block in the pool */

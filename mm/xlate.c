@@ -18,39 +18,8 @@
 #include "kernel/errno.h"
 #include "kernel/param.h"
 
-#define XLATE_MAGIC   0x4554414C534D4D44ULL     /* "DMMSLATE" */
-#define XLATE_VERSION 2        /* 2: region failures (failures, lost and killed counts) */
 #define LINE 64
 #define SC __ATOMIC_SEQ_CST
-
-struct xlate_hdr {
-	uint64_t magic;                 /* written last by xlate_format */
-	uint32_t version;
-	uint32_t gshift;
-	uint64_t npages;
-	uint32_t region_pages;
-	uint32_t nregions;
-	uint64_t nblocks;
-	uint64_t entries_off, regions_off;
-	uint64_t moves, pages_moved;    /* atomic counters */
-	uint64_t failures;              /* regions failed since format (see xlate.h) */
-	uint64_t pad[6];
-};
-_Static_assert(sizeof(struct xlate_hdr) == 2 * LINE, "xlate header is two lines");
-
-struct xlate_region {
-	uint32_t state;                 /* enum xlate_region_state */
-	uint32_t pad;
-	uint64_t moves_out;             /* blocks moved out of the region */
-	uint64_t pages_out;
-	uint64_t lost_optional;         /* optional pages in use found lost here */
-	uint64_t lost_vital;            /* vital pages in use found lost here (a shared
-					   segment's once per process that mapped it) */
-	uint64_t killed;                /* processes killed for losing them */
-	uint64_t failed_seq;            /* the failures count this failure made */
-	uint64_t reserved[1];
-};
-_Static_assert(sizeof(struct xlate_region) == LINE, "a region is one line");
 
 /* A node's view of the block: pointers into its mapping of the pool. */
 struct xv {

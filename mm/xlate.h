@@ -81,6 +81,44 @@ struct xlate_geom {
 	uint32_t region_pages;          /* frames per region, a multiple of G */
 };
 
+/*
+ * The metadata block in the pool, as laid out by xlate_format(): this
+ * header, nblocks u32 entries at entries_off, one struct xlate_region per
+ * region at regions_off (offsets from the block's start). Part of the pool
+ * format: kernel/cluster/poolcheck.c and tools/dmoslib/poolmem.py read it.
+ */
+#define XLATE_MAGIC   0x4554414C534D4D44ULL     /* "DMMSLATE" */
+#define XLATE_VERSION 2        /* 2: region failures (failures, lost and killed counts) */
+
+struct xlate_hdr {
+	uint64_t magic;                 /* written last by xlate_format */
+	uint32_t version;
+	uint32_t gshift;
+	uint64_t npages;
+	uint32_t region_pages;
+	uint32_t nregions;
+	uint64_t nblocks;
+	uint64_t entries_off, regions_off;
+	uint64_t moves, pages_moved;    /* atomic counters */
+	uint64_t failures;              /* regions failed since format (see above) */
+	uint64_t pad[6];
+};
+_Static_assert(sizeof(struct xlate_hdr) == 128, "xlate header is two lines");
+
+struct xlate_region {
+	uint32_t state;                 /* enum xlate_region_state */
+	uint32_t pad;
+	uint64_t moves_out;             /* blocks moved out of the region */
+	uint64_t pages_out;
+	uint64_t lost_optional;         /* optional pages in use found lost here */
+	uint64_t lost_vital;            /* vital pages in use found lost here (a shared
+					   segment's once per process that mapped it) */
+	uint64_t killed;                /* processes killed for losing them */
+	uint64_t failed_seq;            /* the failures count this failure made */
+	uint64_t reserved[1];
+};
+_Static_assert(sizeof(struct xlate_region) == 64, "a region is one line");
+
 struct xlate_mover {
 	/* Copy @pages device frames from @src_dfn to @dst_dfn. */
 	void (*copy)(void *ctx, uint64_t dst_dfn, uint64_t src_dfn,

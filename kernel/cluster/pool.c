@@ -11,6 +11,7 @@
 #include "kernel/cluster/pool.h"
 #include "kernel/cluster/msg.h"
 #include "kernel/pci.h"
+#include "kernel/cluster/poolcheck.h"
 #include "kernel/cluster/poolsys.h"
 #include "kernel/cluster/ring.h"
 #include "kernel/cluster/doorbell.h"
@@ -132,16 +133,17 @@ static int format(volatile struct pool_super *sb, uint64_t size)
 	return 0;
 }
 
-/* Check a formatted superblock against this node. Return: NULL or what is wrong. */
+/*
+ * Check a formatted pool: sound (every invariant of kernel/cluster/poolcheck.h,
+ * which `dmos pool` checks too), and one this node can join. Return: NULL or
+ * what is wrong.
+ */
 static const char *check(volatile struct pool_super *sb, uint64_t size, char *why, size_t n)
 {
 	char cid[CLUSTER_ID_MAX];
 
-	if (sb->version != POOL_VERSION) {
-		snprintf(why, n, "pool format version %u, this kernel knows version %u",
-			 sb->version, POOL_VERSION);
+	if (poolcheck((const void *)sb, size, why, n))
 		return why;
-	}
 	for (int i = 0; i < CLUSTER_ID_MAX; i++)
 		cid[i] = sb->cluster_id[i];
 	cid[CLUSTER_ID_MAX - 1] = 0;
@@ -150,19 +152,9 @@ static const char *check(volatile struct pool_super *sb, uint64_t size, char *wh
 			 cid, self.cluster);
 		return why;
 	}
-	if (sb->pool_size != size || sb->max_nodes != MAX_NODES ||
-	    sb->node_table_off < sizeof(struct pool_super) ||
-	    sb->node_table_off + MAX_NODES * sizeof(struct pool_node) > sb->lease_off ||
-	    sb->lease_off + sb->nleases * 64 > sb->ring_off ||
-	    sb->ring_off + sb->ring_size > sb->seg_off ||
-	    sb->seg_off + (uint64_t)sb->nsegs * POOL_SEG_BYTES > sb->futex_off ||
-	    sb->futex_off + (uint64_t)sb->nfutex * POOL_FUTEX_BYTES > sb->proc_off ||
-	    sb->proc_off + MAX_NODES * (uint64_t)sb->procs_per_node * 64 > sb->xlate_off ||
-	    sb->xlate_off + sb->xlate_size > sb->palloc_off ||
-	    sb->palloc_off + sb->palloc_size > sb->data_off ||
-	    sb->data_off + (sb->npages << PAGE_SHIFT) > size || (sb->data_off & 63)) {
-		snprintf(why, n, "damaged pool geometry (size %lu, superblock says %lu, table 0x%lx, data 0x%lx)",
-			 size, sb->pool_size, sb->node_table_off, sb->data_off);
+	if (sb->max_nodes != MAX_NODES) {
+		snprintf(why, n, "pool has a node table of %u nodes, this kernel's has %u",
+			 sb->max_nodes, MAX_NODES);
 		return why;
 	}
 	return NULL;
@@ -171,7 +163,7 @@ static const char *check(volatile struct pool_super *sb, uint64_t size, char *wh
 int pool_attach(void *base, uint64_t size)
 {
 	volatile struct pool_super *sb = base;
-	char why[160];
+	char why[256];
 	const char *bad = NULL;
 
 	if (size < POOL_MIN_SIZE) {
@@ -182,13 +174,8 @@ int pool_attach(void *base, uint64_t size)
 	uint64_t start = now_ms();
 	for (;;) {
 		uint64_t magic = __atomic_load_n(&sb->magic, __ATOMIC_ACQUIRE);
-		if (magic == POOL_MAGIC) {
-			bad = check(sb, size, why, sizeof(why));
-			break;
-		}
 		if (magic != 0) {
-			snprintf(why, sizeof(why), "not a dmos pool (magic 0x%016lx)", magic);
-			bad = why;
+			bad = check(sb, size, why, sizeof(why));
 			break;
 		}
 		uint32_t claim = __atomic_load_n(&sb->format_claim, __ATOMIC_ACQUIRE);

@@ -96,8 +96,8 @@ def bad_pool(path, kind, sound):
     ("text", r"dmos: damaged pool: .* is 30 bytes, a pool is at least 8 KiB"),
     ("random", r"dmos: not a dmos pool \(bad magic 0x[0-9a-f]{16}"),
     ("zero", r"dmos: pool .* is not formatted yet \(no node has booted on it\)"),
-    ("version", r"dmos: dmos pool version 7, this tool knows 2"),
-    ("xlate", r"dmos: damaged pool .*: translation version 1, this tool knows 2"),
+    ("version", r"dmos: dmos pool format version 7, want version 2"),
+    ("xlate", r"dmos: damaged pool .*: translation format version 1, want version 2"),
     ("region state", r"dmos: damaged pool .*: region 3: state 9 is none of"),
 ])
 def test_what_is_not_a_sound_pool_is_refused(tmp_path, kind, message):
@@ -218,7 +218,7 @@ def test_a_node_that_is_not_up_keeps_its_link(tmp_path, state):
 
 @pytest.mark.parametrize("kind,message", [
     ("zero", r"pool .* is not formatted yet \(no node has booted on it\)"),
-    ("version", r"dmos pool version 7, this tool knows 2"),
+    ("version", r"dmos pool format version 7, want version 2"),
     ("random", r"not a dmos pool \(bad magic 0x[0-9a-f]{16}"),
     ("region state", r"damaged pool .*: region 3: state 9 is none of"),
 ])

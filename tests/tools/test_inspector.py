@@ -211,7 +211,7 @@ def one_line(r):
                     r"\(truncated\?\)"),
     (dict(cut=6000), r"damaged pool: .* is 6000 bytes, a pool is at least 8 KiB"),
     (dict(magic=0x1234), r"not a dmos pool \(bad magic 0x0000000000001234"),
-    (dict(version=7), r"dmos pool version 7, this tool knows 2"),
+    (dict(version=7), r"dmos pool format version 7, want version 2"),
     (dict(max_nodes=1000), r"damaged pool: max_nodes is 1000, must be 1..64"),
     (dict(size=MiB, max_nodes=0), r"damaged pool: max_nodes is 0"),
     (dict(size=MiB, table=0x10), r"damaged pool: node table at 0x10 \(64 entries\)"),

@@ -7,7 +7,10 @@ Pool, or raises PoolError with one sentence saying why the file is not a
 usable dmos pool. An all-zero superblock is not an error: it is a fresh pool
 that no node has formatted yet. A superblock whose areas do not fit together
 is read anyway: the problems are listed in Pool.problems (the kernel would
-refuse such a pool). The areas after the node table are read by poolctl.py
+refuse such a pool). What a sound pool is, is one list, INVARIANTS below:
+the same as kernel/cluster/poolcheck.h, checked in the same order, with the
+same reasons, so a pool the inspector calls damaged is one every node refuses
+at attach, printing the reason the inspector gives first. The areas after the node table are read by poolctl.py
 (leases, rings) and poolmem.py (translation, regions, allocator);
 inspector.py puts everything together for `dmos pool`.
 
@@ -63,14 +66,89 @@ SUPER_FIELDS = ("magic", "version", "format_claim", "pool_size", "region_size",
 POOL_SEG_BYTES = 256                # kernel/cluster/pool.h: one struct pool_seg (mm/seg.h)
 POOL_FUTEX_BYTES = 32               # one futex waiter
 PROC_BYTES = 64                     # one struct dm_proc
+XLATE_MAX_GSHIFT = 20               # mm/xlate.h: the largest translation block
 assert SUPER_FMT.size == 224 and NODE_SIZE == 64    # the C _Static_asserts
 
 # kept for older callers
 MAGIC, VERSION, STATES = POOL_MAGIC, POOL_VERSION, NODE_STATES
 
+# kernel/cluster/poolcheck.h POOLCHECK_INVARIANTS: (name, reason format), in the
+# order the kernel checks them. The formats are C's: Python's % ignores the l.
+INVARIANTS = [
+    # the superblock, and where the node table is
+    ("magic", 'not a dmos pool (bad magic 0x%016lx, want 0x%016lx "DMOSPOOL")'),
+    ("version", "dmos pool format version %u, want version %u"),
+    ("pool_size", "damaged pool: the pool is %lu bytes but its superblock says %lu"),
+    ("max_nodes", "damaged pool: max_nodes is %u, must be 1..%u"),
+    ("node_table", "damaged pool: node table at 0x%lx (%u entries) is outside "
+                   "0x%lx..0x%lx or not %u-byte aligned"),
+    # the areas after it
+    ("no_control", "the superblock has no lease, ring, translation or allocator area "
+                   "(formatted by an older kernel?)"),
+    ("no_tables", "the superblock has no segment, futex or process area (formatted by "
+                  "an older kernel of the same pool version?)"),
+    ("overlap", "%s at 0x%lx..0x%lx runs into %s at 0x%lx"),
+    ("align", "%s at 0x%lx is not %u-byte aligned"),
+    ("past_end", "%s at 0x%lx..0x%lx is past the end of the pool (0x%lx)"),
+    ("gshift", "translation granularity 2^%u pages is more than the kernel's largest "
+               "(XLATE_MAX_GSHIFT %u)"),
+    ("region_pages", "region_pages %u is not in 1..npages (%lu)"),
+    ("chunk_pages", "chunk_pages is 0"),
+    # the node table
+    ("node_state", "node %u: state %u is none of absent, joining, up, halted, dead"),
+    # translation and regions (poolmem.py)
+    ("xlate_small", "the translation area is %lu bytes, less than its header"),
+    ("xlate_magic", 'translation: bad magic 0x%016lx, want 0x%016lx "DMMSLATE"'),
+    ("xlate_version", "translation format version %u, want version %u"),
+    ("xlate_header", "translation header disagrees with the superblock: %s"),
+    ("xlate_entry", "translation: %lu entries name a device block past the last (%lu)"),
+    ("region_state", "region %u: state %u is none of online, draining, offline, failed"),
+    # the page allocator (poolmem.py)
+    ("palloc_small", "the allocator area is %lu bytes, less than its header"),
+    ("palloc_magic", 'allocator: bad magic 0x%016lx, want 0x%016lx "MDPALLOC"'),
+    ("palloc_version", "allocator format version %u, want version %u"),
+    ("palloc_header", "allocator header disagrees with the superblock: %s"),
+    ("palloc_record", "allocator: %lu page records name no node (0 or past max_nodes %u)"),
+    ("palloc_owner", "allocator: %lu chunk owners name no node"),
+    ("palloc_padding", "allocator: %lu chunks have padding bits cleared (the kernel keeps "
+                       "them set)"),
+    # the message rings (poolctl.py)
+    ("ring_small", "the ring area is %lu bytes, less than its header"),
+    ("ring_magic", 'ring mesh: bad magic 0x%016lx, want 0x%016lx "RINGMESH"'),
+    ("ring_version", "ring mesh format version %u, want version %u"),
+    ("ring_geometry", "ring mesh: damaged geometry (%u nodes, %u slots, %u bytes per ring)"),
+    ("ring_size", "ring mesh: %u x %u rings of %u bytes need %lu bytes, the superblock "
+                  "gives the area %lu"),
+    ("ring_slots", "ring mesh has %u slots per ring, the superblock says %u"),
+    ("ring_header", "ring %u->%u: header says magic 0x%08x, %u slots, %u->%u"),
+    ("ring_counters", "ring %u->%u: sent %lu and received %lu are %ld apart, outside 0..%u"),
+    # the leases (poolctl.py)
+    ("lease_word", "lease %u holds 0x%016lx, which names no node"),
+    ("lease_stray", "%lu non-zero words in the lease area between lease lines (first at "
+                    "lease_off+0x%lx): a writer that does not put lease i at "
+                    "lease_off + %u*i?"),
+]
+_REASONS = dict(INVARIANTS)
+
+
+def reason(name, *args):
+    """The reason invariant `name` gives, filled in: what the kernel prints."""
+    return _REASONS[name] % args
+
 
 class PoolError(Exception):
-    """The file is not a readable dmos pool; str() says why."""
+    """The file is not a readable dmos pool; str() says why. reason is the
+    invariant's reason when the file breaks one (str() adds the path), else None."""
+
+    def __init__(self, message, reason=None):
+        super().__init__(message)
+        self.reason = reason
+
+
+def _refuse(path, name, *args, hint=""):
+    """PoolError for a pool that breaks invariant `name`: "reason[hint]: path"."""
+    r = reason(name, *args)
+    return PoolError("%s%s: %s" % (r, hint, path), r)
 
 
 class PoolFile:
@@ -246,26 +324,20 @@ def parse(f):
                     format_claim=v["format_claim"])
     p = Pool(path=path, size=size, formatted=True, **v)
     if p.magic != POOL_MAGIC:
-        raise PoolError("not a dmos pool (bad magic 0x%016x, want 0x%016x \"DMOSPOOL\"): %s"
-                        % (p.magic, POOL_MAGIC, path))
+        raise _refuse(path, "magic", p.magic, POOL_MAGIC)
     if p.version != POOL_VERSION:
-        raise PoolError("dmos pool version %d, this tool knows %d: %s"
-                        % (p.version, POOL_VERSION, path))
+        raise _refuse(path, "version", p.version, POOL_VERSION)
     if size and p.pool_size > size:
-        raise PoolError("damaged pool: %s is %d bytes but its superblock says %d "
-                        "(truncated?)" % (path, size, p.pool_size))
+        raise _refuse(path, "pool_size", size, p.pool_size, hint=" (truncated?)")
+    if size and p.pool_size < size:             # readable, but no kernel takes it
+        p.problems.append(reason("pool_size", size, p.pool_size))
     limit = p.limit
     if not 1 <= p.max_nodes <= MAX_NODES:
-        raise PoolError("damaged pool: max_nodes is %d, must be 1..%d: %s"
-                        % (p.max_nodes, MAX_NODES, path))
+        raise _refuse(path, "max_nodes", p.max_nodes, MAX_NODES)
     end = p.node_table_off + p.max_nodes * NODE_SIZE
-    if p.node_table_off < SUPER_SIZE or p.node_table_off % 8 or end > limit:
-        raise PoolError("damaged pool: node table at 0x%x (%d entries) is outside "
-                        "0x%x..0x%x: %s" % (p.node_table_off, p.max_nodes, SUPER_SIZE,
-                                            limit, path))
-    if size and p.pool_size != size:
-        p.warnings.append("superblock says pool_size %d but the file is %d bytes"
-                          % (p.pool_size, size))
+    if p.node_table_off < SUPER_SIZE or p.node_table_off % LINE or end > limit:
+        raise _refuse(path, "node_table", p.node_table_off, p.max_nodes, SUPER_SIZE, limit,
+                      LINE)
     if p.expected_nodes > p.max_nodes:
         p.warnings.append("expected_nodes %d exceeds max_nodes %d"
                           % (p.expected_nodes, p.max_nodes))
@@ -274,37 +346,34 @@ def parse(f):
     for i in range(p.max_nodes):
         st, nid, epoch, beat, mem, bell, dead_by, recl, down = NODE_FMT.unpack_from(
             table, i * NODE_SIZE)
+        if st not in NODE_STATES:
+            p.problems.append(reason("node_state", i, st))
         p.nodes.append(Node(i, state_name(st), nid, epoch, beat, mem, bell, dead_by, recl,
                             down != 0))
     return p
 
 
 def check_geometry(p):
-    """What is wrong with the superblock's layout of the areas, as the kernel's
-    check() in kernel/cluster/pool.c sees it (plus bounds a reader needs)."""
+    """What is wrong with the superblock's layout of the areas: the invariants
+    from no_control to chunk_pages, as poolcheck.c checks them, every one broken."""
     if not (p.lease_off or p.ring_off or p.xlate_off or p.palloc_off):
-        return ["the superblock has no lease, ring, translation or allocator area "
-                "(formatted by an older kernel?)"]
+        return [reason("no_control")]
     if not (p.seg_off or p.futex_off or p.proc_off):
-        return ["the superblock has no segment, futex or process area (formatted by "
-                "an older kernel of the same pool version?)"]
+        return [reason("no_tables")]
     out = []
     areas = p.areas()
     for (name, off, n), (nxt, noff, _) in zip(areas, areas[1:]):
         if off + n > noff:
-            out.append("%s at 0x%x..0x%x runs into %s at 0x%x" % (name, off, off + n,
-                                                                   nxt, noff))
+            out.append(reason("overlap", name, off, off + n, nxt, noff))
     for name, off, n in areas[1:]:
         if off % LINE:
-            out.append("%s at 0x%x is not %d-byte aligned" % (name, off, LINE))
+            out.append(reason("align", name, off, LINE))
         if off + n > p.limit:
-            out.append("%s at 0x%x..0x%x is past the end of the pool (0x%x)"
-                       % (name, off, off + n, p.limit))
-    if p.gshift > 20:
-        out.append("translation granularity 2^%d pages is more than the kernel's "
-                   "largest (XLATE_MAX_GSHIFT 20)" % p.gshift)
+            out.append(reason("past_end", name, off, off + n, p.limit))
+    if p.gshift > XLATE_MAX_GSHIFT:
+        out.append(reason("gshift", p.gshift, XLATE_MAX_GSHIFT))
     if not p.region_pages or p.region_pages > max(p.npages, 1):
-        out.append("region_pages %d is not in 1..npages (%d)" % (p.region_pages, p.npages))
+        out.append(reason("region_pages", p.region_pages, p.npages))
     if not p.chunk_pages:
-        out.append("chunk_pages is 0")
+        out.append(reason("chunk_pages"))
     return out

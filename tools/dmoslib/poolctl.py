@@ -20,7 +20,7 @@ while the nodes run, so they are a snapshot, not an atomic whole.
 
 import struct
 
-from .pool import LINE, PoolError
+from .pool import LINE, PoolError, reason
 
 # kernel/cluster/lease.h
 LEASE_FREE = 0
@@ -102,46 +102,36 @@ def read_leases(f, p):
             v = int.from_bytes(raw[off:off + 8], "little")
             if v:
                 info["stray"].append({"offset": off, "word": "0x%016x" % v})
-    problems = ["lease %d holds 0x%s, which names no node" % (j["slot"], j["word"][2:])
-                for j in info["junk"]]
+    problems = [reason("lease_word", j["slot"], int(j["word"], 16)) for j in info["junk"]]
     if info["stray"]:
-        problems.append("%d non-zero words in the lease area between lease lines "
-                        "(first at lease_off+0x%x): a writer that does not put lease i "
-                        "at lease_off + %d*i?" % (len(info["stray"]),
-                                                  info["stray"][0]["offset"], LEASE_STRIDE))
+        problems.append(reason("lease_stray", len(info["stray"]), info["stray"][0]["offset"],
+                               LEASE_STRIDE))
     return info, problems
 
 
 def read_rings(f, p):
     """Every ring of the mesh: sent, received, in flight, full; damage found."""
+    if p.ring_size < MESH_FMT.size:
+        return None, [reason("ring_small", p.ring_size)]
     try:
-        if p.ring_size < MESH_FMT.size:
-            raise PoolError("the ring area is %d bytes, less than its header"
-                            % p.ring_size)
         head = _area(f, p, p.ring_off, MESH_FMT.size, "the ring mesh header")
     except PoolError as e:
         return None, [str(e)]
     magic, version, nodes, slots, rb = MESH_FMT.unpack(head)
     if magic != RING_MESH_MAGIC:
-        return None, ["ring mesh: bad magic 0x%016x, want 0x%016x \"RINGMESH\""
-                      % (magic, RING_MESH_MAGIC)]
+        return None, [reason("ring_magic", magic, RING_MESH_MAGIC)]
     if version != RING_MESH_VERSION:
-        return None, ["ring mesh version %d, this tool knows %d"
-                      % (version, RING_MESH_VERSION)]
+        return None, [reason("ring_version", version, RING_MESH_VERSION)]
     size = ring_mesh_size(nodes, slots)
     if not size or rb != ring_bytes(slots) or nodes > p.max_nodes:
-        return None, ["ring mesh: damaged geometry (%d nodes, %d slots, %d bytes per "
-                      "ring)" % (nodes, slots, rb)]
+        return None, [reason("ring_geometry", nodes, slots, rb)]
     if size > p.ring_size:
-        return None, ["ring mesh: %d x %d rings of %d bytes need %d bytes, the "
-                      "superblock gives the area %d" % (nodes, nodes, rb, size,
-                                                        p.ring_size)]
+        return None, [reason("ring_size", nodes, nodes, rb, size, p.ring_size)]
     info = {"nodes": nodes, "slots": slots, "ring_bytes": rb, "mesh_bytes": size,
             "rings": []}
     problems = []
     if slots != p.ring_slots:
-        problems.append("ring mesh has %d slots per ring, the superblock says %d"
-                        % (slots, p.ring_slots))
+        problems.append(reason("ring_slots", slots, p.ring_slots))
     for frm in range(nodes):
         for to in range(nodes):
             off = p.ring_off + MESH_FMT.size + (frm * nodes + to) * rb
@@ -152,13 +142,11 @@ def read_rings(f, p):
             sent, full, received, rmagic, rslots, rfrom, rto = RING_CTR_FMT.unpack(raw)
             bad = []
             if rmagic != RING_MAGIC or rslots != slots or (rfrom, rto) != (frm, to):
-                bad.append("header says magic 0x%08x, %d slots, %d->%d"
-                           % (rmagic, rslots, rfrom, rto))
+                bad.append(reason("ring_header", frm, to, rmagic, rslots, rfrom, rto))
             flight = sent - received
             if flight < 0 or flight > slots:
-                bad.append("sent %d and received %d are %d apart, outside 0..%d"
-                           % (sent, received, flight, slots))
-            problems += ["ring %d->%d: %s" % (frm, to, b) for b in bad]
+                bad.append(reason("ring_counters", frm, to, sent, received, flight, slots))
+            problems += bad
             if frm == to and not (bad or sent or received or full):
                 continue            # a node never sends to itself
             r = {"from": frm, "to": to, "sent": sent, "received": received,

@@ -119,8 +119,7 @@ def create(path, size=64 << 20, nodes=3, cluster="test", claim=1, region=REGION_
     img.geom = dict(nblocks=nblocks, regions_off=regions_off, words=words,
                     bmp_off=bmp_off, rec_off=rec_off)
     if fields:
-        sb.update(fields)
-        img.put(0, SUPER_FMT.pack(*[sb[k] for k in SUPER_FIELDS]))
+        img.set_super(**fields)
     return img
 
 
@@ -141,6 +140,11 @@ class Image:
         with open(self.path, "rb") as f:
             f.seek(off)
             return f.read(n)
+
+    def set_super(self, **fields):
+        """Overwrite superblock fields (e.g. a damaged gshift=65), nothing else."""
+        self.sb.update(fields)
+        self.put(0, SUPER_FMT.pack(*[self.sb[k] for k in SUPER_FIELDS]))
 
     def u64(self, off, v):
         self.put(off, (v & (1 << 64) - 1).to_bytes(8, "little"))

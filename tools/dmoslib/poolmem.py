@@ -22,13 +22,12 @@ the translation, counts the pages in use per region, node and process.
 import struct
 from array import array
 
-from .pool import LINE, PoolError
+from .pool import LINE, PoolError, reason
 
 # mm/xlate.h, mm/xlate.c
 XLATE_MAGIC = 0x4554414C534D4D44            # "DMMSLATE"
 XLATE_VERSION = 2                           # 2: region failures
 XLATE_MOVING = 0x80000000
-XLATE_MAX_GSHIFT = 20
 XLATE_HDR_FMT = struct.Struct("<QIIQIIQQQQQQ48x")   # struct xlate_hdr
 XLATE_REGION_FMT = struct.Struct("<IIQQQQQQ8x")     # struct xlate_region
 XLATE_FAILURES_OFF = 72                     # offsetof(struct xlate_hdr, failures)
@@ -86,10 +85,9 @@ class Xlate:
 
 def read_xlate(f, p):
     """(info, problems, Xlate or None)."""
+    if p.xlate_size < XLATE_HDR_FMT.size:
+        return None, [reason("xlate_small", p.xlate_size)], None
     try:
-        if p.xlate_size < XLATE_HDR_FMT.size:
-            raise PoolError("the translation area is %d bytes, less than its header"
-                            % p.xlate_size)
         raw = _area(f, p, p.xlate_off, XLATE_HDR_FMT.size, "the translation header")
     except PoolError as e:
         return None, [str(e)], None
@@ -97,14 +95,12 @@ def read_xlate(f, p):
              "nblocks", "entries_off", "regions_off", "moves", "pages_moved", "failures")
     h = dict(zip(names, XLATE_HDR_FMT.unpack(raw)))
     if h["magic"] != XLATE_MAGIC:
-        return None, ["translation: bad magic 0x%016x, want 0x%016x \"DMMSLATE\""
-                      % (h["magic"], XLATE_MAGIC)], None
+        return None, [reason("xlate_magic", h["magic"], XLATE_MAGIC)], None
     if h["version"] != XLATE_VERSION:
-        return None, ["translation version %d, this tool knows %d"
-                      % (h["version"], XLATE_VERSION)], None
+        return None, [reason("xlate_version", h["version"], XLATE_VERSION)], None
     g = h["gshift"]
     want = dict(gshift=p.gshift, npages=p.npages, region_pages=p.region_pages,
-                nregions=p.nregions, nblocks=p.npages >> g if g <= XLATE_MAX_GSHIFT else -1,
+                nregions=p.nregions, nblocks=p.npages >> p.gshift,
                 entries_off=XLATE_HDR_FMT.size)
     want["regions_off"] = _round_up(want["entries_off"] + want["nblocks"] * 4, LINE)
     bad = ["%s %d (want %d)" % (k, h[k], v) for k, v in want.items() if h[k] != v]
@@ -112,8 +108,7 @@ def read_xlate(f, p):
     if not bad and end > p.xlate_size:
         bad.append("tables end at +0x%x, past the area's %d bytes" % (end, p.xlate_size))
     if bad:
-        return None, ["translation header disagrees with the superblock: "
-                      + ", ".join(bad)], None
+        return None, [reason("xlate_header", ", ".join(bad))], None
     try:
         table = _area(f, p, p.xlate_off + h["entries_off"], h["nblocks"] * 4,
                       "the translation table")
@@ -134,15 +129,14 @@ def read_xlate(f, p):
     blocks = _u32s(bytes(plain))
     ok = not blocks or max(blocks) < h["nblocks"]
     if not ok:
-        problems.append("translation: %d entries name a device block past the last (%d)"
-                        % (sum(1 for b in blocks if b >= h["nblocks"]), h["nblocks"] - 1))
+        problems.append(reason("xlate_entry", sum(1 for b in blocks if b >= h["nblocks"]),
+                               h["nblocks"] - 1))
     remapped = _remapped(plain, blocks) if ok else None
     regions = []
     for r in range(h["nregions"]):
         st, _, *counts = XLATE_REGION_FMT.unpack_from(rraw, r * LINE)
         if st not in REGION_STATES:
-            problems.append("region %d: state %d is none of %s" % (
-                r, st, ", ".join(REGION_STATES.values())))
+            problems.append(reason("region_state", r, st))
         frames = min(h["region_pages"], h["npages"] - r * h["region_pages"])
         regions.append(dict({"region": r, "state": REGION_STATES.get(st, "unknown(%d)" % st),
                              "frames": frames}, **dict(zip(REGION_COUNTS, counts))))
@@ -167,6 +161,8 @@ def _remapped(plain, blocks):
 
 def read_palloc(f, p, xl=None):
     """palloc_stats() + palloc_check(), leaks per the node table, use per region."""
+    if p.palloc_size < PALLOC_HDR_FMT.size:
+        return None, [reason("palloc_small", p.palloc_size)]
     try:
         raw = _area(f, p, p.palloc_off, PALLOC_HDR_FMT.size, "the allocator header")
     except PoolError as e:
@@ -175,25 +171,24 @@ def read_palloc(f, p, xl=None):
              "words", "pad", "owners_off", "bmp_off", "rec_off")
     h = dict(zip(names, PALLOC_HDR_FMT.unpack(raw)))
     if h["magic"] != PALLOC_MAGIC:
-        return None, ["allocator: bad magic 0x%016x, want 0x%016x \"MDPALLOC\""
-                      % (h["magic"], PALLOC_MAGIC)]
+        return None, [reason("palloc_magic", h["magic"], PALLOC_MAGIC)]
     if h["version"] != PALLOC_VERSION:
-        return None, ["allocator version %d, this tool knows %d"
-                      % (h["version"], PALLOC_VERSION)]
-    cp = h["chunk_pages"]
-    want = dict(chunk_pages=p.chunk_pages, npages=p.npages, max_nodes=p.max_nodes,
-                nchunks=-(-p.npages // cp) if cp else -1,
-                words=_round_up(cp, LINE * 8) // 64, owners_off=LINE)
+        return None, [reason("palloc_version", h["version"], PALLOC_VERSION)]
+    scp = p.chunk_pages                     # the superblock's: the header must agree
+    want = dict(chunk_pages=scp, npages=p.npages, max_nodes=p.max_nodes,
+                nchunks=-(-p.npages // scp) if scp else 0,
+                words=_round_up(scp, LINE * 8) // 64, owners_off=LINE)
     want["bmp_off"] = _round_up(LINE + want["nchunks"] * 4, LINE)
     want["rec_off"] = want["bmp_off"] + want["nchunks"] * want["words"] * 8
     bad = ["%s %d (want %d)" % (k, h[k], v) for k, v in want.items() if h[k] != v]
+    cp = h["chunk_pages"]
     if not bad and not 0 < cp <= PALLOC_MAX_CHUNK:
         bad.append("chunk_pages %d outside 1..%d" % (cp, PALLOC_MAX_CHUNK))
     end = h["rec_off"] + h["npages"] * 8
     if not bad and end > p.palloc_size:
         bad.append("records end at +0x%x, past the area's %d bytes" % (end, p.palloc_size))
     if bad:
-        return None, ["allocator header disagrees with the superblock: " + ", ".join(bad)]
+        return None, [reason("palloc_header", ", ".join(bad))]
     nchunks, words, npages, maxn = h["nchunks"], h["words"], h["npages"], h["max_nodes"]
     try:
         owners = _u32s(_area(f, p, p.palloc_off + h["owners_off"], nchunks * 4,
@@ -268,11 +263,9 @@ def read_palloc(f, p, xl=None):
             "bad_records": bad_rec}
     problems = []
     if bad_rec:
-        problems.append("allocator: %d page records name no node (0 or past max_nodes %d)"
-                        % (bad_rec, maxn))
+        problems.append(reason("palloc_record", bad_rec, maxn))
     if bad_owner:
-        problems.append("allocator: %d chunk owners name no node" % bad_owner)
+        problems.append(reason("palloc_owner", bad_owner))
     if bad_pad:
-        problems.append("allocator: %d chunks have padding bits cleared (the kernel "
-                        "keeps them set)" % bad_pad)
+        problems.append(reason("palloc_padding", bad_pad))
     return info, problems

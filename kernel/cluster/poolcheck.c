@@ -1,0 +1,388 @@
+/*
+ * The invariants of a formatted pool, checked (the list and its reasons
+ * are in kernel/cluster/poolcheck.h). Every area is checked in pool order
+ * after the superblock has placed it inside the pool, so a damaged
+ * superblock never makes the checker read outside the pool; what it reads
+ * of areas other nodes write (records, counters, leases) it reads with
+ * atomic loads, one word at a time, as the nodes write them.
+ *
+ * This is pure C: the kernel's vsnprintf (kernel/printk.c) or the host's,
+ * and the pool format's headers. tools/dmoslib/pool.py INVARIANTS is the
+ * same list for the inspector; keep the two in the same order.
+ */
+#if __STDC_HOSTED__
+#include <stdio.h>
+#include <string.h>
+#else
+#include "kernel/kernel.h"
+#endif
+#include <stdarg.h>
+#include <stdbool.h>
+#include "kernel/bits.h"
+#include "kernel/cluster/poolcheck.h"
+#include "kernel/cluster/pool.h"
+#include "kernel/cluster/lease.h"
+#include "kernel/cluster/ring.h"
+#include "mm/palloc.h"
+#include "mm/xlate.h"
+
+#define PC_PAGE 4096            /* the pool's page: ppn * 4096 is a pool address */
+#define LINE 64                 /* every area starts on a cache line */
+#define RING_READS 3            /* a live ring's counters are read this often */
+
+#define POOLCHECK_ENTRY(id, name) [POOLCHECK_##id##_ID] = { #name, POOLCHECK_##id },
+const struct poolcheck_invariant poolcheck_invariants[POOLCHECK_COUNT] = {
+	POOLCHECK_INVARIANTS(POOLCHECK_ENTRY)
+};
+#undef POOLCHECK_ENTRY
+
+struct pc {
+	const uint8_t *base;
+	uint64_t size;
+	struct pool_super sb;           /* a copy: it does not change once formatted */
+	char *why;
+	size_t n;
+};
+
+/* One line of text built piece by piece: "a 1 (want 2), b 3 (want 4)". */
+struct line {
+	char buf[224];
+	size_t len;
+};
+
+static void add(struct line *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add(struct line *l, const char *fmt, ...)
+{
+	va_list ap;
+	int k;
+
+	if (l->len >= sizeof(l->buf) - 1)
+		return;
+	va_start(ap, fmt);
+	k = vsnprintf(l->buf + l->len, sizeof(l->buf) - l->len, fmt, ap);
+	va_end(ap);
+	if (k > 0)
+		l->len += (size_t)k;
+}
+
+/* Field @name of a header is @have where the superblock wants @want. */
+static void want(struct line *l, const char *name, uint64_t have, uint64_t want)
+{
+	if (have != want)
+		add(l, "%s%s %lu (want %lu)", l->len ? ", " : "", name, have, want);
+}
+
+static int fail(struct pc *c, int id, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(struct pc *c, int id, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->why && c->n) {
+		va_start(ap, fmt);
+		vsnprintf(c->why, c->n, fmt, ap);
+		va_end(ap);
+	}
+	return id;
+}
+
+/* Break invariant ID (a POOLCHECK_INVARIANTS name) with its reason's arguments. */
+#define FAIL(c, ID, ...) fail(c, POOLCHECK_##ID##_ID, POOLCHECK_##ID, ##__VA_ARGS__)
+
+static uint32_t ld32(const struct pc *c, uint64_t off)
+{
+	return __atomic_load_n((const uint32_t *)(c->base + off), __ATOMIC_ACQUIRE);
+}
+
+static uint64_t ld64(const struct pc *c, uint64_t off)
+{
+	return __atomic_load_n((const uint64_t *)(c->base + off), __ATOMIC_ACQUIRE);
+}
+
+/* a + b and a * b, stuck at UINT64_MAX rather than wrapping (damaged sizes). */
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+	uint64_t r;
+
+	return __builtin_add_overflow(a, b, &r) ? UINT64_MAX : r;
+}
+
+static uint64_t sat_mul(uint64_t a, uint64_t b)
+{
+	uint64_t r;
+
+	return __builtin_mul_overflow(a, b, &r) ? UINT64_MAX : r;
+}
+
+static int check_super(struct pc *c)
+{
+	const struct pool_super *sb = &c->sb;
+	uint64_t table_end;
+
+	if (sb->magic != POOL_MAGIC)
+		return FAIL(c, MAGIC, sb->magic, (uint64_t)POOL_MAGIC);
+	if (sb->version != POOL_VERSION)
+		return FAIL(c, VERSION, sb->version, POOL_VERSION);
+	if (sb->pool_size != c->size)
+		return FAIL(c, POOL_SIZE, c->size, sb->pool_size);
+	if (sb->max_nodes < 1 || sb->max_nodes > MAX_NODES)
+		return FAIL(c, MAX_NODES, sb->max_nodes, MAX_NODES);
+	table_end = sat_add(sb->node_table_off, (uint64_t)sb->max_nodes * sizeof(struct pool_node));
+	if (sb->node_table_off < PC_PAGE || sb->node_table_off % LINE || table_end > c->size)
+		return FAIL(c, NODE_TABLE, sb->node_table_off, sb->max_nodes, (uint64_t)PC_PAGE,
+			    c->size, LINE);
+	return 0;
+}
+
+struct area {
+	const char *name;
+	uint64_t off, bytes;
+};
+
+/* The areas in pool order, as tools/dmoslib/pool.py Pool.areas() lists them. */
+static void areas(const struct pool_super *sb, struct area a[9])
+{
+	a[0] = (struct area){ "node table", sb->node_table_off,
+			      (uint64_t)sb->max_nodes * sizeof(struct pool_node) };
+	a[1] = (struct area){ "leases", sb->lease_off, (uint64_t)sb->nleases * LINE };
+	a[2] = (struct area){ "rings", sb->ring_off, sb->ring_size };
+	a[3] = (struct area){ "segments", sb->seg_off, (uint64_t)sb->nsegs * POOL_SEG_BYTES };
+	a[4] = (struct area){ "futexes", sb->futex_off, (uint64_t)sb->nfutex * POOL_FUTEX_BYTES };
+	a[5] = (struct area){ "processes", sb->proc_off,
+			      (uint64_t)sb->max_nodes * sb->procs_per_node * 64 };
+	a[6] = (struct area){ "translation", sb->xlate_off, sb->xlate_size };
+	a[7] = (struct area){ "allocator", sb->palloc_off, sb->palloc_size };
+	a[8] = (struct area){ "data", sb->data_off, sat_mul(sb->npages, PC_PAGE) };
+}
+
+static int check_geometry(struct pc *c)
+{
+	const struct pool_super *sb = &c->sb;
+	struct area a[9];
+	int i;
+
+	if (!(sb->lease_off || sb->ring_off || sb->xlate_off || sb->palloc_off))
+		return FAIL(c, NO_CONTROL);
+	if (!(sb->seg_off || sb->futex_off || sb->proc_off))
+		return FAIL(c, NO_TABLES);
+	areas(sb, a);
+	for (i = 0; i + 1 < 9; i++)
+		if (sat_add(a[i].off, a[i].bytes) > a[i + 1].off)
+			return FAIL(c, OVERLAP, a[i].name, a[i].off, sat_add(a[i].off, a[i].bytes),
+				    a[i + 1].name, a[i + 1].off);
+	for (i = 1; i < 9; i++) {
+		if (a[i].off % LINE)
+			return FAIL(c, ALIGN, a[i].name, a[i].off, LINE);
+		if (sat_add(a[i].off, a[i].bytes) > c->size)
+			return FAIL(c, PAST_END, a[i].name, a[i].off, sat_add(a[i].off, a[i].bytes),
+				    c->size);
+	}
+	if (sb->gshift > XLATE_MAX_GSHIFT)
+		return FAIL(c, GSHIFT, sb->gshift, XLATE_MAX_GSHIFT);
+	if (!sb->region_pages || sb->region_pages > (sb->npages ? sb->npages : 1))
+		return FAIL(c, REGION_PAGES, sb->region_pages, sb->npages);
+	if (!sb->chunk_pages)
+		return FAIL(c, CHUNK_PAGES);
+	return 0;
+}
+
+static int check_nodes(struct pc *c)
+{
+	for (uint32_t i = 0; i < c->sb.max_nodes; i++) {
+		uint32_t st = ld32(c, c->sb.node_table_off + i * sizeof(struct pool_node));
+
+		if (st > NODE_DEAD)
+			return FAIL(c, NODE_STATE, i, st);
+	}
+	return 0;
+}
+
+static int check_xlate(struct pc *c)
+{
+	const struct pool_super *sb = &c->sb;
+	const struct xlate_hdr *h = (const void *)(c->base + sb->xlate_off);
+	uint64_t nblocks = sb->npages >> sb->gshift, bad = 0, end;
+	uint64_t nregions = (sb->npages + sb->region_pages - 1) / sb->region_pages;
+	uint64_t regions_off = round_up(sizeof(*h) + nblocks * 4, LINE);
+	struct line l = { .len = 0 };
+
+	if (sb->xlate_size < sizeof(*h))
+		return FAIL(c, XLATE_SMALL, sb->xlate_size);
+	if (h->magic != XLATE_MAGIC)
+		return FAIL(c, XLATE_MAGIC, h->magic, (uint64_t)XLATE_MAGIC);
+	if (h->version != XLATE_VERSION)
+		return FAIL(c, XLATE_VERSION, h->version, XLATE_VERSION);
+	want(&l, "gshift", h->gshift, sb->gshift);
+	want(&l, "npages", h->npages, sb->npages);
+	want(&l, "region_pages", h->region_pages, sb->region_pages);
+	want(&l, "nregions", h->nregions, nregions);
+	want(&l, "nblocks", h->nblocks, nblocks);
+	want(&l, "entries_off", h->entries_off, sizeof(*h));
+	want(&l, "regions_off", h->regions_off, regions_off);
+	end = regions_off + nregions * LINE;
+	if (!l.len && end > sb->xlate_size)
+		add(&l, "tables end at +0x%lx, past the area's %lu bytes", end, sb->xlate_size);
+	if (l.len)
+		return FAIL(c, XLATE_HEADER, l.buf);
+	for (uint64_t b = 0; b < nblocks; b++)
+		if ((ld32(c, sb->xlate_off + sizeof(*h) + b * 4) & ~XLATE_MOVING) >= nblocks)
+			bad++;
+	if (bad)
+		return FAIL(c, XLATE_ENTRY, bad, nblocks - 1);
+	for (uint32_t r = 0; r < nregions; r++) {
+		uint32_t st = ld32(c, sb->xlate_off + regions_off + r * sizeof(struct xlate_region));
+
+		if (st > XLATE_FAILED)
+			return FAIL(c, REGION_STATE, r, st);
+	}
+	return 0;
+}
+
+/* Padding bits of chunk @ch (past its last page, up to whole words) not all set? */
+static bool pad_cleared(const struct pc *c, uint64_t bmp, uint64_t ch, uint64_t pages,
+			uint32_t words)
+{
+	uint64_t first = pages < c->sb.chunk_pages ? pages : c->sb.chunk_pages;
+
+	for (uint64_t j = first / 64; j < words; j++) {
+		uint64_t mask = j == first / 64 ? ~0ULL << (first % 64) : ~0ULL;
+
+		if ((ld64(c, bmp + (ch * words + j) * 8) & mask) != mask)
+			return true;
+	}
+	return false;
+}
+
+static int check_palloc(struct pc *c)
+{
+	const struct pool_super *sb = &c->sb;
+	const struct palloc_hdr *h = (const void *)(c->base + sb->palloc_off);
+	uint64_t cp = sb->chunk_pages, nchunks = (sb->npages + cp - 1) / cp;
+	uint64_t words = round_up(cp, LINE * 8) / 64;
+	uint64_t bmp_off = round_up(LINE + nchunks * 4, LINE);
+	uint64_t rec_off = bmp_off + nchunks * words * 8, end;
+	uint64_t records = 0, owners = 0, padding = 0, base = sb->palloc_off;
+	struct line l = { .len = 0 };
+
+	if (sb->palloc_size < sizeof(*h))
+		return FAIL(c, PALLOC_SMALL, sb->palloc_size);
+	if (h->magic != PALLOC_MAGIC)
+		return FAIL(c, PALLOC_MAGIC, h->magic, (uint64_t)PALLOC_MAGIC);
+	if (h->version != PALLOC_VERSION)
+		return FAIL(c, PALLOC_VERSION, h->version, PALLOC_VERSION);
+	want(&l, "chunk_pages", h->chunk_pages, cp);
+	want(&l, "npages", h->npages, sb->npages);
+	want(&l, "max_nodes", h->max_nodes, sb->max_nodes);
+	want(&l, "nchunks", h->nchunks, nchunks);
+	want(&l, "words", h->words, words);
+	want(&l, "owners_off", h->owners_off, LINE);
+	want(&l, "bmp_off", h->bmp_off, bmp_off);
+	want(&l, "rec_off", h->rec_off, rec_off);
+	if (!l.len && cp > PALLOC_MAX_CHUNK)
+		add(&l, "chunk_pages %lu outside 1..%u", cp, PALLOC_MAX_CHUNK);
+	end = rec_off + sb->npages * 8;
+	if (!l.len && end > sb->palloc_size)
+		add(&l, "records end at +0x%lx, past the area's %lu bytes", end, sb->palloc_size);
+	if (l.len)
+		return FAIL(c, PALLOC_HEADER, l.buf);
+	for (uint64_t p = 0; p < sb->npages; p++) {
+		uint64_t v = ld64(c, base + rec_off + p * 8);
+
+		if (v && ((v & 0xffff) == 0 || (v & 0xffff) > sb->max_nodes))
+			records++;
+	}
+	for (uint64_t ch = 0; ch < nchunks; ch++) {
+		owners += ld32(c, base + LINE + ch * 4) > sb->max_nodes;
+		padding += pad_cleared(c, base + bmp_off, ch, sb->npages - ch * cp, (uint32_t)words);
+	}
+	if (records)
+		return FAIL(c, PALLOC_RECORD, records, sb->max_nodes);
+	if (owners)
+		return FAIL(c, PALLOC_OWNER, owners);
+	if (padding)
+		return FAIL(c, PALLOC_PADDING, padding);
+	return 0;
+}
+
+static int check_rings(struct pc *c)
+{
+	const struct pool_super *sb = &c->sb;
+	const struct ring_mesh *m = (const void *)(c->base + sb->ring_off);
+	uint32_t nodes, slots, rb;
+	uint64_t need;
+
+	if (sb->ring_size < sizeof(*m))
+		return FAIL(c, RING_SMALL, sb->ring_size);
+	if (m->magic != RING_MESH_MAGIC)
+		return FAIL(c, RING_MAGIC, m->magic, (uint64_t)RING_MESH_MAGIC);
+	if (m->version != RING_MESH_VERSION)
+		return FAIL(c, RING_VERSION, m->version, RING_MESH_VERSION);
+	nodes = m->nodes;
+	slots = m->slots;
+	rb = m->ring_bytes;
+	need = ring_mesh_size(nodes, slots);
+	if (!need || rb != ring_bytes(slots) || nodes > sb->max_nodes)
+		return FAIL(c, RING_GEOMETRY, nodes, slots, rb);
+	if (need > sb->ring_size)
+		return FAIL(c, RING_SIZE, nodes, nodes, rb, need, sb->ring_size);
+	if (slots != sb->ring_slots)
+		return FAIL(c, RING_SLOTS, slots, sb->ring_slots);
+	for (uint32_t f = 0; f < nodes; f++) {
+		for (uint32_t t = 0; t < nodes; t++) {
+			uint64_t off = sb->ring_off + sizeof(*m) + ((uint64_t)f * nodes + t) * rb;
+			const struct ring *r = (const void *)(c->base + off);
+			uint64_t sent = 0, received = 0;
+			int64_t flight = 0;
+
+			if (r->magic != RING_MAGIC || r->slots != slots || r->from != f || r->to != t)
+				return FAIL(c, RING_HEADER, f, t, r->magic, r->slots, r->from, r->to);
+			/* received first: a live ring then never looks negative, and
+			 * one that looks too full may have moved between the loads */
+			for (int i = 0; i < RING_READS; i++) {
+				received = ld64(c, off + __builtin_offsetof(struct ring, received));
+				sent = ld64(c, off + __builtin_offsetof(struct ring, sent));
+				flight = (int64_t)(sent - received);
+				if (flight >= 0 && flight <= slots)
+					break;
+			}
+			if (flight < 0 || flight > slots)
+				return FAIL(c, RING_COUNTERS, f, t, sent, received, flight, slots);
+		}
+	}
+	return 0;
+}
+
+static int check_leases(struct pc *c)
+{
+	uint64_t off = c->sb.lease_off, stray = 0, first = 0;
+
+	for (uint32_t i = 0; i < c->sb.nleases; i++) {
+		uint64_t w = ld64(c, off + (uint64_t)i * LINE), holder = w >> 48;
+
+		if (w != LEASE_FREE && w != LEASE_BROKEN && (holder == 0 || holder > LEASE_MAX_NODE + 1))
+			return FAIL(c, LEASE_WORD, i, w);
+	}
+	for (uint64_t o = 0; o < (uint64_t)c->sb.nleases * LINE; o += 8) {
+		if (o % LINE == 0 || !ld64(c, off + o))
+			continue;
+		if (!stray++)
+			first = o;
+	}
+	if (stray)
+		return FAIL(c, LEASE_STRAY, stray, first, LINE);
+	return 0;
+}
+
+int poolcheck(const void *base, uint64_t size, char *why, size_t n)
+{
+	struct pc c = { .base = base, .size = size, .sb = { 0 }, .why = why, .n = n };
+	int err;
+
+	if (why && n)
+		why[0] = 0;
+	/* a device shorter than a superblock: what there is of it, then zeroes */
+	memcpy(&c.sb, base, size < sizeof(c.sb) ? size : sizeof(c.sb));
+	if ((err = check_super(&c)) || (err = check_geometry(&c)) || (err = check_nodes(&c)) ||
+	    (err = check_xlate(&c)) || (err = check_palloc(&c)) || (err = check_rings(&c)))
+		return err;
+	return check_leases(&c);
+}
