@@ -1,0 +1,182 @@
+/*
+ * The page cache in the pool: file pages and metadata blocks of the
+ * cluster file system, cached once for every node (docs/fs.md says why it
+ * is built this way). This header is the contract; fs/pcache.c is the
+ * code, built unchanged into the kernel and into the host unit tests.
+ *
+ * The index lives in one pool area (or, for the private-cache baseline, in
+ * a node's local memory: the same code, one node using it). It is a table
+ * of sets; a set is one cache line of PCACHE_WAYS slot words, with a frame
+ * word and a pin word per slot in parallel arrays:
+ *
+ *   slot word  63 62 | 61    | 60   | 59 .. 54 | 53 ................ 0
+ *              state | dirty | lost | 0        | tag
+ *   frame word pool page number (bits 0..39), and while filling or busy
+ *              the node doing it: node + 1 in bits 48..63
+ *   pin word   bit n set: node n is copying from or into the page
+ *
+ *   tag        PCACHE_TAG(ino, index): file page `index` of inode `ino`;
+ *              ino 0 names the disk itself, index its block number
+ *   state      FREE, FILLING (one node is reading it from disk; the others
+ *              wait for it), VALID (frame holds the data), BUSY (one node
+ *              owns the slot exclusively: evicting or writing it back)
+ *
+ * Ordering. A slot word changes only by compare-and-swap; a filler writes
+ * the frame word, then stores VALID with release; a reader loads the slot
+ * word with acquire before the frame word. Pins against eviction: the
+ * pinner sets its bit (atomic OR, a full barrier) and then reloads the
+ * slot word; the evictor CASes VALID -> BUSY (a full barrier) and then
+ * loads the pin word, and puts VALID back if any bit is set. One of the
+ * two always sees the other. A node's own CPUs count their pins of a slot
+ * in node-local memory and share the one bit.
+ *
+ * Failure. Every state a dead node can leave names it: FILLING or BUSY
+ * slots carry node + 1 in the frame word, pins carry the node's bit.
+ * pcache_node_dead() (run by any survivor) frees its FILLING slots, puts
+ * its BUSY ones back to VALID (a writeback it did not finish stays dirty),
+ * and clears its pins. Dirty pages stay in the pool, so any node writes
+ * them back.
+ *
+ * Context (all calls): a process or the kernel thread of a node, not an
+ * interrupt handler; the calls that read or write the disk sleep in the
+ * ops. struct pcache is node-local; a node's CPUs serialise on it
+ * themselves.
+ */
+#ifndef FS_PCACHE_H
+#define FS_PCACHE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define PCACHE_MAGIC    0x4548434143504D44ULL   /* "DMPCACHE" */
+#define PCACHE_VERSION  1
+#define PCACHE_WAYS     8               /* slots per set: one cache line of slot words */
+
+#define PCACHE_INO_BITS   22
+#define PCACHE_INDEX_BITS 32
+#define PCACHE_TAG(ino, index) (((uint64_t)(ino) << PCACHE_INDEX_BITS) | (uint32_t)(index))
+#define PCACHE_TAG_INO(tag)    ((uint32_t)((tag) >> PCACHE_INDEX_BITS))
+#define PCACHE_TAG_INDEX(tag)  ((uint32_t)(tag))
+
+/* What the cache needs from its surroundings: pool pages and the disk. */
+struct pcache_ops {
+	/* A pool page for the cache (its ppn), or a negative errno (-ENOMEM). */
+	int64_t (*alloc)(void *ctx);
+	void (*free)(void *ctx, uint64_t ppn);
+	/* Where page ppn is, in this node's view. */
+	void *(*page)(void *ctx, uint64_t ppn);
+	/* Read the block behind tag into page ppn / write page ppn's bytes
+	 * (a node-local copy, len FS_BLOCK) back to it. Return: 0 or -errno. */
+	int (*read)(void *ctx, uint64_t tag, uint64_t ppn);
+	int (*write)(void *ctx, uint64_t tag, const void *buf);
+	/* Is node n alive (the node table)? A node that died and joined again
+	 * is a different incarnation: the cache must have been told it died
+	 * (pcache_node_dead) before it rejoins. */
+	bool (*alive)(void *ctx, int node);
+};
+
+struct pcache_stats {
+	uint64_t hits, misses;          /* this node's lookups */
+	uint64_t fills, fill_waits;     /* disk reads this node did; waits on another's */
+	uint64_t evictions, writebacks; /* pages this node evicted, wrote back */
+	uint64_t lost;                  /* dirty pages a region failure took */
+	uint64_t valid, dirty;          /* the whole cache, at the last pcache_scan */
+};
+
+/* Node-local handle. */
+struct pcache {
+	void *area;                     /* the index in the pool (or local memory) */
+	uint64_t *slots, *frames, *pins;
+	uint32_t nsets;
+	uint32_t node;
+	uint32_t hand;                  /* this node's clock hand (a set) */
+	const struct pcache_ops *ops;
+	void *ctx;
+	struct pcache_stats st;
+	uint16_t *local_pins;           /* this node's pins per slot (nsets * PCACHE_WAYS) */
+};
+
+/* A pinned page: what pcache_get hands out and pcache_put takes back. */
+struct pcache_ref {
+	uint32_t slot;                  /* set * PCACHE_WAYS + way */
+	uint64_t tag;
+	void *data;                     /* FS_BLOCK bytes, in this node's view */
+};
+
+/* Bytes of an index of nsets sets (a power of two), header included. */
+uint64_t pcache_area_size(uint32_t nsets);
+
+/* Write an empty index into area (once, by the pool's formatter). Return: 0, -EINVAL. */
+int pcache_format(void *area, uint32_t nsets);
+
+/**
+ * pcache_attach - use the index at area as node
+ * @local_pins: nsets * PCACHE_WAYS counters of node-local memory
+ * Return: 0; -EINVAL for a damaged header (bad magic, version, geometry).
+ */
+int pcache_attach(struct pcache *pc, void *area, int node, const struct pcache_ops *ops,
+		  void *ctx, uint16_t *local_pins);
+
+#define PCACHE_NOREAD 1         /* a miss gets a zeroed page: the caller overwrites it all */
+
+/**
+ * pcache_get - find the page behind tag, filling it on a miss, and pin it
+ * Exactly one node reads a missing page from the disk, however many miss
+ * at once; the others wait until it is VALID (or take over the fill if
+ * its filler died). A miss with no free slot in the set evicts a clean,
+ * unpinned page of the set; a miss that cannot get a pool page evicts
+ * across the table first.
+ * Return: 0 with *ref filled and the page pinned; -ENOMEM (no slot or
+ * page could be freed: everything is pinned or dirty), -EIO (the disk
+ * read failed; the slot is free again), -ETIMEDOUT (a live filler did not
+ * finish in time).
+ */
+int pcache_get(struct pcache *pc, uint64_t tag, int flags, struct pcache_ref *ref);
+
+/* Unpin. Context: the node that pinned it. */
+void pcache_put(struct pcache *pc, struct pcache_ref *ref);
+
+/* The pinned page was written: mark it dirty (writeback will write it). */
+void pcache_dirty(struct pcache *pc, const struct pcache_ref *ref);
+
+/**
+ * pcache_writeback - write back dirty pages: every one whose tag's inode is
+ * ino (0: all), at most max of them (0: no limit)
+ * Each page is copied to bounce (FS_BLOCK bytes, node-local) under BUSY,
+ * marked clean, put back VALID, then written; a write meanwhile marks it
+ * dirty again. Return: pages written, or the first negative errno (that
+ * page stays dirty).
+ */
+int pcache_writeback(struct pcache *pc, uint32_t ino, uint32_t max, void *bounce);
+
+/**
+ * pcache_evict - free up to n clean, unpinned pages, by the clock
+ * Return: pages freed.
+ */
+uint32_t pcache_evict(struct pcache *pc, uint32_t n);
+
+/**
+ * pcache_drop - forget every page of inode ino from index first_index on
+ * (truncate, delete): dirty ones too, they are not written back
+ * Return: 0, or -EBUSY if a page is pinned by someone (try again).
+ */
+int pcache_drop(struct pcache *pc, uint32_t ino, uint32_t first_index);
+
+/* Node n died: take over what it left (see the top). Return: slots repaired. */
+uint32_t pcache_node_dead(struct pcache *pc, int node);
+
+/**
+ * pcache_lost - a region failure took pool pages: every slot whose frame
+ * lost() says is gone is freed if clean, marked LOST if dirty (its file
+ * reports EIO: pcache_has_lost()).
+ * Return: dirty pages lost.
+ */
+uint32_t pcache_lost(struct pcache *pc, bool (*lost)(void *ctx, uint64_t ppn), void *ctx);
+
+/* Does inode ino have lost dirty pages? */
+bool pcache_has_lost(struct pcache *pc, uint32_t ino);
+
+/* Count valid and dirty pages of the whole table into pc->st. */
+void pcache_scan(struct pcache *pc);
+
+#endif
