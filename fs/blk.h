@@ -17,10 +17,10 @@
  *   blk_read/blk_write: a kernel pointer to local RAM: kmalloc, frames
  *     (phys_to_virt(frame_alloc())), kernel stacks, the kernel's static
  *     data; any alignment. Not user addresses, not the pool windows
- *     (pmem_page(), pool.frames): the driver finds bus addresses with
+ *     (pmem_page()): the driver finds bus addresses with
  *     virt_to_phys(), which knows local RAM only.
  *   blk_io: bus addresses, for memory outside the direct map: a pool page
- *     is at pool.frames_pa + its device frame * PAGE_SIZE (the page cache
+ *     is at pmem_frame_pa() of its device frame (the page cache
  *     will fill pool pages straight from the disk). The memory must stay
  *     put until blk_io returns (no block move under it).
  *

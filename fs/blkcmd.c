@@ -7,6 +7,9 @@
  *   blk write SECTOR COUNT WORD      fill COUNT sectors with WORD's pattern
  *   blk read SECTOR [COUNT [WORD]]   read them: their start, a hash, and with
  *                                    WORD whether they hold its pattern
+ *   blk pool SECTOR WORD             read a page's worth into a pool page by its
+ *                                    bus address (blk_io), as the page cache
+ *                                    will, and check it holds WORD's pattern
  *   blk flush                        make the writes durable
  *   blk bench [MIB]                  write MIB MiB (default 32) from sector 0
  *                                    on, flush, read them back: MB/s
@@ -18,8 +21,12 @@
  * `node N: blk...: ...`, like the rest of the monitor.
  */
 #include "kernel/kernel.h"
+#include "kernel/cluster/pool.h"
 #include "fs/blk.h"
 #include "mm/kheap.h"
+#include "mm/pmem.h"
+#include "mm/xlate.h"
+#include "sched/sched.h"
 #include "arch/arch.h"
 
 #define CMD_MAX_SECTORS 2048            /* read/write: 1 MiB at most */
@@ -124,6 +131,34 @@ static void cmd_rw(struct blk_dev *d, bool write, uint64_t sector, uint64_t coun
 	kfree(buf);
 }
 
+/* One pool page filled from the disk straight by the device, then checked. */
+static void cmd_pool(struct blk_dev *d, uint64_t sector, const char *word)
+{
+	uint64_t count = PAGE_SIZE / BLK_SECTOR, dfn;
+	int64_t ppn = pool.joined ? pmem_alloc((uint32_t)proc_table()[0].pid) : -ENOMEM;
+
+	if (ppn < 0) {
+		printk("node %d: blk pool: no pool page to read into (%ld)\n", self.id, ppn);
+		return;
+	}
+	volatile uint8_t *page = pmem_page((uint64_t)ppn);
+	(void)page[0];                  /* mapped here, so a move would shoot us down */
+	int err = xlate_resolve(pmem_xlate(), (uint64_t)ppn, &dfn);
+	if (!err) {
+		struct blk_seg seg = { pmem_frame_pa(dfn), PAGE_SIZE };
+		err = blk_io(d, BLK_READ, sector, &seg, 1);
+	}
+	int64_t bad = err ? -1 : differs((const uint8_t *)page, word, sector, count);
+	pmem_free((uint64_t)ppn);
+	if (err)
+		printk("node %d: blk pool: %lu sectors at %lu failed (%d)\n", self.id, count, sector,
+		       err);
+	else
+		printk("node %d: blk pool: %lu sectors at %lu into pool page %ld (device frame %lu), "
+		       "pattern %s: %s\n", self.id, count, sector, ppn, dfn, word,
+		       bad < 0 ? "matches" : "differs");
+}
+
 static uint64_t mb_per_s(uint64_t bytes, uint64_t ns)
 {
 	return ns ? bytes * 1000 / ns : 0;      /* bytes/ns * 1000 = MB/s */
@@ -200,6 +235,9 @@ void cmd_blk(char **argv, int argc)
 		   (argc < 4 || parse_u64(argv[3], &count)) &&
 		   (argc < 5 || strlen(argv[4]) <= WORD_MAX)) {
 		cmd_rw(d, false, sector, count, argc == 5 ? argv[4] : NULL);
+	} else if (!strcmp(op, "pool") && argc == 4 && parse_u64(argv[2], &sector) &&
+		   strlen(argv[3]) <= WORD_MAX) {
+		cmd_pool(d, sector, argv[3]);
 	} else if (!strcmp(op, "flush") && argc == 2) {
 		int err = blk_flush(d);
 		printk("node %d: blk flush: %s (%d)\n", self.id, err ? "failed" : "done", err);
@@ -207,6 +245,7 @@ void cmd_blk(char **argv, int argc)
 		cmd_bench(d, mib);
 	} else {
 		printk("node %d: blk: usage: blk | blk write SECTOR COUNT WORD | "
-		       "blk read SECTOR [COUNT [WORD]] | blk flush | blk bench [MIB]\n", self.id);
+		       "blk read SECTOR [COUNT [WORD]] | blk pool SECTOR WORD | blk flush | "
+		       "blk bench [MIB]\n", self.id);
 	}
 }

@@ -84,6 +84,10 @@ def test_what_one_node_writes_another_reads_and_the_host_sees(launch):
     blk(c, 1, "blk read 2000 16 shared", r"read: 16 sectors at 2000, fnv [0-9a-f]{16}, "
         r"\d+ us, pattern shared: matches$")
     assert read_image(disk, 2000, 16) == pattern("shared", 2000, 16)
+    # the device fills a pool page by its bus address, as the page cache will
+    blk(c, 1, "blk pool 2008 shared", r"pool: 8 sectors at 2008 into pool page \d+ "
+        r"\(device frame \d+\), pattern shared: matches$")
+    blk(c, 1, "blk pool 2009 shared", r"pattern shared: differs$")    # one sector off
     # and the other way round, 150 KiB from an odd sector on
     blk(c, 1, "blk write 4095 300 back", r"write: 300 sectors at 4095")
     m = blk(c, 0, "blk read 4095 300 back", r"read: 300 sectors at 4095, fnv ([0-9a-f]{16})"
@@ -101,6 +105,7 @@ def test_what_one_node_writes_another_reads_and_the_host_sees(launch):
     blk(c, 0, "blk write 131072 1 x", r"write: 1 sectors at 131072 failed \(-22\)$")
     blk(c, 0, "blk read 1 0", r"read: COUNT is 1 to 2048 sectors$")
     # what was refused never became a request
+    blk(c, 1, "blk", r": 131072 sectors \(64 MiB\), 3 reads \(32 sectors\), ")
     blk(c, 0, "blk", r": 131072 sectors \(64 MiB\), 4 reads \(319 sectors\), "
         r"1 writes \(16 sectors\), 1 flushes, 0 errors$")
     for n in range(2):
