@@ -25,7 +25,7 @@ CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Wshadow -Wmissing-prototypes -Wundef 
 ASFLAGS := -I. -MMD -MP
 LDFLAGS := -nostdlib -static -no-pie -Wl,--no-warn-rwx-segments -Wl,--build-id=none -z max-page-size=4096 -T arch/x86_64/kernel.ld
 
-KSRCS := $(wildcard arch/x86_64/*.S arch/x86_64/*.c kernel/*.c kernel/cluster/*.c mm/*.c sched/*.c)
+KSRCS := $(wildcard arch/x86_64/*.S arch/x86_64/*.c kernel/*.c kernel/cluster/*.c mm/*.c sched/*.c fs/*.c)
 KOBJS := $(patsubst %,$(B)/obj/%.o,$(basename $(KSRCS)))
 
 .PHONY: all deps run test unit tools-test cluster-test bench gdb clean

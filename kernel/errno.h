@@ -27,10 +27,12 @@
 #define EFAULT          14
 #define EBUSY           16
 #define EEXIST          17
+#define ENODEV          19
 #define EINVAL          22
 #define EMFILE          24
 #define ENOSPC          28
 #define ESPIPE          29
+#define EROFS           30
 #define ENAMETOOLONG    36
 #define ENOSYS          38
 #define ETIMEDOUT      110

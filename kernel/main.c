@@ -12,6 +12,7 @@
 #include "kernel/console.h"
 #include "kernel/initrd.h"
 #include "sched/sched.h"
+#include "fs/blk.h"
 #include "sched/remote.h"
 #include "mm/mm.h"
 #include "mm/loss.h"
@@ -95,6 +96,7 @@ void kmain(struct boot_info *bi)
 	printk("node %d: cluster '%s' of %d nodes, %lu MiB local RAM\n",
 	       self.id, self.cluster, self.nodes, self.local_mem >> 20);
 	pci_init();
+	blk_init();
 	if (pool_init() == 0) {
 		if (pool.doorbell < 0) {        /* no doorbell: poll the rings more often */
 			tick_hz = HZ_POLLED;

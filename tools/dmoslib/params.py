@@ -21,6 +21,9 @@ IVSHMEM_SERVER = os.path.join(REPO, "tools", "ivshmem-server")  # doorbell serve
 NODES_DEFAULT, NODES_MIN, NODES_MAX = 3, 1, 64     # node ids are 0..nodes-1
 MEM_DEFAULT, MEM_MIN, MEM_MAX = "128M", 32 * MiB, 16 * GiB  # local DRAM per node
 POOL_DEFAULT, POOL_MIN, POOL_MAX = "256M", 16 * MiB, 64 * GiB  # power of two
+DISK_DEFAULT, DISK_MIN, DISK_MAX = "256M", 1 * MiB, 1 * TiB  # the shared disk
+DISK_IMAGE = "disk.img"        # the image `up --disk` creates in the run dir
+SECTOR = 512                   # bytes of a disk sector
 CLUSTER_DEFAULT = "dmos"
 CLUSTER_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,30}")
 TIMEOUT_DEFAULT = 60           # seconds `up --detach` waits for every node
@@ -112,6 +115,17 @@ def check_pool(text):
         raise UsageError("--pool %s is not a power of two; use e.g. %s or %s"
                          % (text, fmt_size(1 << (size.bit_length() - 1)),
                             fmt_size(1 << size.bit_length())))
+    return size
+
+
+def check_disk(text):
+    size = parse_size(text, "--disk")
+    if not DISK_MIN <= size <= DISK_MAX:
+        raise UsageError("--disk %s is out of range; the shared disk is %s to %s"
+                         % (text, fmt_size(DISK_MIN), fmt_size(DISK_MAX)))
+    if size % (4 * KiB):
+        raise UsageError("--disk %s is not a whole number of 4 KiB pages; give e.g. %s"
+                         % (text, fmt_size(size - size % (4 * KiB) or 4 * KiB)))
     return size
 
 
