@@ -84,7 +84,7 @@ static uint64_t div_up(uint64_t a, uint64_t b)
 int fs_super_check(const struct fs_super *s, uint64_t disk_blocks, char *why, size_t n)
 {
 	if (s->magic != FS_MAGIC)
-		return say(why, n, "bad magic 0x%lx (not a dmosfs)", (unsigned long)s->magic);
+		return say(why, n, "bad magic 0x%lx", (unsigned long)s->magic);
 	if (s->version != FS_VERSION)
 		return say(why, n, "version %u, this code knows %u", s->version, FS_VERSION);
 	if (s->block_size != FS_BLOCK)
