@@ -78,8 +78,9 @@ FORCE:
 # Host tools in C: build/tools/dmosfs makes, checks and fills dmosfs images
 # (tools/fs, with fs/format.c, the code it shares with the kernel);
 # dmosfs-asan is the same built with sanitizers, for tests/tools.
-TOOL_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -I. -MMD -MP
-ASAN_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -I. -MMD -MP \
+TOOL_WARN := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wundef -Werror
+TOOL_CFLAGS := -std=gnu11 -O2 -g $(TOOL_WARN) -I. -MMD -MP
+ASAN_CFLAGS := -std=gnu11 -O1 -g $(TOOL_WARN) -I. -MMD -MP \
 	-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 DMOSFS_SRCS := $(wildcard tools/fs/*.c) fs/format.c
 DMOSFS_OBJS := $(DMOSFS_SRCS:%.c=$(B)/tools/obj/%.o)

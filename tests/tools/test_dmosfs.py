@@ -765,7 +765,7 @@ def test_fuzz_fsck_never_crashes(populated, tmp):
         statuses[st] += 1
         if it % 4 == 0:
             checked(run("ls", "-l", img.path, "/a", tool=ASAN, timeout=20), what + " ls")
-            checked(run("get", img.path, "/f3", str(tmp / "out"), tool=ASAN, timeout=20), what + " get")
+            checked(run("get", img.path, "/f3", "/dev/null", tool=ASAN, timeout=20), what + " get")
         if st == 1:
             r = run("fsck", img.path, "--repair", tool=ASAN, timeout=20)
             assert checked(r, what + " repair") == 1, r.stdout

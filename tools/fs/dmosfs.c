@@ -366,13 +366,16 @@ static int cmd_info(struct args *a)
 	       (unsigned long)((uint64_t)s->nblocks * FS_BLOCK >> 20));
 	printf("journals    %u of %u blocks, from block %u\n", s->njournals, s->journal_blocks,
 	       s->journal_start);
-	printf("bitmaps     inodes at %u (%u blocks), blocks at %u (%u blocks)\n",
-	       s->ibitmap_start, s->ibitmap_blocks, s->bbitmap_start, s->bbitmap_blocks);
+	printf("bitmaps     inodes at %u (%u block%s), blocks at %u (%u block%s)\n",
+	       s->ibitmap_start, s->ibitmap_blocks, s->ibitmap_blocks == 1 ? "" : "s",
+	       s->bbitmap_start, s->bbitmap_blocks, s->bbitmap_blocks == 1 ? "" : "s");
 	printf("inode table %u blocks from %u\n", s->inode_blocks, s->inode_start);
 	printf("data        %lu blocks from %u: %lu used, %lu free\n", (unsigned long)dblocks,
 	       s->data_start, (unsigned long)bused, (unsigned long)(dblocks - bused));
 	printf("inodes      %u: %lu used, %lu free\n", s->ninodes - 1, (unsigned long)iused,
 	       (unsigned long)(s->ninodes - 1 - iused));
+	uint32_t empty = 0;
+
 	for (uint32_t j = 0; j < s->njournals; j++) {
 		int r;
 
@@ -384,7 +387,10 @@ static int cmd_info(struct args *a)
 			       (unsigned long)h.seq, h.nblocks);
 		else if (r < 0)
 			printf("journal %-3u damaged: %s\n", j, why);
+		empty += r == 0;
 	}
+	if (empty == s->njournals)
+		printf("journals    all empty\n");
 	img_close(&m);
 	return 0;
 }

@@ -730,9 +730,11 @@ static void pass3(struct fsck *f)
 
 #define BITMAP_LINES 10                 /* lines per bitmap; then a count */
 
-/* Pass 4, one bitmap: compare with @want(i) for each of its bits. */
+/* Pass 4, one bitmap: compare with @want(i) for each of its bits (the
+ * first @meta always set), and clear those past @count. */
 static void check_bitmap(struct fsck *f, uint8_t *map, uint32_t blocks, uint64_t count,
-			 const char *name, const char *unit, int (*want)(struct fsck *, uint64_t))
+			 uint64_t meta, const char *name, const char *unit,
+			 int (*want)(struct fsck *, uint64_t))
 {
 	uint64_t bits = (uint64_t)blocks * FS_BLOCK * 8, wrong = 0, past = 0;
 
@@ -744,7 +746,7 @@ static void check_bitmap(struct fsck *f, uint8_t *map, uint32_t blocks, uint64_t
 		if (i >= count) {
 			past++;
 		} else if (++wrong <= BITMAP_LINES) {
-			if (w && i < f->s->data_start && unit[0] == 'b')
+			if (w && i < meta)
 				report(f, "bit set", "%s: %s %lu (metadata) is not marked", name,
 				       unit, (unsigned long)i);
 			else if (w)
@@ -844,8 +846,9 @@ static int fsck_run(struct fsck *f)
 		pass3(f);
 	if (f->err)
 		return f->err;
-	check_bitmap(f, f->ibm, s->ibitmap_blocks, n, "inode bitmap", "inode", want_inode);
-	check_bitmap(f, f->bbm, s->bbitmap_blocks, s->nblocks, "block bitmap", "block", want_block);
+	check_bitmap(f, f->ibm, s->ibitmap_blocks, n, 1, "inode bitmap", "inode", want_inode);
+	check_bitmap(f, f->bbm, s->bbitmap_blocks, s->nblocks, s->data_start, "block bitmap",
+		     "block", want_block);
 	if (f->repair && f->repaired) {
 		store_area(f, f->itab, s->inode_start, s->inode_blocks, f->idirty);
 		store_area(f, f->ibm, s->ibitmap_start, s->ibitmap_blocks, NULL);
@@ -866,11 +869,12 @@ static void print_usage(struct fsck *f, const char *what)
 		dirs += f->state[i] == DIR_;
 		inodes += f->state[i] != FREE;
 	}
-	for (uint32_t b = 0; b < f->s->nblocks; b++)
+	for (uint32_t b = f->s->data_start; b < f->s->nblocks; b++)
 		blocks += (unsigned long)want_block(f, b);
-	printf("%s: %s: %lu file%s, %lu director%s; %lu of %u blocks, %lu of %u inodes in use\n",
-	       f->m->path, what, files, files == 1 ? "" : "s", dirs, dirs == 1 ? "y" : "ies",
-	       blocks, f->s->nblocks, inodes, f->s->ninodes - 1);
+	printf("%s: %s: %lu file%s, %lu director%s; %lu of %u data blocks, %lu of %u inodes "
+	       "in use\n", f->m->path, what, files, files == 1 ? "" : "s", dirs,
+	       dirs == 1 ? "y" : "ies", blocks, f->s->nblocks - f->s->data_start, inodes,
+	       f->s->ninodes - 1);
 }
 
 int fsck(struct img *m, int repair)

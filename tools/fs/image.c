@@ -227,6 +227,8 @@ void *tx_block(struct img *m, uint32_t blk, int fresh)
 {
 	uint32_t i = tx_find(m, blk), h;
 
+	m->ind[0].blk = m->ind[1].blk = 0;     /* the block may change */
+
 	if (!i) {
 		if (!m->tx.buf) {
 			img_err(m, -EINVAL, "not writing");
@@ -350,15 +352,22 @@ static int check_data(struct img *m, uint32_t ino, uint32_t blk)
 	return 0;
 }
 
-/* Entry @i of indirect block @blk of @ino. */
-static int ind_get(struct img *m, uint32_t ino, uint32_t blk, uint32_t i, uint32_t *out)
+/* Entry @i of indirect block @blk of @ino, at @level of its map (0: the
+ * indirect or double indirect block, 1: below the double indirect one). */
+static int ind_get(struct img *m, uint32_t ino, uint32_t blk, uint32_t i, int level,
+		   uint32_t *out)
 {
-	uint32_t buf[FS_PER_BLOCK];
 	int err = check_data(m, ino, blk);
 
-	if (err || (err = blk_read(m, blk, buf)))
+	if (err)
 		return err;
-	*out = buf[i];
+	if (m->ind[level].blk != blk) {
+		m->ind[level].blk = 0;
+		if ((err = blk_read(m, blk, m->ind[level].list)))
+			return err;
+		m->ind[level].blk = blk;
+	}
+	*out = m->ind[level].list[i];
 	return check_data(m, ino, *out);
 }
 
@@ -374,16 +383,16 @@ int bmap(struct img *m, uint32_t ino, const struct fs_inode *ip, uint64_t idx, u
 	}
 	idx -= FS_NDIRECT;
 	if (idx < FS_PER_BLOCK)
-		return ip->indirect ? ind_get(m, ino, ip->indirect, (uint32_t)idx, blk) : 0;
+		return ip->indirect ? ind_get(m, ino, ip->indirect, (uint32_t)idx, 0, blk) : 0;
 	idx -= FS_PER_BLOCK;
 	if (idx >= (uint64_t)FS_PER_BLOCK * FS_PER_BLOCK)
 		return img_err(m, -EFBIG, "inode %u: block index past the largest file", ino);
 	if (!ip->dindirect)
 		return 0;
-	err = ind_get(m, ino, ip->dindirect, (uint32_t)(idx / FS_PER_BLOCK), &ind);
+	err = ind_get(m, ino, ip->dindirect, (uint32_t)(idx / FS_PER_BLOCK), 0, &ind);
 	if (err || !ind)
 		return err;
-	return ind_get(m, ino, ind, idx % FS_PER_BLOCK, blk);
+	return ind_get(m, ino, ind, idx % FS_PER_BLOCK, 1, blk);
 }
 
 /* *ref, an indirect block number in @ip or in an indirect block: allocate
@@ -798,11 +807,11 @@ int path_lookup(struct img *m, const char *path, uint32_t *ino, char *leaf, size
 		if ((err = inode_get(m, cur, &in)))
 			return err;
 		if ((in.mode & FS_S_IFMT) != FS_S_IFDIR) {
-			size_t len = (size_t)(p - path);
+			size_t upto = (size_t)(p - path);
 
-			while (len > 1 && path[len - 1] == '/')
-				len--;
-			return img_err(m, -ENOTDIR, "%.*s: not a directory", (int)len, path);
+			while (upto > 1 && path[upto - 1] == '/')
+				upto--;
+			return img_err(m, -ENOTDIR, "%.*s: not a directory", (int)upto, path);
 		}
 		err = dir_lookup(m, cur, &in, p, len, &next, NULL);
 		if (err == -ENOENT)

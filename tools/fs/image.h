@@ -36,6 +36,10 @@ struct img {
 	uint64_t seq;                   /* the next transaction's sequence number */
 	struct tx tx;
 	uint32_t bhint, ihint;          /* where to look for a free block, inode */
+	struct {                        /* the last indirect blocks bmap read, */
+		uint32_t blk;           /* by level; dropped by tx_block */
+		uint32_t list[FS_PER_BLOCK];
+	} ind[2];
 	long writes, crash_at;          /* test hook: die at write number crash_at */
 	char why[512];
 };
