@@ -4,12 +4,15 @@ on its monitor) another reads back, the host finds the same bytes in the
 image file, and the device fills a pool page by its bus address; a node
 sees what the host wrote into the user's image; an image `up` created is
 gone after down, whichever way the cluster stops, while the user's stays;
-a node without a disk boots as before. Refused options are tested in
+a node without a disk boots as before; a created disk is an empty dmosfs
+with a journal per node. Refused options are tested in
 tests/tools/test_disk.py.
 """
 
 import os
+import re
 import signal
+import subprocess
 import time
 
 import pytest
@@ -72,7 +75,7 @@ def test_what_one_node_writes_another_reads_and_the_host_sees(launch):
     disk = c.cfg()["disk_path"]
     assert disk == os.path.join(c.run_dir, params.DISK_IMAGE)
     assert os.path.getsize(disk) == 64 << 20
-    assert os.stat(disk).st_blocks * 512 < 1 << 20    # created sparse
+    assert os.stat(disk).st_blocks * 512 < 32 << 20   # sparse: mkfs wrote only metadata
 
     st = c.status()
     assert (st["disk_path"], st["disk_size"], st["disk_kept"], st["disk"]) == (
@@ -180,3 +183,17 @@ def test_the_image_goes_however_the_cluster_stops(launch):
     assert os.path.exists(disk)
     c.down()
     assert not os.path.exists(disk)
+
+
+@pytest.mark.boot
+def test_a_created_disk_is_an_empty_dmosfs_with_a_journal_per_node(launch):
+    c = launch(nodes=2)
+    disk = c.status()["disk_path"]
+    fsck = subprocess.run([params.DMOSFS, "fsck", disk], capture_output=True, text=True)
+    assert fsck.returncode == 0 and "clean: 0 files, 1 directory;" in fsck.stdout, \
+        fsck.stdout + fsck.stderr
+    info = subprocess.run([params.DMOSFS, "info", disk], capture_output=True, text=True)
+    assert info.returncode == 0, info.stderr
+    assert re.search(r"label\s+%s\b" % c.name, info.stdout), info.stdout
+    assert re.search(r"journals\s+%d\b" % params.DISK_JOURNALS_MIN, info.stdout), info.stdout
+    assert "dmosfs of" in c.launcher_log()

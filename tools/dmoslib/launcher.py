@@ -13,8 +13,9 @@ waits for every node's `cluster up` line (joined.py). The doorbell
 The shared disk: every node opens one raw image as its virtio-blk disk,
 like servers sharing a LUN on a SAN. `--disk SIZE` (the default) creates it
 in the run dir, which is on a real file system: it is storage, and in
-/dev/shm beside the pool every block written would sit in RAM. It goes
-when the cluster goes down. `--disk-path` uses an image (or block device)
+/dev/shm beside the pool every block written would sit in RAM. It is
+formatted as an empty dmosfs (build/tools/dmosfs mkfs, one journal per
+node) and goes when the cluster goes down. `--disk-path` uses an image (or block device)
 the user keeps: never created, truncated or deleted. `--no-disk`: none.
 take_down() stops a cluster through its supervisor, or cleans up directly
 when the supervisor is gone.
@@ -146,6 +147,9 @@ def check_disk(a, run_dir, stale):
         return None, 0, False
     if not a.disk_path:
         size = params.check_disk(a.disk if a.disk is not None else params.DISK_DEFAULT)
+        if not os.access(params.DMOSFS, os.X_OK):
+            raise UsageError("%s is missing: run make first (or give --disk-path or "
+                             "--no-disk)" % os.path.relpath(params.DMOSFS))
         home = run_dir
         while not os.path.isdir(home):          # the run dir may not exist yet
             home = os.path.dirname(home)
@@ -335,6 +339,16 @@ def create(run, cfg):
             raise params.DmosError("cannot create disk image %s: %s"
                                    % (cfg["disk_path"], e.strerror))
         cfg["disk_id"] = [st.st_dev, st.st_ino]   # down removes this file, no other
+        mkfs = subprocess.run([params.DMOSFS, "mkfs", cfg["disk_path"], "--label",
+                               cfg["cluster"], "--journals",
+                               str(max(cfg["nodes"], params.DISK_JOURNALS_MIN))],
+                              capture_output=True, text=True)
+        if mkfs.returncode != 0:
+            for path in created:
+                _unlink(path)
+            raise params.DmosError("cannot format the disk: %s"
+                                   % (mkfs.stderr or mkfs.stdout).strip())
+        run.log(mkfs.stdout.strip())
     run.save(cfg)
     run.log("dmos up: %s" % cfg["command"])
     return created
