@@ -1,8 +1,8 @@
 /*
  * The kernel monitor: a line-based command interpreter on the node's
  * serial console, for people at `dmos console N` and for the cluster tests.
- * Until there is a userland it is how one drives the pool from inside a
- * node: allocate and free pool pages, drain regions, ping other nodes,
+ * It runs on a node booted without init= (or whose init ended) and is how
+ * one drives the pool from inside a node: allocate and free pool pages, drain regions, ping other nodes,
  * time things. Every command ends with one line `node N: <cmd>: ...`.
  *
  * The monitor is a work of the kernel thread's loop (kernel/kthread.h): on

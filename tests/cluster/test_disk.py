@@ -6,7 +6,7 @@ sees what the host wrote into the user's image; an image `up` created is
 gone after down, whichever way the cluster stops, while the user's stays;
 a node without a disk boots as before; a created disk is an empty dmosfs
 with a journal per node. Refused options are tested in
-tests/tools/test_disk.py.
+tests/tools/test_disk_options.py.
 """
 
 import os
