@@ -207,6 +207,15 @@ static void env_free(struct env *e)
 	free(e);
 }
 
+/* The end of a test: every page given back exactly once, then free it all. */
+static void env_done(struct env *e, void *area)
+{
+	assert_int_equal(e->inuse, 0);
+	assert_int_equal(e->bad_frees, 0);
+	free(area);
+	env_free(e);
+}
+
 static void *area_new(uint32_t nsets)
 {
 	uint64_t size = pcache_area_size(nsets);
@@ -418,11 +427,8 @@ static void test_basics(void **state)
 	pcache_put(pc, &r);
 	assert_int_equal(pcache_evict(pc, 1000), 1);
 	assert_int_equal(pcache_drop(pc, 1, 0), 0);
-	assert_int_equal(e->inuse, 0);
-	assert_int_equal(e->bad_frees, 0);
 	node_fini(&n);
-	free(area);
-	env_free(e);
+	env_done(e, area);
 }
 
 /* One set: a miss must make room in it. */
@@ -491,11 +497,8 @@ static void test_full_set(void **state)
 		pcache_put(pc, &r[i]);
 	}
 	assert_int_equal(pcache_drop(pc, 3, 0), 0);
-	assert_int_equal(e->inuse, 0);
-	assert_int_equal(e->bad_frees, 0);
 	node_fini(&n);
-	free(area);
-	env_free(e);
+	env_done(e, area);
 }
 
 /* The point: N nodes miss the same pages at once; each is read once. */
@@ -573,12 +576,10 @@ static void test_same_pages(void **state)
 	       SAME_NODES, SAME_TAGS, (unsigned long long)fills, (unsigned long long)waits);
 	for (i = 1; i < 4; i++)
 		assert_int_equal(pcache_drop(&s[0].n.pc, (uint32_t)i, 0), 0);
-	assert_int_equal(e->inuse, 0);
 	for (i = 0; i < SAME_NODES; i++)
 		node_fini(&s[i].n);
 	pthread_barrier_destroy(&bar);
-	free(area);
-	env_free(e);
+	env_done(e, area);
 }
 
 /*
@@ -649,12 +650,9 @@ static void test_churn_one_set(void **state)
 	}
 	assert_true(gets > CHURN_NODES * CHURN_ITERS / 2);
 	assert_int_equal(pcache_drop(&c[0].n.pc, 1, 0), 0);
-	assert_int_equal(e->inuse, 0);
-	assert_int_equal(e->bad_frees, 0);
 	for (i = 0; i < CHURN_NODES; i++)
 		node_fini(&c[i].n);
-	free(area);
-	env_free(e);
+	env_done(e, area);
 }
 
 /* Eviction never frees a pinned page. */
@@ -753,14 +751,12 @@ static void test_evict_pinned(void **state)
 	       gets, evictions, (long)p[PIN_NODES].n.pc.st.evictions, enomem);
 	assert_true(gets > PIN_NODES * PIN_ITERS / 3);
 	assert_true(p[PIN_NODES].n.pc.st.evictions > 100);
-	assert_int_equal(e->bad_frees, 0);
 	assert_true(e->inuse <= 20);
 	assert_int_equal(pcache_drop(&p[0].n.pc, 1, 0), 0);
 	assert_int_equal(e->inuse, 0);
 	for (i = 0; i <= PIN_NODES; i++)
 		node_fini(&p[i].n);
-	free(area);
-	env_free(e);
+	env_done(e, area);
 }
 
 /* A node that stops (is cancelled) inside a read or a write, then dies. */
@@ -872,14 +868,11 @@ static void test_dead_node(void **state)
 	assert_true(stamped(r.data, disk_stamp(blk_of(w))));
 	pcache_put(pc, &r);
 	assert_int_equal(pcache_drop(pc, 1, 0), 0);
-	assert_int_equal(e->inuse, 0);
-	assert_int_equal(e->bad_frees, 0);
 	node_fini(&n);
 	node_fini(&d5.n);
 	node_fini(&d6.n);
 	node_fini(&d7.n);
-	free(area);
-	env_free(e);
+	env_done(e, area);
 }
 
 /* What a dead node leaves BUSY, by the frame word (written by hand). */
@@ -930,11 +923,8 @@ static void test_repair_rules(void **state)
 	assert_int_equal(pc->slots[sz], (uint64_t)PCACHE_VALID << 62 | z);
 	assert_int_equal(pcache_drop(pc, 2, 0), 0);
 	assert_false(pcache_has_lost(pc, 2));
-	assert_int_equal(e->inuse, 0);
-	assert_int_equal(e->bad_frees, 0);
 	node_fini(&n);
-	free(area);
-	env_free(e);
+	env_done(e, area);
 }
 
 /* A page written all the time while two other nodes write it back. */
@@ -1012,11 +1002,9 @@ static void test_writeback_while_writing(void **state)
 	assert_true(e->writes[blk_of(tag)] > 100);
 	assert_int_equal(pcache_writeback(&w[2].n.pc, 0, 0, w[2].n.bounce), 0);
 	assert_int_equal(pcache_drop(&w[0].n.pc, 1, 0), 0);
-	assert_int_equal(e->inuse, 0);
 	for (i = 0; i < 3; i++)
 		node_fini(&w[i].n);
-	free(area);
-	env_free(e);
+	env_done(e, area);
 }
 
 /* Region loss: the frames of some pages are gone. */
@@ -1084,11 +1072,8 @@ static void test_region_loss(void **state)
 	pcache_put(pc, &r);
 	assert_int_equal(pcache_drop(pc, 1, 0), 0);
 	assert_int_equal(pcache_drop(pc, 2, 0), 0);
-	assert_int_equal(e->inuse, 0);
-	assert_int_equal(e->bad_frees, 0);
 	node_fini(&n);
-	free(area);
-	env_free(e);
+	env_done(e, area);
 }
 
 /* Hit path speed, printed, not asserted (a sanitizer build: slow). */
@@ -1145,11 +1130,9 @@ static void test_bench_hits(void **state)
 		assert_int_equal(b[i].bad, 0);
 	assert_int_equal(e->reads[blk_of(PCACHE_TAG(1, 0))], 1);
 	assert_int_equal(pcache_drop(&b[0].n.pc, 1, 0), 0);
-	assert_int_equal(e->inuse, 0);
 	for (i = 0; i < 2; i++)
 		node_fini(&b[i].n);
-	free(area);
-	env_free(e);
+	env_done(e, area);
 }
 
 int main(void)
