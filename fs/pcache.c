@@ -19,6 +19,7 @@
  * area holds only what every node needs.
  */
 #include "fs/pcache.h"
+#include "fs/format.h"
 #include "kernel/cluster/poolsys.h"
 #include "kernel/errno.h"
 
@@ -28,6 +29,7 @@
 #define WAIT_MORE 1                     /* try_pin: the slot is held, wait on it */
 
 _Static_assert(PCACHE_WAYS * sizeof(uint64_t) == LINE, "a set is one cache line");
+_Static_assert(PCACHE_BLOCK == FS_BLOCK, "a cached page is one block of the disk");
 
 static uint64_t word(unsigned state, unsigned owner, uint64_t flags, uint64_t tag)
 {
