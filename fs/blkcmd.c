@@ -23,7 +23,7 @@
 #include "kernel/kernel.h"
 #include "kernel/cluster/pool.h"
 #include "fs/blk.h"
-#include "mm/kheap.h"
+#include "mm/mm.h"
 #include "mm/pmem.h"
 #include "mm/xlate.h"
 #include "sched/sched.h"

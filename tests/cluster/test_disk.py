@@ -5,7 +5,9 @@ image file, and the device fills a pool page by its bus address; a node
 sees what the host wrote into the user's image; an image `up` created is
 gone after down, whichever way the cluster stops, while the user's stays;
 a node without a disk boots as before; a created disk is an empty dmosfs
-with a journal per node. Refused options are tested in
+with a journal per node, which every node names at boot; a node refuses a
+damaged superblock (magic, version, checksum, geometry) with fsck's
+reason and keeps running. Refused options are tested in
 tests/tools/test_disk_options.py.
 """
 
@@ -107,9 +109,10 @@ def test_what_one_node_writes_another_reads_and_the_host_sees(launch):
     blk(c, 0, "blk read 131071 2", r"read: 2 sectors at 131071 failed \(-22\)$")
     blk(c, 0, "blk write 131072 1 x", r"write: 1 sectors at 131072 failed \(-22\)$")
     blk(c, 0, "blk read 1 0", r"read: COUNT is 1 to 2048 sectors$")
-    # what was refused never became a request
-    blk(c, 1, "blk", r": 131072 sectors \(64 MiB\), 3 reads \(32 sectors\), ")
-    blk(c, 0, "blk", r": 131072 sectors \(64 MiB\), 4 reads \(319 sectors\), "
+    # what was refused never became a request (the first read of each node
+    # is the boot's look at the superblock: 8 sectors, fs/probe.c)
+    blk(c, 1, "blk", r": 131072 sectors \(64 MiB\), 4 reads \(40 sectors\), ")
+    blk(c, 0, "blk", r": 131072 sectors \(64 MiB\), 5 reads \(327 sectors\), "
         r"1 writes \(16 sectors\), 1 flushes, 0 errors$")
     for n in range(2):
         assert "CPU exception" not in c.log(n) and "offline" not in c.log(n)
@@ -197,3 +200,64 @@ def test_a_created_disk_is_an_empty_dmosfs_with_a_journal_per_node(launch):
     assert re.search(r"label\s+%s\b" % c.name, info.stdout), info.stdout
     assert re.search(r"journals\s+%d\b" % params.DISK_JOURNALS_MIN, info.stdout), info.stdout
     assert "dmosfs of" in c.launcher_log()
+
+
+def dmosfs(*args):
+    r = subprocess.run([params.DMOSFS, *map(str, args)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r.stdout
+
+
+def crc32c(data, crc=0):
+    crc ^= 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 & -(crc & 1))
+    return crc ^ 0xFFFFFFFF
+
+
+def damage(path, offset, data, fix_csum=False):
+    """Write data at offset into the superblock; fix_csum: make its checksum
+    (the last 4 of its 256 bytes, fs/format.h) right again, so the check
+    after it must see the damage."""
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        f.write(data)
+        if fix_csum:
+            f.seek(0)
+            sb = bytearray(f.read(256))
+            sb[252:256] = bytes(4)
+            f.seek(252)
+            f.write(crc32c(bytes(sb)).to_bytes(4, "little"))
+
+
+@pytest.mark.boot
+@pytest.mark.parametrize("what, offset, data, fix, reason", [
+    ("magic", 0, b"NOTDMOS!", False, r"bad magic"),
+    ("version", 8, (7).to_bytes(4, "little"), True, r"version 7"),
+    ("checksum", 40, b"\xff", False, r"checksum"),
+    ("geometry", 28, (1 << 20).to_bytes(4, "little"), True, r"blocks"),  # nblocks > disk
+])
+def test_a_node_refuses_a_damaged_file_system_and_keeps_running(launch, tmp_path, what,
+                                                                   offset, data, fix, reason):
+    img = tmp_path / "disk.img"
+    dmosfs("mkfs", img, "--size", "16M")
+    damage(img, offset, data, fix)
+    fsck = subprocess.run([params.DMOSFS, "fsck", img], capture_output=True, text=True)
+    assert fsck.returncode == 2, fsck.stdout + fsck.stderr
+    said = (fsck.stderr or fsck.stdout).strip().split(": ", 1)[-1]
+    c = launch(nodes=1, extra=["--disk-path", str(img)])
+    m = c.wait_line(0, r"node 0: fs: disk refused: (.*); running without it$")
+    assert re.search(reason, m.group(1)), m.group(1)
+    assert m.group(1) in said or said in m.group(1), (m.group(1), said)   # fsck's reason
+    c.wait_line(0, params.JOIN_RE.pattern)
+    blk(c, 0, "blk", r"")                       # the node still answers
+
+
+@pytest.mark.boot
+def test_a_node_says_which_file_system_the_disk_holds(launch):
+    c = launch(nodes=2, extra=["--disk", "32M"])
+    for n in range(2):
+        c.wait_line(n, r"node %d: fs: dmosfs '%s' on the disk: 8192 blocks \(32 MiB\), "
+                    r"\d+ inodes, 8 journals$" % (n, c.name))
