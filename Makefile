@@ -75,6 +75,37 @@ $(B)/userland/initrd.cpio: FORCE
 .PHONY: FORCE
 FORCE:
 
+# Host tools in C: build/tools/dmosfs makes, checks and fills dmosfs images
+# (tools/fs, with fs/format.c, the code it shares with the kernel);
+# dmosfs-asan is the same built with sanitizers, for tests/tools.
+TOOL_WARN := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wundef -Werror
+TOOL_CFLAGS := -std=gnu11 -O2 -g $(TOOL_WARN) -I. -MMD -MP
+ASAN_CFLAGS := -std=gnu11 -O1 -g $(TOOL_WARN) -I. -MMD -MP \
+	-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+DMOSFS_SRCS := $(wildcard tools/fs/*.c) fs/format.c
+DMOSFS_OBJS := $(DMOSFS_SRCS:%.c=$(B)/tools/obj/%.o)
+DMOSFS_ASAN_OBJS := $(DMOSFS_SRCS:%.c=$(B)/tools/obj-asan/%.o)
+
+.PHONY: tools
+all: tools
+tools: $(B)/tools/dmosfs
+
+$(B)/tools/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  HOSTCC  $<"
+	@$(CC) $(TOOL_CFLAGS) -c $< -o $@
+
+$(B)/tools/obj-asan/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  HOSTCC  $< (asan)"
+	@$(CC) $(ASAN_CFLAGS) -c $< -o $@
+
+$(B)/tools/dmosfs: $(DMOSFS_OBJS)
+	$(CC) $(TOOL_CFLAGS) -o $@ $^
+
+$(B)/tools/dmosfs-asan: $(DMOSFS_ASAN_OBJS)
+	$(CC) $(ASAN_CFLAGS) -o $@ $^
+
 deps:
 	@sh tools/deps.sh
 
@@ -110,3 +141,4 @@ clean:
 	rm -rf $(B)
 
 -include $(KOBJS:.o=.d)
+-include $(DMOSFS_OBJS:.o=.d) $(DMOSFS_ASAN_OBJS:.o=.d)

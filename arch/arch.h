@@ -88,6 +88,10 @@ void kernel_on_nmi(void);
 uint32_t arch_pci_read(unsigned bus, unsigned dev, unsigned fn, unsigned off);
 void arch_pci_write(unsigned bus, unsigned dev, unsigned fn, unsigned off, uint32_t v);
 
+/* I/O port space, for device registers behind an I/O BAR: size is 1, 2 or 4 bytes. */
+uint32_t arch_pio_read(uint16_t port, unsigned size);
+void arch_pio_write(uint16_t port, unsigned size, uint32_t v);
+
 /*
  * Map [pa, pa+size) of device memory at the pool window, write-back cached
  * (the pool is memory, not registers). Return: the window's address.

@@ -10,20 +10,36 @@
  * word and a pin word per slot in parallel arrays:
  *
  *   slot word  63 62 | 61    | 60   | 59 .. 54 | 53 ................ 0
- *              state | dirty | lost | 0        | tag
- *   frame word pool page number (bits 0..39), and while filling or busy
- *              the node doing it: node + 1 in bits 48..63
+ *              state | dirty | lost | owner    | tag
+ *   frame word bit 63: a page is there; bits 0..39: its pool page number
  *   pin word   bit n set: node n is copying from or into the page
  *
  *   tag        PCACHE_TAG(ino, index): file page `index` of inode `ino`;
  *              ino 0 names the disk itself, index its block number
- *   state      FREE, FILLING (one node is reading it from disk; the others
- *              wait for it), VALID (frame holds the data), BUSY (one node
- *              owns the slot exclusively: evicting or writing it back)
+ *   state      FREE (the whole word is 0), FILLING (one node is reading
+ *              it from disk; the others wait for it), VALID (frame holds
+ *              the data), BUSY (one node owns the slot exclusively:
+ *              evicting, dropping or writing it back)
+ *   owner      the node that holds a FILLING or BUSY slot (0 otherwise):
+ *              it is in the word the claiming CAS writes, so a waiter
+ *              never reads the owner of an earlier claim
+ *   lost       in VALID: a region failure took this dirty page (it has no
+ *              frame any more; pcache_get says -EIO until it is dropped).
+ *              In BUSY: the owner is writing the page back, and the page
+ *              stays readable meanwhile (pins of a BUSY slot with this bit
+ *              hold); a writeback whose owner dies leaves the page dirty.
+ *
+ * The frame word changes only under FILLING or BUSY, by their owner, and
+ * is 0 whenever the slot is FREE (set before the CAS that frees it), so a
+ * survivor that takes over a dead owner's slot knows whether it holds a
+ * page.
  *
  * Ordering. A slot word changes only by compare-and-swap; a filler writes
- * the frame word, then stores VALID with release; a reader loads the slot
- * word with acquire before the frame word. Pins against eviction: the
+ * the frame word and pins the page, then CASes VALID in (release); a
+ * reader loads the slot word with acquire before the frame word. A miss
+ * claims a free way (FREE -> FILLING) and then reloads the set's other
+ * ways: one that sees another claim of its tag gives its own back, so two
+ * nodes that claimed two ways for one tag never both read it. Pins against eviction: the
  * pinner sets its bit (atomic OR, a full barrier) and then reloads the
  * slot word; the evictor CASes VALID -> BUSY (a full barrier) and then
  * loads the pin word, and puts VALID back if any bit is set. One of the
@@ -31,11 +47,13 @@
  * in node-local memory and share the one bit.
  *
  * Failure. Every state a dead node can leave names it: FILLING or BUSY
- * slots carry node + 1 in the frame word, pins carry the node's bit.
+ * slots carry it as their owner, pins carry the node's bit.
  * pcache_node_dead() (run by any survivor) frees its FILLING slots, puts
- * its BUSY ones back to VALID (a writeback it did not finish stays dirty),
- * and clears its pins. Dirty pages stay in the pool, so any node writes
- * them back.
+ * its BUSY ones back to VALID (a writeback it did not finish stays dirty;
+ * a page whose frame it had already let go is FREE if clean, LOST if
+ * dirty), and clears its pins. Dirty pages stay in the pool, so any node
+ * writes them back. A waiter (pcache_get, writeback, drop) that finds a
+ * dead node's FILLING or BUSY slot repairs that slot the same way itself.
  *
  * Context (all calls): a process or the kernel thread of a node, not an
  * interrupt handler; the calls that read or write the disk sleep in the
@@ -47,16 +65,53 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "kernel/param.h"
 
 #define PCACHE_MAGIC    0x4548434143504D44ULL   /* "DMPCACHE" */
 #define PCACHE_VERSION  1
 #define PCACHE_WAYS     8               /* slots per set: one cache line of slot words */
+#define PCACHE_BLOCK    4096            /* bytes of a cached page: FS_BLOCK of fs/format.h */
 
 #define PCACHE_INO_BITS   22
 #define PCACHE_INDEX_BITS 32
 #define PCACHE_TAG(ino, index) (((uint64_t)(ino) << PCACHE_INDEX_BITS) | (uint32_t)(index))
 #define PCACHE_TAG_INO(tag)    ((uint32_t)((tag) >> PCACHE_INDEX_BITS))
-#define PCACHE_TAG_INDEX(tag)  ((uint32_t)(tag))
+#define PCACHE_TAG_INDEX(tag)  ((uint32_t)(tag))     /* of a tag: PCACHE_TAG_OF a slot word first */
+#define PCACHE_TAG_BITS   (PCACHE_INO_BITS + PCACHE_INDEX_BITS)
+#define PCACHE_MAX_SETS   (1u << 24)    /* nsets at most: slot numbers fit 32 bits */
+
+/* The words of the index (part of the pool format: inspectors read them). */
+#define PCACHE_FREE     0
+#define PCACHE_FILLING  1
+#define PCACHE_VALID    2
+#define PCACHE_BUSY     3
+#define PCACHE_STATE(w)  ((unsigned)((w) >> 62))
+#define PCACHE_DIRTY     (1ULL << 61)
+#define PCACHE_LOST      (1ULL << 60)   /* in BUSY: writing back */
+#define PCACHE_OWNER(w)  ((unsigned)((w) >> PCACHE_TAG_BITS) & 63)
+#define PCACHE_TAG_OF(w) ((w) & ((1ULL << PCACHE_TAG_BITS) - 1))
+#define PCACHE_FRAME_PAGE (1ULL << 63)
+#define PCACHE_FRAME_PPN(f) ((f) & ((1ULL << 40) - 1))
+
+#define PCACHE_FILL_WAIT_MS 5000        /* wait this long for a live node's fill or
+					   writeback of a page, then -ETIMEDOUT (a
+					   dead one's slot is taken over at once) */
+#define PCACHE_EVICT_BATCH  32          /* pages a failed allocation evicts */
+
+/*
+ * The area starts with this header (one line); the slot, frame and pin
+ * arrays are at the offsets it gives, from the area's start, each nsets *
+ * PCACHE_WAYS words, set-major (set s, way w: word s * PCACHE_WAYS + w).
+ */
+struct pcache_hdr {
+	uint64_t magic;                 /* written last by pcache_format */
+	uint32_t version;
+	uint32_t nsets;
+	uint64_t slots_off, frames_off, pins_off;
+	uint64_t pad[3];
+};
+_Static_assert(sizeof(struct pcache_hdr) == 64, "pcache header is one line");
+_Static_assert(MAX_NODES <= 64, "a pin word and a slot's owner field hold 64 nodes");
 
 /* What the cache needs from its surroundings: pool pages and the disk. */
 struct pcache_ops {
@@ -90,10 +145,12 @@ struct pcache {
 	uint32_t nsets;
 	uint32_t node;
 	uint32_t hand;                  /* this node's clock hand (a set) */
+	uint32_t wait_ms;               /* PCACHE_FILL_WAIT_MS (tests shorten it) */
 	const struct pcache_ops *ops;
 	void *ctx;
 	struct pcache_stats st;
 	uint16_t *local_pins;           /* this node's pins per slot (nsets * PCACHE_WAYS) */
+	void *bounce;                   /* FS_BLOCK node-local bytes for a miss's writeback, or NULL */
 };
 
 /* A pinned page: what pcache_get hands out and pcache_put takes back. */
@@ -111,11 +168,16 @@ int pcache_format(void *area, uint32_t nsets);
 
 /**
  * pcache_attach - use the index at area as node
- * @local_pins: nsets * PCACHE_WAYS counters of node-local memory
- * Return: 0; -EINVAL for a damaged header (bad magic, version, geometry).
+ * @local_pins: nsets * PCACHE_WAYS counters of node-local memory (zeroed here)
+ * @bounce: FS_BLOCK bytes of node-local memory a miss in a set full of
+ *          dirty pages writes one of them back through (NULL: such a miss
+ *          fails with -ENOMEM)
+ * Context: boot, before the node uses the cache.
+ * Return: 0; -EINVAL for a damaged header (bad magic, version, geometry),
+ * a node id of MAX_NODES or more, or missing ops.
  */
 int pcache_attach(struct pcache *pc, void *area, int node, const struct pcache_ops *ops,
-		  void *ctx, uint16_t *local_pins);
+		  void *ctx, uint16_t *local_pins, void *bounce);
 
 #define PCACHE_NOREAD 1         /* a miss gets a zeroed page: the caller overwrites it all */
 
@@ -123,13 +185,18 @@ int pcache_attach(struct pcache *pc, void *area, int node, const struct pcache_o
  * pcache_get - find the page behind tag, filling it on a miss, and pin it
  * Exactly one node reads a missing page from the disk, however many miss
  * at once; the others wait until it is VALID (or take over the fill if
- * its filler died). A miss with no free slot in the set evicts a clean,
- * unpinned page of the set; a miss that cannot get a pool page evicts
- * across the table first.
+ * its filler died). A page being written back stays readable. A miss
+ * with no free slot in the set evicts a clean, unpinned page of the set;
+ * if every page there is dirty or pinned, it writes an unpinned dirty one
+ * back through pc->bounce and evicts that. A miss that cannot get a pool
+ * page evicts PCACHE_EVICT_BATCH pages across the table and tries once
+ * more.
  * Return: 0 with *ref filled and the page pinned; -ENOMEM (no slot or
- * page could be freed: everything is pinned or dirty), -EIO (the disk
- * read failed; the slot is free again), -ETIMEDOUT (a live filler did not
- * finish in time).
+ * page could be freed: everything is pinned, or dirty with no bounce
+ * buffer); -EIO (the page was lost in a region failure), or the read's
+ * errno (the disk read failed; the slot is free again) or the write's (a
+ * writeback to make room failed); -ETIMEDOUT (a live filler did not
+ * finish in time); -EINVAL (a tag wider than PCACHE_TAG_BITS).
  */
 int pcache_get(struct pcache *pc, uint64_t tag, int flags, struct pcache_ref *ref);
 
@@ -142,10 +209,17 @@ void pcache_dirty(struct pcache *pc, const struct pcache_ref *ref);
 /**
  * pcache_writeback - write back dirty pages: every one whose tag's inode is
  * ino (0: all), at most max of them (0: no limit)
- * Each page is copied to bounce (FS_BLOCK bytes, node-local) under BUSY,
- * marked clean, put back VALID, then written; a write meanwhile marks it
- * dirty again. Return: pages written, or the first negative errno (that
- * page stays dirty).
+ * Each page is taken BUSY with the lost bit (writing back: it stays
+ * readable and writable), marked clean, copied to bounce (FS_BLOCK bytes,
+ * node-local) and written; then it is put back VALID. A write meanwhile
+ * marks it dirty again. Holding BUSY over the disk write keeps a page
+ * from being evicted before its bytes are on the disk and two nodes'
+ * writebacks of one page from reaching the disk out of order. A page
+ * another node is writing back is waited for, so the bytes dirty when
+ * this call began are on the disk when it returns. Lost pages are not
+ * written (pcache_has_lost reports them).
+ * Return: pages written, or the first negative errno (that page stays
+ * dirty; -ETIMEDOUT if another node's writeback did not finish in time).
  */
 int pcache_writeback(struct pcache *pc, uint32_t ino, uint32_t max, void *bounce);
 
@@ -158,7 +232,10 @@ uint32_t pcache_evict(struct pcache *pc, uint32_t n);
 /**
  * pcache_drop - forget every page of inode ino from index first_index on
  * (truncate, delete): dirty ones too, they are not written back
- * Return: 0, or -EBUSY if a page is pinned by someone (try again).
+ * Lost pages are forgotten too.
+ * Return: 0, or -EBUSY if a page is pinned by someone (try again; the
+ * others are dropped), -ETIMEDOUT if a live node's fill or writeback of
+ * one did not finish in time.
  */
 int pcache_drop(struct pcache *pc, uint32_t ino, uint32_t first_index);
 
@@ -168,7 +245,11 @@ uint32_t pcache_node_dead(struct pcache *pc, int node);
 /**
  * pcache_lost - a region failure took pool pages: every slot whose frame
  * lost() says is gone is freed if clean, marked LOST if dirty (its file
- * reports EIO: pcache_has_lost()).
+ * reports EIO: pcache_has_lost()). The lost frames are given back with
+ * ops->free. A page pinned meanwhile is waited for (PCACHE_FILL_WAIT_MS)
+ * before its frame is freed; a pinner that holds it longer copies the
+ * bytes of a frame that is gone. A slot a live node keeps FILLING or BUSY
+ * longer than that is left alone: call again.
  * Return: dirty pages lost.
  */
 uint32_t pcache_lost(struct pcache *pc, bool (*lost)(void *ctx, uint64_t ppn), void *ctx);

@@ -1,8 +1,8 @@
 /*
  * The kernel monitor: a line-based command interpreter on the node's
  * serial console, for people at `dmos console N` and for the cluster tests.
- * Until there is a userland it is how one drives the pool from inside a
- * node: allocate and free pool pages, drain regions, ping other nodes,
+ * It runs on a node booted without init= (or whose init ended) and is how
+ * one drives the pool from inside a node: allocate and free pool pages, drain regions, ping other nodes,
  * time things. Every command ends with one line `node N: <cmd>: ...`.
  *
  * The monitor is a work of the kernel thread's loop (kernel/kthread.h): on
@@ -20,6 +20,7 @@
 #include "kernel/console.h"
 #include "kernel/initrd.h"
 #include "sched/sched.h"
+#include "fs/blk.h"
 #include "sched/remote.h"
 #include "mm/mm.h"
 #include "mm/palloc.h"
@@ -511,6 +512,8 @@ static const struct command {
 	{ "unlock", "LEASE", "give a lease back", cmd_lock, 1, true },
 	{ "bench", "palloc SECONDS | move COUNT", "pool allocator rate; cost of moving one block",
 	  cmd_bench, 1, true },
+	{ "blk", "[read|write|pool|flush|bench]", "the shared disk: read, write, flush, time it",
+	  cmd_blk, 1, false },
 	{ "help", "", "this list", cmd_help, 1, false },
 };
 

@@ -15,6 +15,7 @@
 #define MOVE_WAIT_MS     1000   /* a fault or a drain waits this long for a moving block,
 				   then takes its mover for dead (a fault waits with
 				   interrupts off, so less than DEAD_AFTER_MS) */
+#define BLK_TIMEOUT_MS   30000  /* a disk request not completed by then fails; the disk goes offline */
 #define POOL_MIN_SIZE    (16UL << 20)   /* smallest pool a node accepts */
 #define REGION_SIZE      (32UL << 20)   /* pool region: the unit that fails */
 #define CLUSTER_ID_MAX   32     /* bytes of a cluster id, with its NUL */

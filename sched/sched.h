@@ -14,8 +14,9 @@
  * A process is one thread in its own address space. Each node runs its
  * own round-robin scheduler: a process runs until it blocks, yields or its
  * time slice ends (preemption happens on the way back to user mode). The
- * kernel monitor is thread 0 of every node and takes its turn like the
- * rest. pids are unique in the cluster: node id * PID_NODE_STRIDE + n.
+ * kernel thread (kernel/kthread.h: the loop of housekeeping works, the
+ * monitor among them) is thread 0 of every node and takes its turn like
+ * the rest. pids are unique in the cluster: node id * PID_NODE_STRIDE + n.
  */
 #ifndef SCHED_SCHED_H
 #define SCHED_SCHED_H

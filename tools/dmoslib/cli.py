@@ -69,6 +69,15 @@ def build_parser():
                    help="no inter-node interrupts: nodes map the pool file with "
                    "ivshmem-plain and poll for messages (default: ivshmem-doorbell, "
                    "served by one tools/ivshmem-server per cluster)")
+    c.add_argument("--disk", metavar="SIZE",
+                   help="the shared disk every node opens (virtio-blk), %s..%s, created "
+                   "zero filled in the run dir and removed on down (default %s)" % (
+                       params.fmt_size(params.DISK_MIN), params.fmt_size(params.DISK_MAX),
+                       params.DISK_DEFAULT))
+    c.add_argument("--disk-path", metavar="PATH",
+                   help="use this disk image or block device as the shared disk, as it "
+                   "is: it must exist, and it is never truncated or deleted")
+    c.add_argument("--no-disk", action="store_true", help="boot the nodes without a disk")
     c.add_argument("--node-arg", action="append", default=[], metavar="N:ARGS",
                    help="extra kernel arguments for node N (or all:ARGS); repeatable")
     c.add_argument("--gdb-wait", action="append", type=int, default=[], metavar="N",
@@ -81,7 +90,8 @@ def build_parser():
                    help="with --detach: seconds to wait for every node (default %d)"
                    % params.TIMEOUT_DEFAULT)
 
-    c = cmd("down", "stop a cluster and remove its pool file and sockets (logs stay)")
+    c = cmd("down", "stop a cluster and remove its pool file, disk image and sockets "
+            "(logs stay)")
     cluster_opt(c)
 
     c = cmd("status", "show the nodes of running clusters: QEMU, gdb port, pool state "
@@ -126,7 +136,10 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     try:
         if argv[:1] == ["_supervise"] and len(argv) == 2:
-            return supervisor.daemon_main(argv[1])
+            try:
+                return supervisor.daemon_main(argv[1])
+            finally:                    # once every node is stopped
+                cluster.Run(os.path.basename(argv[1].rstrip("/"))).remove_disk()
         a, extra = build_parser().parse_known_args(argv)
         if extra:
             raise UsageError("%s: unrecognized arguments: %s; see `dmos %s --help`"
@@ -157,11 +170,13 @@ def cmd_down(a):
     if pids or files:
         raise DmosError("cluster %s is not fully down: left pid %s, files %s" % (
             run.name, ", ".join(map(str, pids)) or "none", ", ".join(files) or "none"))
-    print("cluster %s is down: stopped %s, pool %s %s; logs in %s" % (
+    disk = run.cfg.get("disk_path")
+    print("cluster %s is down: stopped %s, pool %s %s%s; logs in %s" % (
         run.name, "%d of %d nodes (the others had exited)" % (alive, nodes)
         if alive < nodes else launcher.plural(nodes, "node"), pool_path,
         "kept (a device)" if run.cfg.get("pool_is_device") else "removed",
-        os.path.relpath(run.dir)))
+        ", disk %s %s" % (disk, "kept" if run.cfg.get("disk_kept") else "removed")
+        if disk else "", os.path.relpath(run.dir)))
     return 0
 
 
@@ -194,7 +209,12 @@ def status_of(run):
           "stopped": cfg.get("stopped"), "accel": cfg.get("accel"),
           "run_dir": run.dir, "launcher_log": run.logfile,
           "pool_path": cfg["pool_path"], "pool_size": cfg["pool_size"],
-          "doorbell": bool(cfg.get("doorbell")), "ivshmem_server": None, "nodes": []}
+          "doorbell": bool(cfg.get("doorbell")), "ivshmem_server": None, "nodes": [],
+          "disk_path": cfg.get("disk_path"), "disk_size": cfg.get("disk_size"),
+          "disk_kept": bool(cfg.get("disk_kept"))}
+    if cfg.get("disk_path"):
+        st["disk"] = "present" if os.path.exists(cfg["disk_path"]) else \
+            "removed" if cfg.get("stopped") else "missing"
     if cfg.get("doorbell"):
         rec = cfg.get("ivshmem") or {}
         pid = ivshmem.live_pid(cfg)
@@ -243,6 +263,12 @@ def print_status(st):
     print("cluster %s: %s" % (st["cluster"], head))
     print("  pool %s at %s: %s" % (params.fmt_size(st["pool_size"]), st["pool_path"],
                                    st["pool"]))
+    if st["disk_path"]:
+        print("  disk %s at %s: %s, %s" % (
+            params.fmt_size(st["disk_size"]), st["disk_path"], st["disk"],
+            "yours (kept on down)" if st["disk_kept"] else "removed on down"))
+    else:
+        print("  no disk")
     srv = st["ivshmem_server"]
     if not st["doorbell"]:
         print("  doorbell off: ivshmem-plain, the nodes poll for messages")

@@ -4,11 +4,13 @@ Each cluster owns build/run/<name>/: cluster.json (parameters, pids, ports,
 paths, times), launcher.log (the supervisor's timestamped events), node<N>.log
 (serial consoles), ivshmem.log (the doorbell server's peers), and while it
 runs supervisor.pid, node<N>.pid and the node<N>.sock / node<N>.qmp sockets,
-plus ivshmem.pid and ivshmem.sock with the doorbell on. A cluster is running
-while its supervisor (pid and start time from supervisor.pid) is alive. After
-a crash, clean() removes what is left: QEMUs (checked by name, never a
-recycled pid), the ivshmem-server (checked by its socket path), sockets, pid
-files and the pool file. Logs and cluster.json always stay.
+plus ivshmem.pid and ivshmem.sock with the doorbell on, and disk.img, the
+shared disk, unless the user brought one (--disk-path) or none. A cluster is
+running while its supervisor (pid and start time from supervisor.pid) is
+alive. After a crash, clean() removes what is left: QEMUs (checked by name,
+never a recycled pid), the ivshmem-server (checked by its socket path),
+sockets, pid files, the pool file and the disk image. Logs and cluster.json
+always stay.
 """
 
 import glob
@@ -105,6 +107,29 @@ class Run:
             return None
         return cfg.get("pool_path")
 
+    def disk_owned(self):
+        """Disk image the launcher created for this run (and so must delete),
+        if it is still there, else None. Only that very file (device and inode
+        as recorded): never the user's image, nor a later run's."""
+        cfg = self.cfg or self.load()
+        if not cfg or not cfg.get("disk_path") or cfg.get("disk_kept"):
+            return None
+        try:
+            st = os.stat(cfg["disk_path"])
+        except OSError:
+            return None
+        return cfg["disk_path"] if [st.st_dev, st.st_ino] == cfg.get("disk_id") else None
+
+    def remove_disk(self):
+        """Remove the disk image this run created, once its nodes are stopped."""
+        path = self.disk_owned()
+        if path and not qemu.holders(path):
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                return
+            self.log("removed disk image %s" % path)
+
     def server_pid(self):
         """Pid of this cluster's ivshmem-server while it runs, else None."""
         cfg = self.cfg or self.load()
@@ -119,11 +144,13 @@ class Run:
         pool = self.pool_owned()
         if pool and os.path.exists(pool):
             files.append(pool)
+        if self.disk_owned():
+            files.append(self.disk_owned())
         server = self.server_pid()
         return [pid for _, pid in self.live_nodes()] + ([server] if server else []), files
 
     def clean(self, echo=None):
-        """Stop leftover QEMUs, remove sockets, pid files and the pool file.
+        """Stop leftover QEMUs, remove sockets, pid files, the pool file and the disk image.
 
         Returns a list of what was done (empty when nothing was left).
         """
@@ -137,13 +164,13 @@ class Run:
         if server:                      # after the QEMUs, as the supervisor does
             done.append("stopped ivshmem-server pid %d" % server)
             stop_pids([server])
-        pool = self.pool_owned()
+        shared = {self.pool_owned(): "pool", self.disk_owned(): "disk image"}
         for path in files:
-            if path == pool:
+            if path in shared:
                 others = qemu.holders(path)
                 if others:
-                    done.append("kept pool %s: still used by pid %s"
-                                % (path, ", ".join(map(str, others))))
+                    done.append("kept %s %s: still used by pid %s"
+                                % (shared[path], path, ", ".join(map(str, others))))
                     continue
             try:
                 os.unlink(path)

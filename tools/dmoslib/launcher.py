@@ -4,10 +4,19 @@ up() first checks everything (sizes, name, ISO, QEMU, ports, the pool path,
 whether the cluster already runs) without touching anything, so a refused
 command leaves no trace. Then, holding a lock on build/run, it cleans what a
 crashed run left behind, creates the run directory, the pool file (zero
-filled) and cluster.json, and either becomes the supervisor (foreground) or
-starts one as a daemon and waits for every node's `cluster up` line
-(joined.py). The doorbell (ivshmem-doorbell and the cluster's ivshmem-server,
-ivshmem.py) is on unless --no-doorbell.
+filled), the shared disk image (sparse, zero filled) and cluster.json, and
+either becomes the supervisor (foreground) or starts one as a daemon and
+waits for every node's `cluster up` line (joined.py). The doorbell
+(ivshmem-doorbell and the cluster's ivshmem-server, ivshmem.py) is on unless
+--no-doorbell.
+
+The shared disk: every node opens one raw image as its virtio-blk disk,
+like servers sharing a LUN on a SAN. `--disk SIZE` (the default) creates it
+in the run dir, which is on a real file system: it is storage, and in
+/dev/shm beside the pool every block written would sit in RAM. It is
+formatted as an empty dmosfs (build/tools/dmosfs mkfs, one journal per
+node) and goes when the cluster goes down. `--disk-path` uses an image (or block device)
+the user keeps: never created, truncated or deleted. `--no-disk`: none.
 take_down() stops a cluster through its supervisor, or cleans up directly
 when the supervisor is gone.
 """
@@ -123,6 +132,68 @@ def check_pool_path(given, name, size, stale):
     return path, False
 
 
+def _device_size(path):
+    with open(path, "rb") as f:
+        return f.seek(0, os.SEEK_END)
+
+
+def check_disk(a, run_dir, stale):
+    """(path, size, kept) of the shared disk: kept is True for the user's
+    image; (None, 0, False) with --no-disk. Refuses a disk in use or not usable."""
+    if a.no_disk:
+        if a.disk is not None or a.disk_path:
+            raise UsageError("--no-disk with --%s: choose one"
+                             % ("disk" if a.disk is not None else "disk-path"))
+        return None, 0, False
+    if not a.disk_path:
+        size = params.check_disk(a.disk if a.disk is not None else params.DISK_DEFAULT)
+        if not os.access(params.DMOSFS, os.X_OK):
+            raise UsageError("%s is missing: run make first (or give --disk-path or "
+                             "--no-disk)" % os.path.relpath(params.DMOSFS))
+        home = run_dir
+        while not os.path.isdir(home):          # the run dir may not exist yet
+            home = os.path.dirname(home)
+        vfs = os.statvfs(home)
+        free = vfs.f_bavail * vfs.f_frsize
+        if size > free:
+            raise UsageError("--disk %s does not fit in %s (%s free); choose a smaller "
+                             "disk" % (params.fmt_size(size), home,
+                                       params.fmt_size(free - free % params.MiB)))
+        return os.path.join(run_dir, params.DISK_IMAGE), size, False
+    if a.disk is not None:
+        raise UsageError("--disk-path %s has a size of its own; leave out --disk"
+                         % a.disk_path)
+    path = os.path.abspath(a.disk_path)
+    what = "--disk-path %s" % path
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise UsageError("%s does not exist; create the image first (e.g. truncate -s "
+                         "256M %s) or give --disk SIZE" % (what, path))
+    except OSError as e:
+        raise UsageError("%s: %s" % (what, e.strerror))
+    if not (stat.S_ISREG(st.st_mode) or stat.S_ISBLK(st.st_mode)):
+        raise UsageError("%s is neither a regular file nor a block device" % what)
+    if os.path.realpath(os.path.dirname(path)) == os.path.realpath(run_dir):
+        raise UsageError("%s is in the cluster's run dir, which `up` empties; keep the "
+                         "image elsewhere" % what)
+    if not os.access(path, os.R_OK | os.W_OK):
+        raise UsageError("%s is not readable and writable for you" % what)
+    try:
+        size = st.st_size if stat.S_ISREG(st.st_mode) else _device_size(path)
+    except OSError as e:
+        raise UsageError("%s: %s" % (what, e.strerror))
+    if not size or size % params.SECTOR:
+        raise UsageError("%s is %d bytes; a disk is a whole number of %d-byte sectors, "
+                         "at least one" % (what, size, params.SECTOR))
+    exclude = {pid for _, pid in stale.live_nodes()} if stale else set()
+    users = qemu.holders(path, exclude)
+    if users:
+        raise UsageError("disk %s is in use by %s; stop that first or choose another "
+                         "--disk-path" % (path, ", ".join(map(who, users))))
+    return path, size, True
+
+
 def check_doorbell(doorbell, pool_path, run_dir):
     """Refuse what the doorbell cannot serve, and socket paths too long to bind."""
     socks = [qemu.sockets(run_dir, 0)[0], ivshmem.paths(run_dir)[0]]
@@ -165,11 +236,13 @@ def plan(a):
     pool_path, is_device = check_pool_path(a.pool_path, name, pool_size, stale)
     doorbell = not a.no_doorbell
     check_doorbell(doorbell, pool_path, run.dir)
+    disk_path, disk_size, disk_kept = check_disk(a, run.dir, stale)
     gdb_base = pick_gdb_base(a.gdb_base, nodes, claimed_ports(name))
     sock, pidfile, log = ivshmem.paths(run.dir)
     cfg = dict(cluster=name, nodes=nodes, mem=mem, pool_size=pool_size,
                pool_path=pool_path, pool_is_device=is_device, iso=iso, qemu=binary,
                doorbell=doorbell, vectors=params.DOORBELL_VECTORS,
+               disk_path=disk_path, disk_size=disk_size, disk_kept=disk_kept, disk_id=None,
                ivshmem=dict(pid=None, start=None, state="starting", socket=sock,
                             pidfile=pidfile, log=log) if doorbell else None,
                accel="kvm" if qemu.kvm_usable() else "tcg",
@@ -225,11 +298,14 @@ def up(a):
     intro(run)
     if a.detach:
         return joined.wait_joined(run, sup, a.timeout, take_down)
-    return Supervisor(run, stream=True).main()
+    try:
+        return Supervisor(run, stream=True).main()
+    finally:
+        run.remove_disk()
 
 
 def create(run, cfg):
-    """Make the run dir (old logs go), the pool file and cluster.json."""
+    """Make the run dir (old logs go), the pool file, the disk image and cluster.json."""
     os.makedirs(run.dir, exist_ok=True)
     for f in os.listdir(run.dir):
         p = os.path.join(run.dir, f)
@@ -250,6 +326,29 @@ def create(run, cfg):
             raise params.DmosError("cannot create pool %s: %s"
                                    % (cfg["pool_path"], e.strerror))
         created.append(cfg["pool_path"])
+    if cfg["disk_path"] and not cfg["disk_kept"]:
+        try:
+            fd = os.open(cfg["disk_path"], os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+            created.append(cfg["disk_path"])
+            os.ftruncate(fd, cfg["disk_size"])  # sparse: reads as zeros
+            st = os.fstat(fd)
+            os.close(fd)
+        except OSError as e:
+            for path in created:
+                _unlink(path)
+            raise params.DmosError("cannot create disk image %s: %s"
+                                   % (cfg["disk_path"], e.strerror))
+        cfg["disk_id"] = [st.st_dev, st.st_ino]   # down removes this file, no other
+        mkfs = subprocess.run([params.DMOSFS, "mkfs", cfg["disk_path"], "--label",
+                               cfg["cluster"], "--journals",
+                               str(max(cfg["nodes"], params.DISK_JOURNALS_MIN))],
+                              capture_output=True, text=True)
+        if mkfs.returncode != 0:
+            for path in created:
+                _unlink(path)
+            raise params.DmosError("cannot format the disk: %s"
+                                   % (mkfs.stderr or mkfs.stdout).strip())
+        run.log(mkfs.stdout.strip())
     run.save(cfg)
     run.log("dmos up: %s" % cfg["command"])
     return created
@@ -266,9 +365,9 @@ def gdb_command(port):
 def intro(run):
     c = run.cfg
     last = c["gdb_base"] + c["nodes"] - 1
-    print("cluster %s: %s, %s each, pool %s at %s, %s, %s" % (
+    print("cluster %s: %s, %s each, pool %s at %s, %s, %s, %s" % (
         c["cluster"], plural(c["nodes"], "node"), params.fmt_size(c["mem"]),
-        params.fmt_size(c["pool_size"]), c["pool_path"],
+        params.fmt_size(c["pool_size"]), c["pool_path"], disk_text(c),
         "kvm" if c["accel"] == "kvm" else "tcg (multi-threaded)",
         "doorbell on (ivshmem-server)" if c.get("doorbell")
         else "no doorbell (nodes poll)"))
@@ -279,6 +378,15 @@ def intro(run):
     for n in c["gdb_wait"]:
         print("node %d waits for gdb: %s" % (n, gdb_command(c["gdb_base"] + n)))
     sys.stdout.flush()
+
+
+def disk_text(cfg):
+    """'disk 256M at PATH' and whose it is, or 'no disk'."""
+    if not cfg.get("disk_path"):
+        return "no disk"
+    return "disk %s at %s (%s)" % (params.fmt_size(cfg["disk_size"]), cfg["disk_path"],
+                                   "yours, kept" if cfg.get("disk_kept")
+                                   else "removed on down")
 
 
 def take_down(run, echo=None):

@@ -14,6 +14,8 @@ KiB, MiB, GiB, TiB = 1 << 10, 1 << 20, 1 << 30, 1 << 40
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RUN_ROOT = os.path.join(REPO, "build", "run")      # one run dir per cluster
 DEFAULT_ISO = os.path.join(REPO, "build", "dmos.iso")
+DMOSFS = os.path.join(REPO, "build", "tools", "dmosfs")   # mkfs, fsck, ... (make builds it)
+DISK_JOURNALS_MIN = 8          # journals mkfs gives a new disk: one per node, at least this many
 GDBINIT = os.path.join(REPO, ".gdbinit")           # loads build/kernel.elf
 POOL_DIR = "/dev/shm"                              # default home of pool files
 IVSHMEM_SERVER = os.path.join(REPO, "tools", "ivshmem-server")  # doorbell server
@@ -21,6 +23,9 @@ IVSHMEM_SERVER = os.path.join(REPO, "tools", "ivshmem-server")  # doorbell serve
 NODES_DEFAULT, NODES_MIN, NODES_MAX = 3, 1, 64     # node ids are 0..nodes-1
 MEM_DEFAULT, MEM_MIN, MEM_MAX = "128M", 32 * MiB, 16 * GiB  # local DRAM per node
 POOL_DEFAULT, POOL_MIN, POOL_MAX = "256M", 16 * MiB, 64 * GiB  # power of two
+DISK_DEFAULT, DISK_MIN, DISK_MAX = "256M", 1 * MiB, 1 * TiB  # the shared disk
+DISK_IMAGE = "disk.img"        # the image `up --disk` creates in the run dir
+SECTOR = 512                   # bytes of a disk sector
 CLUSTER_DEFAULT = "dmos"
 CLUSTER_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,30}")
 TIMEOUT_DEFAULT = 60           # seconds `up --detach` waits for every node
@@ -112,6 +117,17 @@ def check_pool(text):
         raise UsageError("--pool %s is not a power of two; use e.g. %s or %s"
                          % (text, fmt_size(1 << (size.bit_length() - 1)),
                             fmt_size(1 << size.bit_length())))
+    return size
+
+
+def check_disk(text):
+    size = parse_size(text, "--disk")
+    if not DISK_MIN <= size <= DISK_MAX:
+        raise UsageError("--disk %s is out of range; the shared disk is %s to %s"
+                         % (text, fmt_size(DISK_MIN), fmt_size(DISK_MAX)))
+    if size % (4 * KiB):
+        raise UsageError("--disk %s is not a whole number of 4 KiB pages; give e.g. %s"
+                         % (text, fmt_size(size - size % (4 * KiB) or 4 * KiB)))
     return size
 
 

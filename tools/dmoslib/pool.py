@@ -16,7 +16,7 @@ inspector.py puts everything together for `dmos pool`.
 
   struct pool_super @0 (the first page; 224 bytes used)
     @0   u64 magic "DMOSPOOL", last     @96  u64 lease_off
-    @8   u32 version (1)                @104 u32 nleases, @108 u32 ring_slots
+    @8   u32 version (2)                @104 u32 nleases, @108 u32 ring_slots
     @12  u32 format_claim (node + 1)    @112 u64 ring_off, @120 u64 ring_size
     @16  u64 pool_size                  @128 u64 xlate_off, @136 u64 xlate_size
     @24  u64 region_size                @144 u64 palloc_off, @152 u64 palloc_size

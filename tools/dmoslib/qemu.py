@@ -3,8 +3,9 @@
 argv() builds the exact qemu-system-x86_64 command line of a node (q35,
 multi-threaded TCG unless KVM is really usable, the pool as ivshmem-doorbell
 served by the cluster's ivshmem-server, or as ivshmem-plain on the pool file
-with --no-doorbell, a serial socket (COM1) and a log file (COM2), a QMP socket, a gdb
-stub, and the kernel's command line in fw_cfg opt/dmos/cmdline). spawn()
+with --no-doorbell, the shared disk as legacy virtio-blk, a serial socket (COM1)
+and a log file (COM2), a QMP socket, a gdb stub, and the kernel's command
+line in fw_cfg opt/dmos/cmdline). spawn()
 starts it (or the ivshmem-server) so that it can never outlive its
 supervisor. The /proc helpers identify a process by pid and start time, so a
 recycled pid is never taken for a node. qmp() sends one QMP command, for
@@ -77,6 +78,21 @@ def pool_args(cfg):
             "-device", "ivshmem-plain,memdev=pool"]
 
 
+def disk_args(cfg):
+    """The shared disk: every node opens the same raw image, as servers share
+    a LUN. QEMU locks an image against a second writer unless told not to
+    (file.locking=off, and share-rw=on for its permission checks); the nodes'
+    QEMUs share the host's page cache, so one node reads what another wrote.
+    disable-modern=on leaves the transitional device's legacy interface
+    only: 1af4:1001 with its registers in I/O BAR 0, as fs/virtio_pci.c
+    drives it."""
+    if not cfg.get("disk_path"):
+        return []
+    return ["-drive", "file=%s,format=raw,if=none,id=disk0,file.locking=off"
+            % _opt(cfg["disk_path"]),
+            "-device", "virtio-blk-pci,drive=disk0,share-rw=on,disable-modern=on"]
+
+
 def argv(cfg, n):
     """The QEMU command line of node n of the cluster described by cfg."""
     sock, qmp, log = sockets(cfg["run_dir"], n)
@@ -88,7 +104,7 @@ def argv(cfg, n):
     a += ["-cpu", "max,-tsc", "-smp", "1,maxcpus=2", "-m", "%dM" % (cfg["mem"] >> 20),
           "-nodefaults", "-display", "none", "-vga", "none", "-no-reboot",
           "-boot", "d", "-cdrom", cfg["iso"],
-          *pool_args(cfg),
+          *pool_args(cfg), *disk_args(cfg),
           # COM1 is the interactive console; the kernel copies all output to
           # COM2, a plain file: QEMU's logfile= can repeat a byte when a
           # console client comes and goes, and logs must be exact.

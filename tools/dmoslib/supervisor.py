@@ -44,7 +44,8 @@ class Supervisor:
         self.stop = None                        # why we are stopping
         self.server = None                      # Popen of the ivshmem-server
         self.term = None                        # terminal.Terminal once every node joined
-        self.joined = set()                     # nodes whose `cluster up` line we saw
+        self.joining = {}                       # node -> LogWatch of its whole log, until
+                                                # it printed `cluster up`
 
     # --- output ---------------------------------------------------------
     def say(self, line):
@@ -153,6 +154,7 @@ class Supervisor:
                   start=self.run.write_pidfile(self._pidfile(n), p.pid))
         if self.stream:
             self.tails[n] = LogWatch(nd["log"], keep_color=self.color, stream=True)
+            self.joining[n] = LogWatch(nd["log"])
         self.event("node %d: qemu started (pid %d, gdb 127.0.0.1:%d%s)"
                    % (n, p.pid, nd["gdb_port"],
                       ", waiting for gdb" if n in self.cfg["gdb_wait"] else ""))
@@ -208,10 +210,13 @@ class Supervisor:
                 continue
             for line in t.new_lines(final, hold=self.term is not None):
                 self.say("node%d| %s" % (n, line))
-                if params.JOIN_RE.search(line):
-                    self.joined.add(n)
-        if (self.stream and self.term is None and not self.stop and terminal.wanted()
-                and len(self.joined) == self.cfg["nodes"]):
+        # The whole log, not the lines shown: a QEMU descheduled mid-line
+        # has its line shown in two pieces.
+        for n, w in list(self.joining.items()):
+            if w.search(params.JOIN_RE):
+                del self.joining[n]
+        if (self.stream and self.term is None and not self.stop and not self.joining
+                and self.tails and terminal.wanted()):
             self.term = terminal.Terminal(self.run, self.say)
             if self.term.input_open:
                 self.sel.register(0, selectors.EVENT_READ, "stdin")

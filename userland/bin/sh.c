@@ -75,7 +75,8 @@ static void report(const char *name, int pid, int status, int verbose)
 	if (WIFSIGNALED(status))
 		printf("sh: %s (pid %d) killed by signal %d%s\n", name, pid, WTERMSIG(status),
 		       WTERMSIG(status) == DM_SIGSEGV ? " (fault)" :
-		       WTERMSIG(status) == DM_SIGKILL ? " (killed)" : "");
+		       WTERMSIG(status) == DM_SIGKILL ? " (killed)" :
+		       WTERMSIG(status) == DM_SIGBUS ? " (lost vital memory)" : "");
 	else if (WEXITSTATUS(status) || verbose)
 		printf("sh: %s (pid %d) exited with status %d\n", name, pid, WEXITSTATUS(status));
 }

@@ -146,13 +146,13 @@ struct dm_dirent {
 /*
  * Signals: SYS_kill takes 0 (only check the pid) .. DM_NSIG - 1, and every
  * one ends the process (no handlers). The kernel ends processes itself
- * with the ones below, Linux's numbers. Newlib's <signal.h> agrees on
- * SIGKILL and SIGSEGV, but its 7 is SIGEMT (its SIGBUS is 10): to tell
- * why a child died, compare WTERMSIG() with these.
+ * with the ones below, numbered as the programs' C library (newlib's
+ * <signal.h>) numbers them, so WTERMSIG(status) == SIGBUS works in a
+ * program; userland/libc/posix.c checks at build time that they agree.
  */
 #define DM_NSIG         64
-#define DM_SIGBUS       7       /* it lost vital memory (its pool region failed) */
 #define DM_SIGKILL      9       /* kill's default; no memory to be had; its node died */
+#define DM_SIGBUS       10      /* it lost vital memory (its pool region failed) */
 #define DM_SIGSEGV      11      /* a bad address or another CPU exception */
 
 /* SYS_fstat, SYS_stat */

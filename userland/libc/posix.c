@@ -6,12 +6,16 @@
 #include <errno.h>
 #include <malloc.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include "dm_abi.h"
 #include "sys.h"
+
+_Static_assert(DM_SIGKILL == SIGKILL && DM_SIGBUS == SIGBUS && DM_SIGSEGV == SIGSEGV,
+	       "the kernel's signal numbers are the C library's");
 
 static int dm_clock(clockid_t id)
 {

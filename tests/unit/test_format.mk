@@ -1,0 +1,1 @@
+SRCS_format := fs/format.c

@@ -1,0 +1,1 @@
+SRCS_pcache := fs/pcache.c tests/unit/poolsys_host.c

@@ -1,0 +1,1 @@
+SRCS_virtq := fs/virtq.c
