@@ -19,6 +19,7 @@
 #include "mm/xlate.h"
 #include "mm/pmem.h"
 #include "mm/seg.h"
+#include "fs/pcache.h"
 #include "sched/futex.h"
 #include "sched/remote.h"
 #include "arch/arch.h"
@@ -97,7 +98,10 @@ static int format(volatile struct pool_super *sb, uint64_t size)
 	sb->xlate_size = xlate_meta_size(&xg);
 	sb->palloc_off = round_up(sb->xlate_off + sb->xlate_size, 64);
 	sb->palloc_size = palloc_meta_size(&pg);
-	sb->data_off = round_up(sb->palloc_off + sb->palloc_size, 2UL << 20);
+	sb->pcache_off = round_up(sb->palloc_off + sb->palloc_size, 64);
+	sb->pcache_nsets = pool_pcache_sets(size >> PAGE_SHIFT);
+	sb->pcache_size = pcache_area_size(sb->pcache_nsets);
+	sb->data_off = round_up(sb->pcache_off + sb->pcache_size, 2UL << 20);
 	if (!sb->ring_size || !sb->xlate_size || !sb->palloc_size || sb->data_off + (4UL << 20) > size)
 		return -ENOSPC;
 
@@ -109,11 +113,15 @@ static int format(volatile struct pool_super *sb, uint64_t size)
 	sb->dead_after_ms = cmdline_long("dead_after", DEAD_AFTER_MS);
 	pg.npages = xg.npages = sb->npages;
 	xg.region_pages = sb->region_pages;
+	/* the index for the real page count: as big as the space kept, or smaller */
+	sb->pcache_nsets = pool_pcache_sets(sb->npages);
+	sb->pcache_size = pcache_area_size(sb->pcache_nsets);
 
 	memset(base + PAGE_SIZE, 0, sb->data_off - PAGE_SIZE);
 	if (ring_mesh_format(base + sb->ring_off, self.nodes, POOL_RING_SLOTS) ||
 	    xlate_format(base + sb->xlate_off, &xg) ||
-	    palloc_format(base + sb->palloc_off, &pg))
+	    palloc_format(base + sb->palloc_off, &pg) ||
+	    pcache_format(base + sb->pcache_off, sb->pcache_nsets))
 		return -EINVAL;
 	sb->version = POOL_VERSION;
 	sb->pool_size = size;
@@ -126,10 +134,10 @@ static int format(volatile struct pool_super *sb, uint64_t size)
 	__atomic_store_n(&sb->magic, POOL_MAGIC, __ATOMIC_RELEASE);
 	arch_pool_flush(&sb->magic, sizeof(sb->magic));
 	printk("node %d: pool: formatted %lu MiB for cluster '%s': %lu pages of data in %lu regions "
-	       "of %lu MiB, translation at %s granularity, %u-slot rings\n",
+	       "of %lu MiB, translation at %s granularity, %u-slot rings, a page cache of %u sets\n",
 	       self.id, size >> 20, self.cluster, sb->npages,
 	       (sb->npages + sb->region_pages - 1) / sb->region_pages, sb->region_size >> 20,
-	       gshift ? "2 MiB" : "4 KiB", POOL_RING_SLOTS);
+	       gshift ? "2 MiB" : "4 KiB", POOL_RING_SLOTS, sb->pcache_nsets);
 	return 0;
 }
 

@@ -13,6 +13,7 @@
  *   proc_off          every node's processes, for ps (sched/remote.c)
  *   xlate_off         translation table and region table (mm/xlate.h)
  *   palloc_off        pool page allocator: chunks, bitmaps, owners (mm/palloc.h)
+ *   pcache_off        the page cache index of the cluster file system (fs/pcache.h)
  *   data_off          device frames, 2 MiB aligned, npages of them
  *
  * Kernels name pool memory by pool address (ppn * 4096); translation says
@@ -37,6 +38,8 @@
  *                  to mm/xlate.h's calls
  *   device frames  mm/pmem.c too; others use mm/pmem.h
  *   allocator      palloc_attach() here; pool.palloc is the node's handle
+ *   page cache     fs/pcache.h's format for now; its owner is the cluster
+ *                  file system, when it comes
  * struct pool below holds only what is the cluster layer's own: the
  * superblock, the node table and this node's membership.
  */
@@ -46,9 +49,11 @@
 #include <stdint.h>
 #include <stdbool.h>
 #include "kernel/param.h"
+#include "fs/pcache.h"
 
 #define POOL_MAGIC   0x4C4F4F50534F4D44ULL      /* "DMOSPOOL" */
-#define POOL_VERSION 2        /* 2: control areas for leases, rings, segments, futexes, processes */
+#define POOL_VERSION 3        /* 2: control areas for leases, rings, segments, futexes,
+				 processes; 3: the page cache index */
 
 struct pool_super {
 	uint64_t magic;                 /* written last by the formatter */
@@ -84,6 +89,10 @@ struct pool_super {
 	uint64_t proc_off;              /* cluster process table: MAX_NODES x procs_per_node */
 	uint32_t procs_per_node;        /* entries of 64 bytes (struct dm_proc) per node */
 	uint32_t pad;
+	uint64_t pcache_off;            /* the page cache index (fs/pcache.h) */
+	uint64_t pcache_size;           /* bytes of it: pcache_area_size(pcache_nsets) */
+	uint32_t pcache_nsets;          /* sets of PCACHE_WAYS slots: pool_pcache_sets(npages) */
+	uint32_t pad2;
 };
 
 enum node_state {
@@ -111,7 +120,7 @@ struct pool_node {
 	uint64_t reserved[1];
 } __attribute__((aligned(64)));
 
-_Static_assert(sizeof(struct pool_super) == 224, "pool_super layout is part of the pool format");
+_Static_assert(sizeof(struct pool_super) == 248, "pool_super layout is part of the pool format");
 _Static_assert(sizeof(struct pool_node) == 64, "a node-table entry is one cache line");
 
 struct palloc;
@@ -142,6 +151,29 @@ struct pool {
 #define POOL_PROCS_PER_NODE 64
 #define POOL_FUTEX_BYTES 32     /* one futex waiter */
 #define POOL_LEASE_SEGS 0       /* the lease that guards the segment table */
+
+/*
+ * The page cache index has one set of PCACHE_WAYS (8) slots per
+ * POOL_PAGES_PER_SET pool pages, rounded down to a power of two (the index
+ * hashes into a power-of-two table). A slot holds at most one page, so the
+ * cache can never hold more than half of the pool's pages, however busy
+ * the file system is: programs always keep the other half, and the cache
+ * needs no cluster-wide counter to stay under its limit (the rounding
+ * makes the limit between a quarter and a half). The index costs 192
+ * bytes (a slot, a frame and a pin word per slot) per set: 0.15 to 0.3%
+ * of the pool. Eviction makes room when a set or the allocator is full.
+ */
+#define POOL_PAGES_PER_SET 16
+
+/* Sets of the page cache index of a pool of npages pages (a power of two, >= 1). */
+static inline uint32_t pool_pcache_sets(uint64_t npages)
+{
+	uint64_t want = npages / POOL_PAGES_PER_SET, n = 1;
+
+	while (n * 2 <= want && n * 2 <= PCACHE_MAX_SETS)
+		n *= 2;
+	return (uint32_t)n;
+}
 
 /**
  * pool_lease - lease i of the pool's lease area (kernel/cluster/lease.h)

@@ -25,6 +25,7 @@
 #include "kernel/cluster/ring.h"
 #include "mm/palloc.h"
 #include "mm/xlate.h"
+#include "fs/pcache.h"
 
 #define PC_PAGE 4096            /* the pool's page: ppn * 4096 is a pool address */
 #define LINE 64                 /* every area starts on a cache line */
@@ -139,7 +140,9 @@ struct area {
 };
 
 /* The areas in pool order, as tools/dmoslib/pool.py Pool.areas() lists them. */
-static void areas(const struct pool_super *sb, struct area a[9])
+#define NAREAS 10
+
+static void areas(const struct pool_super *sb, struct area a[NAREAS])
 {
 	a[0] = (struct area){ "node table", sb->node_table_off,
 			      (uint64_t)sb->max_nodes * sizeof(struct pool_node) };
@@ -151,13 +154,14 @@ static void areas(const struct pool_super *sb, struct area a[9])
 			      (uint64_t)sb->max_nodes * sb->procs_per_node * 64 };
 	a[6] = (struct area){ "translation", sb->xlate_off, sb->xlate_size };
 	a[7] = (struct area){ "allocator", sb->palloc_off, sb->palloc_size };
-	a[8] = (struct area){ "data", sb->data_off, sat_mul(sb->npages, PC_PAGE) };
+	a[8] = (struct area){ "page cache", sb->pcache_off, sb->pcache_size };
+	a[9] = (struct area){ "data", sb->data_off, sat_mul(sb->npages, PC_PAGE) };
 }
 
 static int check_geometry(struct pc *c)
 {
 	const struct pool_super *sb = &c->sb;
-	struct area a[9];
+	struct area a[NAREAS];
 	int i;
 
 	if (!(sb->lease_off || sb->ring_off || sb->xlate_off || sb->palloc_off))
@@ -165,11 +169,11 @@ static int check_geometry(struct pc *c)
 	if (!(sb->seg_off || sb->futex_off || sb->proc_off))
 		return FAIL(c, NO_TABLES);
 	areas(sb, a);
-	for (i = 0; i + 1 < 9; i++)
+	for (i = 0; i + 1 < NAREAS; i++)
 		if (sat_add(a[i].off, a[i].bytes) > a[i + 1].off)
 			return FAIL(c, OVERLAP, a[i].name, a[i].off, sat_add(a[i].off, a[i].bytes),
 				    a[i + 1].name, a[i + 1].off);
-	for (i = 1; i < 9; i++) {
+	for (i = 1; i < NAREAS; i++) {
 		if (a[i].off % LINE)
 			return FAIL(c, ALIGN, a[i].name, a[i].off, LINE);
 		if (sat_add(a[i].off, a[i].bytes) > c->size)
@@ -303,6 +307,68 @@ static int check_palloc(struct pc *c)
 	return 0;
 }
 
+/* Is @w a slot word pcache.c writes (fs/pcache.h: the states and their owners)? */
+static bool slot_sound(uint64_t w, uint32_t max_nodes)
+{
+	uint64_t flags = w & (PCACHE_DIRTY | PCACHE_LOST);
+
+	switch (PCACHE_STATE(w)) {
+	case PCACHE_FREE:
+		return w == 0;
+	case PCACHE_FILLING:
+		return !flags && PCACHE_OWNER(w) < max_nodes;
+	case PCACHE_BUSY:
+		return PCACHE_OWNER(w) < max_nodes;
+	default:                        /* VALID: nobody owns it */
+		return PCACHE_OWNER(w) == 0;
+	}
+}
+
+static int check_pcache(struct pc *c)
+{
+	const struct pool_super *sb = &c->sb;
+	const struct pcache_hdr *h = (const void *)(c->base + sb->pcache_off);
+	uint64_t lines = sb->pcache_nsets, slots = lines * PCACHE_WAYS, bad = 0, first = 0;
+	uint64_t first_word = 0, frames = 0;
+	struct line l = { .len = 0 };
+
+	if (sb->pcache_size < sizeof(*h))
+		return FAIL(c, PCACHE_SMALL, sb->pcache_size);
+	if (h->magic != PCACHE_MAGIC)
+		return FAIL(c, PCACHE_MAGIC, h->magic, (uint64_t)PCACHE_MAGIC);
+	if (h->version != PCACHE_VERSION)
+		return FAIL(c, PCACHE_VERSION, h->version, PCACHE_VERSION);
+	want(&l, "nsets", h->nsets, sb->pcache_nsets);
+	want(&l, "slots_off", h->slots_off, LINE);
+	want(&l, "frames_off", h->frames_off, LINE + lines * LINE);
+	want(&l, "pins_off", h->pins_off, LINE + 2 * lines * LINE);
+	if (!l.len && !pcache_area_size(sb->pcache_nsets))
+		add(&l, "nsets %u is not a power of two in 1..%u", sb->pcache_nsets, PCACHE_MAX_SETS);
+	if (!l.len && pcache_area_size(sb->pcache_nsets) > sb->pcache_size)
+		add(&l, "tables end at +0x%lx, past the area's %lu bytes",
+		    pcache_area_size(sb->pcache_nsets), sb->pcache_size);
+	if (l.len)
+		return FAIL(c, PCACHE_HEADER, l.buf);
+	for (uint64_t i = 0; i < slots; i++) {
+		uint64_t w = ld64(c, sb->pcache_off + h->slots_off + i * 8);
+		uint64_t f = ld64(c, sb->pcache_off + h->frames_off + i * 8);
+
+		if (!slot_sound(w, sb->max_nodes) && !bad++) {
+			first = i;
+			first_word = w;
+		}
+		if (f && (!(f & PCACHE_FRAME_PAGE) ||
+			  (f & ~(PCACHE_FRAME_PAGE | PCACHE_FRAME_PPN(~0ULL))) ||
+			  PCACHE_FRAME_PPN(f) >= sb->npages))
+			frames++;
+	}
+	if (bad)
+		return FAIL(c, PCACHE_SLOT, bad, first, first_word);
+	if (frames)
+		return FAIL(c, PCACHE_FRAME, frames, sb->npages ? sb->npages - 1 : 0);
+	return 0;
+}
+
 static int check_rings(struct pc *c)
 {
 	const struct pool_super *sb = &c->sb;
@@ -382,7 +448,8 @@ int poolcheck(const void *base, uint64_t size, char *why, size_t n)
 	/* a device shorter than a superblock: what there is of it, then zeroes */
 	memcpy(&c.sb, base, size < sizeof(c.sb) ? size : sizeof(c.sb));
 	if ((err = check_super(&c)) || (err = check_geometry(&c)) || (err = check_nodes(&c)) ||
-	    (err = check_xlate(&c)) || (err = check_palloc(&c)) || (err = check_rings(&c)))
+	    (err = check_xlate(&c)) || (err = check_palloc(&c)) || (err = check_pcache(&c)) ||
+	    (err = check_rings(&c)))
 		return err;
 	return check_leases(&c);
 }

@@ -60,6 +60,15 @@
 #define POOLCHECK_PALLOC_OWNER "allocator: %lu chunk owners name no node"
 #define POOLCHECK_PALLOC_PADDING "allocator: %lu chunks have padding bits cleared (the " \
 	"kernel keeps them set)"
+/* the page cache index (fs/pcache.h) */
+#define POOLCHECK_PCACHE_SMALL "the page cache area is %lu bytes, less than its header"
+#define POOLCHECK_PCACHE_MAGIC "page cache: bad magic 0x%016lx, want 0x%016lx \"DMPCACHE\""
+#define POOLCHECK_PCACHE_VERSION "page cache format version %u, want version %u"
+#define POOLCHECK_PCACHE_HEADER "page cache header disagrees with the superblock: %s"
+#define POOLCHECK_PCACHE_SLOT "page cache: %lu slot words are none the cache writes " \
+	"(first: slot %lu holds 0x%016lx)"
+#define POOLCHECK_PCACHE_FRAME "page cache: %lu frame words name no pool page (past the " \
+	"last, %lu, or bits outside the page number)"
 /* the message rings (kernel/cluster/ring.h) */
 #define POOLCHECK_RING_SMALL "the ring area is %lu bytes, less than its header"
 #define POOLCHECK_RING_MAGIC "ring mesh: bad magic 0x%016lx, want 0x%016lx \"RINGMESH\""
@@ -91,6 +100,9 @@
 	X(PALLOC_SMALL, palloc_small) X(PALLOC_MAGIC, palloc_magic) X(PALLOC_VERSION, palloc_version) \
 	X(PALLOC_HEADER, palloc_header) X(PALLOC_RECORD, palloc_record) \
 	X(PALLOC_OWNER, palloc_owner) X(PALLOC_PADDING, palloc_padding) \
+	X(PCACHE_SMALL, pcache_small) X(PCACHE_MAGIC, pcache_magic) \
+	X(PCACHE_VERSION, pcache_version) X(PCACHE_HEADER, pcache_header) \
+	X(PCACHE_SLOT, pcache_slot) X(PCACHE_FRAME, pcache_frame) \
 	X(RING_SMALL, ring_small) X(RING_MAGIC, ring_magic) \
 	X(RING_VERSION, ring_version) X(RING_GEOMETRY, ring_geometry) \
 	X(RING_SIZE, ring_size) X(RING_SLOTS, ring_slots) X(RING_HEADER, ring_header) \

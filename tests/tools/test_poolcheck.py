@@ -53,12 +53,14 @@ def area(img, name):
         _, _, nodes, _, rb = poolctl.MESH_FMT.unpack(img.get(sb["ring_off"],
                                                              poolctl.MESH_FMT.size))
         return sb["ring_off"] + LINE + (int(m[1]) * nodes + int(m[2])) * rb
-    x, pa = sb["xlate_off"], sb["palloc_off"]
+    x, pa, pc = sb["xlate_off"], sb["palloc_off"], sb["pcache_off"]
     at = {"node": lambda: sb["node_table_off"], "lease": lambda: sb["lease_off"],
           "mesh": lambda: sb["ring_off"], "xlate": lambda: x,
           "xent": lambda: x + _u(img, x + 40, 8), "xreg": lambda: x + _u(img, x + 48, 8),
           "palloc": lambda: pa, "owner": lambda: pa + _u(img, pa + 40, 8),
-          "bmp": lambda: pa + _u(img, pa + 48, 8), "rec": lambda: pa + _u(img, pa + 56, 8)}
+          "bmp": lambda: pa + _u(img, pa + 48, 8), "rec": lambda: pa + _u(img, pa + 56, 8),
+          "pcache": lambda: pc, "pslot": lambda: pc + _u(img, pc + 16, 8),
+          "pframe": lambda: pc + _u(img, pc + 24, 8)}
     return at[name]()
 
 

@@ -23,6 +23,7 @@
 #include "kernel/cluster/ring.h"
 #include "mm/palloc.h"
 #include "mm/xlate.h"
+#include "fs/pcache.h"
 
 #define MiB (1UL << 20)
 #define PAGE 4096UL
@@ -64,12 +65,17 @@ static uint8_t *format_pool(uint64_t size, uint32_t nodes, uint32_t gshift, uint
 	sb->xlate_size = xlate_meta_size(&xg);
 	sb->palloc_off = round_up(sb->xlate_off + sb->xlate_size, 64);
 	sb->palloc_size = palloc_meta_size(&pg);
-	sb->data_off = round_up(sb->palloc_off + sb->palloc_size, 2 * MiB);
+	sb->pcache_off = round_up(sb->palloc_off + sb->palloc_size, 64);
+	sb->pcache_size = pcache_area_size(pool_pcache_sets(size / PAGE));
+	sb->data_off = round_up(sb->pcache_off + sb->pcache_size, 2 * MiB);
 	sb->npages = (size - sb->data_off) / PAGE;
 	pg.npages = xg.npages = sb->npages;
+	sb->pcache_nsets = pool_pcache_sets(sb->npages);
+	sb->pcache_size = pcache_area_size(sb->pcache_nsets);
 	assert_int_equal(ring_mesh_format(p + sb->ring_off, nodes, POOL_RING_SLOTS), 0);
 	assert_int_equal(xlate_format(p + sb->xlate_off, &xg), 0);
 	assert_int_equal(palloc_format(p + sb->palloc_off, &pg), 0);
+	assert_int_equal(pcache_format(p + sb->pcache_off, sb->pcache_nsets), 0);
 	sb->version = POOL_VERSION;
 	sb->format_claim = 1;
 	sb->pool_size = size;
@@ -145,7 +151,8 @@ static const struct { const char *name; size_t off, size; } fields[] = {
 	FIELD(ring_size), FIELD(xlate_off), FIELD(xlate_size), FIELD(palloc_off),
 	FIELD(palloc_size), FIELD(npages), FIELD(gshift), FIELD(chunk_pages),
 	FIELD(region_pages), FIELD(dead_after_ms), FIELD(seg_off), FIELD(nsegs), FIELD(nfutex),
-	FIELD(futex_off), FIELD(proc_off), FIELD(procs_per_node),
+	FIELD(futex_off), FIELD(proc_off), FIELD(procs_per_node), FIELD(pcache_off),
+	FIELD(pcache_size), FIELD(pcache_nsets),
 };
 
 static uint64_t get(const uint8_t *p, uint64_t off, size_t n)
@@ -191,6 +198,12 @@ static uint64_t area(const uint8_t *p, const char *name)
 		return sb->palloc_off + get(p, sb->palloc_off + offsetof(struct palloc_hdr, bmp_off), 8);
 	if (!strcmp(name, "rec"))
 		return sb->palloc_off + get(p, sb->palloc_off + offsetof(struct palloc_hdr, rec_off), 8);
+	if (!strcmp(name, "pcache"))
+		return sb->pcache_off;
+	if (!strcmp(name, "pslot"))
+		return sb->pcache_off + get(p, sb->pcache_off + offsetof(struct pcache_hdr, slots_off), 8);
+	if (!strcmp(name, "pframe"))
+		return sb->pcache_off + get(p, sb->pcache_off + offsetof(struct pcache_hdr, frames_off), 8);
 	fail_msg("unknown area '%s'", name);
 	return 0;
 }

@@ -15,11 +15,11 @@ pool.PoolError; damage inside a pool that can still be read lands in
 report["problems"] (and `dmos pool` exits 1 after printing).
 """
 
-from . import poolctl, poolmem
+from . import poolcache, poolctl, poolmem
 from .pool import PAGE_SIZE, PoolError, PoolFile, parse
 
 AREAS = ("node table", "leases", "rings", "segments", "futexes", "processes",
-         "translation", "allocator", "data")
+         "translation", "allocator", "page cache", "data")
 
 
 def inspect(path):
@@ -31,7 +31,7 @@ def inspect(path):
                "formatting" if p.formatting else "unformatted",
                "formatted_by": p.format_claim - 1 if p.format_claim else None,
                "superblock": None, "nodes": [], "regions": None, "translation": None,
-               "allocator": None, "rings": None, "leases": None,
+               "allocator": None, "page_cache": None, "rings": None, "leases": None,
                "warnings": list(p.warnings), "problems": list(p.problems)}
         if not p.formatted:
             return rep
@@ -47,6 +47,7 @@ def inspect(path):
             rep["regions"] = xinfo.pop("regions")
             rep["translation"] = xinfo
         for key, reader in (("allocator", lambda: poolmem.read_palloc(f, p, xl)),
+                            ("page_cache", lambda: poolcache.read_pcache(f, p)),
                             ("rings", lambda: poolctl.read_rings(f, p)),
                             ("leases", lambda: poolctl.read_leases(f, p))):
             try:
@@ -72,7 +73,7 @@ def superblock(p):
         "ring_size", "ring_slots", "xlate_off", "xlate_size", "palloc_off",
         "palloc_size", "data_off", "npages", "gshift", "chunk_pages", "region_pages",
         "dead_after_ms", "seg_off", "nsegs", "futex_off", "nfutex", "proc_off",
-        "procs_per_node")}
+        "procs_per_node", "pcache_off", "pcache_size", "pcache_nsets")}
     sb["magic"] = "0x%016x" % p.magic
     sb["regions"] = p.nregions
     sb["granularity"] = PAGE_SIZE << p.gshift if p.gshift < 64 else None   # damaged
@@ -122,7 +123,8 @@ def describe(rep):
                sb["chunk_pages"], sb["dead_after_ms"]),
            "  areas: " + ", ".join("%s 0x%x (%s)" % (a["name"], a["offset"], size(a["bytes"]))
                                    for a in sb["areas"])]
-    out += _nodes(rep) + _regions(rep) + _xlate(rep) + _palloc(rep) + _rings(rep)
+    out += _nodes(rep) + _regions(rep) + _xlate(rep) + _palloc(rep) + _pcache(rep)
+    out += _rings(rep)
     out += _leases(rep)
     out += ["warning: " + w for w in rep["warnings"]]
     out += ["DAMAGED: " + w for w in rep["problems"]]
@@ -199,6 +201,17 @@ def _palloc(rep):
                a["chunk_pages"], a["chunks_unowned"], a["leaked"], a["inconsistent"],
                a["bad_records"])]
     return out + (_table(rows, ["node", "used", "chunks", "leaked"]) if rows else [])
+
+
+def _pcache(rep):
+    c = rep["page_cache"]
+    if not c:
+        return ["page cache: unreadable"]
+    st = c["states"]
+    return ["page cache: %d sets of 8 slots, %d pages (%d of metadata, %d inodes), "
+            "%d dirty, %d lost, %d pinned; %d filling, %d busy" % (
+                c["nsets"], c["pages"], c["metadata"], len(c["inodes"]), c["dirty"],
+                c["lost"], c["pinned"], st["filling"], st["busy"])]
 
 
 def _rings(rep):

@@ -14,9 +14,9 @@ at attach, printing the reason the inspector gives first. The areas after the no
 (leases, rings) and poolmem.py (translation, regions, allocator);
 inspector.py puts everything together for `dmos pool`.
 
-  struct pool_super @0 (the first page; 224 bytes used)
+  struct pool_super @0 (the first page; 248 bytes used)
     @0   u64 magic "DMOSPOOL", last     @96  u64 lease_off
-    @8   u32 version (2)                @104 u32 nleases, @108 u32 ring_slots
+    @8   u32 version (3)                @104 u32 nleases, @108 u32 ring_slots
     @12  u32 format_claim (node + 1)    @112 u64 ring_off, @120 u64 ring_size
     @16  u64 pool_size                  @128 u64 xlate_off, @136 u64 xlate_size
     @24  u64 region_size                @144 u64 palloc_off, @152 u64 palloc_size
@@ -26,9 +26,10 @@ inspector.py puts everything together for `dmos pool`.
     @72  u64 node_table_off             @184 u64 seg_off, @192 u32 nsegs
     @80  u64 data_off                   @196 u32 nfutex, @200 u64 futex_off
     @88  u64 reserved                   @208 u64 proc_off, @216 u32 procs_per_node
+    @224 u64 pcache_off, @232 u64 pcache_size, @240 u32 pcache_nsets
   Areas in pool order: node table, leases, rings, segments (nsegs x 256),
   futexes (nfutex x 32), processes (max_nodes x procs_per_node x 64),
-  translation, allocator, data.
+  translation, allocator, page cache (fs/pcache.h, poolcache.py), data.
   struct pool_node (64 bytes: one line per slot, max_nodes slots)
     @0  u32 state  @4 u32 node_id  @8 u64 epoch  @16 u64 heartbeat
     @24 u64 local_mem  @32 i32 doorbell (ivshmem peer id, -1: none)
@@ -44,14 +45,14 @@ import struct
 from dataclasses import asdict, dataclass, field
 
 POOL_MAGIC = 0x4C4F4F50534F4D44     # b"DMOSPOOL" read as a little-endian u64
-POOL_VERSION = 2
+POOL_VERSION = 3
 PAGE_SIZE = 4096
 SUPER_SIZE = PAGE_SIZE              # the superblock's page
 MIN_FILE = 8 * 1024                 # superblock plus at least one page
 MAX_NODES = 64                      # kernel/param.h
 CLUSTER_ID_MAX = 32
 LINE = 64                           # areas and leases are cache-line aligned
-SUPER_FMT = struct.Struct("<QIIQQII32sQQQ" "QIIQQQQQQQIIII" "QIIQQII")  # struct pool_super
+SUPER_FMT = struct.Struct("<QIIQQII32sQQQ" "QIIQQQQQQQIIII" "QIIQQII" "QQII")  # struct pool_super
 NODE_FMT = struct.Struct("<IIQQQiIQQ8x")                        # struct pool_node
 NODE_LINK_DOWN_OFF = 48             # offsetof(struct pool_node, link_down)
 NODE_SIZE = NODE_FMT.size
@@ -62,12 +63,12 @@ SUPER_FIELDS = ("magic", "version", "format_claim", "pool_size", "region_size",
                 "ring_size", "xlate_off", "xlate_size", "palloc_off", "palloc_size",
                 "npages", "gshift", "chunk_pages", "region_pages", "dead_after_ms",
                 "seg_off", "nsegs", "nfutex", "futex_off", "proc_off", "procs_per_node",
-                "pad")
+                "pad", "pcache_off", "pcache_size", "pcache_nsets", "pad2")
 POOL_SEG_BYTES = 256                # kernel/cluster/pool.h: one struct pool_seg (mm/seg.h)
 POOL_FUTEX_BYTES = 32               # one futex waiter
 PROC_BYTES = 64                     # one struct dm_proc
 XLATE_MAX_GSHIFT = 20               # mm/xlate.h: the largest translation block
-assert SUPER_FMT.size == 224 and NODE_SIZE == 64    # the C _Static_asserts
+assert SUPER_FMT.size == 248 and NODE_SIZE == 64    # the C _Static_asserts
 
 # kept for older callers
 MAGIC, VERSION, STATES = POOL_MAGIC, POOL_VERSION, NODE_STATES
@@ -112,6 +113,15 @@ INVARIANTS = [
     ("palloc_owner", "allocator: %lu chunk owners name no node"),
     ("palloc_padding", "allocator: %lu chunks have padding bits cleared (the kernel keeps "
                        "them set)"),
+    # the page cache index (poolcache.py)
+    ("pcache_small", "the page cache area is %lu bytes, less than its header"),
+    ("pcache_magic", 'page cache: bad magic 0x%016lx, want 0x%016lx "DMPCACHE"'),
+    ("pcache_version", "page cache format version %u, want version %u"),
+    ("pcache_header", "page cache header disagrees with the superblock: %s"),
+    ("pcache_slot", "page cache: %lu slot words are none the cache writes (first: slot %lu "
+                    "holds 0x%016lx)"),
+    ("pcache_frame", "page cache: %lu frame words name no pool page (past the last, %lu, or "
+                     "bits outside the page number)"),
     # the message rings (poolctl.py)
     ("ring_small", "the ring area is %lu bytes, less than its header"),
     ("ring_magic", 'ring mesh: bad magic 0x%016lx, want 0x%016lx "RINGMESH"'),
@@ -256,6 +266,10 @@ class Pool:
     proc_off: int = 0
     procs_per_node: int = 0
     pad: int = 0
+    pcache_off: int = 0
+    pcache_size: int = 0
+    pcache_nsets: int = 0
+    pad2: int = 0
     nodes: list = field(default_factory=list)     # every slot, absent ones too
     warnings: list = field(default_factory=list)  # odd but usable
     problems: list = field(default_factory=list)  # the kernel would refuse this
@@ -289,6 +303,7 @@ class Pool:
                  * PROC_BYTES),
                 ("translation", self.xlate_off, self.xlate_size),
                 ("allocator", self.palloc_off, self.palloc_size),
+                ("page cache", self.pcache_off, self.pcache_size),
                 ("data", self.data_off, self.npages * PAGE_SIZE)]
 
     def to_json(self):

@@ -3,8 +3,8 @@
 The host tools never write a live pool; this module makes pool files for
 tests of the readers (and of kernels that must refuse a bad pool): create()
 does what format() in kernel/cluster/pool.c does with ring_mesh_format(),
-xlate_format() and palloc_format() (kernel/cluster/ring.c, mm/xlate.c,
-mm/palloc.c), and an Image then sets node entries, page records, chunk
+xlate_format(), palloc_format() and pcache_format() (kernel/cluster/ring.c,
+mm/xlate.c, mm/palloc.c, fs/pcache.c), and an Image then sets node entries, page records, chunk
 owners, leases, ring counters, translation entries and region states the way
 running kernels would. The structs and constants are the readers' (pool.py,
 poolctl.py, poolmem.py), so a reader and this writer cannot drift apart
@@ -14,6 +14,7 @@ silently; a boot test compares this layout with a kernel-formatted pool.
 import os
 from array import array
 
+from . import poolcache as pcm
 from . import poolctl as rc
 from . import poolmem as pm
 from .pool import (CLUSTER_ID_MAX, LINE, MAX_NODES, NODE_FMT, NODE_SIZE, NODE_STATES,
@@ -28,6 +29,7 @@ POOL_CHUNK_PAGES = 512
 POOL_NSEGS = 64
 POOL_NFUTEX = 256
 POOL_PROCS_PER_NODE = 64
+POOL_PAGES_PER_SET = 16         # kernel/cluster/pool.h: page cache sets per pool page
 DATA_ALIGN = 2 << 20            # data_off is 2 MiB aligned
 NODE_STATE = {v: k for k, v in NODE_STATES.items()}
 
@@ -51,6 +53,14 @@ def palloc_layout(npages, chunk_pages=POOL_CHUNK_PAGES):
     return nchunks, words, bmp_off, rec_off, _up(rec_off + npages * 8, LINE)
 
 
+def pcache_sets(npages):
+    """pool_pcache_sets() of kernel/cluster/pool.h."""
+    n = 1
+    while n * 2 <= npages // POOL_PAGES_PER_SET and n * 2 <= pcm.PCACHE_MAX_SETS:
+        n *= 2
+    return n
+
+
 def layout(size, nodes, region=REGION_SIZE, gshift=0):
     """The superblock fields format() in kernel/cluster/pool.c writes."""
     sb = dict.fromkeys(SUPER_FIELDS, 0)
@@ -72,10 +82,13 @@ def layout(size, nodes, region=REGION_SIZE, gshift=0):
     sb["xlate_size"] = xlate_meta_size(whole, gshift, min(region, size) // PAGE_SIZE)
     sb["palloc_off"] = _up(sb["xlate_off"] + sb["xlate_size"], 64)
     sb["palloc_size"] = palloc_layout(whole)[4]
-    sb["data_off"] = _up(sb["palloc_off"] + sb["palloc_size"], DATA_ALIGN)
+    sb["pcache_off"] = _up(sb["palloc_off"] + sb["palloc_size"], 64)
+    sb["data_off"] = _up(sb["pcache_off"] + pcm.area_size(pcache_sets(whole)), DATA_ALIGN)
     if sb["data_off"] + (4 << 20) > size:
         raise ValueError("a %d-byte pool is too small for its control state" % size)
     sb["npages"] = (size - sb["data_off"]) // PAGE_SIZE
+    sb["pcache_nsets"] = pcache_sets(sb["npages"])     # for the real page count
+    sb["pcache_size"] = pcm.area_size(sb["pcache_nsets"])
     sb.update(gshift=gshift, chunk_pages=POOL_CHUNK_PAGES, dead_after_ms=DEAD_AFTER_MS,
               region_pages=min(region // PAGE_SIZE, sb["npages"]))
     sb.update(version=POOL_VERSION, pool_size=size, max_nodes=MAX_NODES,
@@ -116,6 +129,10 @@ def create(path, size=64 << 20, nodes=3, cluster="test", claim=1, region=REGION_
     pad = ((1 << (words * 64)) - 1) ^ ((1 << last) - 1)
     img.put(sb["palloc_off"] + bmp_off + (nchunks - 1) * words * 8,
             pad.to_bytes(words * 8, "little"))
+    ns = sb["pcache_nsets"]
+    img.put(sb["pcache_off"], pcm.PCACHE_HDR_FMT.pack(
+        pcm.PCACHE_MAGIC, pcm.PCACHE_VERSION, ns, LINE, LINE + ns * LINE,
+        LINE + 2 * ns * LINE))
     img.geom = dict(nblocks=nblocks, regions_off=regions_off, words=words,
                     bmp_off=bmp_off, rec_off=rec_off)
     if fields:

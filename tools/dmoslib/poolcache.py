@@ -1,0 +1,123 @@
+"""The page cache index of the cluster file system, read from the host.
+
+Mirrors fs/pcache.h: one area of the pool (pcache_off, pcache_size,
+pcache_nsets in the superblock) that starts with a one-line header and then
+holds three arrays of nsets * 8 u64 words, set-major: the slot words (state,
+dirty, lost, owner, tag), the frame words (a page is there, its pool page
+number) and the pin words (one bit per node copying from the page).
+
+  struct pcache_hdr (64 bytes)
+    @0 u64 magic "DMPCACHE"  @8 u32 version (1)  @12 u32 nsets
+    @16 u64 slots_off  @24 u64 frames_off  @32 u64 pins_off  (from the area's start)
+  slot word   63..62 state (0 free, 1 filling, 2 valid, 3 busy) | 61 dirty | 60 lost
+              | 59..54 owner (the node filling or holding it busy) | 53..0 tag
+  tag         inode << 32 | page index; inode 0: a metadata block of the disk
+
+read_pcache() checks the invariants pcache_small .. pcache_frame of
+pool.INVARIANTS (as check_pcache() in kernel/cluster/poolcheck.c does) and
+counts what the cache holds, per state, per node's pins and per inode.
+"""
+
+import struct
+from array import array
+
+from .pool import LINE, PoolError, reason
+from .poolmem import _area
+
+PCACHE_MAGIC = 0x4548434143504D44       # b"DMPCACHE"
+PCACHE_VERSION = 1
+PCACHE_WAYS = 8
+PCACHE_MAX_SETS = 1 << 24
+PCACHE_HDR_FMT = struct.Struct("<QIIQQQ24x")    # struct pcache_hdr
+TAG_BITS = 54
+DIRTY, LOST = 1 << 61, 1 << 60
+FRAME_PAGE = 1 << 63
+PPN_MASK = (1 << 40) - 1
+STATES = ("free", "filling", "valid", "busy")
+assert PCACHE_HDR_FMT.size == LINE
+
+
+def area_size(nsets):
+    """pcache_area_size(): 0 for an nsets the cache cannot have."""
+    if not 0 < nsets <= PCACHE_MAX_SETS or nsets & (nsets - 1):
+        return 0
+    return LINE + 3 * nsets * LINE
+
+
+def slot_sound(w, max_nodes):
+    """Is w a slot word pcache.c writes? (slot_sound() in poolcheck.c)"""
+    state, owner, flags = w >> 62, (w >> TAG_BITS) & 63, w & (DIRTY | LOST)
+    if state == 0:
+        return w == 0
+    if state == 1:
+        return not flags and owner < max_nodes
+    if state == 3:
+        return owner < max_nodes
+    return owner == 0
+
+
+def frame_sound(f, npages):
+    return not f or (f & FRAME_PAGE and not f & ~(FRAME_PAGE | PPN_MASK) and
+                     (f & PPN_MASK) < npages)
+
+
+def read_pcache(f, p):
+    """(info, problems): the cache's header and what its slots hold."""
+    if p.pcache_size < PCACHE_HDR_FMT.size:
+        return None, [reason("pcache_small", p.pcache_size)]
+    try:
+        raw = _area(f, p, p.pcache_off, PCACHE_HDR_FMT.size, "the page cache header")
+    except PoolError as e:
+        return None, [str(e)]
+    magic, version, nsets, slots_off, frames_off, pins_off = PCACHE_HDR_FMT.unpack(raw)
+    if magic != PCACHE_MAGIC:
+        return None, [reason("pcache_magic", magic, PCACHE_MAGIC)]
+    if version != PCACHE_VERSION:
+        return None, [reason("pcache_version", version, PCACHE_VERSION)]
+    lines = p.pcache_nsets
+    want = dict(nsets=lines, slots_off=LINE, frames_off=LINE + lines * LINE,
+                pins_off=LINE + 2 * lines * LINE)
+    have = dict(nsets=nsets, slots_off=slots_off, frames_off=frames_off, pins_off=pins_off)
+    bad = ["%s %d (want %d)" % (k, have[k], v) for k, v in want.items() if have[k] != v]
+    if not bad and not area_size(lines):
+        bad.append("nsets %d is not a power of two in 1..%d" % (lines, PCACHE_MAX_SETS))
+    if not bad and area_size(lines) > p.pcache_size:
+        bad.append("tables end at +0x%x, past the area's %d bytes"
+                   % (area_size(lines), p.pcache_size))
+    if bad:
+        return None, [reason("pcache_header", ", ".join(bad))]
+    n = lines * PCACHE_WAYS
+    try:
+        words = [array("Q"), array("Q"), array("Q")]
+        for a, off, what in zip(words, (slots_off, frames_off, pins_off),
+                                ("slot words", "frame words", "pin words")):
+            a.frombytes(_area(f, p, p.pcache_off + off, n * 8, "the page cache's " + what))
+    except PoolError as e:
+        return None, [str(e)]
+    slots, frames, pins = words
+    info = {"nsets": lines, "slots": n, "pages": 0, "dirty": 0, "lost": 0, "pinned": 0,
+            "states": dict.fromkeys(STATES, 0), "metadata": 0, "inodes": {},
+            "pins_by_node": {}}
+    bad_slots = [(i, w) for i, w in enumerate(slots) if not slot_sound(w, p.max_nodes)]
+    bad_frames = sum(not frame_sound(x, p.npages) for x in frames)
+    for w, fr, pin in zip(slots, frames, pins):
+        info["states"][STATES[w >> 62]] += 1
+        info["pages"] += bool(fr & FRAME_PAGE)
+        info["dirty"] += bool(w >> 62 and w & DIRTY)
+        info["lost"] += bool(w >> 62 == 2 and w & LOST)
+        info["pinned"] += bool(pin)
+        for node in range(64):
+            if pin >> node & 1:
+                info["pins_by_node"][node] = info["pins_by_node"].get(node, 0) + 1
+        if w >> 62 == 2:
+            ino = (w & ((1 << TAG_BITS) - 1)) >> 32
+            if ino:
+                info["inodes"][ino] = info["inodes"].get(ino, 0) + 1
+            else:
+                info["metadata"] += 1
+    problems = []
+    if bad_slots:
+        problems.append(reason("pcache_slot", len(bad_slots), *bad_slots[0]))
+    if bad_frames:
+        problems.append(reason("pcache_frame", bad_frames, max(p.npages - 1, 0)))
+    return info, problems
