@@ -11,6 +11,7 @@
 #include "fs/fs.h"
 #include "fs/file.h"
 #include "fs/fstypes.h"
+#include "fs/dmosfs.h"
 
 static struct fdtable tables[MAX_PROCS];
 
@@ -152,11 +153,14 @@ void vfs_init(void)
 {
 	struct fdtable *t = &tables[0];
 	struct frame_stats fs;
-	struct vfs *root = initrdfs_get(), *tmp;
+	struct vfs *disk = dmosfs_get(), *root = disk ? disk : initrdfs_get(), *tmp;
+	struct vnode *cwd;
 	int err;
 
 	if (!root || (err = vfs_mount("/", root)))
-		panic("vfs: cannot mount the initrd at /");
+		panic("vfs: cannot mount %s at /", disk ? "dmosfs" : "the initrd");
+	if (disk && (!(tmp = initrdfs_get()) || vfs_mount("/initrd", tmp)))
+		printk("vfs: no /initrd\n");
 	/* /tmp may hold a quarter of the node's memory */
 	frame_stats(&fs);
 	if (!(tmp = ramfs_new(fs.total * PAGE_SIZE / 4)) || (err = vfs_mount("/tmp", tmp)))
@@ -168,5 +172,10 @@ void vfs_init(void)
 		fd_set(t, fd, f, false);
 	}
 	t->cwd = vfs_root();
+	/* with dmosfs at /, programs still start among their own files */
+	if (disk && !path_lookup(t->cwd, "/initrd", &cwd)) {
+		vput(t->cwd);
+		t->cwd = cwd;
+	}
 	t->umask = 022;
 }

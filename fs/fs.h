@@ -25,7 +25,8 @@ struct proc;
  * vfs_init - mount the file systems and give the kernel thread its
  * descriptors (0, 1, 2: the console) and working directory ("/"), which
  * the programs it starts inherit
- * Context: boot, once, after initrd_init and the heap.
+ * Context: boot, once, after initrd_init, the heap and pool_init (dmosfs,
+ * when the disk holds one, is "/", its cache in the pool; the initrd /initrd).
  */
 void vfs_init(void);
 

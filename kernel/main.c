@@ -93,7 +93,6 @@ void kmain(struct boot_info *bi)
 	sched_init();
 	if (bi->initrd)
 		initrd_init(phys_to_virt(bi->initrd), bi->initrd_len);
-	vfs_init();
 	arch_timer_start(HZ, tick);
 	arch_irq_enable();
 	printk("node %d: cluster '%s' of %d nodes, %lu MiB local RAM\n",
@@ -110,6 +109,7 @@ void kmain(struct boot_info *bi)
 	}
 	else
 		printk("node %d: running without the pool\n", self.id);
+	vfs_init();             /* after the pool: dmosfs caches its pages there */
 
 	if (cmdline_get("bench", arg, sizeof(arg)) && !strcmp(arg, "frames"))
 		bench_frames();         /* kernel/bench.c */

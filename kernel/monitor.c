@@ -21,6 +21,7 @@
 #include "kernel/initrd.h"
 #include "sched/sched.h"
 #include "fs/blk.h"
+#include "fs/dmosfs.h"
 #include "sched/remote.h"
 #include "mm/mm.h"
 #include "mm/palloc.h"
@@ -514,6 +515,7 @@ static const struct command {
 	  cmd_bench, 1, true },
 	{ "blk", "[read|write|pool|flush|bench]", "the shared disk: read, write, flush, time it",
 	  cmd_blk, 1, false },
+	{ "fs", "", "the cluster file system: disk and page cache counters", cmd_fs, 1, false },
 	{ "help", "", "this list", cmd_help, 1, false },
 };
 

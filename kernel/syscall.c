@@ -19,6 +19,7 @@
 #include "sched/remote.h"
 #include "arch/arch.h"
 #include "fs/fs.h"
+#include "fs/dmosfs.h"
 #include "userland/include/dm_abi.h"
 
 typedef int64_t (*sysfn)(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t);
@@ -395,6 +396,7 @@ static const sysfn table[SYS_MAX] = {
 	[SYS_dup2] = sys_dup2,          [SYS_fcntl] = sys_fcntl,
 	[SYS_chmod] = sys_chmod,        [SYS_fchmod] = sys_fchmod,
 	[SYS_utimens] = sys_utimens,    [SYS_umask] = sys_umask,
+	[SYS_fsinfo] = sys_fsinfo,      /* fs/dmosfs.c */
 };
 
 int64_t syscall(uint64_t nr, uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e,

@@ -58,7 +58,8 @@
 #define SYS_fchmod      47      /* (int fd, int mode) */
 #define SYS_utimens     48      /* (const char *path, const int64_t times[2] or NULL) */
 #define SYS_umask       49      /* (int mask) -> the old mask */
-#define SYS_MAX         50      /* every number is below this */
+#define SYS_fsinfo      50      /* (struct dm_fsinfo *out): the cluster file system's counters */
+#define SYS_MAX         51      /* every number is below this */
 
 /*
  * SYS_spawn runs path (a program of the initrd) on node (DM_NODE_ANY: the

@@ -13,6 +13,7 @@
 #include "kernel/cluster/lease.h"
 #include "mm/palloc.h"
 #include "mm/seg.h"
+#include "fs/dmosfs.h"
 #include "mm/loss.h"
 #include "sched/futex.h"
 #include "sched/remote.h"
@@ -88,6 +89,7 @@ static void bury(int n, const char *why)
 		leases += lease_break_all(pool_lease(i), 1, n) == 1;
 
 	seg_node_dead(n);
+	dmosfs_node_dead(n);
 	futex_node_dead(n);
 	__atomic_add_fetch(&e->reclaimed, pages, __ATOMIC_ACQ_REL);
 	arch_pool_flush(e, sizeof(*e));

@@ -38,8 +38,8 @@
  *                  to mm/xlate.h's calls
  *   device frames  mm/pmem.c too; others use mm/pmem.h
  *   allocator      palloc_attach() here; pool.palloc is the node's handle
- *   page cache     fs/pcache.h's format for now; its owner is the cluster
- *                  file system, when it comes
+ *   page cache     fs/dmosfs.c (dmosfs_attach_pool), through fs/pcache.h;
+ *                  others read its files through the VFS
  * struct pool below holds only what is the cluster layer's own: the
  * superblock, the node table and this node's membership.
  */

@@ -90,6 +90,7 @@ const char *dm_state_name(int state);           /* "run", "sleep", ... */
 
 int dm_meminfo(struct dm_meminfo *out);
 int dm_nodeinfo(struct dm_nodeinfo *out);       /* Return: this node's id */
+int dm_fsinfo(struct dm_fsinfo *out);           /* the cluster file system's counters */
 int dm_node(void);                              /* this node's id, or -1 */
 const char *dm_place_name(int where);           /* "local", "pool", "any" */
 

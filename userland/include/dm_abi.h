@@ -196,6 +196,19 @@ struct dm_meminfo {
 	uint32_t pool_link;             /* 1: this node reaches the pool; 0: it has none or lost it */
 };
 
+/* SYS_fsinfo: the cluster file system as the calling node sees it; the
+ * counters are this node's, since it booted. */
+struct dm_fsinfo {
+	uint32_t mounted;               /* 1: dmosfs is mounted at "/" */
+	uint32_t cache_sets;            /* sets of 8 slots of the page cache in the pool */
+	uint64_t disk_reads, disk_read_bytes;   /* requests to the shared disk */
+	uint64_t disk_writes, disk_write_bytes;
+	uint64_t cache_hits, cache_misses;      /* lookups in the page cache */
+	uint64_t cache_fills;           /* pages it read from the disk into the cache */
+	uint64_t cache_fill_waits;      /* misses another node was already filling */
+	uint64_t cache_evictions, cache_writebacks;
+};
+
 /* SYS_nodeinfo */
 struct dm_nodeinfo {
 	int32_t node;                   /* this node's id, 0 .. nodes-1 */
@@ -226,5 +239,6 @@ _Static_assert(sizeof(struct dm_stat) == 72, "dm_stat layout is ABI");
 _Static_assert(sizeof(struct dm_proc) == 64, "dm_proc layout is ABI");
 _Static_assert(sizeof(struct dm_meminfo) == 56, "dm_meminfo layout is ABI");
 _Static_assert(sizeof(struct dm_nodeinfo) == 40, "dm_nodeinfo layout is ABI");
+_Static_assert(sizeof(struct dm_fsinfo) == 88, "dm_fsinfo layout is ABI");
 
 #endif

@@ -87,6 +87,11 @@ int dm_meminfo(struct dm_meminfo *out)
 	return sys_ret(sys1(SYS_meminfo, out));
 }
 
+int dm_fsinfo(struct dm_fsinfo *out)
+{
+	return sys_ret(sys1(SYS_fsinfo, out));
+}
+
 int dm_nodeinfo(struct dm_nodeinfo *out)
 {
 	return sys_ret(sys1(SYS_nodeinfo, out));

@@ -1,0 +1,49 @@
+/*
+ * dmosfs, the cluster file system on the shared disk (fs/dmosfs.c): what
+ * the rest of the kernel calls. The pool hands it the page cache index
+ * (kernel/cluster/pool.c), the VFS's init mounts it at "/" (fs/file.c),
+ * the survivors of a dead node repair what it left in the cache
+ * (kernel/cluster/cluster.c), and the system call and monitor command
+ * below report its counters.
+ */
+#ifndef FS_DMOSFS_H
+#define FS_DMOSFS_H
+
+#include <stdint.h>
+
+struct vfs;
+
+/**
+ * dmosfs_attach_pool - take the pool's page cache index as this node
+ * @area: the index (fs/pcache.h) in this node's pool window
+ * Context: boot, once, from pool_init() when the pool is attached, before
+ * the node joins.
+ */
+void dmosfs_attach_pool(void *area);
+
+/**
+ * dmosfs_get - the file system on the shared disk, ready to mount: the
+ * disk fs_probe() accepted, this node's journal replayed if it holds a
+ * committed transaction, the root directory read through the cache
+ * Context: boot, after pool_init() and cluster_wait(); says in one line
+ * what it mounted or why not.
+ * Return: it (read-only), or NULL: no usable disk, no pool (the cache lives
+ * there), or the disk could not be read.
+ */
+struct vfs *dmosfs_get(void);
+
+/**
+ * dmosfs_node_dead - node n died: repair the cache slots it was filling or
+ * holding busy, and clear its pins (pcache_node_dead)
+ * Context: a survivor's kernel thread, when the node is declared dead.
+ */
+void dmosfs_node_dead(int n);
+
+/* SYS_fsinfo (struct dm_fsinfo *out): this node's disk and cache counters.
+ * Return: 0, -EFAULT. */
+int64_t sys_fsinfo(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e, uint64_t f);
+
+/* The monitor's `fs` command. Context: the monitor (kernel/monitor.c). */
+void cmd_fs(char **argv, int argc);
+
+#endif
