@@ -37,8 +37,7 @@ static const char *basename(const char *s)
 	return b;
 }
 
-/* Walk the archive; stop when fn returns nonzero. */
-static int walk(int (*fn)(const char *name, const uint8_t *data, uint64_t len, void *ctx), void *ctx)
+int initrd_walk(initrd_fn fn, void *ctx)
 {
 	uint64_t off = 0;
 
@@ -51,7 +50,7 @@ static int walk(int (*fn)(const char *name, const uint8_t *data, uint64_t len, v
 			return 0;       /* damaged: stop here */
 		if (!strcmp(name, "TRAILER!!!"))
 			return 0;
-		if (fn(name, base + data, filesize, ctx))
+		if (fn(name, base + data, filesize, (uint32_t)hex(h + 14), hex(h + 46), ctx))
 			return 1;
 		off = (data + filesize + 3) & ~3UL;
 	}
@@ -60,10 +59,13 @@ static int walk(int (*fn)(const char *name, const uint8_t *data, uint64_t len, v
 
 struct lookup { const char *want; const uint8_t *data; uint64_t len; };
 
-static int match(const char *name, const uint8_t *data, uint64_t len, void *ctx)
+static int match(const char *name, const uint8_t *data, uint64_t len, uint32_t mode,
+		 uint64_t mtime, void *ctx)
 {
 	struct lookup *l = ctx;
 
+	(void)mode;
+	(void)mtime;
 	if (strcmp(basename(name), basename(l->want)) || !len)
 		return 0;
 	l->data = data;
@@ -75,16 +77,19 @@ int initrd_find(const char *name, const uint8_t **data, uint64_t *len)
 {
 	struct lookup l = { name, NULL, 0 };
 
-	if (!walk(match, &l))
+	if (!initrd_walk(match, &l))
 		return -ENOENT;
 	*data = l.data;
 	*len = l.len;
 	return 0;
 }
 
-static int each(const char *name, const uint8_t *data, uint64_t len, void *ctx)
+static int each(const char *name, const uint8_t *data, uint64_t len, uint32_t mode,
+		uint64_t mtime, void *ctx)
 {
 	(void)data;
+	(void)mode;
+	(void)mtime;
 	if (len)
 		((void (*)(const char *, uint64_t))ctx)(basename(name), len);
 	return 0;
@@ -92,5 +97,5 @@ static int each(const char *name, const uint8_t *data, uint64_t len, void *ctx)
 
 void initrd_each(void (*fn)(const char *name, uint64_t len))
 {
-	walk(each, (void *)fn);
+	initrd_walk(each, (void *)fn);
 }

@@ -48,7 +48,8 @@ extern struct self self;
 
 /* syscall.c */
 int64_t syscall(uint64_t nr, uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e, uint64_t f);
-void syscall_exit_files(void);          /* close the current process's files */
+/* The wall clock: ns since 1970 (the RTC at the first call, then the node's clock). */
+int64_t clock_realtime_ns(void);
 
 /* monitor.c: the console command interpreter, a work of the kernel thread's
  * loop (kernel/kthread.h); monitor_init() registers it. Context: kmain(). */

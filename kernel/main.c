@@ -11,6 +11,7 @@
 #include "kernel/cluster/cluster.h"
 #include "kernel/console.h"
 #include "kernel/initrd.h"
+#include "fs/fs.h"
 #include "sched/sched.h"
 #include "fs/blk.h"
 #include "fs/probe.h"
@@ -92,6 +93,7 @@ void kmain(struct boot_info *bi)
 	sched_init();
 	if (bi->initrd)
 		initrd_init(phys_to_virt(bi->initrd), bi->initrd_len);
+	vfs_init();
 	arch_timer_start(HZ, tick);
 	arch_irq_enable();
 	printk("node %d: cluster '%s' of %d nodes, %lu MiB local RAM\n",

@@ -2,12 +2,11 @@
  * System calls: one table, indexed by the numbers of kernel/sysnum.h.
  * Every pointer from user space is checked (vm_check and the copy
  * functions): a bad one gets -EFAULT, never a kernel fault. Results are
- * returned as they are; failures as a negative errno.
+ * returned as they are; failures as a negative errno. The file system's
+ * calls are in fs/sysfile.c; the rest are here.
  */
 #include "kernel/kernel.h"
 #include "kernel/sysnum.h"
-#include "kernel/initrd.h"
-#include "kernel/console.h"
 #include "kernel/cluster/cluster.h"
 #include "sched/sched.h"
 #include "mm/mm.h"
@@ -19,18 +18,12 @@
 #include "sched/futex.h"
 #include "sched/remote.h"
 #include "arch/arch.h"
+#include "fs/fs.h"
 #include "userland/include/dm_abi.h"
-
-#define MAX_FDS   16
-#define CHUNK     256
 
 typedef int64_t (*sysfn)(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t);
 
-/* Open initrd files, per process slot (fds 0..2 are the console). */
-static struct file { const uint8_t *data; uint64_t len, off; } files[MAX_PROCS][MAX_FDS];
-
 static struct vm *uvm(void) { return &current->vm; }
-static struct file *fdtab(void) { return files[current - proc_table()]; }
 
 static int64_t sys_exit(uint64_t status, uint64_t b, uint64_t c, uint64_t d, uint64_t e, uint64_t f)
 {
@@ -41,113 +34,11 @@ static int64_t sys_exit(uint64_t status, uint64_t b, uint64_t c, uint64_t d, uin
 #define ARGS1 uint64_t a, uint64_t b_, uint64_t c_, uint64_t d_, uint64_t e_, uint64_t f_
 #define ARGS2 uint64_t a, uint64_t b, uint64_t c_, uint64_t d_, uint64_t e_, uint64_t f_
 #define ARGS3 uint64_t a, uint64_t b, uint64_t c, uint64_t d_, uint64_t e_, uint64_t f_
+#define ARGS4 uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e_, uint64_t f_
 #define UNUSED1 (void)b_; (void)c_; (void)d_; (void)e_; (void)f_
 #define UNUSED2 (void)c_; (void)d_; (void)e_; (void)f_
 #define UNUSED3 (void)d_; (void)e_; (void)f_
-
-static int64_t sys_write(ARGS3)
-{
-	char buf[CHUNK];
-
-	UNUSED3;
-	if (a != 1 && a != 2)
-		return -EBADF;          /* the console is the only thing to write to */
-	if (vm_check(uvm(), b, c, false))
-		return -EFAULT;
-	for (uint64_t done = 0; done < c;) {
-		size_t k = MIN(c - done, sizeof(buf));
-		if (copy_from_user(uvm(), buf, b + done, k))
-			return -EFAULT;
-		arch_console_write(buf, k);
-		done += k;
-	}
-	return (int64_t)c;
-}
-
-static int64_t sys_read(ARGS3)
-{
-	char buf[CHUNK];
-
-	UNUSED3;
-	if (a >= MAX_FDS)
-		return -EBADF;
-	if (vm_check(uvm(), b, c, true))
-		return -EFAULT;
-	if (a == 0) {
-		int n = console_read(buf, MIN(c, sizeof(buf)));
-		if (n > 0 && copy_to_user(uvm(), b, buf, n))
-			return -EFAULT;
-		return n;
-	}
-	struct file *f = &fdtab()[a];
-	if (!f->data)
-		return -EBADF;
-	uint64_t n = MIN(c, f->len - f->off);
-	if (copy_to_user(uvm(), b, f->data + f->off, n))
-		return -EFAULT;
-	f->off += n;
-	return (int64_t)n;
-}
-
-static int64_t sys_open(ARGS3)
-{
-	char path[128];
-	struct file *t = fdtab();
-	int n = strncpy_from_user(uvm(), path, a, sizeof(path));
-
-	UNUSED3;
-	(void)c;
-	if (n < 0)
-		return n;
-	if (b & 3)                      /* O_WRONLY, O_RDWR: the initrd is read-only */
-		return -EACCES;
-	for (int fd = 3; fd < MAX_FDS; fd++) {
-		if (!t[fd].data) {
-			if (initrd_find(path, &t[fd].data, &t[fd].len))
-				return -ENOENT;
-			t[fd].off = 0;
-			return fd;
-		}
-	}
-	return -EMFILE;
-}
-
-static int64_t sys_close(ARGS1)
-{
-	UNUSED1;
-	if (a < 3)
-		return 0;
-	if (a >= MAX_FDS || !fdtab()[a].data)
-		return -EBADF;
-	fdtab()[a].data = NULL;
-	return 0;
-}
-
-static int64_t sys_lseek(ARGS3)
-{
-	UNUSED3;
-	if (a < 3 || a >= MAX_FDS || !fdtab()[a].data)
-		return a < 3 ? -ESPIPE : -EBADF;
-	struct file *f = &fdtab()[a];
-	int64_t base = c == 0 ? 0 : c == 1 ? (int64_t)f->off : c == 2 ? (int64_t)f->len : -1;
-	int64_t off = base + (int64_t)b;
-	if (base < 0 || off < 0)
-		return -EINVAL;
-	f->off = MIN((uint64_t)off, f->len);
-	return (int64_t)f->off;
-}
-
-static int64_t sys_fstat(ARGS2)
-{
-	struct dm_stat st = { 0 };
-
-	UNUSED2;
-	if (a >= MAX_FDS || (a >= 3 && !fdtab()[a].data))
-		return -EBADF;
-	st.mode = a < 3 ? DM_S_IFCHR : DM_S_IFREG;
-	st.size = a < 3 ? 0 : fdtab()[a].len;
-	return copy_to_user(uvm(), b, &st, sizeof(st));
-}
+#define UNUSED4 (void)e_; (void)f_
 
 static int64_t sys_sbrk(ARGS1)
 {
@@ -180,16 +71,22 @@ static int64_t sys_kill(ARGS2)
 	return proc_signal((int)a, (int)b);
 }
 
-static int64_t sys_spawn(ARGS3)
+static int64_t sys_spawn(ARGS4)
 {
 	char path[64], args[DM_ARGS_MAX][64], *argv[DM_ARGS_MAX];
-	int argc = 0, n = strncpy_from_user(uvm(), path, a, sizeof(path));
+	int argc = 0, n = strncpy_from_user(uvm(), path, a, sizeof(path)), fds[3], pid;
 
-	UNUSED3;
+	UNUSED4;
 	if (n < 0)
 		return n;
 	if ((int64_t)c < -1 || (int64_t)c >= self.nodes)
 		return -EINVAL;
+	if (d) {
+		if (copy_from_user(uvm(), fds, d, sizeof(fds)))
+			return -EFAULT;
+		if ((n = files_check_std(fds, (int)(int64_t)c)))
+			return n;
+	}
 	for (; b; argc++) {
 		uint64_t p;
 		if (copy_from_user(uvm(), &p, b + argc * sizeof(p), sizeof(p)))
@@ -206,7 +103,10 @@ static int64_t sys_spawn(ARGS3)
 		strlcpy(args[0], path, sizeof(args[0]));
 		argv[argc++] = args[0];
 	}
-	return proc_spawn_on((int)(int64_t)c, path, argv, argc);
+	pid = proc_spawn_on((int)(int64_t)c, path, argv, argc);
+	if (pid > 0 && d && pid / PID_NODE_STRIDE == self.id)
+		files_set_std(pid, fds);        /* it has not run yet */
+	return pid;
 }
 
 static int64_t sys_wait(ARGS2)
@@ -232,16 +132,21 @@ static int64_t sys_sleep_ns(ARGS1)
 	return proc_interrupted(current) ? -EINTR : 0;
 }
 
+int64_t clock_realtime_ns(void)
+{
+	static uint64_t boot_wall_ns;
+
+	if (!boot_wall_ns)
+		boot_wall_ns = arch_rtc_seconds() * 1000000000ULL - arch_time_ns();
+	return (int64_t)(arch_time_ns() + boot_wall_ns);
+}
+
 static int64_t sys_clock_ns(ARGS1)
 {
 	UNUSED1;
-	static uint64_t boot_wall_ns;
-
 	if (a > DM_CLOCK_REALTIME)
 		return -EINVAL;
-	if (a == DM_CLOCK_REALTIME && !boot_wall_ns)
-		boot_wall_ns = arch_rtc_seconds() * 1000000000ULL - arch_time_ns();
-	return (int64_t)(arch_time_ns() + (a == DM_CLOCK_REALTIME ? boot_wall_ns : 0));
+	return a == DM_CLOCK_REALTIME ? clock_realtime_ns() : (int64_t)arch_time_ns();
 }
 
 static int64_t sys_yield(ARGS1)
@@ -479,6 +384,17 @@ static const sysfn table[SYS_MAX] = {
 	[SYS_seg_detach] = sys_seg_detach,      [SYS_futex_wait] = sys_futex_wait,
 	[SYS_futex_wake] = sys_futex_wake,
 	[SYS_dm_on_loss] = sys_dm_on_loss,      [SYS_dm_loss_return] = sys_dm_loss_return,
+	/* the file system: fs/sysfile.c */
+	[SYS_pread] = sys_pread,        [SYS_pwrite] = sys_pwrite,
+	[SYS_stat] = sys_stat,          [SYS_ftruncate] = sys_ftruncate,
+	[SYS_fsync] = sys_fsync,        [SYS_unlink] = sys_unlink,
+	[SYS_mkdir] = sys_mkdir,        [SYS_rmdir] = sys_rmdir,
+	[SYS_rename] = sys_rename,      [SYS_getdents] = sys_getdents,
+	[SYS_chdir] = sys_chdir,        [SYS_getcwd] = sys_getcwd,
+	[SYS_access] = sys_access,      [SYS_dup] = sys_dup,
+	[SYS_dup2] = sys_dup2,          [SYS_fcntl] = sys_fcntl,
+	[SYS_chmod] = sys_chmod,        [SYS_fchmod] = sys_fchmod,
+	[SYS_utimens] = sys_utimens,    [SYS_umask] = sys_umask,
 };
 
 int64_t syscall(uint64_t nr, uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e,
@@ -487,9 +403,4 @@ int64_t syscall(uint64_t nr, uint64_t a, uint64_t b, uint64_t c, uint64_t d, uin
 	if (nr >= SYS_MAX || !table[nr])
 		return -ENOSYS;
 	return table[nr](a, b, c, d, e, f);
-}
-
-void syscall_exit_files(void)
-{
-	memset(fdtab(), 0, sizeof(files[0]));
 }

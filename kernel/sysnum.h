@@ -19,7 +19,7 @@
 #define SYS_sbrk         8      /* (long increment) -> old break, or -errno */
 #define SYS_getpid       9      /* () -> cluster-wide pid */
 #define SYS_kill        10      /* (int pid, int sig) */
-#define SYS_spawn       11      /* (const char *path, char *const argv[], int node) -> pid; node -1: let the cluster choose */
+#define SYS_spawn       11      /* (const char *path, char *const argv[], int node, const int fds[3]) -> pid; see below */
 #define SYS_wait        12      /* (int pid, int *status) -> pid */
 #define SYS_sleep_ns    13      /* (uint64_t ns) */
 #define SYS_clock_ns    14      /* (int clock) -> ns: 0 monotonic since boot, 1 realtime */
@@ -38,6 +38,38 @@
 #define SYS_getppid     27      /* () */
 #define SYS_dm_on_loss  28      /* (void (*entry)(struct dm_loss *, void *regs)) -> 0; entry 0: none (libdm's dm_on_loss) */
 #define SYS_dm_loss_return 29   /* (void *regs) -> does not return: resumes where the exception came */
-#define SYS_MAX         30      /* every number is below this */
+#define SYS_pread       30      /* (int fd, void *buf, size_t n, off_t off) -> bytes; the fd's offset stays */
+#define SYS_pwrite      31      /* (int fd, const void *buf, size_t n, off_t off) -> bytes; at off, O_APPEND or not */
+#define SYS_stat        32      /* (const char *path, struct dm_stat *st) */
+#define SYS_ftruncate   33      /* (int fd, off_t size) */
+#define SYS_fsync       34      /* (int fd) */
+#define SYS_unlink      35      /* (const char *path) */
+#define SYS_mkdir       36      /* (const char *path, int mode) */
+#define SYS_rmdir       37      /* (const char *path) */
+#define SYS_rename      38      /* (const char *old, const char *new): atomic */
+#define SYS_getdents    39      /* (int fd, struct dm_dirent *buf, size_t bytes) -> bytes stored, 0 at the end */
+#define SYS_chdir       40      /* (const char *path) */
+#define SYS_getcwd      41      /* (char *buf, size_t size) -> length with the NUL */
+#define SYS_access      42      /* (const char *path, int DM_[RWX]_OK or DM_F_OK) */
+#define SYS_dup         43      /* (int fd) -> the lowest free fd */
+#define SYS_dup2        44      /* (int fd, int newfd) -> newfd */
+#define SYS_fcntl       45      /* (int fd, int cmd, long arg) -> per DM_F_* (dm_abi.h) */
+#define SYS_chmod       46      /* (const char *path, int mode) */
+#define SYS_fchmod      47      /* (int fd, int mode) */
+#define SYS_utimens     48      /* (const char *path, const int64_t times[2] or NULL) */
+#define SYS_umask       49      /* (int mask) -> the old mask */
+#define SYS_MAX         50      /* every number is below this */
+
+/*
+ * SYS_spawn runs path (a program of the initrd) on node (DM_NODE_ANY: the
+ * cluster chooses) with argv (NULL: just the name). The child's
+ * descriptors 0, 1 and 2: with fds NULL, the parent's 0, 1 and 2 (the same
+ * open files, sharing their offsets); with fds, the parent's fds[0],
+ * fds[1], fds[2] (DM_FD_NONE: that one closed). Nothing else is passed.
+ * Files are node-local: a child on another node gets that node's console
+ * as 0, 1 and 2, and fds naming anything but the console fail the spawn
+ * with EXDEV unless node is this node. A local child also starts in the
+ * parent's working directory with its umask; a remote one in "/".
+ */
 
 #endif

@@ -10,6 +10,7 @@
 #include "sched/remote.h"
 #include "mm/mm.h"
 #include "arch/arch.h"
+#include "fs/fs.h"
 #include "userland/include/dm_abi.h"
 
 #define USER_STACK_TOP  0x00007ffffff00000UL
@@ -154,6 +155,7 @@ int proc_spawn(const char *path, char *const argv[], int argc)
 	next_pid++;
 	p->ppid = current->pid;
 	strlcpy(p->name, argv[0], sizeof(p->name));
+	files_spawn(p);
 	p->state = P_RUNNABLE;
 	return p->pid;
 
@@ -177,8 +179,8 @@ void proc_exit(int status)
 	if (!parent)
 		p->ppid = proc_table()[0].pid;  /* the kernel thread reaps it */
 	remote_forget(p->pid);
+	files_exit();
 	arch_irq_disable();
-	syscall_exit_files();
 	vm_destroy(&p->vm);
 	p->status = status;
 	p->state = P_ZOMBIE;

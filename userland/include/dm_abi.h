@@ -31,7 +31,19 @@
 #define DM_CLOCK_MONOTONIC 0    /* ns since this node booted */
 #define DM_CLOCK_REALTIME  1    /* ns since 1970-01-01 UTC */
 
-/* Flags for SYS_open: Linux's values; libc translates newlib's O_* to these. */
+/*
+ * Files. Names: a path is at most DM_PATH_MAX bytes with its NUL, each
+ * component at most DM_FILENAME_MAX bytes (the cluster file system's
+ * limit, fs/format.h's FS_NAME_MAX); longer ones fail with ENAMETOOLONG.
+ * A process has DM_OPEN_MAX descriptors; it starts with 0, 1 and 2 as its
+ * parent's (the console for what the monitor or init starts).
+ */
+#define DM_PATH_MAX     1024
+#define DM_FILENAME_MAX 120
+#define DM_OPEN_MAX     32
+
+/* Flags for SYS_open: Linux's values; libc translates newlib's O_* to these.
+ * Other bits are refused (EINVAL). */
 #define DM_O_RDONLY     00
 #define DM_O_WRONLY     01
 #define DM_O_RDWR       02
@@ -40,12 +52,89 @@
 #define DM_O_EXCL       0200
 #define DM_O_TRUNC      01000
 #define DM_O_APPEND     02000
+#define DM_O_NONBLOCK   04000           /* kept and reported; no file of dmos blocks on it */
+#define DM_O_DIRECTORY  0200000         /* fail with ENOTDIR unless it is a directory */
+#define DM_O_NOFOLLOW   0400000         /* accepted: there are no symbolic links */
+#define DM_O_CLOEXEC    02000000        /* the descriptor's DM_FD_CLOEXEC */
 
-/* File types in dm_stat.mode (the same bits in Linux and newlib). */
+/* File types in dm_stat.mode (the same bits in Linux and newlib); the
+ * permission bits below them are kept and reported, never enforced
+ * (there is one user, uid 0). */
 #define DM_S_IFMT       0170000
 #define DM_S_IFDIR      0040000
 #define DM_S_IFCHR      0020000
 #define DM_S_IFREG      0100000
+#define DM_S_PERM       07777
+
+/* SYS_access: what to check (Linux's values) */
+#define DM_F_OK         0
+#define DM_X_OK         1
+#define DM_W_OK         2
+#define DM_R_OK         4
+
+/* SYS_lseek */
+#define DM_SEEK_SET     0
+#define DM_SEEK_CUR     1
+#define DM_SEEK_END     2
+
+/* SYS_fcntl commands and flags: Linux's values; libc translates newlib's. */
+#define DM_F_DUPFD      0               /* (fd, F_DUPFD, min) -> the lowest free fd >= min */
+#define DM_F_GETFD      1               /* -> DM_FD_CLOEXEC or 0 */
+#define DM_F_SETFD      2
+#define DM_F_GETFL      3               /* -> access mode | DM_O_APPEND | DM_O_NONBLOCK */
+#define DM_F_SETFL      4               /* sets DM_O_APPEND and DM_O_NONBLOCK; the rest is ignored */
+#define DM_F_GETLK      5               /* (fd, cmd, struct dm_flock *) */
+#define DM_F_SETLK      6
+#define DM_F_SETLKW     7               /* waits; EINTR if killed, EDEADLK on a cycle */
+#define DM_F_DUPFD_CLOEXEC 1030
+#define DM_FD_CLOEXEC   1               /* dmos has no exec: kept and reported only */
+
+/* Byte-range locks (POSIX record locks): owned by a process, released when
+ * it closes any descriptor of the file, or exits. */
+#define DM_F_RDLCK      0
+#define DM_F_WRLCK      1
+#define DM_F_UNLCK      2
+
+struct dm_flock {
+	int16_t type;                   /* DM_F_RDLCK, DM_F_WRLCK, DM_F_UNLCK */
+	int16_t whence;                 /* DM_SEEK_* for start */
+	uint32_t pad;
+	int64_t start;
+	int64_t len;                    /* 0: to the end of the file, however it grows;
+					   negative: the bytes before start */
+	int32_t pid;                    /* DM_F_GETLK: who holds the conflicting lock */
+	uint32_t pad2;
+};
+
+/*
+ * SYS_getdents: directory entries, packed one after the other in the
+ * caller's buffer. Each record starts 8-byte aligned; reclen is its size,
+ * name is NUL-terminated (namelen bytes before the NUL). Every directory
+ * lists "." and ".." first.
+ */
+#define DM_DT_CHR       2               /* the values of Linux's DT_* */
+#define DM_DT_DIR       4
+#define DM_DT_REG       8
+
+struct dm_dirent {
+	uint64_t ino;
+	uint16_t reclen;
+	uint8_t type;                   /* DM_DT_* */
+	uint8_t namelen;
+	char name[];
+};
+
+#define DM_DIRENT_SIZE(namelen) \
+	((__builtin_offsetof(struct dm_dirent, name) + (namelen) + 1 + 7) & ~7UL)
+
+/* SYS_utimens: times[0] atime, times[1] mtime, in ns since 1970; DM_UTIME_NOW:
+ * now; DM_UTIME_OMIT: leave it. A NULL times sets both to now. */
+#define DM_UTIME_NOW    (-1LL)
+#define DM_UTIME_OMIT   (-2LL)
+
+/* SYS_spawn's fds: the child's 0, 1 and 2 are these descriptors of the
+ * parent (DM_FD_NONE: closed in the child). */
+#define DM_FD_NONE      (-1)
 
 /*
  * Exit status as SYS_wait reports it: POSIX's encoding, so newlib's
@@ -66,7 +155,7 @@
 #define DM_SIGBUS       10      /* it lost vital memory (its pool region failed) */
 #define DM_SIGSEGV      11      /* a bad address or another CPU exception */
 
-/* SYS_fstat */
+/* SYS_fstat, SYS_stat */
 struct dm_stat {
 	uint64_t dev, ino;
 	uint32_t mode;                  /* DM_S_IF* | permission bits */
@@ -131,6 +220,8 @@ struct dm_loss {
 };
 
 _Static_assert(sizeof(struct dm_loss) == 32, "dm_loss layout is ABI");
+_Static_assert(sizeof(struct dm_flock) == 32, "dm_flock layout is ABI");
+_Static_assert(__builtin_offsetof(struct dm_dirent, name) == 12, "dm_dirent layout is ABI");
 _Static_assert(sizeof(struct dm_stat) == 72, "dm_stat layout is ABI");
 _Static_assert(sizeof(struct dm_proc) == 64, "dm_proc layout is ABI");
 _Static_assert(sizeof(struct dm_meminfo) == 56, "dm_meminfo layout is ABI");

@@ -48,7 +48,10 @@ const char *ename(int e)
 		{ EACCES, "EACCES" }, { EFAULT, "EFAULT" }, { EEXIST, "EEXIST" }, { EINVAL, "EINVAL" },
 		{ EMFILE, "EMFILE" }, { ENOTTY, "ENOTTY" }, { ENOSPC, "ENOSPC" }, { ESPIPE, "ESPIPE" },
 		{ ERANGE, "ERANGE" }, { ENAMETOOLONG, "ENAMETOOLONG" }, { ENOSYS, "ENOSYS" },
-		{ ETIMEDOUT, "ETIMEDOUT" }, { EHOSTDOWN, "EHOSTDOWN" },
+		{ ETIMEDOUT, "ETIMEDOUT" }, { EHOSTDOWN, "EHOSTDOWN" }, { EROFS, "EROFS" },
+		{ ENOTDIR, "ENOTDIR" }, { EISDIR, "EISDIR" }, { EXDEV, "EXDEV" }, { EBUSY, "EBUSY" },
+		{ ENOTEMPTY, "ENOTEMPTY" }, { EDEADLK, "EDEADLK" }, { ENOLCK, "ENOLCK" },
+		{ EFBIG, "EFBIG" },
 	};
 
 	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)

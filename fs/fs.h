@@ -1,0 +1,98 @@
+/*
+ * The file system's VFS as the rest of the kernel sees it.
+ *
+ * fs/ holds the VFS (vfs.h: the contract between the upper half and each
+ * file system), the upper half (file.c: open files and descriptors;
+ * path.c: names and mounts; sysfile.c: the file system calls), the file
+ * systems below it (initrdfs.c, ramfs.c, devcons.c), and the cluster file
+ * system's parts (format.h, pcache.h, the shared disk's driver). Other
+ * folders include this header, blk.h (the shared disk) and probe.h (its
+ * superblock as the boot found it), nothing else of fs/. What is here:
+ * booting the VFS, a process's files following the process (spawn,
+ * exit), and the system call handlers that kernel/syscall.c's table names.
+ *
+ * The tree today: "/" is the initrd (read-only: the programs), /tmp a
+ * ramfs (this node's memory). When the cluster file system comes it
+ * mounts at "/" and the initrd at /initrd.
+ */
+#ifndef FS_FS_H
+#define FS_FS_H
+
+#include <stdint.h>
+
+struct proc;
+
+/**
+ * vfs_init - mount the file systems and give the kernel thread its
+ * descriptors (0, 1, 2: the console) and working directory ("/"), which
+ * the programs it starts inherit
+ * Context: boot, once, after initrd_init and the heap.
+ */
+void vfs_init(void);
+
+/**
+ * files_spawn - child (a new process of this node, not yet run) gets the
+ * current process's descriptors 0, 1 and 2 (the same open files), its
+ * working directory and umask
+ * Context: proc_spawn, in the parent's system call or the kernel thread.
+ */
+void files_spawn(struct proc *child);
+
+/**
+ * files_check_std - may a spawn on node pass the current process's
+ * descriptors fds[0..2] (DM_FD_NONE: none) as the child's 0, 1 and 2?
+ * Files are node-local: a child on another node (or on whichever node the
+ * cluster chooses) can only be given console descriptors, and gets its own
+ * node's console.
+ * Return: 0; -EBADF (not an open descriptor), -EXDEV (a file of this node
+ * for a child elsewhere).
+ */
+int files_check_std(const int fds[3], int node);
+
+/**
+ * files_set_std - make the new local child pid's 0, 1 and 2 the current
+ * process's fds[0..2] (checked by files_check_std), before it first runs
+ * Context: the parent's spawn system call.
+ */
+void files_set_std(int pid, const int fds[3]);
+
+/**
+ * files_exit - close every descriptor of the current process (its
+ * byte-range locks go with them) and drop its working directory
+ * Context: proc_exit, interrupts on: a file system's close may sleep.
+ */
+void files_exit(void);
+
+/* The system calls of fs/sysfile.c, for the table in kernel/syscall.c. */
+#define SYSFILE_ARGS uint64_t a __attribute__((unused)), uint64_t b __attribute__((unused)), \
+	uint64_t c __attribute__((unused)), uint64_t d __attribute__((unused)), \
+	uint64_t e_ __attribute__((unused)), uint64_t f_ __attribute__((unused))
+
+int64_t sys_open(SYSFILE_ARGS);
+int64_t sys_close(SYSFILE_ARGS);
+int64_t sys_read(SYSFILE_ARGS);
+int64_t sys_write(SYSFILE_ARGS);
+int64_t sys_pread(SYSFILE_ARGS);
+int64_t sys_pwrite(SYSFILE_ARGS);
+int64_t sys_lseek(SYSFILE_ARGS);
+int64_t sys_fstat(SYSFILE_ARGS);
+int64_t sys_stat(SYSFILE_ARGS);
+int64_t sys_ftruncate(SYSFILE_ARGS);
+int64_t sys_fsync(SYSFILE_ARGS);
+int64_t sys_unlink(SYSFILE_ARGS);
+int64_t sys_mkdir(SYSFILE_ARGS);
+int64_t sys_rmdir(SYSFILE_ARGS);
+int64_t sys_rename(SYSFILE_ARGS);
+int64_t sys_getdents(SYSFILE_ARGS);
+int64_t sys_chdir(SYSFILE_ARGS);
+int64_t sys_getcwd(SYSFILE_ARGS);
+int64_t sys_access(SYSFILE_ARGS);
+int64_t sys_dup(SYSFILE_ARGS);
+int64_t sys_dup2(SYSFILE_ARGS);
+int64_t sys_fcntl(SYSFILE_ARGS);
+int64_t sys_chmod(SYSFILE_ARGS);
+int64_t sys_fchmod(SYSFILE_ARGS);
+int64_t sys_utimens(SYSFILE_ARGS);
+int64_t sys_umask(SYSFILE_ARGS);
+
+#endif
