@@ -75,6 +75,15 @@ int futex_wake(uint32_t *addr, int count);
 int dm_spawn(const char *path, char *const argv[], int node);
 int dm_wait(int pid, int *status);
 
+/*
+ * dm_spawn with the child's descriptors 0, 1 and 2 chosen: they are this
+ * process's fds[0], fds[1], fds[2] (DM_FD_NONE: closed), where dm_spawn
+ * passes this process's own 0, 1 and 2. Files belong to this node: a
+ * child on another node always gets that node's console, and fds naming
+ * anything else fail with EXDEV unless node is this node.
+ */
+int dm_spawn_fds(const char *path, char *const argv[], int node, const int fds[3]);
+
 /* Every process of the cluster, up to max. Return: how many were stored. */
 int dm_ps(struct dm_proc *buf, int max);
 const char *dm_state_name(int state);           /* "run", "sleep", ... */

@@ -18,6 +18,7 @@ long __dm_syscall6(long n, long a, long b, long c, long d, long e, long f);
 #define sys1(n, a)              __dm_syscall6(n, (long)(a), 0, 0, 0, 0, 0)
 #define sys2(n, a, b)           __dm_syscall6(n, (long)(a), (long)(b), 0, 0, 0, 0)
 #define sys3(n, a, b, c)        __dm_syscall6(n, (long)(a), (long)(b), (long)(c), 0, 0, 0)
+#define sys4(n, a, b, c, d)     __dm_syscall6(n, (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
 
 /* The kernel's (Linux) errno number as newlib's; libc/errno.c. */
 int __dm_errno(long kerr);

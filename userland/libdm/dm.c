@@ -53,7 +53,12 @@ int futex_wake(uint32_t *addr, int count)
 
 int dm_spawn(const char *path, char *const argv[], int node)
 {
-	return sys_ret(sys3(SYS_spawn, path, argv, node));
+	return sys_ret(sys4(SYS_spawn, path, argv, node, NULL));
+}
+
+int dm_spawn_fds(const char *path, char *const argv[], int node, const int fds[3])
+{
+	return sys_ret(sys4(SYS_spawn, path, argv, node, fds));
 }
 
 int dm_wait(int pid, int *status)

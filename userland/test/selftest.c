@@ -1,10 +1,11 @@
 /*
  * selftest: checks the user side of dmos (crt0, the libc stubs, newlib,
- * libdm) where it can run without a dmos kernel: on the build host through
+ * libdm, the file calls' translations) where it can run without a dmos kernel: on the build host through
  * test/linux.c (`make -C userland host-test`). One line per test
  * (`ok N name` / `not ok N name`), then a summary; exit status 0 when all
  * passed. `selftest --exit N` just returns N from main.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -51,6 +52,39 @@ static int cmp(const void *a, const void *b)
 	return *(const int *)a - *(const int *)b;
 }
 
+/* The libc file stubs, in a directory of its own under /tmp. */
+static int files_ok(void)
+{
+	char dir[64], a[96], b[96], cwd[128];
+	struct flock fl = { F_WRLCK, SEEK_SET, 0, 10, 0, 0 };
+	struct dirent *de;
+	int fd, found = 0, ok;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/tmp/dmos-selftest.%d", getpid());
+	snprintf(a, sizeof(a), "%s/a", dir);
+	snprintf(b, sizeof(b), "%s/b", dir);
+	if (mkdir(dir, 0700) < 0)
+		return 0;
+	fd = open(a, O_RDWR | O_CREAT | O_EXCL, 0600);
+	ok = fd >= 0 && write(fd, "data", 4) == 4 && fcntl(fd, F_SETLK, &fl) == 0;
+	fl.l_type = F_RDLCK;
+	ok &= fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type == F_UNLCK;     /* our own lock */
+	ok &= (fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDWR && close(fd) == 0;
+	ok &= open(a, O_RDWR | O_CREAT | O_EXCL, 0600) == -1 && errno == EEXIST;
+	ok &= rename(a, b) == 0 && access(a, F_OK) == -1 && errno == ENOENT && access(b, R_OK) == 0;
+	if ((d = opendir(dir))) {
+		while ((de = readdir(d)))
+			found += !strcmp(de->d_name, "b") || !strcmp(de->d_name, ".") ||
+				 !strcmp(de->d_name, "..");
+		closedir(d);
+	}
+	ok &= found == 3;
+	ok &= chdir(dir) == 0 && getcwd(cwd, sizeof(cwd)) && !strcmp(cwd, dir) && chdir("/") == 0;
+	ok &= unlink(b) == 0 && rmdir(dir) == 0 && rmdir(dir) == -1 && errno == ENOENT;
+	return ok;
+}
+
 int main(int argc, char **argv, char **envp)
 {
 	char buf[128];
@@ -58,7 +92,7 @@ int main(int argc, char **argv, char **envp)
 	if (argc == 3 && !strcmp(argv[1], "--exit"))
 		return atoi(argv[2]);
 	atexit(at_exit);
-	printf("1..17\n");
+	printf("1..18\n");
 
 	check(((uintptr_t)__builtin_frame_address(0) & 15) == 0, "stack aligned in main");
 	check(argc >= 1 && argv[0][0] && !argv[argc], "argc and argv");
@@ -100,7 +134,10 @@ int main(int argc, char **argv, char **envp)
 	check(ok, "open, read, lseek, fstat, close");
 	check(stat(argv[0], &st) == 0 && S_ISREG(st.st_mode), "stat");
 
-	check(isatty(1) && !isatty(7) && errno == ENOTTY, "isatty");
+	fd = open(argv[0], O_RDONLY);   /* a regular file is no terminal; 99 is not open */
+	ok = fd >= 0 && !isatty(fd) && errno == ENOTTY;
+	close(fd);
+	check(ok && !isatty(99) && errno == EBADF, "isatty");
 	check(getpid() > 0 && kill(getpid(), 0) == 0, "getpid, kill 0");
 
 	int64_t t0 = ns(CLOCK_MONOTONIC);
@@ -120,6 +157,8 @@ int main(int argc, char **argv, char **envp)
 	ok = v[0] == 1 && v[3] == 9 && strtod("2.5e3", NULL) == 2500.0;
 	ok &= sscanf("node 3 of 8", "node %d of %*d", &n) == 1 && n == 3;
 	check(ok, "qsort, strtod, sscanf");
+
+	check(files_ok(), "files: mkdir, rename, opendir, getcwd, fcntl locks, unlink, rmdir");
 
 	printf("# %d tests, %d failed\n", tests, failed);
 	return failed != 0;
