@@ -37,10 +37,10 @@ int fd_free(struct fdtable *t, int min)
 	return -EMFILE;
 }
 
-void fd_set(struct fdtable *t, int fd, struct file *f, bool cloexec)
+void fd_install(struct fdtable *t, int fd, struct file *f, bool cloexec)
 {
 	if (t->fd[fd])
-		panic("fd_set: descriptor %d is taken", fd);
+		panic("fd_install: descriptor %d is taken", fd);
 	t->fd[fd] = f;
 	t->cloexec[fd] = cloexec;
 }
@@ -165,7 +165,7 @@ void vfs_init(void)
 		struct file *f;
 		if ((err = file_open(devcons_vnode(), fd ? DM_O_WRONLY : DM_O_RDONLY, &f)))
 			panic("vfs: no console file (%d)", err);
-		fd_set(t, fd, f, false);
+		fd_install(t, fd, f, false);
 	}
 	t->cwd = vfs_root();
 	t->umask = 022;
