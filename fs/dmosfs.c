@@ -1,6 +1,7 @@
 /*
  * dmosfs, the cluster file system: the dmosfs image on the shared disk
- * (fs/format.h), mounted at "/" on every node, its pages cached once for
+ * (fs/format.h), mounted on every node (at "/" with root=dmosfs, else at
+ * DMOSFS_MOUNT: fs/dmosfs.h), its pages cached once for
  * the whole cluster in the pool (fs/pcache.h; docs/fs.md says why). A page
  * one node has read costs every other node a lookup in the pool and a
  * copy, not a disk read.
@@ -565,9 +566,17 @@ struct vfs *dmosfs_get(void)
 	dfs.root = root;
 	memcpy(label, sb->label, sizeof(sb->label));
 	label[sizeof(sb->label)] = 0;
-	printk("node %d: fs: dmosfs '%s' at / (read only), its pages cached in the pool "
-	       "(%u sets of %u)\n", self.id, label, pc.nsets, PCACHE_WAYS);
+	printk("node %d: fs: dmosfs '%s' at %s (read only), its pages cached in the pool "
+	       "(%u sets of %u)\n", self.id, label, dmosfs_is_root() ? "/" : DMOSFS_MOUNT,
+	       pc.nsets, PCACHE_WAYS);
 	return &dfs;
+}
+
+bool dmosfs_is_root(void)
+{
+	char v[16];
+
+	return cmdline_get("root", v, sizeof(v)) && !strcmp(v, "dmosfs");
 }
 
 /* ---- counters ------------------------------------------------------------------------- */
@@ -621,5 +630,6 @@ void cmd_fs(char **argv, int argc)
 	if (cache_ok)
 		printk("  pool: %u sets of %u slots, %lu valid pages, %lu dirty\n", pc.nsets,
 		       PCACHE_WAYS, pc.st.valid, pc.st.dirty);
-	printk("node %d: fs: dmosfs %s\n", self.id, fi.mounted ? "at /" : "not mounted");
+	printk("node %d: fs: dmosfs %s\n", self.id, !fi.mounted ? "not mounted" :
+	       dmosfs_is_root() ? "at /" : "at " DMOSFS_MOUNT);
 }

@@ -9,6 +9,7 @@
 #ifndef FS_DMOSFS_H
 #define FS_DMOSFS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct vfs;
@@ -31,6 +32,18 @@ void dmosfs_attach_pool(void *area);
  * there), or the disk could not be read.
  */
 struct vfs *dmosfs_get(void);
+
+/*
+ * Where it is mounted. With root=dmosfs on the kernel command line it is
+ * "/" and the initrd /initrd (the kernel thread, and the programs it
+ * starts, work in /initrd, among the programs' files); otherwise the
+ * initrd stays "/" and dmosfs is DMOSFS_MOUNT. Programs start from the
+ * initrd either way.
+ */
+#define DMOSFS_MOUNT "/disk"
+
+/* Did the command line ask for dmosfs at "/" (root=dmosfs)? Context: boot. */
+bool dmosfs_is_root(void);
 
 /**
  * dmosfs_node_dead - node n died: repair the cache slots it was filling or

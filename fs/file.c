@@ -38,10 +38,10 @@ int fd_free(struct fdtable *t, int min)
 	return -EMFILE;
 }
 
-void fd_set(struct fdtable *t, int fd, struct file *f, bool cloexec)
+void fd_install(struct fdtable *t, int fd, struct file *f, bool cloexec)
 {
 	if (t->fd[fd])
-		panic("fd_set: descriptor %d is taken", fd);
+		panic("fd_install: descriptor %d is taken", fd);
 	t->fd[fd] = f;
 	t->cloexec[fd] = cloexec;
 }
@@ -153,14 +153,15 @@ void vfs_init(void)
 {
 	struct fdtable *t = &tables[0];
 	struct frame_stats fs;
-	struct vfs *disk = dmosfs_get(), *root = disk ? disk : initrdfs_get(), *tmp;
+	struct vfs *disk = dmosfs_get(), *ird = initrdfs_get(), *tmp;
+	bool disk_root = disk && dmosfs_is_root();
 	struct vnode *cwd;
 	int err;
 
-	if (!root || (err = vfs_mount("/", root)))
-		panic("vfs: cannot mount %s at /", disk ? "dmosfs" : "the initrd");
-	if (disk && (!(tmp = initrdfs_get()) || vfs_mount("/initrd", tmp)))
-		printk("vfs: no /initrd\n");
+	if (!(disk_root ? disk : ird) || (err = vfs_mount("/", disk_root ? disk : ird)))
+		panic("vfs: cannot mount %s at /", disk_root ? "dmosfs" : "the initrd");
+	if (disk && (err = vfs_mount(disk_root ? "/initrd" : DMOSFS_MOUNT, disk_root ? ird : disk)))
+		printk("vfs: cannot mount %s (%d)\n", disk_root ? "/initrd" : DMOSFS_MOUNT, err);
 	/* /tmp may hold a quarter of the node's memory */
 	frame_stats(&fs);
 	if (!(tmp = ramfs_new(fs.total * PAGE_SIZE / 4)) || (err = vfs_mount("/tmp", tmp)))
@@ -169,11 +170,11 @@ void vfs_init(void)
 		struct file *f;
 		if ((err = file_open(devcons_vnode(), fd ? DM_O_WRONLY : DM_O_RDONLY, &f)))
 			panic("vfs: no console file (%d)", err);
-		fd_set(t, fd, f, false);
+		fd_install(t, fd, f, false);
 	}
 	t->cwd = vfs_root();
 	/* with dmosfs at /, programs still start among their own files */
-	if (disk && !path_lookup(t->cwd, "/initrd", &cwd)) {
+	if (disk_root && !path_lookup(t->cwd, "/initrd", &cwd)) {
 		vput(t->cwd);
 		t->cwd = cwd;
 	}

@@ -46,7 +46,7 @@ struct file *fd_get(struct fdtable *t, int64_t fd);
 int fd_free(struct fdtable *t, int min);
 
 /* Put f (its reference passes to the table) at descriptor fd, which is free. */
-void fd_set(struct fdtable *t, int fd, struct file *f, bool cloexec);
+void fd_install(struct fdtable *t, int fd, struct file *f, bool cloexec);
 
 /*
  * fd_close - close descriptor fd: the process's byte-range locks on the

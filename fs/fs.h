@@ -1,14 +1,15 @@
 /*
- * The file system: fs/'s public header, what other folders may use.
+ * The file system's VFS as the rest of the kernel sees it.
  *
  * fs/ holds the VFS (vfs.h: the contract between the upper half and each
  * file system), the upper half (file.c: open files and descriptors;
  * path.c: names and mounts; sysfile.c: the file system calls), the file
  * systems below it (initrdfs.c, ramfs.c, devcons.c), and the cluster file
- * system's parts (format.h, pcache.h, and the block driver). The rest of
- * the kernel sees only what is here: booting it, a process's files
- * following the process (spawn, exit), and the system call handlers that
- * kernel/syscall.c's table names.
+ * system's parts (format.h, pcache.h, the shared disk's driver). Other
+ * folders include this header, blk.h (the shared disk) and probe.h (its
+ * superblock as the boot found it), nothing else of fs/. What is here:
+ * booting the VFS, a process's files following the process (spawn,
+ * exit), and the system call handlers that kernel/syscall.c's table names.
  *
  * The tree today: "/" is the initrd (read-only: the programs), /tmp a
  * ramfs (this node's memory). When the cluster file system comes it
@@ -26,7 +27,8 @@ struct proc;
  * descriptors (0, 1, 2: the console) and working directory ("/"), which
  * the programs it starts inherit
  * Context: boot, once, after initrd_init, the heap and pool_init (dmosfs,
- * when the disk holds one, is "/", its cache in the pool; the initrd /initrd).
+ * when the disk holds one, caches its pages in the pool: fs/dmosfs.h says
+ * where it is mounted).
  */
 void vfs_init(void);
 

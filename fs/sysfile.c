@@ -127,7 +127,7 @@ int64_t sys_open(SYSFILE_ARGS)
 			return err;
 		}
 	}
-	fd_set(fd_table(), fd, file, flags & DM_O_CLOEXEC);
+	fd_install(fd_table(), fd, file, flags & DM_O_CLOEXEC);
 	return fd;
 }
 
@@ -144,7 +144,7 @@ int64_t sys_dup(SYSFILE_ARGS)
 	if (!f)
 		return -EBADF;
 	if ((fd = fd_free(fd_table(), 0)) >= 0)
-		fd_set(fd_table(), fd, file_get(f), false);
+		fd_install(fd_table(), fd, file_get(f), false);
 	return fd;
 }
 
@@ -160,7 +160,7 @@ int64_t sys_dup2(SYSFILE_ARGS)
 	file_get(f);            /* before the close: it may be f's last descriptor but one */
 	if (t->fd[b])
 		fd_close(t, (int64_t)b);
-	fd_set(t, (int)b, f, false);
+	fd_install(t, (int)b, f, false);
 	return (int64_t)b;
 }
 
@@ -735,7 +735,7 @@ int64_t sys_fcntl(SYSFILE_ARGS)
 		if ((int64_t)c < 0 || (int64_t)c >= DM_OPEN_MAX)
 			return -EINVAL;
 		if ((fd = fd_free(t, (int)c)) >= 0)
-			fd_set(t, fd, file_get(f), b == DM_F_DUPFD_CLOEXEC);
+			fd_install(t, fd, file_get(f), b == DM_F_DUPFD_CLOEXEC);
 		return fd;
 	case DM_F_GETFD:
 		return t->cloexec[a] ? DM_FD_CLOEXEC : 0;

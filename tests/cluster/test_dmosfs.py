@@ -1,6 +1,7 @@
 """dmosfs, the cluster file system, on booted clusters: an image the host
 tool made (build/tools/dmosfs: a 16 MiB file and small ones in
-directories) is mounted at / on every node, with the initrd at /initrd.
+directories) is mounted at / on every node booted with root=dmosfs, with
+the initrd at /initrd (at /disk without it, the initrd staying /).
 Node 0 reads the big file from the disk into the page cache in the pool;
 node 2 then reads the same bytes (the host's hash) without a single disk
 read of its own, every page a cache hit. Directories list and stat alike
@@ -95,7 +96,8 @@ def listing(c, n, path):
 @pytest.mark.boot
 def test_a_file_one_node_read_costs_the_others_no_disk_read(launch, image):
     img, want = image
-    c = launch(nodes=3, pool=POOL, extra=["--disk-path", str(img)])
+    c = launch(nodes=3, pool=POOL, node_args={"all": "root=dmosfs"},
+               extra=["--disk-path", str(img)])
     for n in range(3):
         c.wait_line(n, r"node %d: fs: dmosfs 'shared' at / \(read only\), its pages cached in "
                     r"the pool \(4096 sets of 8\)" % n)
@@ -144,3 +146,15 @@ def test_a_file_one_node_read_costs_the_others_no_disk_read(launch, image):
     c.down()
     fsck = subprocess.run([params.DMOSFS, "fsck", str(img)], capture_output=True, text=True)
     assert fsck.returncode == 0 and "clean" in fsck.stdout, fsck.stdout + fsck.stderr
+
+
+@pytest.mark.boot
+def test_without_root_dmosfs_the_disk_is_at_disk(launch, image):
+    img, _ = image
+    c = launch(nodes=1, extra=["--disk-path", str(img)])
+    c.wait_line(0, r"node 0: fs: dmosfs 'shared' at /disk \(read only\)")
+    assert listing(c, 0, "/disk/docs")["readme.txt"] == \
+        ("file", len(SMALL["/docs/readme.txt"]), 1)
+    r = fsread(c, 0, "/disk/etc/motd")
+    assert (r["bytes"], r["hash"]) == (len(SMALL["/etc/motd"]), fnv1a(SMALL["/etc/motd"]))
+    assert "hello" in listing(c, 0, "/")            # the initrd is still /

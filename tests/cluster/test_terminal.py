@@ -36,10 +36,15 @@ def test_make_run_ends_at_node0_shell_and_reaches_the_others(cluster_name, iso):
     try:
         t.expect(r"This terminal is node 0's console")
         t.expect(r"sh\$ ")
-        t.sendline("ps")
-        # ps lists the shells of all three nodes; what we typed came back (echo)
-        t.expect(r"ps\r+\n\s+PID\s+PPID\s+NODE")
-        t.expect(r"\s2000002\s+2000001\s+2 \S+ .* sh\r+\n")
+        # ps lists every node's processes; what we typed came back (echo). The
+        # last node to join may not have started its shell yet: ask again.
+        for _ in range(20):
+            t.sendline("ps")
+            t.expect(r"ps\r+\n\s+PID\s+PPID\s+NODE")
+            if t.expect([r"\s2000002\s+2000001\s+2 \S+ .* sh\r+\n", r"sh\$ "]) == 0:
+                break
+        else:
+            pytest.fail("ps never listed node 2's shell")
         t.expect(r"sh\$ ")
         # another node's output is prefixed, ours is not
         t.sendline("@2 hello")

@@ -1,23 +1,32 @@
 /*
  * sh: a small shell on the node's console. Runs programs from the initrd
  * by name, on this node or on another one, in the foreground or the
- * background:
+ * background, with their input and output in files:
  *
  *   sh$ hello a b          run hello here and wait for it
  *   sh$ bigalloc 64 pool &  run it in the background; prints its pid
  *   sh$ @2 hello            run hello on node 2 and wait (also: on 2 hello)
+ *   sh$ ls /tmp > /tmp/list     standard output to a file (>> appends)
+ *   sh$ wc < /tmp/list 2> /tmp/err   input from a file; errors elsewhere
+ *   sh$ cat nofile > out 2>&1   errors where the output goes
  *
- * Builtins: exit [STATUS], help, wait (every background job), jobs.
- * `sh -c COMMAND...` runs one command line and exits with its status.
- * A command that fails gets one line saying how (exit status or signal).
- * Words are split at blanks; "double" or 'single' quotes keep blanks in a
- * word. Reads lines with fgets(stdin) until end of input.
+ * Builtins: cd [DIR], pwd, exit [STATUS], help, wait (every background
+ * job), jobs. `sh -c COMMAND...` runs one command line and exits with its
+ * status. A command that fails gets one line saying how (exit status or
+ * signal). Words are split at blanks; "double" or 'single' quotes keep
+ * blanks in a word (and a quoted ">" is a word, not a redirection).
+ * Files are this node's: a program run on another node with a
+ * redirection is refused (EXDEV). Reads lines with fgets(stdin) until end
+ * of input.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include "dm.h"
 
 #define MAX_LINE  512
@@ -33,8 +42,11 @@ static struct job jobs[MAX_JOBS];
 static int njobs;
 static int self;                /* this node */
 
-/* Split line into words in place. Return: how many, or -1 (said why). */
-static int split(char *line, char **w)
+/*
+ * Split line into words in place; quoted[i]: word i had quotes in it.
+ * Return: how many, or -1 (said why).
+ */
+static int split(char *line, char **w, bool *quoted)
 {
 	int n = 0;
 	char *p = line, *out;
@@ -44,14 +56,16 @@ static int split(char *line, char **w)
 			p++;
 		if (!*p || *p == '#')
 			return n;
-		if (n == MAX_WORDS) {
+		if (n == MAX_WORDS + 6) {       /* room for three redirections */
 			printf("sh: too many words (at most %d)\n", MAX_WORDS);
 			return -1;
 		}
+		quoted[n] = false;
 		w[n++] = out = p;
 		while (*p && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
 			if (*p == '"' || *p == '\'') {
 				char q = *p++;
+				quoted[n - 1] = true;
 				while (*p && *p != q)
 					*out++ = *p++;
 				if (*p != q) {
@@ -142,11 +156,15 @@ static void help(void)
 	       "  PROG [ARGS]         run PROG here and wait for it\n"
 	       "  PROG [ARGS] &       run it in the background (prints its pid)\n"
 	       "  @N PROG [ARGS]      run it on node N (also: on N PROG [ARGS])\n"
+	       "  PROG < IN > OUT     input from file IN, output to file OUT (>> appends;\n"
+	       "                      2> FILE: errors; 2>&1: errors with the output)\n"
+	       "  cd [DIR], pwd       change, show the working directory\n"
 	       "  wait                wait for every background job\n"
 	       "  jobs                list the background jobs\n"
 	       "  exit [STATUS]       leave the shell\n"
 	       "  help                this text\n"
-	       "programs: ps, free, kill, hello, dmtest, seglist, bigalloc, ubench, ...\n");
+	       "programs: ls, cat, echo, mkdir, rm, mv, cp, wc, ps, free, kill, hello, dmtest, ...\n"
+	       "files: / is the initrd (read-only), /tmp this node's memory\n");
 }
 
 /* A node number, or -1. */
@@ -158,15 +176,93 @@ static int node_arg(const char *s)
 	return *s && !*end && n >= 0 && n < 1000 ? (int)n : -1;
 }
 
-/* Run one command line. Return: 1 to leave the shell. */
-static int run(char *line, int *last)
-{
-	char *words[MAX_WORDS + 1], **w = words;
-	int n = split(line, words), node = self, bg = 0;
+/* The child's 0, 1 and 2, and the files opened for them (-1: none). */
+struct redir {
+	int fd[3];
+	int opened[3];
+	bool any;
+};
 
-	if (n <= 0)
-		return 0;
+static void close_redir(struct redir *r)
+{
+	for (int i = 0; i < 3; i++)
+		if (r->opened[i] >= 0)
+			close(r->opened[i]);
+}
+
+/*
+ * Take the redirections out of w[0..n): "< FILE", "> FILE", ">> FILE",
+ * "2> FILE", "2>> FILE" (FILE also right after the operator), "2>&1".
+ * Return: the words left, or -1 (said why; nothing left open).
+ */
+static int redirect(char **w, const bool *quoted, int n, struct redir *r)
+{
+	int k = 0;
+
+	*r = (struct redir){ { 0, 1, 2 }, { -1, -1, -1 }, false };
+	for (int i = 0; i < n; i++) {
+		const char *op = w[i], *file;
+		int fd = op[0] == '2' ? 2 : op[0] == '<' ? 0 : 1, flags;
+		if (quoted[i] || !strchr("<>2", op[0]) || (op[0] == '2' && op[1] != '>')) {
+			w[k++] = w[i];
+			continue;
+		}
+		if (!strcmp(op, "2>&1")) {
+			r->fd[2] = r->fd[1];
+			r->any = true;
+			continue;
+		}
+		op += fd == 2;
+		flags = op[0] == '<' ? O_RDONLY : O_WRONLY | O_CREAT | (op[1] == '>' ? O_APPEND : O_TRUNC);
+		op += op[1] == '>' ? 2 : 1;
+		if (!(file = *op ? op : i + 1 < n ? w[++i] : NULL) || !*file) {
+			printf("sh: %s: which file?\n", w[i]);
+			close_redir(r);
+			return -1;
+		}
+		if (r->opened[fd] >= 0)
+			close(r->opened[fd]);
+		if ((r->opened[fd] = open(file, flags, 0666)) < 0) {
+			printf("sh: %s: %s\n", file, strerror(errno));
+			close_redir(r);
+			return -1;
+		}
+		r->fd[fd] = r->opened[fd];
+		r->any = true;
+	}
+	return k;
+}
+
+static void cd(char **w, int n, int *last)
+{
+	const char *dir = n > 1 ? w[1] : "/";
+
+	*last = 0;
+	if (chdir(dir) < 0) {
+		printf("sh: cd: %s: %s\n", dir, strerror(errno));
+		*last = 1;
+	}
+}
+
+static void pwd(int *last)
+{
+	char buf[DM_PATH_MAX];
+
+	*last = 0;
+	if (getcwd(buf, sizeof(buf)))
+		printf("%s\n", buf);
+	else {
+		printf("sh: pwd: %s\n", strerror(errno));
+		*last = 1;
+	}
+}
+
+/* Run the command w[0..n) with redirections r (already open). Return: 1 to leave the shell. */
+static int run_redirected(char **w, int n, struct redir *r, int *last)
+{
 	size_t len = strlen(w[n - 1]);
+	int node = self, bg = 0;
+
 	if (!strcmp(w[n - 1], "&")) {
 		bg = 1;
 		n--;
@@ -211,7 +307,16 @@ static int run(char *line, int *last)
 		return 0;
 	}
 
-	int pid = dm_spawn(w[0], w, node);
+	if (!strcmp(w[0], "cd")) {
+		cd(w, n, last);
+		return 0;
+	}
+	if (!strcmp(w[0], "pwd")) {
+		pwd(last);
+		return 0;
+	}
+
+	int pid = r->any ? dm_spawn_fds(w[0], w, node, r->fd) : dm_spawn(w[0], w, node);
 	if (pid < 0) {
 		int err = errno;
 		if (err == ENOENT)
@@ -220,6 +325,8 @@ static int run(char *line, int *last)
 			printf("sh: %s: no node %d in this cluster\n", w[0], node);
 		else if (err == EHOSTDOWN)
 			printf("sh: %s: node %d is down\n", w[0], node);
+		else if (err == EXDEV)
+			printf("sh: %s: files of this node cannot go to node %d\n", w[0], node);
 		else
 			printf("sh: %s: cannot start: %s\n", w[0], strerror(err));
 		*last = 127;
@@ -247,6 +354,27 @@ static int run(char *line, int *last)
 	return 0;
 }
 
+/* Run one command line. Return: 1 to leave the shell. */
+static int run(char *line, int *last)
+{
+	char *words[MAX_WORDS + 7];
+	bool quoted[MAX_WORDS + 6];
+	struct redir r;
+	int n = split(line, words, quoted);
+
+	if (n > 0 && (n = redirect(words, quoted, n, &r)) < 0)
+		*last = 1;
+	if (n <= 0)
+		return 0;
+	if (n > MAX_WORDS) {
+		printf("sh: too many words (at most %d)\n", MAX_WORDS);
+		close_redir(&r);
+		return 0;
+	}
+	int done = run_redirected(words, n, &r, last);
+	close_redir(&r);        /* the child has its own references */
+	return done;
+}
 int main(int argc, char **argv)
 {
 	char line[MAX_LINE];

@@ -296,6 +296,8 @@ int child(int argc, char **argv)
 		return child_toobig();
 	if (!strcmp(m, "churn") && n == 1)
 		return child_churn(a);
+	if (!strcmp(m, "lock") && n == 5)
+		return child_lock(a);
 	printf("dmtest: unknown child mode '%s' with %d arguments\n", m, n);
 	return 99;
 }

@@ -210,5 +210,27 @@ int child_toobig(void);
 int child_churn(char **a);
 int child_spawnleave(char **a);
 int child(int argc, char **argv);
+const char *t_file_initrd_read(void);
+const char *t_file_initrd_readonly(void);
+const char *t_file_paths(void);
+const char *t_file_bad_args(void);
+const char *t_file_readdir(void);
+const char *t_file_cwd(void);
+const char *t_file_mkdir_rmdir(void);
+const char *t_file_rename(void);
+const char *t_file_create_write(void);
+const char *t_file_append_trunc(void);
+const char *t_file_unlink_open(void);
+const char *t_file_dup_fcntl(void);
+const char *t_file_attrs(void);
+const char *t_file_unsupported(void);
+const char *t_file_locks(void);
+const char *t_file_lock_wait(void);
+const char *t_file_lock_deadlock(void);
+const char *t_file_spawn_fds(void);
+const char *t_file_tools(void);
+int child_lock(char **a);
+int start_child_lock(struct child *c, const char *p, const char *type, const char *from,
+		     const char *len, const char *how);
 
 #endif

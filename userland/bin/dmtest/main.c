@@ -4,8 +4,8 @@
  * pointers and bad arguments with the right errno (as newlib's errno sees
  * it), processes start, end, fault and are killed with the right wait
  * status, clocks and sleeps, memory placement (dm_alloc, dm_where,
- * dm_free), shared segments, futexes, and, when the cluster has more than
- * one node, the same across nodes.
+ * dm_free), shared segments, futexes, files (files.c), and, when the
+ * cluster has more than one node, the same across nodes.
  *
  * Output is KTAP-like: a plan line `1..N`, one line per test (`ok N name`,
  * `not ok N name - reason`, `ok N name # SKIP reason`), `# ...` comments,
@@ -231,6 +231,25 @@ static const struct test {
 	{ "open_errors", t_open_errors },
 	{ "open_too_many", t_open_too_many },
 	{ "fstat", t_fstat },
+	{ "file_initrd_read", t_file_initrd_read },
+	{ "file_initrd_readonly", t_file_initrd_readonly },
+	{ "file_paths", t_file_paths },
+	{ "file_bad_args", t_file_bad_args },
+	{ "file_readdir", t_file_readdir },
+	{ "file_cwd", t_file_cwd },
+	{ "file_mkdir_rmdir", t_file_mkdir_rmdir },
+	{ "file_rename", t_file_rename },
+	{ "file_create_write", t_file_create_write },
+	{ "file_append_trunc", t_file_append_trunc },
+	{ "file_unlink_open", t_file_unlink_open },
+	{ "file_dup_fcntl", t_file_dup_fcntl },
+	{ "file_attrs", t_file_attrs },
+	{ "file_unsupported", t_file_unsupported },
+	{ "file_locks", t_file_locks },
+	{ "file_lock_wait", t_file_lock_wait },
+	{ "file_lock_deadlock", t_file_lock_deadlock },
+	{ "file_spawn_fds", t_file_spawn_fds },
+	{ "file_tools", t_file_tools },
 	{ "unknown_syscall", t_unknown_syscall },
 	{ "dm_alloc_bad_args", t_dm_alloc_bad_args },
 	{ "dm_free_bad_args", t_dm_free_bad_args },

@@ -1,0 +1,1 @@
+SRCS_vfs := fs/path.c fs/ramfs.c fs/lockf.c fs/file.c
