@@ -232,27 +232,19 @@ static int bmap(const struct fs_inode *di, uint32_t index, uint32_t *blk)
 
 /* ---- vnodes ------------------------------------------------------------------------- */
 
-static int vget(uint32_t ino, struct vnode **out)
+/* A new vnode for inode ino, holding a copy of *di. */
+static int vnew(uint32_t ino, const struct fs_inode *di, struct vnode **out)
 {
-	struct dnode *d;
+	struct dnode *d = kzalloc(sizeof(*d));
 	uint32_t type;
-	int err;
 
-	for (d = vnodes; d; d = d->next)
-		if (d->vn.ino == ino) {
-			*out = vref(&d->vn);
-			return 0;
-		}
-	if (!(d = kzalloc(sizeof(*d))))
+	if (!d)
 		return -ENOMEM;
-	if ((err = read_inode(ino, &d->di))) {
-		kfree(d);
-		return err;
-	}
+	d->di = *di;
 	type = d->di.mode & FS_S_IFMT;
 	if (type != FS_S_IFREG && type != FS_S_IFDIR) {
 		printk("node %d: fs: inode %u is named but not in use (mode 0%o); run fsck\n",
-		       self.id, ino, d->di.mode);
+		       self.id, ino, di->mode);
 		kfree(d);
 		return -EIO;
 	}
@@ -261,6 +253,19 @@ static int vget(uint32_t ino, struct vnode **out)
 	vnodes = d;
 	*out = &d->vn;
 	return 0;
+}
+
+static int vget(uint32_t ino, struct vnode **out)
+{
+	struct fs_inode di;
+	int err;
+
+	for (struct dnode *d = vnodes; d; d = d->next)
+		if (d->vn.ino == ino) {
+			*out = vref(&d->vn);
+			return 0;
+		}
+	return (err = read_inode(ino, &di)) ? err : vnew(ino, &di, out);
 }
 
 static void d_inactive(struct vnode *vn)
@@ -531,6 +536,29 @@ static void replay(void)
 	       err ? "; some cached metadata was pinned and may be stale" : "");
 }
 
+/*
+ * The root's vnode, its inode read from the disk itself rather than
+ * through the cache: mounting holds no pool page, so a node that never
+ * opens a file of the disk costs the pool nothing.
+ */
+static int get_root(struct vnode **out)
+{
+	uint32_t ino = sb->root_ino;
+	uint8_t *buf;
+	int err;
+
+	if (!ino || ino >= sb->ninodes)
+		return -EIO;
+	if (!(buf = kmalloc(FS_BLOCK)))
+		return -ENOMEM;
+	err = rd_block(blk_disk(), sb->inode_start + ino / FS_INODES_PER_BLOCK, buf);
+	if (!err)
+		err = vnew(ino, (const struct fs_inode *)(buf + (ino % FS_INODES_PER_BLOCK) *
+							  FS_INODE_SIZE), out);
+	kfree(buf);
+	return err;
+}
+
 struct vfs *dmosfs_get(void)
 {
 	struct vnode *root;
@@ -553,7 +581,7 @@ struct vfs *dmosfs_get(void)
 	}
 	replay();
 	dfs = (struct vfs){ .name = "dmosfs", .ops = &dmosfs_ops, .rdonly = true };
-	err = vget(sb->root_ino, &root);
+	err = get_root(&root);
 	if (!err && root->type != VN_DIR) {
 		vput(root);
 		err = -ENOTDIR;

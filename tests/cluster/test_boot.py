@@ -13,6 +13,7 @@ import time
 import pytest
 
 from conftest import write_pool
+from dmoslib import pool
 
 
 def heartbeats(cluster):
@@ -51,7 +52,7 @@ def test_cluster_boots_and_every_node_joins(launch, nodes):
     assert_clocks_agree(c, nodes)
 
     p = c.pool()
-    assert p.formatted and p.version == 2
+    assert p.formatted and p.version == pool.POOL_VERSION
     assert p.cluster_id == c.name
     assert p.pool_size == 64 << 20 and p.max_nodes == 64
     assert p.format_claim - 1 in range(nodes)      # one of ours formatted it

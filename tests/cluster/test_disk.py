@@ -85,7 +85,7 @@ def test_what_one_node_writes_another_reads_and_the_host_sees(launch):
     assert "disk 64M at %s: present, removed on down" % disk in c.dmos("status").stdout
 
     # what the boot read (the probe's superblock, dmosfs's mount: journal
-    # header, and root blocks unless another node cached them first)
+    # header and the root directory's inode)
     base = [blk(c, n, "blk", r": 131072 sectors \(64 MiB\), (\d+) reads \((\d+) sectors\), ")
             for n in range(2)]
     base = [(int(m.group(1)), int(m.group(2))) for m in base]

@@ -169,7 +169,7 @@ def test_pool_reads_superblock_and_node_table(tmp_path):
     path = write_pool(str(tmp_path / "ok.pool"), cluster="alpha",
                       claim=2, nodes=[(0, 2, 1, 40, 64 << 20), (1, 4, 3, 7, 32 << 20)])
     p = pool.read_pool(path)
-    assert p.formatted and p.version == 2 and p.cluster_id == "alpha"
+    assert p.formatted and p.version == pool.POOL_VERSION and p.cluster_id == "alpha"
     assert p.format_claim == 2 and p.max_nodes == 64 and p.expected_nodes == 3
     assert p.problems == [] and p.warnings == []
     assert [(n.slot, n.state, n.epoch, n.heartbeat) for n in p.present()] == \

@@ -30,6 +30,7 @@
 #include "fs/fs.h"
 #include "fs/fstypes.h"
 #include "fs/lockf.h"
+#include "fs/dmosfs.h"
 
 /* ---- stubs --------------------------------------------------------------------- */
 
@@ -105,6 +106,17 @@ struct vfs *initrdfs_get(void)
 	static struct vfs *root;
 
 	return root ? root : (root = ramfs_new(1 << 20));
+}
+
+/* No shared disk here: the initrd stands in at "/". */
+struct vfs *dmosfs_get(void)
+{
+	return NULL;
+}
+
+bool dmosfs_is_root(void)
+{
+	return false;
 }
 
 static struct vnode cons_vn;
