@@ -129,9 +129,10 @@ test: deps
 	@$(MAKE) --no-print-directory tools-test
 	@$(MAKE) --no-print-directory cluster-test
 
+# make bench BASELINE=REV: also build REV under build/baseline and run both, interleaved.
 bench: deps
 	@$(MAKE) --no-print-directory all
-	$(PYTHON) bench/run.py
+	$(PYTHON) bench/run.py$(if $(BASELINE), --baseline $(BASELINE))
 
 gdb: deps
 	@$(MAKE) --no-print-directory all

@@ -18,6 +18,38 @@ machines are shared and noisy. Progress goes to stderr as it runs.
               memory fails: until every node noticed, the exception, the kill
   link-down   node 1 loses the pool: until it noticed, the exception, the kill,
               and until the others declared it dead
+
+`--baseline REV` compares this tree with revision REV in the same run.
+REV is unpacked with `git archive` into build/baseline/<sha>/ (not a git
+worktree: no branch, no entry in the repository's worktree list, the
+user's checkout untouched; kept for the next run at the same revision,
+any other revision there is removed first) and built there with its own
+`make`, after seeding its build/newlib with this tree's when both trees
+build newlib alike (the unpacked tree then sees it as built). Then every
+benchmark runs for both trees interleaved, a baseline round, a current
+round, a baseline round..., so that the machine's drift hits both; the
+benchmarks that run once today run --rounds times for each tree there.
+
+Both trees are driven by this tree's harness (dmoslib.drive and this
+file), the baseline's nodes booting its ISO through `dmos up --iso`.
+Running the baseline's own bench/run.py and parsing its RESULTS.md could
+not interleave (it runs every benchmark to the end) and would time the
+baseline with the baseline's harness; one harness times both the same way.
+That works because the monitor commands and their output are the same in
+both trees, the launcher's `--iso` is in both, and the QEMU command line
+this launcher builds differs only by the shared disk (virtio-blk) it adds
+by default: the current tree runs with `--no-disk` so that the comparison
+is the cleanup's, and the join benchmark also launches it with its disk,
+the one figure the disk changes (mkfs on the host, the driver's probe at
+boot; the driver is idle after it). RESULTS.md then holds this tree's
+figures as without --baseline (medians over the rounds), the load
+average at start and end, and a side-by-side table per benchmark:
+baseline, current, current/baseline and which way is better.
+
+Every launch puts its gdb stubs in a port range picked by this process's
+pid, away from the range `dmos up` gives this user by default (other
+builds and tests on the machine use it), and takes the next range if a
+port turns out to be taken.
 """
 
 import argparse
@@ -25,40 +57,63 @@ import datetime
 import os
 import platform
 import re
+import shutil
 import statistics
 import subprocess
 import sys
+import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tools"))
-from dmoslib import drive  # noqa: E402
+from dmoslib import drive, params  # noqa: E402
 from dmoslib.logwatch import until  # noqa: E402
 RESULTS = os.path.join(REPO, "bench", "RESULTS.md")
+BASELINE_HOME = os.path.join(REPO, "build", "baseline")
+PORT_BUSY = ("Address already in use", "is in use")
+LAUNCH_TRIES = 5
 
 
 def say(msg):
     print("bench: " + msg, file=sys.stderr, flush=True)
 
 
-def bench_join(counts, rounds):
-    rows = []
-    for n in counts:
-        times = []
-        for r in range(rounds):
-            with drive.Cluster.up("bench-join-%d-%d" % (os.getpid(), n), n, pool="64M",
-                                  timeout=60) as c:
-                times.append(c.booted)
-            say("join %d nodes, round %d/%d: %.2f s" % (n, r + 1, rounds, times[-1]))
-        rows.append((n, min(times), statistics.median(times)))
-    return rows
+class Tree:
+    """One build under test: the ISO its nodes boot (None: this tree's
+    build/dmos.iso) and the launcher flags every cluster of it gets."""
+
+    def __init__(self, key, label, iso=None, extra=()):
+        self.key, self.label, self.iso, self.extra = key, label, iso, tuple(extra)
+
+    def name(self, tag):
+        """A cluster name for a benchmark of this tree (at most 31 characters)."""
+        return "bench-%s%s-%d" % ("" if self.key == "current" else self.key + "-", tag,
+                                   os.getpid())
+
+
+def gdb_base(attempt):
+    """The first gdb port of a launch: a range picked by this process's pid,
+    never the one `dmos up` gives this user by default."""
+    own = os.getuid() % params.GDB_USERS
+    i = (own + 1 + (os.getpid() + attempt) % (params.GDB_USERS - 1)) % params.GDB_USERS
+    return params.GDB_BASE + i * params.GDB_SPAN
 
 
 class Cluster(drive.Cluster):
     """A benchmark's cluster: named after the benchmark, 256M pool, 64M nodes."""
 
     @classmethod
-    def bench(cls, tag, nodes, extra=()):
-        return cls.up("bench-%s-%d" % (tag, os.getpid()), nodes, extra=extra)
+    def bench(cls, tree, tag, nodes, extra=(), **kw):
+        """Launch a cluster of tree (kw go to drive.Cluster.up); a launch that
+        lost a gdb port to another cluster is tried again in another range."""
+        for attempt in range(LAUNCH_TRIES):
+            try:
+                return cls.up(tree.name(tag), nodes, iso=tree.iso, extra=tree.extra + tuple(
+                    extra) + ("--gdb-base", str(gdb_base(attempt))), **kw)
+            except drive.DriveError as e:
+                if attempt + 1 == LAUNCH_TRIES or not any(b in str(e) for b in PORT_BUSY):
+                    raise
+                say("%s: a gdb port was taken, launching again" % tree.name(tag))
+        raise AssertionError("not reached")
 
     def moves(self):
         """Translation blocks moved so far, as node 0's `pool` command reports."""
@@ -66,52 +121,63 @@ class Cluster(drive.Cluster):
         return int(m.group(1))
 
 
-def bench_palloc():
-    c = Cluster.bench("palloc", 3)
-    try:
-        say("palloc: one node alone, then three at once")
+# --- the benchmarks: one round on one tree, as [(metric, value, unit, better)] ---
+# better is "lower", "higher", or None for a count that should just be equal.
+
+def join_round(n):
+    def bench(tree):
+        with Cluster.bench(tree, "join-%d" % n, n, pool="64M", timeout=60) as c:
+            return [("%d node%s" % (n, "" if n == 1 else "s"), c.booted, "s", "lower")]
+    return bench
+
+
+def frames_round(tree):
+    pat = re.compile(r"bench frames order (\d+): (\d+) ns per alloc\+free")
+    with Cluster.bench(tree, "frames", 1, pool="64M", timeout=60,
+                       node_args={0: "bench=frames"}) as c:
+        if not until(lambda: len(pat.findall(c.log(0))) == 3, 60, 0.1):
+            raise SystemExit("bench: node 0 printed no frame benchmark in 60 s (see %s)"
+                             % c.run_dir)
+        return [("order %s (%d KiB)" % (o, 4 << int(o)), int(ns), "ns", "lower")
+                for o, ns in pat.findall(c.log(0))]
+
+
+def palloc_round(tree):
+    with Cluster.bench(tree, "palloc", 3) as c:
         alone = int(c.run([0], "bench palloc 3", r"node %d: bench palloc: (\d+) alloc")[0].group(1))
         three = [int(m.group(1)) for m in
                  c.run([0, 1, 2], "bench palloc 3", r"node %d: bench palloc: (\d+) alloc")]
-        return alone, three
-    finally:
-        c.down()
+    return [("node 0 alone", alone, "/s", "higher")] + \
+        [("three at once, node %d" % n, x, "/s", "higher") for n, x in enumerate(three)] + \
+        [("three at once, total", sum(three), "/s", "higher")]
 
 
-def bench_ping():
-    rows = []
+def ping_round(tree):
+    out = []
     for mode, extra in (("doorbell", ()), ("polled", ("--no-doorbell",))):
-        c = Cluster.bench("ping", 2, extra)
-        try:
-            say("ping: 1000 round trips, %s" % mode)
+        with Cluster.bench(tree, "ping", 2, extra) as c:
             m = c.run([0], "ping 1 1000", r"node %d -> 1: 1000 round trips, min (\d+) us, "
                       r"avg (\d+) us, max (\d+) us")[0]
-            rows.append((mode,) + tuple(int(x) for x in m.groups()))
-        finally:
-            c.down()
-    return rows
+        out += [("%s %s" % (mode, what), int(x), "us", "lower")
+                for what, x in zip(("min", "avg", "max"), m.groups())]
+    return out
 
 
-def bench_move():
-    rows = []
+def move_round(tree):
+    out = []
     for gran, count in (("4k", 200), ("2m", 20)):
-        c = Cluster.bench("move", 2, ("--node-arg", "all:xlate=" + gran))
-        try:
-            say("move: %d moves at %s granularity" % (count, gran))
+        with Cluster.bench(tree, "move", 2, ("--node-arg", "all:xlate=" + gran)) as c:
             m = c.run([0], "bench move %d" % count, r"node %d: bench move: \d+ moves of (\d+) KiB, "
                       r"(\d+) us each, worst (\d+) us \((-?\d+)\)")[0]
-            if m.group(4) != "0":
-                raise SystemExit("bench: move failed: " + m.group(0))
-            rows.append((int(m.group(1)), int(m.group(2)), int(m.group(3))))
-        finally:
-            c.down()
-    return rows
+        if m.group(4) != "0":
+            raise SystemExit("bench: move failed: " + m.group(0))
+        out += [("%s KiB per move" % m.group(1), int(m.group(2)), "us", "lower"),
+                ("%s KiB worst" % m.group(1), int(m.group(3)), "us", "lower")]
+    return out
 
 
-def bench_drain():
-    c = Cluster.bench("drain", 3)
-    try:
-        say("drain: fill regions 0 and 1 from node 1, drain region 1 from node 0")
+def drain_round(tree):
+    with Cluster.bench(tree, "drain", 3) as c:
         c.run([1], "hold 16000", r"node %d: hold: \d+ pool pages taken")
         before = c.moves()
         m = c.run([0], "drain 1", r"node %d: drain: region 1 (\S+) in (\d+) ms \((-?\d+)\)")[0]
@@ -121,103 +187,204 @@ def bench_drain():
         bad = c.run([1], "release", r"node %d: release: \d+ pool pages freed, (\d+) bad")[0]
         if bad.group(1) != "0":
             raise SystemExit("bench: pages lost their data in the drain")
-        return int(m.group(2)), after - before
-    finally:
-        c.down()
+    return [("drain region 1", int(m.group(2)), "ms", "lower"),
+            ("blocks moved", after - before, "blocks", None)]
 
 
-def bench_ubench():
-    c = Cluster.bench("ubench", 2)
-    try:
-        say("ubench: programs on node 0 (and node 1 for the handoff)")
+def ubench_round(tree):
+    with Cluster.bench(tree, "ubench", 2) as c:
         rows = []
         for line in ("ubench", "ubench handoff"):
             m = c.run([0], "run " + line, r"node %d: run: ubench \(pid \d+\) exited with status (\d+)")[0]
             if m.group(1) != "0":
                 raise SystemExit("bench: `%s` failed (see %s)" % (line, c.run_dir))
             rows += re.findall(r"^ubench: ([a-z_]+) ([\d.]+) (\S+)", c.log(0), re.M)
-        seen, out = set(), []
-        for name, value, unit in rows:
-            if name not in seen:
-                seen.add(name)
-                out.append((name, value, unit))
-        return out
-    finally:
-        c.down()
+    seen, out = set(), []
+    for name, value, unit in rows:
+        if name not in seen:
+            seen.add(name)
+            out.append((name, float(value), unit, "higher" if unit.endswith("/s") else "lower"))
+    return out
 
 
-def bench_region_fail(rounds):
+def region_fail_round(tree):
     """Host time from the injection to each reaction, seen in the node logs (5 ms polls)."""
-    seen = {"noticed": [], "exception": [], "killed": []}
-    for r in range(rounds):
-        c = Cluster.bench("fail", 3, ("--node-arg", "all:region=8"))
-        try:
-            ready = r"lossy: pid (\d+): .* ready"
-            opt = int(c.run([0], "spawn lossy 4", ready)[0].group(1))
-            vital = int(c.run([1], "spawn lossy --vital 4", ready)[0].group(1))
-            regions = {reg["region"] for reg in c.inspect()["regions"]
-                       if str(opt) in reg["used_by_pid"] or str(vital) in reg["used_by_pid"]}
-            if len(regions) != 1:
-                raise SystemExit("bench: the two programs' pages span regions %s" % sorted(regions))
-            region = regions.pop()
-            marks = [c.mark(n) for n in range(3)]
-            _, t0 = c.fail_region(region)
-            waits = {n: (n, r"node %d: region %d failed" % (n, region), marks[n]) for n in range(3)}
-            waits["exception"] = (0, r"pid %d \(lossy\) lost .*: exception raised" % opt, marks[0])
-            waits["killed"] = (1, r"pid %d \(lossy\) killed: vital memory lost" % vital, marks[1])
-            found = c.watch(waits, timeout=30, poll=0.005)
-            if len(found) != len(waits):
-                raise SystemExit("bench: region failure: missing %s (see %s)"
-                                 % (sorted(set(waits) - set(found), key=str), c.run_dir))
-            seen["noticed"].append(max(found[n][1] for n in range(3)) - t0)
-            seen["exception"].append(found["exception"][1] - t0)
-            seen["killed"].append(found["killed"][1] - t0)
-            say("region failure, round %d/%d: all noticed %.0f ms, exception %.0f ms, kill %.0f ms"
-                % (r + 1, rounds, 1000 * seen["noticed"][-1], 1000 * seen["exception"][-1],
-                   1000 * seen["killed"][-1]))
-        finally:
-            c.down()
-    return [(what, 1000 * statistics.median(ts), 1000 * max(ts)) for what, ts in seen.items()]
+    with Cluster.bench(tree, "fail", 3, ("--node-arg", "all:region=8")) as c:
+        ready = r"lossy: pid (\d+): .* ready"
+        opt = int(c.run([0], "spawn lossy 4", ready)[0].group(1))
+        vital = int(c.run([1], "spawn lossy --vital 4", ready)[0].group(1))
+        regions = {reg["region"] for reg in c.inspect()["regions"]
+                   if str(opt) in reg["used_by_pid"] or str(vital) in reg["used_by_pid"]}
+        if len(regions) != 1:
+            raise SystemExit("bench: the two programs' pages span regions %s" % sorted(regions))
+        region = regions.pop()
+        marks = [c.mark(n) for n in range(3)]
+        _, t0 = c.fail_region(region)
+        waits = {n: (n, r"node %d: region %d failed" % (n, region), marks[n]) for n in range(3)}
+        waits["exception"] = (0, r"pid %d \(lossy\) lost .*: exception raised" % opt, marks[0])
+        waits["killed"] = (1, r"pid %d \(lossy\) killed: vital memory lost" % vital, marks[1])
+        found = c.watch(waits, timeout=30, poll=0.005)
+        if len(found) != len(waits):
+            raise SystemExit("bench: region failure: missing %s (see %s)"
+                             % (sorted(set(waits) - set(found), key=str), c.run_dir))
+    return [("noticed", max(found[n][1] for n in range(3)) - t0),
+            ("exception", found["exception"][1] - t0),
+            ("killed", found["killed"][1] - t0)]
 
 
-def bench_link_down(rounds):
+def link_down_round(tree):
     """Host time from the NMI to each reaction, seen in the node logs (5 ms polls)."""
-    seen = {"noticed": [], "exception": [], "killed": [], "declared": []}
-    for r in range(rounds):
-        c = Cluster.bench("link", 3)
-        try:
-            ready = r"lossy: pid (\d+): .* ready"
-            opt = int(c.run([1], "spawn lossy 4", ready)[0].group(1))
-            vital = int(c.run([1], "spawn lossy --vital 4", ready)[0].group(1))
-            marks = [c.mark(n) for n in range(3)]
-            t0 = c.fail_link(1)
-            waits = {"noticed": (1, r"node 1: lost the pool", marks[1]),
-                     "exception": (1, r"pid %d \(lossy\) lost .*: exception raised" % opt, marks[1]),
-                     "killed": (1, r"pid %d \(lossy\) killed: vital memory lost" % vital, marks[1])}
-            for n in (0, 2):
-                waits[n] = (n, r"node %d: node 1 (declared dead|is dead)" % n, marks[n])
-            found = c.watch(waits, timeout=30, poll=0.005)
-            if len(found) != len(waits):
-                raise SystemExit("bench: link down: missing %s (see %s)"
-                                 % (sorted(set(waits) - set(found), key=str), c.run_dir))
-            for what in ("noticed", "exception", "killed"):
-                seen[what].append(found[what][1] - t0)
-            seen["declared"].append(min(found[n][1] for n in (0, 2)) - t0)
-            say("link down, round %d/%d: noticed %.0f ms, exception %.0f ms, kill %.0f ms, "
-                "declared dead %.0f ms" % (r + 1, rounds, *(1000 * seen[w][-1] for w in seen)))
-        finally:
-            c.down()
-    return [(what, 1000 * statistics.median(ts), 1000 * max(ts)) for what, ts in seen.items()]
+    with Cluster.bench(tree, "link", 3) as c:
+        ready = r"lossy: pid (\d+): .* ready"
+        opt = int(c.run([1], "spawn lossy 4", ready)[0].group(1))
+        vital = int(c.run([1], "spawn lossy --vital 4", ready)[0].group(1))
+        marks = [c.mark(n) for n in range(3)]
+        t0 = c.fail_link(1)
+        waits = {"noticed": (1, r"node 1: lost the pool", marks[1]),
+                 "exception": (1, r"pid %d \(lossy\) lost .*: exception raised" % opt, marks[1]),
+                 "killed": (1, r"pid %d \(lossy\) killed: vital memory lost" % vital, marks[1])}
+        for n in (0, 2):
+            waits[n] = (n, r"node %d: node 1 (declared dead|is dead)" % n, marks[n])
+        found = c.watch(waits, timeout=30, poll=0.005)
+        if len(found) != len(waits):
+            raise SystemExit("bench: link down: missing %s (see %s)"
+                             % (sorted(set(waits) - set(found), key=str), c.run_dir))
+    return [(what, found[what][1] - t0) for what in ("noticed", "exception", "killed")] + \
+        [("declared", min(found[n][1] for n in (0, 2)) - t0)]
 
 
-def bench_frames():
-    pat = re.compile(r"bench frames order (\d+): (\d+) ns per alloc\+free")
-    with drive.Cluster.up("bench-frames-%d" % os.getpid(), 1, pool="64M", timeout=60,
-                          node_args={0: "bench=frames"}) as c:
-        if not until(lambda: len(pat.findall(c.log(0))) == 3, 60, 0.1):
-            raise SystemExit("bench: node 0 printed no frame benchmark in 60 s (see %s)"
-                             % c.run_dir)
-        return [(int(o), int(ns)) for o, ns in pat.findall(c.log(0))]
+def in_ms(round_fn):
+    """A reaction benchmark's round, its host seconds as milliseconds."""
+    def bench(tree):
+        return [(what, 1000 * t, "ms", "lower") for what, t in round_fn(tree)]
+    return bench
+
+
+class Results:
+    """Every sample of every metric of every tree, and what each metric is."""
+
+    def __init__(self):
+        self.samples = {}       # tree key -> {metric: [values]}
+        self.meta = {}          # (group, metric) -> (unit, better), in first-seen order
+
+    def add(self, tree, group, rows):
+        for metric, value, unit, better in rows:
+            self.meta.setdefault((group, metric), (unit, better))
+            self.samples.setdefault(tree.key, {}).setdefault((group, metric), []).append(value)
+
+    def of(self, tree_key, group, metric):
+        return self.samples.get(tree_key, {}).get((group, metric), [])
+
+    def metrics(self, group):
+        return [m for g, m in self.meta if g == group]
+
+    def median(self, group, metric, tree_key="current"):
+        return statistics.median(self.of(tree_key, group, metric))
+
+
+def schedule(rounds, repeat):
+    """(group, round function, rounds) in the order they run; repeat is how
+    often the benchmarks of a single run today run for each tree."""
+    return [("join", join_round(n), rounds) for n in (1, 3, 8)] + [
+        ("frames", frames_round, repeat), ("palloc", palloc_round, repeat),
+        ("ping", ping_round, repeat), ("move", move_round, repeat),
+        ("drain", drain_round, repeat), ("ubench", ubench_round, repeat),
+        ("region-fail", in_ms(region_fail_round), rounds),
+        ("link-down", in_ms(link_down_round), rounds)]
+
+
+def run_all(trees, rounds, repeat, extra_trees):
+    """Every benchmark, its rounds interleaved across trees; extra_trees:
+    {group: [trees that run that benchmark too]}."""
+    res = Results()
+    for group, fn, count in schedule(rounds, repeat):
+        for r in range(count):
+            for tree in trees + extra_trees.get(group, []):
+                rows = fn(tree)
+                res.add(tree, group, rows)
+                say("%s %s, round %d/%d: %s" % (
+                    tree.label, group, r + 1, count, ", ".join(
+                        "%s %s" % (m, with_unit(fmt(v, u), u)) for m, v, u, _ in rows[:4])))
+    return res
+
+
+# --- the baseline ------------------------------------------------------------
+
+def git(*args):
+    r = subprocess.run(["git", "-C", REPO] + list(args), capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit("bench: git %s: %s" % (" ".join(args), r.stderr.strip()))
+    return r.stdout.strip()
+
+
+def newlib_recipe(tree):
+    """The newlib part of a tree's userland/Makefile: seeding build/newlib
+    is sound only when both trees build it alike."""
+    with open(os.path.join(tree, "userland", "Makefile")) as f:
+        text = f.read()
+    start, end = text.find("# ---- newlib"), text.find("# ---- our libraries")
+    return text[start:end] if 0 <= start < end else None
+
+
+def seed_newlib(home):
+    """Copy this tree's built newlib (install tree and the userland Makefile's
+    stamps, times kept) into home unless it has one; True if copied."""
+    src, dst = os.path.join(REPO, "build", "newlib"), os.path.join(home, "build", "newlib")
+    if os.path.exists(os.path.join(dst, ".built")) or \
+            not os.path.exists(os.path.join(src, ".built")):
+        return False
+    recipe = newlib_recipe(REPO)
+    if recipe is None or recipe != newlib_recipe(home):
+        return False
+    shutil.rmtree(dst, ignore_errors=True)
+    shutil.copytree(os.path.join(src, "install"), os.path.join(dst, "install"), symlinks=True)
+    for stamp in ("src/.unpacked", "obj/.configured", ".built"):   # in the order make made them
+        os.makedirs(os.path.dirname(os.path.join(dst, stamp)), exist_ok=True)
+        shutil.copy2(os.path.join(src, stamp), os.path.join(dst, stamp))
+    return True
+
+
+def prepare_baseline(rev):
+    """Unpack rev into build/baseline/<sha>/ (unless it is there) and build it;
+    returns (its ISO, sha)."""
+    sha = git("rev-parse", "--verify", "--quiet", rev + "^{commit}")
+    home = os.path.join(BASELINE_HOME, sha)
+    os.makedirs(BASELINE_HOME, exist_ok=True)
+    for old in os.listdir(BASELINE_HOME):       # other revisions, a half-made unpack
+        if old != sha:
+            say("removing build/baseline/%s" % old)
+            shutil.rmtree(os.path.join(BASELINE_HOME, old))
+    if not os.path.isdir(home):
+        say("unpacking %s into %s" % (sha[:12], os.path.relpath(home, REPO)))
+        tmp = home + ".tmp"
+        os.makedirs(tmp)
+        archive = subprocess.Popen(["git", "-C", REPO, "archive", "--format=tar", sha],
+                                   stdout=subprocess.PIPE)
+        tar = subprocess.run(["tar", "-x", "-C", tmp], stdin=archive.stdout)
+        archive.stdout.close()
+        if archive.wait() != 0 or tar.returncode != 0:
+            raise SystemExit("bench: could not unpack %s into %s" % (sha, tmp))
+        os.rename(tmp, home)
+    if seed_newlib(home):
+        say("seeded the baseline's build/newlib with this tree's")
+    say("building the baseline (make -C %s)" % os.path.relpath(home, REPO))
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    if subprocess.run(["make", "-C", home, "-j2"], env=env, stdout=sys.stderr).returncode != 0:
+        raise SystemExit("bench: the baseline %s does not build (in %s)" % (rev, home))
+    iso = os.path.join(home, "build", "dmos.iso")
+    if not os.path.exists(iso):
+        raise SystemExit("bench: the baseline's make made no %s" % iso)
+    return iso, sha
+
+
+# --- RESULTS.md ----------------------------------------------------------------
+
+def fmt(v, unit):
+    if unit == "s":
+        return "%.2f" % v
+    if v == int(v):
+        return "%d" % v
+    return "%.1f" % v if abs(v) < 100 else "%.0f" % v
 
 
 def section(title, intro, headers, rows):
@@ -227,100 +394,219 @@ def section(title, intro, headers, rows):
     return out + ["| %s |" % " | ".join(str(c) for c in row) for row in rows]
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--rounds", type=int, default=5, help="launches per cluster size")
-    args = ap.parse_args()
-    say("running; each cluster launch takes a few seconds")
+def figures(res, rounds):
+    """This tree's figures, as `make bench` has always written them."""
+    def med(group, metric):
+        return res.median(group, metric)
 
-    try:
-        join = bench_join((1, 3, 8), args.rounds)
-        frames = bench_frames()
-        palloc_alone, palloc_three = bench_palloc()
-        pings = bench_ping()
-        moves = bench_move()
-        drain_ms, drain_pages = bench_drain()
-        ubench = bench_ubench()
-        fails = bench_region_fail(args.rounds)
-        links = bench_link_down(args.rounds)
-    except drive.DriveError as e:
-        raise SystemExit("bench: %s" % e) from None
-
-    qemu = subprocess.run(["qemu-system-x86_64", "--version"], capture_output=True,
-                          text=True).stdout.split("\n")[0]
-    lines = [
-        "# dmos benchmark results",
-        "",
-        "Produced by `make bench` (`/usr/bin/python3 bench/run.py --rounds %d`) on %s."
-        % (args.rounds, datetime.date.today().isoformat()),
-        "Machine: %d cores, %s, %s, TCG. Figures from one run; quote ratios."
-        % (os.cpu_count(), platform.machine(), qemu),
-    ]
-    lines += section(
+    join = [(n, min(res.of("current", "join", m)), med("join", m))
+            for n, m in zip((1, 3, 8), res.metrics("join"))]
+    lines = section(
         "Launch to all joined",
         ["Wall time from `dmos up --detach` to every node's `cluster up` line",
          "(QEMU start, SeaBIOS, GRUB, kernel boot, pool format/join). Target: 8 nodes < 3 s."],
         ["nodes", "best", "median"],
-        [(n, "%.2f s" % best, "%.2f s" % med) for n, best, med in join])
+        [(n, "%.2f s" % best, "%.2f s" % m) for n, best, m in join])
     lines += section(
         "Local frame allocator",
         ["One frame_alloc + frame_free pair inside a node (buddy allocator, TSC timed)."],
         ["order", "block", "ns per alloc+free"],
-        [(o, "%d KiB" % (4 << o), ns) for o, ns in frames])
+        [re.fullmatch(r"order (\d+) \((.*)\)", m).groups() + (fmt(med("frames", m), "ns"),)
+         for m in res.metrics("frames")])
+    per = ", ".join("%s/s" % fmt(med("palloc", "three at once, node %d" % n), "/s")
+                    for n in range(3))
     lines += section(
         "Pool page allocator",
         ["palloc_alloc + palloc_free pairs per second (`bench palloc 3` on the monitor),",
          "per-node chunks, no cluster-wide lock on this path. Three nodes share 2 host cores."],
         ["run", "per node", "cluster total"],
-        [("node 0 alone", "%d/s" % palloc_alone, "%d/s" % palloc_alone),
-         ("three nodes at once", ", ".join("%d/s" % x for x in palloc_three),
-          "%d/s" % sum(palloc_three))])
+        [("node 0 alone",) + ("%s/s" % fmt(med("palloc", "node 0 alone"), "/s"),) * 2,
+         ("three nodes at once", per, "%s/s" % fmt(med("palloc", "three at once, total"), "/s"))])
     lines += section(
         "Messages between kernels",
         ["Request/reply round trip node 0 -> node 1 (`ping 1 1000`), 1000 in a row.",
          "Polled means ivshmem-plain: the receiver looks at its rings every 1 ms tick."],
         ["mode", "min", "avg", "max"],
-        [(mode, "%d us" % lo, "%d us" % avg, "%d us" % hi) for mode, lo, avg, hi in pings])
+        [(mode,) + tuple("%s us" % fmt(med("ping", "%s %s" % (mode, w)), "us")
+                         for w in ("min", "avg", "max")) for mode in ("doorbell", "polled")])
     lines += section(
         "Moving pool memory",
         ["One translation block moved (`bench move`): reserve a spare block, shoot down",
          "every node's mapping (a message round trip to each), copy, publish."],
         ["granularity", "per move", "worst"],
-        [("%d KiB" % kib, "%d us" % us, "%d us" % worst) for kib, us, worst in moves])
-    lines += ["", "Draining region 1 (32 MiB) while node 1 holds 16000 pool pages: %d ms, %d blocks"
+        [(m.split(" per ")[0], "%s us" % fmt(med("move", m), "us"),
+          "%s us" % fmt(med("move", m.replace("per move", "worst")), "us"))
+         for m in res.metrics("move") if m.endswith("per move")])
+    lines += ["", "Draining region 1 (32 MiB) while node 1 holds 16000 pool pages: %s ms, %s blocks"
               " moved (4 KiB granularity, doorbell on); every moved page kept its data."
-              % (drain_ms, drain_pages)]
+              % (fmt(med("drain", "drain region 1"), "ms"), fmt(med("drain", "blocks moved"), ""))]
     lines += section(
         "From a program",
         ["`ubench` (userland/bin/ubench.c) on node 0; `ubench handoff` fills 64 MiB in a",
          "shared segment on node 0 and a process on node 1 reads and checks all of it."],
         ["measure", "value"],
-        [(what, "%s %s" % (value, unit)) for what, value, unit in ubench])
+        [(m, "%s %s" % (fmt(med("ubench", m), res.meta["ubench", m][0]),
+                        res.meta["ubench", m][0])) for m in res.metrics("ubench")])
+    reaction = lambda group, what: ("%.0f ms" % med(group, what),  # noqa: E731
+                                    "%.0f ms" % max(res.of("current", group, what)))
     lines += section(
         "Region failure",
         ["A region holding 4 MiB of node 0's optional memory and 4 MiB of node 1's vital",
          "memory fails (`drive.fail_region`, the injector of `dmos fail-region`); host time",
          "from its last store to each reaction on the node consoles, read every 5 ms;",
-         "%d rounds, a fresh 3-node cluster each." % args.rounds],
+         "%d rounds, a fresh 3-node cluster each." % rounds],
         ["reaction", "median", "worst"],
-        [({"noticed": "every node said the region failed",
-           "exception": "node 0's program took the exception",
-           "killed": "node 1's program was killed"}[what], "%.0f ms" % med, "%.0f ms" % worst)
-         for what, med, worst in fails])
+        [(text,) + reaction("region-fail", what) for what, text in (
+            ("noticed", "every node said the region failed"),
+            ("exception", "node 0's program took the exception"),
+            ("killed", "node 1's program was killed"))])
     lines += section(
         "A node loses the pool",
         ["Node 1, running a program with 4 MiB of optional pool memory and one with 4 MiB",
          "of vital pool memory, loses its link (`drive.fail_link`, as `dmos fail-link`:",
          "link_down in its node-table entry, then an NMI); host time from the NMI to each",
          "reaction on the consoles, read every 5 ms; %d rounds, a fresh 3-node cluster each."
-         % args.rounds,
+         % rounds,
          "The others declare it dead after dead_after (2 s) without a heartbeat."],
         ["reaction", "median", "worst"],
-        [({"noticed": "node 1 said it lost the pool",
-           "exception": "its optional-memory program took the exception",
-           "killed": "its vital-memory program was killed",
-           "declared": "another node declared node 1 dead"}[what],
-          "%.0f ms" % med, "%.0f ms" % worst) for what, med, worst in links])
+        [(text,) + reaction("link-down", what) for what, text in (
+            ("noticed", "node 1 said it lost the pool"),
+            ("exception", "its optional-memory program took the exception"),
+            ("killed", "its vital-memory program was killed"),
+            ("declared", "another node declared node 1 dead"))])
+    return lines
+
+
+GROUP_TITLES = {"join": "Launch to all joined", "frames": "Local frame allocator (ns per "
+                "alloc+free)", "palloc": "Pool page allocator (alloc+free pairs per second)",
+                "ping": "Messages between kernels (round trip)",
+                "move": "Moving pool memory (one block)", "drain": "Draining a region",
+                "ubench": "From a program", "region-fail": "Region failure (host time to "
+                "the reaction)", "link-down": "A node loses the pool (host time to the reaction)"}
+
+
+def cell(values, unit):
+    """A tree's figure for a metric: the median, and the range when there is one."""
+    med = with_unit(fmt(statistics.median(values), unit), unit)
+    if len(values) < 2:
+        return med
+    return "%s (%s-%s)" % (med, fmt(min(values), unit), fmt(max(values), unit))
+
+
+def with_unit(text, unit):
+    return text + unit if unit.startswith("/") else "%s %s" % (text, unit)
+
+
+def verdict(base, cur, better):
+    """'better' or 'worse' when the two trees' ranges do not overlap, else
+    'within noise'; '-' for counts and single samples."""
+    if better is None or len(base) < 2 or len(cur) < 2:
+        return "-"
+    if min(cur) > max(base) or max(cur) < min(base):
+        higher = statistics.median(cur) > statistics.median(base)
+        return "better" if higher == (better == "higher") else "worse"
+    return "within noise"
+
+
+def side_by_side(res, trees):
+    """A table per benchmark: baseline, current (and current with its disk
+    where that ran), the ratios to the baseline, which way is better."""
+    lines = []
+    for group, title in GROUP_TITLES.items():
+        others = [t for t in trees[1:] if any(res.of(t.key, group, m)
+                                              for m in res.metrics(group))]
+        headers = ["metric", "better", trees[0].label]
+        for t in others:
+            headers += [t.label, "%s / %s" % (t.label, trees[0].label), "verdict"]
+        rows = []
+        for m in res.metrics(group):
+            unit, better = res.meta[group, m]
+            base = res.of(trees[0].key, group, m)
+            row = [m, better or "equal", cell(base, unit)]
+            for t in others:
+                cur = res.of(t.key, group, m)
+                ratio = statistics.median(cur) / statistics.median(base) \
+                    if statistics.median(base) else float("nan")
+                row += [cell(cur, unit), "%.2f" % ratio, verdict(base, cur, better)]
+            rows.append(row)
+        lines += ["", "### " + title, "", "| %s |" % " | ".join(headers),
+                  "|%s" % ("---|" * len(headers))]
+        lines += ["| %s |" % " | ".join(row) for row in rows]
+    return lines
+
+
+def describe(rev):
+    return git("log", "-1", "--format=%h (%s)", rev)
+
+
+def loadavg():
+    return "%.2f %.2f %.2f" % os.getloadavg()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rounds", type=int, default=5,
+                    help="launches per cluster size and per failure benchmark; with "
+                    "--baseline also the runs of every other benchmark, for each tree")
+    ap.add_argument("--baseline", metavar="REV",
+                    help="also build revision REV under build/baseline/ and run every "
+                    "benchmark for both trees, interleaved; RESULTS.md gets the ratios")
+    args = ap.parse_args()
+    if args.rounds < 1:
+        ap.error("--rounds must be at least 1")
+
+    start, load_start = time.monotonic(), loadavg()
+    if args.baseline:
+        iso, sha = prepare_baseline(args.baseline)
+        trees = [Tree("base", "baseline", iso, ("--no-disk",)),
+                 Tree("current", "current", None, ("--no-disk",))]
+        extra = {"join": [Tree("disk", "current+disk")]}
+        repeat = args.rounds
+    else:
+        trees, extra, repeat = [Tree("current", "current")], {}, 1
+    say("running; each cluster launch takes a few seconds (load average %s)" % load_start)
+    try:
+        res = run_all(trees, args.rounds, repeat, extra)
+    except drive.DriveError as e:
+        raise SystemExit("bench: %s" % e) from None
+    minutes, load_end = (time.monotonic() - start) / 60, loadavg()
+
+    qemu = subprocess.run(["qemu-system-x86_64", "--version"], capture_output=True,
+                          text=True).stdout.split("\n")[0]
+    command = "/usr/bin/python3 bench/run.py --rounds %d" % args.rounds
+    make = "make bench"
+    if args.baseline:
+        command += " --baseline %s" % args.baseline
+        make += " BASELINE=%s" % args.baseline
+    lines = [
+        "# dmos benchmark results",
+        "",
+        "Produced by `%s` (`%s`) on %s." % (make, command, datetime.date.today().isoformat()),
+        "Machine: %d cores, %s, %s, TCG. Figures from one run; quote ratios."
+        % (os.cpu_count(), platform.machine(), qemu),
+        "Load average (1, 5, 15 min): %s at the start, %s at the end, %.1f minutes later."
+        % (load_start, load_end, minutes),
+    ]
+    if args.baseline:
+        dirty = git("status", "--porcelain", "--", ".", ":!bench/RESULTS.md")
+        lines += [
+            "",
+            "Current tree %s%s against the baseline %s, both booted with `--no-disk`"
+            % (describe("HEAD"), " with uncommitted changes" if dirty else "",
+               describe(sha)),
+            "(the baseline has no disk; `current+disk` is this tree with its default disk).",
+            "Every benchmark ran %s for each tree, interleaved (baseline, current, "
+            "baseline, ...);" % ("once" if args.rounds == 1 else "%d times" % args.rounds),
+            "the figures below are the current tree's medians; the side by side tables at the",
+            "end give each tree's median (min-max) and current/baseline of the medians.",
+        ]
+    lines += figures(res, args.rounds)
+    if args.baseline:
+        lines += ["", "## Side by side with the baseline %s" % sha[:7], "",
+                  "Ratio: current / baseline of the medians; `better` says which way is good.",
+                  "Verdict: better or worse when the two trees' ranges over the rounds do not",
+                  "overlap, else within noise."]
+        lines += side_by_side(res, trees + extra["join"])
     with open(RESULTS, "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))

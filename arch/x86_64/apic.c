@@ -17,6 +17,8 @@
 
 #define PIT_HZ 1193182
 #define CALIBRATE_MS 10
+#define CALIBRATE_TRIES 8        /* measurements at most */
+#define CALIBRATE_AGREE 100      /* two agree within 1/100: 1% */
 
 static volatile uint32_t *lapic;
 static uint64_t tsc_boot, tsc_hz, ns_mult;     /* ns = (tsc * ns_mult) >> 32 */
@@ -81,9 +83,17 @@ static struct clocks read_clocks(void)
  * Count APIC timer and TSC ticks over CALIBRATE_MS of the PIT (1.193182 MHz,
  * counting down from 0xFFFF in mode 0). Only the two end readings matter,
  * so a deschedule in between costs nothing; one that lasts until the count
- * wraps (55 ms) is seen and the measurement taken again.
+ * wraps (55 ms) is seen and the measurement taken again. One that lasts
+ * over several wraps is not (the count may be back below where it began),
+ * and it makes the TSC and APIC look many times too fast: calibrate()
+ * therefore takes measurements until two agree.
  */
-static void calibrate(void)
+struct rates {
+	uint64_t tsc_hz;
+	uint32_t apic_per_ms;
+};
+
+static struct rates measure(void)
 {
 	const uint16_t span = PIT_HZ * CALIBRATE_MS / 1000;
 	struct clocks a, b;
@@ -108,8 +118,36 @@ static void calibrate(void)
 	if (b.tsc == a.tsc)
 		panic("apic: rdtsc does not advance; dmos needs a counting TSC");
 	uint64_t pit_ticks = a.pit - b.pit;
-	apic_per_ms = (uint32_t)((uint64_t)(a.apic - b.apic) * PIT_HZ / pit_ticks / 1000);
-	tsc_hz = (b.tsc - a.tsc) * PIT_HZ / pit_ticks;
+	return (struct rates){
+		.tsc_hz = (b.tsc - a.tsc) * PIT_HZ / pit_ticks,
+		.apic_per_ms = (uint32_t)((uint64_t)(a.apic - b.apic) * PIT_HZ / pit_ticks / 1000),
+	};
+}
+
+/*
+ * Measure until two measurements in a row agree within 1/CALIBRATE_AGREE
+ * (at most CALIBRATE_TRIES). A deschedule only ever makes a rate look too
+ * high, so of an agreeing pair, and of all tries when none agree, the
+ * lowest TSC rate is the truest.
+ */
+static void calibrate(void)
+{
+	struct rates best = measure(), last = best;
+
+	for (int i = 1; i < CALIBRATE_TRIES; i++) {
+		struct rates r = measure();
+		uint64_t lo = MIN(r.tsc_hz, last.tsc_hz), hi = MAX(r.tsc_hz, last.tsc_hz);
+
+		if (r.tsc_hz < best.tsc_hz)
+			best = r;
+		if (hi - lo <= lo / CALIBRATE_AGREE) {
+			best = r.tsc_hz < last.tsc_hz ? r : last;
+			break;
+		}
+		last = r;
+	}
+	tsc_hz = best.tsc_hz;
+	apic_per_ms = best.apic_per_ms;
 	ns_mult = (1000000000ULL << 32) / tsc_hz;
 }
 

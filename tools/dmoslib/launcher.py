@@ -68,7 +68,7 @@ def pick_gdb_base(given, nodes, claimed=frozenset()):
                              "another base or leave it out" % (given, busy[0]))
         return given
     ranges = (65536 - params.GDB_BASE) // params.GDB_SPAN - 1
-    first = os.getuid() % params.GDB_USERS
+    first = params.gdb_range()
     for i in range(ranges):
         base = params.GDB_BASE + (first + i) % ranges * params.GDB_SPAN
         if all(free(p) for p in range(base, base + nodes)):

@@ -8,6 +8,7 @@ only read (does the ISO exist?); they never create or change anything.
 
 import os
 import re
+import zlib
 
 KiB, MiB, GiB, TiB = 1 << 10, 1 << 20, 1 << 30, 1 << 40
 
@@ -30,8 +31,8 @@ CLUSTER_DEFAULT = "dmos"
 CLUSTER_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,30}")
 TIMEOUT_DEFAULT = 60           # seconds `up --detach` waits for every node
 JOIN_RE = re.compile(r"cluster up")  # a node's console line once it joined
-GDB_BASE = 20000               # gdb ports: GDB_BASE + (uid % GDB_USERS) * 64
-GDB_USERS = 700                # ... so two users never share a range
+GDB_BASE = 20000               # gdb ports: GDB_BASE + gdb_range() * GDB_SPAN
+GDB_USERS = 700                # ranges to choose from
 GDB_SPAN = 64                  # ports per range: one per possible node
 STOP_GRACE = 3.0               # seconds between SIGTERM and SIGKILL of a QEMU
 DOWN_WAIT = 20.0               # seconds `down` waits for the supervisor
@@ -66,6 +67,14 @@ def ivshmem_server():
 def pool_path_for(cluster):
     """Default pool file of a cluster."""
     return os.path.join(POOL_DIR, "dmos-%s.pool" % cluster)
+
+
+def gdb_range():
+    """This user's and this checkout's first choice of gdb port range. A
+    cluster skips the ports of the other clusters of its checkout (they are
+    in build/run); two checkouts (or users) starting clusters at once cannot
+    see each other's, so they start from different ranges."""
+    return (os.getuid() * 31 + zlib.crc32(REPO.encode())) % GDB_USERS
 
 
 def run_dir_for(cluster):
