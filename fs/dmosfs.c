@@ -1,7 +1,7 @@
 /*
  * dmosfs, the cluster file system: the dmosfs image on the shared disk
- * (fs/format.h), mounted on every node (at "/" with root=dmosfs, else at
- * DMOSFS_MOUNT: fs/dmosfs.h), its pages cached once for
+ * (fs/format.h), mounted on every node (at "/", or at DMOSFS_MOUNT with
+ * root=initrd: fs/dmosfs.h), its pages cached once for
  * the whole cluster in the pool (fs/pcache.h; docs/fs.md says why). A page
  * one node has read costs every other node a lookup in the pool and a
  * copy, not a disk read.
@@ -604,7 +604,7 @@ bool dmosfs_is_root(void)
 {
 	char v[16];
 
-	return cmdline_get("root", v, sizeof(v)) && !strcmp(v, "dmosfs");
+	return !cmdline_get("root", v, sizeof(v)) || strcmp(v, "initrd");
 }
 
 /* ---- counters ------------------------------------------------------------------------- */

@@ -34,15 +34,18 @@ void dmosfs_attach_pool(void *area);
 struct vfs *dmosfs_get(void);
 
 /*
- * Where it is mounted. With root=dmosfs on the kernel command line it is
- * "/" and the initrd /initrd (the kernel thread, and the programs it
- * starts, work in /initrd, among the programs' files); otherwise the
- * initrd stays "/" and dmosfs is DMOSFS_MOUNT. Programs start from the
- * initrd either way.
+ * Where it is mounted. By default it is "/" and the initrd /initrd (the
+ * kernel thread, and the programs it starts, work in /initrd, among the
+ * programs' files). With root=initrd on the kernel command line the initrd
+ * stays "/" and dmosfs is DMOSFS_MOUNT; with no usable disk the initrd is
+ * "/" alone. Programs start from the initrd either way.
  */
 #define DMOSFS_MOUNT "/disk"
 
-/* Did the command line ask for dmosfs at "/" (root=dmosfs)? Context: boot. */
+/*
+ * Is dmosfs to be "/" when it mounts (the default: yes, unless the command
+ * line says root=initrd)? Context: boot.
+ */
 bool dmosfs_is_root(void);
 
 /**

@@ -1,7 +1,7 @@
 """dmosfs, the cluster file system, on booted clusters: an image the host
 tool made (build/tools/dmosfs: a 16 MiB file and small ones in
-directories) is mounted at / on every node booted with root=dmosfs, with
-the initrd at /initrd (at /disk without it, the initrd staying /).
+directories) is mounted at / on every node, with the initrd at /initrd
+(at /disk with root=initrd, the initrd staying /).
 Node 0 reads the big file from the disk into the page cache in the pool;
 node 2 then reads the same bytes (the host's hash) without a single disk
 read of its own, every page a cache hit. Directories list and stat alike
@@ -96,8 +96,7 @@ def listing(c, n, path):
 @pytest.mark.boot
 def test_a_file_one_node_read_costs_the_others_no_disk_read(launch, image):
     img, want = image
-    c = launch(nodes=3, pool=POOL, node_args={"all": "root=dmosfs"},
-               extra=["--disk-path", str(img)])
+    c = launch(nodes=3, pool=POOL, extra=["--disk-path", str(img)])
     for n in range(3):
         c.wait_line(n, r"node %d: fs: dmosfs 'shared' at / \(read only\), its pages cached in "
                     r"the pool \(4096 sets of 8\)" % n)
@@ -149,9 +148,9 @@ def test_a_file_one_node_read_costs_the_others_no_disk_read(launch, image):
 
 
 @pytest.mark.boot
-def test_without_root_dmosfs_the_disk_is_at_disk(launch, image):
+def test_with_root_initrd_the_disk_is_at_disk(launch, image):
     img, _ = image
-    c = launch(nodes=1, extra=["--disk-path", str(img)])
+    c = launch(nodes=1, node_args={"all": "root=initrd"}, extra=["--disk-path", str(img)])
     c.wait_line(0, r"node 0: fs: dmosfs 'shared' at /disk \(read only\)")
     assert listing(c, 0, "/disk/docs")["readme.txt"] == \
         ("file", len(SMALL["/docs/readme.txt"]), 1)

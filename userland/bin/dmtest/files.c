@@ -1,6 +1,8 @@
 /*
- * dmtest: files (see main.c). Every file system call, on the initrd ("/",
- * read-only) and on /tmp (this node's ramfs, writable): reading, writing,
+ * dmtest: files (see main.c). Every file system call, on the initrd
+ * (read-only: "/", or "/initrd" when the shared disk's dmosfs is "/"), on
+ * whichever of the two is "/", and on /tmp (this node's ramfs, writable):
+ * reading, writing,
  * names and directories, descriptors, record locks between processes,
  * descriptors given to a spawned child, and the small tools and the
  * shell's redirections over them. Bad pointers, descriptors, flags and
@@ -85,24 +87,67 @@ static const char *get(const char *p)
 	return buf;
 }
 
-/* ---- the initrd: "/" ------------------------------------------------------------- */
+/* ---- the initrd: "/", or "/initrd" below dmosfs ------------------------------------ */
+
+/*
+ * Where the initrd is: "/initrd" if that is a directory (dmosfs is "/"),
+ * else "/". Looked at once: a process's mounts stay as they were at boot.
+ */
+static const char *initrd(void)
+{
+	static const char *top;
+	struct stat st;
+	int e = errno;
+
+	if (!top)
+		top = stat("/initrd", &st) == 0 && S_ISDIR(st.st_mode) ? "/initrd" : "/";
+	errno = e;
+	return top;
+}
+
+/* The initrd's file name: "/initrd/name" or "/name" (in one of 4 buffers, used in turn). */
+static const char *ird(const char *name)
+{
+	static char bufs[4][DM_PATH_MAX];
+	static int next;
+	char *b = bufs[next++ % 4];
+	const char *top = initrd();
+
+	snprintf(b, DM_PATH_MAX, "%s/%s", strcmp(top, "/") ? top : "", name);
+	return b;
+}
+
+/* Is the cwd the initrd's top directory (where programs start)? */
+static bool cwd_is_initrd(void)
+{
+	struct stat here, top;
+
+	return stat(".", &here) == 0 && stat(initrd(), &top) == 0 && here.st_ino == top.st_ino &&
+	       here.st_dev == top.st_dev;
+}
 
 const char *t_file_initrd_read(void)
 {
-	static const char *names[] = { "/dmtest", "dmtest", "./dmtest", "//dmtest", "/tmp/../dmtest",
-				       "/./tmp/.././dmtest" };
+	/* the initrd's top ("" when it is "/") in each; the relative ones from its top */
+	static const char *names[] = { "%s/dmtest", "/%s//dmtest", "/tmp/..%s/dmtest",
+				       "/./tmp/../.%s/./dmtest", "dmtest", "./dmtest" };
+	const char *me = ird("dmtest"), *top = strcmp(initrd(), "/") ? initrd() : "";
+	bool here = cwd_is_initrd();
 	struct stat st, st2;
-	char buf[8];
+	char buf[8], name[DM_PATH_MAX];
 	int fd;
 
-	CHECK(stat("/dmtest", &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 4096,
-	      "stat(/dmtest): %s", ename(errno));
+	CHECK(stat(me, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 4096,
+	      "stat(%s): %s", me, ename(errno));
 	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		CHECK(stat(names[i], &st2) == 0 && st2.st_ino == st.st_ino && st2.st_dev == st.st_dev,
-		      "stat(%s) is not /dmtest's", names[i]);
+		if (!strchr(names[i], '%') && !here)
+			continue;       /* started elsewhere: the relative names name other files */
+		snprintf(name, sizeof(name), names[i], top);
+		CHECK(stat(name, &st2) == 0 && st2.st_ino == st.st_ino && st2.st_dev == st.st_dev,
+		      "stat(%s) is not %s's", name, me);
 	}
-	fd = open("/dmtest", O_RDONLY);
-	CHECK(fd >= 3, "open(/dmtest): %s", ename(errno));
+	fd = open(me, O_RDONLY);
+	CHECK(fd >= 3, "open(%s): %s", me, ename(errno));
 	CHECK(read(fd, buf, 4) == 4 && !memcmp(buf, "\177ELF", 4), "no ELF magic");
 	CHECK(pread(fd, buf, 3, 1) == 3 && !memcmp(buf, "ELF", 3), "pread at 1");
 	CHECK(lseek(fd, 0, SEEK_CUR) == 4, "pread moved the offset");
@@ -122,35 +167,41 @@ const char *t_file_initrd_read(void)
 
 const char *t_file_initrd_readonly(void)
 {
-	int fd = open("/hello", O_RDONLY);
+	int fd = open(ird("hello"), O_RDONLY);
 	char c;
 
-	CHECK(fd >= 3, "open(/hello): %s", ename(errno));
+	CHECK(fd >= 3, "open(%s): %s", ird("hello"), ename(errno));
 	ERR(write(fd, "x", 1), EBADF);
 	ERR(ftruncate(fd, 0), EINVAL);
 	ERR(fchmod(fd, 0600), EROFS);
 	ERR(read(1, &c, 1), EBADF);             /* the console's 1 is write-only */
 	close(fd);
-	ERR(open("/hello", O_WRONLY), EROFS);
-	ERR(open("/hello", O_RDONLY | O_TRUNC), EROFS);
-	ERR(open("/newfile", O_WRONLY | O_CREAT, 0644), EROFS);
-	ERR(open("/hello", O_RDONLY | O_CREAT | O_EXCL, 0644), EEXIST);
-	fd = open("/hello", O_RDONLY | O_CREAT, 0644);  /* there already: nothing to make */
-	CHECK(fd >= 0, "open(/hello, O_CREAT): %s", ename(errno));
+	ERR(open(ird("hello"), O_WRONLY), EROFS);
+	ERR(open(ird("hello"), O_RDONLY | O_TRUNC), EROFS);
+	ERR(open(ird("newfile"), O_WRONLY | O_CREAT, 0644), EROFS);
+	ERR(open("/newfile", O_WRONLY | O_CREAT, 0644), EROFS);      /* "/" is read-only too */
+	ERR(open(ird("hello"), O_RDONLY | O_CREAT | O_EXCL, 0644), EEXIST);
+	fd = open(ird("hello"), O_RDONLY | O_CREAT, 0644);  /* there already: nothing to make */
+	CHECK(fd >= 0, "open(%s, O_CREAT): %s", ird("hello"), ename(errno));
 	close(fd);
-	ERR(unlink("/hello"), EROFS);
-	ERR(unlink("/nothing-here"), ENOENT);
+	ERR(unlink(ird("hello")), EROFS);
+	ERR(unlink(ird("nothing-here")), ENOENT);
+	ERR(mkdir(ird("newdir"), 0755), EROFS);
 	ERR(mkdir("/newdir", 0755), EROFS);
-	ERR(mkdir("/hello", 0755), EEXIST);
-	ERR(rmdir("/hello"), EROFS);
-	ERR(rename("/hello", "/hello2"), EROFS);
-	ERR(chmod("/hello", 0700), EROFS);
-	ERR(access("/hello", W_OK), EROFS);
-	CHECK(access("/hello", R_OK | X_OK) == 0 && access("/", F_OK) == 0, "access: %s", ename(errno));
+	ERR(mkdir(ird("hello"), 0755), EEXIST);
+	ERR(rmdir(ird("hello")), EROFS);
+	ERR(rename(ird("hello"), ird("hello2")), EROFS);
+	ERR(chmod(ird("hello"), 0700), EROFS);
+	ERR(access(ird("hello"), W_OK), EROFS);
+	CHECK(access(ird("hello"), R_OK | X_OK) == 0 && access("/", F_OK) == 0, "access: %s", ename(errno));
 	ERR(rmdir("/tmp"), EBUSY);              /* a mount point */
 	ERR(rename("/tmp", "/tmp2"), EBUSY);
 	ERR(unlink("/tmp"), EISDIR);
 	ERR(rmdir("/"), EBUSY);
+	if (strcmp(initrd(), "/")) {            /* the initrd's own mount point */
+		ERR(rmdir(initrd()), EBUSY);
+		ERR(rename(initrd(), "/initrd2"), EBUSY);
+	}
 	return NULL;
 }
 
@@ -178,10 +229,10 @@ const char *t_file_paths(void)
 	CHECK(stat(longpath, &st) == 0 && S_ISDIR(st.st_mode), "stat(./././...): %s", ename(errno));
 	ERR(stat("", &st), ENOENT);
 	ERR(stat("/no/such/thing", &st), ENOENT);
-	ERR(stat("/hello/x", &st), ENOTDIR);
-	ERR(stat("/hello/", &st), ENOTDIR);
-	ERR(open("/hello/.", O_RDONLY), ENOTDIR);
-	ERR(stat("/hello/..", &st), ENOTDIR);
+	ERR(stat(ird("hello/x"), &st), ENOTDIR);
+	ERR(stat(ird("hello/"), &st), ENOTDIR);
+	ERR(open(ird("hello/."), O_RDONLY), ENOTDIR);
+	ERR(stat(ird("hello/.."), &st), ENOTDIR);
 	ERR(mkdir("/tmp/no/such/dir", 0755), ENOENT);
 	CHECK(stat("/", &root) == 0 && S_ISDIR(root.st_mode), "stat(/)");
 	CHECK(stat("/..", &st) == 0 && st.st_ino == root.st_ino && st.st_dev == root.st_dev, "/.. is /");
@@ -191,6 +242,12 @@ const char *t_file_paths(void)
 	      "/../../tmp/ is not /tmp");
 	CHECK(stat("/tmp/..", &st) == 0 && st.st_ino == root.st_ino && st.st_dev == root.st_dev,
 	      "/tmp/.. is not /");
+	if (strcmp(initrd(), "/")) {            /* the initrd mounted below dmosfs */
+		CHECK(stat(initrd(), &tmp) == 0 && S_ISDIR(tmp.st_mode) && tmp.st_dev != root.st_dev,
+		      "%s is not a file system of its own", initrd());
+		CHECK(stat(ird(".."), &st) == 0 && st.st_ino == root.st_ino && st.st_dev == root.st_dev,
+		      "%s/.. is not /", initrd());
+	}
 	rmtree(dir);
 	return NULL;
 }
@@ -204,9 +261,9 @@ const char *t_file_bad_args(void)
 	CHECK(fd >= 0, "open(/tmp): %s", ename(errno));
 	ERR(stat(NULL, &st), EFAULT);
 	ERR(stat(KADDR, &st), EFAULT);
-	RAW(-LINUX_EFAULT, SYS_stat, "/hello", KADDR, 0);      /* libc's stat copies: raw calls */
-	RAW(-LINUX_EFAULT, SYS_stat, "/hello", UNMAPPED, 0);
-	RAW(-LINUX_EFAULT, SYS_stat, "/hello", t_file_bad_args, 0);
+	RAW(-LINUX_EFAULT, SYS_stat, ird("hello"), KADDR, 0);  /* libc's stat copies: raw calls */
+	RAW(-LINUX_EFAULT, SYS_stat, ird("hello"), UNMAPPED, 0);
+	RAW(-LINUX_EFAULT, SYS_stat, ird("hello"), t_file_bad_args, 0);
 	ERR(mkdir(UNMAPPED, 0755), EFAULT);
 	ERR(unlink(NONCANON), EFAULT);
 	ERR(rmdir(KADDR), EFAULT);
@@ -223,9 +280,9 @@ const char *t_file_bad_args(void)
 	RAW(-LINUX_EFAULT, SYS_utimens, "/tmp", KADDR, 0);
 	RAW(-LINUX_EFAULT, SYS_fcntl, fd, DM_F_GETLK, KADDR);
 	/* flags: unknown bits and access mode 3 */
-	RAW(-LINUX_EINVAL, SYS_open, "/hello", 0x10000000, 0);
-	RAW(-LINUX_EINVAL, SYS_open, "/hello", DM_O_ACCMODE, 0);
-	RAW(-LINUX_EINVAL, SYS_access, "/hello", 8, 0);
+	RAW(-LINUX_EINVAL, SYS_open, ird("hello"), 0x10000000, 0);
+	RAW(-LINUX_EINVAL, SYS_open, ird("hello"), DM_O_ACCMODE, 0);
+	RAW(-LINUX_EINVAL, SYS_access, ird("hello"), 8, 0);
 	ERR(fcntl(fd, 999), EINVAL);
 	ERR(fcntl(fd, F_DUPFD, -1), EINVAL);
 	ERR(fcntl(fd, F_DUPFD, DM_OPEN_MAX), EINVAL);
@@ -261,27 +318,63 @@ static int listed(const char *p, const char *name, int type)
 	return n;
 }
 
+/*
+ * Does every entry directory p lists name a file of its type, listed once?
+ * Return: NULL, or what is wrong.
+ */
+static const char *lists_what_is_there(const char *p)
+{
+	char sub[DM_PATH_MAX];
+	DIR *d = opendir(p);
+	struct dirent *de;
+	struct stat st;
+	const char *err = NULL;
+
+	CHECK(d, "opendir(%s): %s", p, ename(errno));
+	while (!err && (de = readdir(d))) {
+		snprintf(sub, sizeof(sub), "%s/%s", p, de->d_name);
+		if (stat(sub, &st) < 0)
+			err = fail("%s lists %s, stat: %s", p, de->d_name, ename(errno));
+		else if (de->d_type != (S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : -1))
+			err = fail("%s lists %s as type %d, stat says mode %o", p, de->d_name,
+				   de->d_type, st.st_mode);
+		else if (listed(p, de->d_name, de->d_type) != 1)
+			err = fail("%s does not list %s once", p, de->d_name);
+	}
+	closedir(d);
+	return err;
+}
+
 const char *t_file_readdir(void)
 {
+	/* the initrd's top; the last one only when it is "/" */
 	const char *want[] = { ".", "..", "dmtest", "hello", "sh", "tmp" };
+	unsigned nwant = sizeof(want) / sizeof(want[0]) - !!strcmp(initrd(), "/");
 	char big[64];
 	DIR *d;
 	struct dirent *de;
 	int first = 0, n = 0, again = 0;
 	const char *err;
 
-	for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i++)
-		CHECK(listed("/", want[i], i < 2 || i == 5 ? DT_DIR : DT_REG) == 1,
-		      "/ does not list %s once", want[i]);
-	CHECK((d = opendir("/")), "opendir(/): %s", ename(errno));
+	for (unsigned i = 0; i < nwant; i++)
+		CHECK(listed(initrd(), want[i], i < 2 || i == 5 ? DT_DIR : DT_REG) == 1,
+		      "%s does not list %s once", initrd(), want[i]);
+	/* "/", whichever file system it is: its mount points, and what it holds */
+	CHECK(listed("/", ".", DT_DIR) == 1 && listed("/", "..", DT_DIR) == 1 &&
+	      listed("/", "tmp", DT_DIR) == 1, "/ does not list ., .. and tmp once");
+	CHECK(!strcmp(initrd(), "/") || listed("/", "initrd", DT_DIR) == 1,
+	      "/ does not list initrd once");
+	if ((err = lists_what_is_there("/")) || (err = lists_what_is_there(initrd())))
+		return err;
+	CHECK((d = opendir(initrd())), "opendir(%s): %s", initrd(), ename(errno));
 	while ((de = readdir(d)))
 		n++;
 	rewinddir(d);
 	while ((de = readdir(d)))
 		again++;
 	closedir(d);
-	CHECK(n == again && n > 6, "listing / twice: %d, then %d entries", n, again);
-	NULLERR(opendir("/hello"), ENOTDIR);
+	CHECK(n == again && n > (int)nwant, "listing %s twice: %d, then %d entries", initrd(), n, again);
+	NULLERR(opendir(ird("hello")), ENOTDIR);
 	NULLERR(opendir("/nothing"), ENOENT);
 
 	/* entries made and removed while a listing goes on */
@@ -318,10 +411,15 @@ const char *t_file_readdir(void)
 
 const char *t_file_cwd(void)
 {
-	char buf[DM_PATH_MAX], want[DM_PATH_MAX];
+	char buf[DM_PATH_MAX], want[DM_PATH_MAX], start[DM_PATH_MAX];
+	struct stat here, named;
 	const char *err;
 
-	CHECK(getcwd(buf, sizeof(buf)) && !strcmp(buf, "/"), "getcwd: %s, want /", buf);
+	/* where the process started: the initrd's top when the kernel started it there */
+	CHECK(getcwd(start, sizeof(start)), "getcwd: %s", ename(errno));
+	CHECK(!cwd_is_initrd() || !strcmp(start, initrd()), "getcwd: %s, want %s", start, initrd());
+	CHECK(stat(".", &here) == 0 && stat(start, &named) == 0 && here.st_ino == named.st_ino &&
+	      here.st_dev == named.st_dev, "getcwd: %s is not the cwd", start);
 	if ((err = workdir("cwd")))
 		return err;
 	CHECK(mkdir(path("a"), 0755) == 0 && mkdir(path("a/b"), 0755) == 0, "mkdir: %s", ename(errno));
@@ -335,13 +433,14 @@ const char *t_file_cwd(void)
 	CHECK(!strcmp(get("here"), "rel"), "the cwd's file after a rename");
 	ERR(getcwd(buf, 3) ? 0 : -1, ERANGE);
 	ERR(getcwd(buf, 0) ? 0 : -1, EINVAL);
-	ERR(chdir("/hello"), ENOTDIR);
+	ERR(chdir(ird("hello")), ENOTDIR);
 	ERR(chdir("nothing"), ENOENT);
 	CHECK(unlink("here") == 0 && rmdir(want) == 0, "rmdir(cwd): %s", ename(errno));
 	ERR(getcwd(buf, sizeof(buf)) ? 0 : -1, ENOENT);         /* removed */
 	ERR(open("x", O_WRONLY | O_CREAT, 0644), ENOENT);       /* nothing can be made in it */
 	CHECK(chdir("/tmp") == 0 && getcwd(buf, sizeof(buf)) && !strcmp(buf, "/tmp"), "cd /tmp");
 	CHECK(chdir("..") == 0 && getcwd(buf, sizeof(buf)) && !strcmp(buf, "/"), "/tmp/.. is /");
+	CHECK(chdir(start) == 0 && getcwd(buf, sizeof(buf)) && !strcmp(buf, start), "cd %s: %s", start, buf);
 	rmtree(dir);
 	return NULL;
 }
@@ -707,7 +806,7 @@ const char *t_file_locks(void)
 	fl = lk(F_WRLCK, 5, -5);                /* [0, 5) */
 	CHECK(fcntl(fd, F_SETLK, &fl) == 0 && child_try(path("f"), "w", 4, 1) == 1 &&
 	      child_try(path("f"), "w", 5, 1) == 0, "a negative length");
-	int h = open("/hello", O_RDONLY);
+	int h = open(ird("hello"), O_RDONLY);
 	fl = lk(F_RDLCK, 0, 1);
 	ERR(fcntl(h, F_SETLK, &fl), ENOLCK);    /* the initrd keeps no locks */
 	close(h);
