@@ -41,6 +41,15 @@ def test_in_guest_suite_passes_on_every_node(launch):
 
 
 @pytest.mark.boot
+def test_in_guest_suite_passes_with_the_initrd_at_root(launch):
+    """Without a disk the initrd is / (the fallback): the file tests run there too."""
+    c = launch(nodes=1, extra=["--no-disk"])
+    status, out = run(c, 0, "dmtest", timeout=240)
+    m = re.search(r"^dmtest: (\d+) passed, (\d+) failed", out, re.M)
+    assert m and int(m.group(2)) == 0 and status == 0, out[-3000:]
+
+
+@pytest.mark.boot
 def test_linked_list_in_a_shared_segment_crosses_nodes(launch):
     c = launch(nodes=3, pool="256M")
     mark0 = c.mark(0)
