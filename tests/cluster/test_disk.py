@@ -258,7 +258,11 @@ def test_a_node_refuses_a_damaged_file_system_and_keeps_running(launch, tmp_path
     assert re.search(reason, m.group(1)), m.group(1)
     assert m.group(1) in said or said in m.group(1), (m.group(1), said)   # fsck's reason
     c.wait_line(0, params.JOIN_RE.pattern)
-    blk(c, 0, "blk", r"")                       # the node still answers
+    # the node still answers, and without the disk the initrd is / again
+    blk(c, 0, "blk", r": 32768 sectors \(16 MiB\), \d+ reads")
+    mark = c.mark(0)
+    c.command(0, "run ls /", r"node 0: run: ls \(pid \d+\) exited with status 0")
+    assert re.search(r"^hello\r?$", c.log(0)[mark:], re.M), c.log(0)[mark:]
 
 
 @pytest.mark.boot
