@@ -1,1 +1,1 @@
-SRCS_pcache := fs/pcache.c tests/unit/poolsys_host.c
+SRCS_pcache := fs/pcache.c tests/unit/poolsys_host.c tests/unit/pcache_env.c
