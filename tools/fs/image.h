@@ -3,7 +3,8 @@
  * written a block at a time, and the transactions through which every
  * metadata change goes, committed through one journal slot the way a node
  * commits through its own (fs/format.h). Also the file system operations
- * the subcommands share: inodes, block maps, directories, path lookup.
+ * the subcommands share (tree.c): inodes, block maps, directories, path
+ * lookup.
  *
  * Every function that can fail returns 0 or a negative errno and leaves a
  * one-line reason in img->why; nothing here trusts a byte of the image: an
@@ -71,7 +72,7 @@ uint32_t tx_room(const struct img *m);
 int tx_commit(struct img *m);
 void tx_abort(struct img *m);
 
-/* Inodes and block maps. */
+/* tree.c: inodes and block maps (balloc..ifree: image.c). */
 int inode_get(struct img *m, uint32_t ino, struct fs_inode *ip);
 int inode_put(struct img *m, uint32_t ino, const struct fs_inode *ip);
 int bmap(struct img *m, uint32_t ino, const struct fs_inode *ip, uint64_t idx, uint32_t *blk);
@@ -84,7 +85,7 @@ int ifree(struct img *m, uint32_t ino, struct fs_inode *ip);
  * inode must be an orphan by then), and finally the inode itself. */
 int inode_destroy(struct img *m, uint32_t ino, struct fs_inode *ip);
 
-/* Directories. */
+/* tree.c: directories. */
 struct dirloc {
 	uint32_t blk;                   /* the block holding the record */
 	uint32_t rec;                   /* record in it */
