@@ -67,56 +67,23 @@ static uint32_t gshift_arg(void)
 	return 0;
 }
 
-/*
- * Lay the control state out for a pool of `size` bytes and format it. The
- * areas' sizes depend on how many pages there are, which depends on where
- * the data starts: size them for the whole pool, which over-counts a little.
- */
+/* Lay the control state out for a pool of `size` bytes (pool_layout) and format it. */
 static int format(volatile struct pool_super *sb, uint64_t size)
 {
 	uint8_t *base = (uint8_t *)sb;
-	uint32_t gshift = gshift_arg();
 	uint64_t region = (uint64_t)cmdline_long("region", REGION_SIZE >> 20) << 20;
-	struct palloc_geom pg = { size >> PAGE_SHIFT, POOL_CHUNK_PAGES, MAX_NODES };
-	struct xlate_geom xg = { size >> PAGE_SHIFT, gshift, 0 };
+	struct palloc_geom pg;
+	struct xlate_geom xg;
+	int err;
 
 	if (region < (2UL << 20) || (region & (region - 1)))
 		region = REGION_SIZE;
-	sb->node_table_off = PAGE_SIZE;
-	sb->lease_off = sb->node_table_off + MAX_NODES * sizeof(struct pool_node);
-	sb->nleases = POOL_NLEASES;
-	sb->ring_off = sb->lease_off + POOL_NLEASES * 64;
-	sb->ring_slots = POOL_RING_SLOTS;
-	sb->ring_size = ring_mesh_size(self.nodes, POOL_RING_SLOTS);
-	sb->seg_off = round_up(sb->ring_off + sb->ring_size, 64);
-	sb->nsegs = POOL_NSEGS;
-	sb->futex_off = sb->seg_off + POOL_NSEGS * POOL_SEG_BYTES;
-	sb->nfutex = POOL_NFUTEX;
-	sb->proc_off = round_up(sb->futex_off + POOL_NFUTEX * POOL_FUTEX_BYTES, 64);
-	sb->procs_per_node = POOL_PROCS_PER_NODE;
-	sb->xlate_off = round_up(sb->proc_off + MAX_NODES * POOL_PROCS_PER_NODE * 64UL, 64);
-	xg.region_pages = MIN(region, size) >> PAGE_SHIFT;
-	sb->xlate_size = xlate_meta_size(&xg);
-	sb->palloc_off = round_up(sb->xlate_off + sb->xlate_size, 64);
-	sb->palloc_size = palloc_meta_size(&pg);
-	sb->pcache_off = round_up(sb->palloc_off + sb->palloc_size, 64);
-	sb->pcache_nsets = pool_pcache_sets(size >> PAGE_SHIFT);
-	sb->pcache_size = pcache_area_size(sb->pcache_nsets);
-	sb->data_off = round_up(sb->pcache_off + sb->pcache_size, 2UL << 20);
-	if (!sb->ring_size || !sb->xlate_size || !sb->palloc_size || sb->data_off + (4UL << 20) > size)
-		return -ENOSPC;
-
-	/* now the real page count: whole 2 MiB blocks after the control state */
-	sb->npages = (size - sb->data_off) >> PAGE_SHIFT;
-	sb->gshift = gshift;
-	sb->chunk_pages = POOL_CHUNK_PAGES;
-	sb->region_pages = MIN(region >> PAGE_SHIFT, sb->npages);
+	err = pool_layout(sb, size, self.nodes, gshift_arg(), region);
+	if (err)
+		return err;
 	sb->dead_after_ms = cmdline_long("dead_after", DEAD_AFTER_MS);
-	pg.npages = xg.npages = sb->npages;
-	xg.region_pages = sb->region_pages;
-	/* the index for the real page count: as big as the space kept, or smaller */
-	sb->pcache_nsets = pool_pcache_sets(sb->npages);
-	sb->pcache_size = pcache_area_size(sb->pcache_nsets);
+	pg = (struct palloc_geom){ sb->npages, POOL_CHUNK_PAGES, MAX_NODES };
+	xg = (struct xlate_geom){ sb->npages, sb->gshift, sb->region_pages };
 
 	memset(base + PAGE_SIZE, 0, sb->data_off - PAGE_SIZE);
 	if (ring_mesh_format(base + sb->ring_off, self.nodes, POOL_RING_SLOTS) ||
@@ -125,9 +92,6 @@ static int format(volatile struct pool_super *sb, uint64_t size)
 	    pcache_format(base + sb->pcache_off, sb->pcache_nsets))
 		return -EINVAL;
 	sb->version = POOL_VERSION;
-	sb->pool_size = size;
-	sb->region_size = (uint64_t)sb->region_pages << PAGE_SHIFT;
-	sb->max_nodes = MAX_NODES;
 	sb->expected_nodes = self.nodes;
 	for (int i = 0; i < CLUSTER_ID_MAX; i++)
 		sb->cluster_id[i] = self.cluster[i];
@@ -138,7 +102,7 @@ static int format(volatile struct pool_super *sb, uint64_t size)
 	       "of %lu MiB, translation at %s granularity, %u-slot rings, a page cache of %u sets\n",
 	       self.id, size >> 20, self.cluster, sb->npages,
 	       (sb->npages + sb->region_pages - 1) / sb->region_pages, sb->region_size >> 20,
-	       gshift ? "2 MiB" : "4 KiB", POOL_RING_SLOTS, sb->pcache_nsets);
+	       sb->gshift ? "2 MiB" : "4 KiB", POOL_RING_SLOTS, sb->pcache_nsets);
 	return 0;
 }
 

@@ -11,6 +11,7 @@
  * same list for the inspector; keep the two in the same order.
  */
 #if __STDC_HOSTED__
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #else
@@ -452,4 +453,47 @@ int poolcheck(const void *base, uint64_t size, char *why, size_t n)
 	    (err = check_rings(&c)))
 		return err;
 	return check_leases(&c);
+}
+
+int pool_layout(volatile struct pool_super *sb, uint64_t size, uint32_t nodes,
+		uint32_t gshift, uint64_t region)
+{
+	uint64_t pages = size / PC_PAGE;
+	struct palloc_geom pg = { pages, POOL_CHUNK_PAGES, MAX_NODES };
+	struct xlate_geom xg = { pages, gshift, (region < size ? region : size) / PC_PAGE };
+
+	sb->node_table_off = PC_PAGE;
+	sb->lease_off = sb->node_table_off + MAX_NODES * sizeof(struct pool_node);
+	sb->nleases = POOL_NLEASES;
+	sb->ring_off = sb->lease_off + POOL_NLEASES * 64;
+	sb->ring_slots = POOL_RING_SLOTS;
+	sb->ring_size = ring_mesh_size(nodes, POOL_RING_SLOTS);
+	sb->seg_off = round_up(sb->ring_off + sb->ring_size, LINE);
+	sb->nsegs = POOL_NSEGS;
+	sb->futex_off = sb->seg_off + POOL_NSEGS * POOL_SEG_BYTES;
+	sb->nfutex = POOL_NFUTEX;
+	sb->proc_off = round_up(sb->futex_off + POOL_NFUTEX * POOL_FUTEX_BYTES, LINE);
+	sb->procs_per_node = POOL_PROCS_PER_NODE;
+	sb->xlate_off = round_up(sb->proc_off + MAX_NODES * POOL_PROCS_PER_NODE * 64UL, LINE);
+	sb->xlate_size = xlate_meta_size(&xg);
+	sb->palloc_off = round_up(sb->xlate_off + sb->xlate_size, LINE);
+	sb->palloc_size = palloc_meta_size(&pg);
+	sb->pcache_off = round_up(sb->palloc_off + sb->palloc_size, LINE);
+	sb->pcache_size = pcache_area_size(pool_pcache_sets(pages));
+	sb->data_off = round_up(sb->pcache_off + sb->pcache_size, 2UL << 20);
+	if (!sb->ring_size || !sb->xlate_size || !sb->palloc_size || sb->data_off + (4UL << 20) > size)
+		return -ENOSPC;
+
+	/* now the real page count: whole 2 MiB blocks after the control state */
+	sb->npages = (size - sb->data_off) / PC_PAGE;
+	sb->gshift = gshift;
+	sb->chunk_pages = POOL_CHUNK_PAGES;
+	sb->region_pages = region / PC_PAGE < sb->npages ? region / PC_PAGE : sb->npages;
+	sb->region_size = (uint64_t)sb->region_pages * PC_PAGE;
+	/* the index for the real page count: as big as the space kept, or smaller */
+	sb->pcache_nsets = pool_pcache_sets(sb->npages);
+	sb->pcache_size = pcache_area_size(sb->pcache_nsets);
+	sb->pool_size = size;
+	sb->max_nodes = MAX_NODES;
+	return 0;
 }

@@ -144,4 +144,26 @@ extern const struct poolcheck_invariant poolcheck_invariants[];
  */
 int poolcheck(const void *base, uint64_t size, char *why, size_t n);
 
+struct pool_super;
+
+/**
+ * pool_layout - lay the control state out for a pool
+ * @sb: the superblock to fill in (only its geometry fields are written)
+ * @size: bytes of the pool device
+ * @nodes: nodes of the cluster, which the ring mesh is sized for
+ * @gshift: translation granularity (0: 4 KiB, 9: 2 MiB)
+ * @region: bytes of a region, a power of two of at least 2 MiB
+ *
+ * The areas one after the other from the second page, each on a cache
+ * line, the tables sized for the whole device (which over-counts a little:
+ * the data starts after them), the data on the next 2 MiB after them; then
+ * the real page count and the page cache index for it. The one place the
+ * layout is computed: pool.c's format() and the unit tests' sound pool.
+ * Context: any; pure C, builds for the host too.
+ * Return: 0, or -ENOSPC if the control state leaves less than 4 MiB of
+ * data or an area cannot be sized.
+ */
+int pool_layout(volatile struct pool_super *sb, uint64_t size, uint32_t nodes,
+		uint32_t gshift, uint64_t region);
+
 #endif

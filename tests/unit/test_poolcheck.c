@@ -35,56 +35,26 @@
 
 static uint8_t *sound;          /* formatted once; each case damages a copy */
 
-/*
- * What format() in kernel/cluster/pool.c writes (pool.h has the layout):
- * the areas one after the other, each line aligned, the tables sized for
- * the whole device, the data on the next 2 MiB after them.
- */
+/* What format() in kernel/cluster/pool.c writes, on pool_layout's layout. */
 static uint8_t *format_pool(uint64_t size, uint32_t nodes, uint32_t gshift, uint32_t region_pages)
 {
 	uint8_t *p = aligned_alloc(PAGE, size);
 	struct pool_super *sb = (struct pool_super *)p;
-	struct palloc_geom pg = { size / PAGE, POOL_CHUNK_PAGES, MAX_NODES };
-	struct xlate_geom xg = { size / PAGE, gshift, region_pages };
+	struct palloc_geom pg;
+	struct xlate_geom xg;
 
 	assert_non_null(p);
 	memset(p, 0, size);
-	sb->node_table_off = PAGE;
-	sb->lease_off = sb->node_table_off + MAX_NODES * sizeof(struct pool_node);
-	sb->nleases = POOL_NLEASES;
-	sb->ring_off = sb->lease_off + POOL_NLEASES * 64;
-	sb->ring_slots = POOL_RING_SLOTS;
-	sb->ring_size = ring_mesh_size(nodes, POOL_RING_SLOTS);
-	sb->seg_off = round_up(sb->ring_off + sb->ring_size, 64);
-	sb->nsegs = POOL_NSEGS;
-	sb->futex_off = sb->seg_off + POOL_NSEGS * POOL_SEG_BYTES;
-	sb->nfutex = POOL_NFUTEX;
-	sb->proc_off = round_up(sb->futex_off + POOL_NFUTEX * POOL_FUTEX_BYTES, 64);
-	sb->procs_per_node = POOL_PROCS_PER_NODE;
-	sb->xlate_off = round_up(sb->proc_off + MAX_NODES * POOL_PROCS_PER_NODE * 64UL, 64);
-	sb->xlate_size = xlate_meta_size(&xg);
-	sb->palloc_off = round_up(sb->xlate_off + sb->xlate_size, 64);
-	sb->palloc_size = palloc_meta_size(&pg);
-	sb->pcache_off = round_up(sb->palloc_off + sb->palloc_size, 64);
-	sb->pcache_size = pcache_area_size(pool_pcache_sets(size / PAGE));
-	sb->data_off = round_up(sb->pcache_off + sb->pcache_size, 2 * MiB);
-	sb->npages = (size - sb->data_off) / PAGE;
-	pg.npages = xg.npages = sb->npages;
-	sb->pcache_nsets = pool_pcache_sets(sb->npages);
-	sb->pcache_size = pcache_area_size(sb->pcache_nsets);
+	assert_int_equal(pool_layout(sb, size, nodes, gshift, region_pages * PAGE), 0);
+	pg = (struct palloc_geom){ sb->npages, POOL_CHUNK_PAGES, MAX_NODES };
+	xg = (struct xlate_geom){ sb->npages, gshift, sb->region_pages };
 	assert_int_equal(ring_mesh_format(p + sb->ring_off, nodes, POOL_RING_SLOTS), 0);
 	assert_int_equal(xlate_format(p + sb->xlate_off, &xg), 0);
 	assert_int_equal(palloc_format(p + sb->palloc_off, &pg), 0);
 	assert_int_equal(pcache_format(p + sb->pcache_off, sb->pcache_nsets), 0);
 	sb->version = POOL_VERSION;
 	sb->format_claim = 1;
-	sb->pool_size = size;
-	sb->region_size = region_pages * PAGE;
-	sb->max_nodes = MAX_NODES;
 	sb->expected_nodes = nodes;
-	sb->gshift = gshift;
-	sb->chunk_pages = POOL_CHUNK_PAGES;
-	sb->region_pages = region_pages;
 	sb->dead_after_ms = DEAD_AFTER_MS;
 	strcpy(sb->cluster_id, "check");
 	sb->magic = POOL_MAGIC;

@@ -5,6 +5,7 @@ $(OUT)/test_poolcheck.o: CFLAGS += -DPOOLCHECK_CASES='"$(abspath poolcheck_cases
 # The checker as a command, `poolcheck FILE` or `poolcheck --list`, which
 # tests/tools/test_poolcheck.py runs on the inspector's pool images.
 $(OUT)/poolcheck: $(OUT)/tests/unit/poolcheck_cli.o $(OUT)/kernel/cluster/poolcheck.o \
-		$(OUT)/kernel/cluster/ring.o $(OUT)/fs/pcache.o $(OUT)/tests/unit/poolsys_host.o
+		$(OUT)/kernel/cluster/ring.o $(OUT)/mm/xlate.o $(OUT)/mm/palloc.o $(OUT)/fs/pcache.o \
+		$(OUT)/tests/unit/poolsys_host.o
 	$(CC) $(CFLAGS) $^ -o $@
 all run: $(OUT)/poolcheck
