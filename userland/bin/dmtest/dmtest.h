@@ -232,5 +232,15 @@ const char *t_file_tools(void);
 int child_lock(char **a);
 int start_child_lock(struct child *c, const char *p, const char *type, const char *from,
 		     const char *len, const char *how);
+/* files.c: what the file tests (files.c, dirs.c, locks.c, tools.c) share */
+extern char dir[64];    /* the test's directory, /tmp/PREFIX.TAG */
+void rmtree(const char *path);
+const char *workdir(const char *tag);
+const char *path(const char *name);
+int put(const char *p, const char *s);
+const char *get(const char *p);
+const char *initrd(void);
+const char *ird(const char *name);
+bool cwd_is_initrd(void);
 
 #endif

@@ -4,8 +4,9 @@
  * pointers and bad arguments with the right errno (as newlib's errno sees
  * it), processes start, end, fault and are killed with the right wait
  * status, clocks and sleeps, memory placement (dm_alloc, dm_where,
- * dm_free), shared segments, futexes, files (files.c), and, when the
- * cluster has more than one node, the same across nodes.
+ * dm_free), shared segments, futexes, files (files.c, dirs.c, locks.c,
+ * tools.c), and, when the cluster has more than one node, the same across
+ * nodes.
  *
  * Output is KTAP-like: a plan line `1..N`, one line per test (`ok N name`,
  * `not ok N name - reason`, `ok N name # SKIP reason`), `# ...` comments,
