@@ -377,7 +377,7 @@ uint64_t pcache_area_size(uint32_t nsets)
 {
 	if (!nsets || nsets > PCACHE_MAX_SETS || (nsets & (nsets - 1)))
 		return 0;
-	return LINE + 3ULL * nsets * LINE;
+	return LINE + 3ULL * nsets * LINE + PCACHE_NLOCKS * LINE + PCACHE_NOPENS * 16;
 }
 
 int pcache_format(void *area, uint32_t nsets)
@@ -394,6 +394,8 @@ int pcache_format(void *area, uint32_t nsets)
 	h->slots_off = LINE;
 	h->frames_off = h->slots_off + (uint64_t)nsets * LINE;
 	h->pins_off = h->frames_off + (uint64_t)nsets * LINE;
+	h->locks_off = h->pins_off + (uint64_t)nsets * LINE;
+	h->opens_off = h->locks_off + PCACHE_NLOCKS * LINE;
 	pool_flush(area, size);
 	__atomic_store_n(&h->magic, PCACHE_MAGIC, __ATOMIC_RELEASE);
 	pool_flush(&h->magic, sizeof(h->magic));
@@ -414,13 +416,16 @@ int pcache_attach(struct pcache *pc, void *area, int node, const struct pcache_o
 		return -EINVAL;
 	lines = (uint64_t)h->nsets;
 	if (h->slots_off != LINE || h->frames_off != LINE + lines * LINE ||
-	    h->pins_off != LINE + 2 * lines * LINE)
+	    h->pins_off != LINE + 2 * lines * LINE || h->locks_off != LINE + 3 * lines * LINE ||
+	    h->opens_off != h->locks_off + PCACHE_NLOCKS * LINE)
 		return -EINVAL;
 	*pc = (struct pcache){ 0 };
 	pc->area = area;
 	pc->slots = (uint64_t *)(base + h->slots_off);
 	pc->frames = (uint64_t *)(base + h->frames_off);
 	pc->pins = (uint64_t *)(base + h->pins_off);
+	pc->locks = base + h->locks_off;
+	pc->opens = (uint64_t *)(base + h->opens_off);
 	pc->nsets = h->nsets;
 	pc->node = (uint32_t)node;
 	/* Each node's clock starts in its own part of the table. */

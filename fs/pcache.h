@@ -68,7 +68,7 @@
 #include "kernel/param.h"
 
 #define PCACHE_MAGIC    0x4548434143504D44ULL   /* "DMPCACHE" */
-#define PCACHE_VERSION  1
+#define PCACHE_VERSION  2               /* 2: the file system's locks and open table */
 #define PCACHE_WAYS     8               /* slots per set: one cache line of slot words */
 #define PCACHE_BLOCK    4096            /* bytes of a cached page: FS_BLOCK of fs/format.h */
 
@@ -99,6 +99,17 @@
 #define PCACHE_EVICT_BATCH  32          /* pages a failed allocation evicts */
 
 /*
+ * Two more tables follow the index, for the file system above it (fs/dmosfs.c
+ * uses them; this file only lays them out): PCACHE_NLOCKS leases
+ * (kernel/cluster/lease.h), one cache line each, the cluster locks its
+ * transactions take; and PCACHE_NOPENS entries of the open-file table, two
+ * words each (an inode number, 0 for a free entry; a mask of the nodes that
+ * have that inode open).
+ */
+#define PCACHE_NLOCKS   256
+#define PCACHE_NOPENS   1024
+
+/*
  * The area starts with this header (one line); the slot, frame and pin
  * arrays are at the offsets it gives, from the area's start, each nsets *
  * PCACHE_WAYS words, set-major (set s, way w: word s * PCACHE_WAYS + w).
@@ -108,7 +119,8 @@ struct pcache_hdr {
 	uint32_t version;
 	uint32_t nsets;
 	uint64_t slots_off, frames_off, pins_off;
-	uint64_t pad[3];
+	uint64_t locks_off, opens_off;  /* the file system's tables (above) */
+	uint64_t pad[1];
 };
 _Static_assert(sizeof(struct pcache_hdr) == 64, "pcache header is one line");
 _Static_assert(MAX_NODES <= 64, "a pin word and a slot's owner field hold 64 nodes");
@@ -142,6 +154,8 @@ struct pcache_stats {
 struct pcache {
 	void *area;                     /* the index in the pool (or local memory) */
 	uint64_t *slots, *frames, *pins;
+	void *locks;                    /* PCACHE_NLOCKS leases, LINE apart */
+	uint64_t *opens;                /* PCACHE_NOPENS pairs of words */
 	uint32_t nsets;
 	uint32_t node;
 	uint32_t hand;                  /* this node's clock hand (a set) */

@@ -343,6 +343,8 @@ static int check_pcache(struct pc *c)
 	want(&l, "slots_off", h->slots_off, LINE);
 	want(&l, "frames_off", h->frames_off, LINE + lines * LINE);
 	want(&l, "pins_off", h->pins_off, LINE + 2 * lines * LINE);
+	want(&l, "locks_off", h->locks_off, LINE + 3 * lines * LINE);
+	want(&l, "opens_off", h->opens_off, LINE + 3 * lines * LINE + PCACHE_NLOCKS * LINE);
 	if (!l.len && !pcache_area_size(sb->pcache_nsets))
 		add(&l, "nsets %u is not a power of two in 1..%u", sb->pcache_nsets, PCACHE_MAX_SETS);
 	if (!l.len && pcache_area_size(sb->pcache_nsets) > sb->pcache_size)

@@ -29,7 +29,7 @@ static void test_header(void **state)
 	assert_int_equal(pcache_area_size(0), 0);
 	assert_int_equal(pcache_area_size(3), 0);
 	assert_int_equal(pcache_area_size(PCACHE_MAX_SETS * 2u), 0);
-	assert_int_equal(pcache_area_size(8), 64 + 3 * 8 * 64);
+	assert_int_equal(pcache_area_size(8), 64 + 3 * 8 * 64 + PCACHE_NLOCKS * 64 + PCACHE_NOPENS * 16);
 	assert_int_equal(pcache_format(NULL, 8), -EINVAL);
 
 	a = calloc(1, pcache_area_size(8));
@@ -64,7 +64,12 @@ static void test_header(void **state)
 	h->pins_off = 0;
 	assert_int_equal(pcache_attach(&pc, a, 0, &ops, &n, pins, NULL), -EINVAL);
 	h->pins_off = 64 + 2 * 8 * 64;
+	h->opens_off += 16;
+	assert_int_equal(pcache_attach(&pc, a, 0, &ops, &n, pins, NULL), -EINVAL);
+	h->opens_off -= 16;
 	assert_int_equal(pcache_attach(&pc, a, 0, &ops, &n, pins, NULL), 0);
+	assert_ptr_equal(pc.locks, (char *)a + 64 + 3 * 8 * 64);
+	assert_ptr_equal(pc.opens, (uint64_t *)((char *)pc.locks + PCACHE_NLOCKS * 64));
 	free(a);
 	env_free(e);
 }

@@ -7,8 +7,10 @@ dirty, lost, owner, tag), the frame words (a page is there, its pool page
 number) and the pin words (one bit per node copying from the page).
 
   struct pcache_hdr (64 bytes)
-    @0 u64 magic "DMPCACHE"  @8 u32 version (1)  @12 u32 nsets
-    @16 u64 slots_off  @24 u64 frames_off  @32 u64 pins_off  (from the area's start)
+    @0 u64 magic "DMPCACHE"  @8 u32 version (2)  @12 u32 nsets
+    @16 u64 slots_off  @24 u64 frames_off  @32 u64 pins_off  @40 u64 locks_off
+    @48 u64 opens_off  (from the area's start; then PCACHE_NLOCKS leases a line each,
+    PCACHE_NOPENS open-table entries of two u64: inode, node mask)
   slot word   63..62 state (0 free, 1 filling, 2 valid, 3 busy) | 61 dirty | 60 lost
               | 59..54 owner (the node filling or holding it busy) | 53..0 tag
   tag         inode << 32 | page index; inode 0: a metadata block of the disk
@@ -25,10 +27,12 @@ from .pool import LINE, PoolError, reason
 from .poolmem import _area
 
 PCACHE_MAGIC = 0x4548434143504D44       # b"DMPCACHE"
-PCACHE_VERSION = 1
+PCACHE_VERSION = 2
 PCACHE_WAYS = 8
 PCACHE_MAX_SETS = 1 << 24
-PCACHE_HDR_FMT = struct.Struct("<QIIQQQ24x")    # struct pcache_hdr
+PCACHE_NLOCKS = 256                     # the file system's leases, a line each
+PCACHE_NOPENS = 1024                    # open-file table entries, 16 bytes each
+PCACHE_HDR_FMT = struct.Struct("<QIIQQQQQ8x")    # struct pcache_hdr
 TAG_BITS = 54
 DIRTY, LOST = 1 << 61, 1 << 60
 FRAME_PAGE = 1 << 63
@@ -41,7 +45,7 @@ def area_size(nsets):
     """pcache_area_size(): 0 for an nsets the cache cannot have."""
     if not 0 < nsets <= PCACHE_MAX_SETS or nsets & (nsets - 1):
         return 0
-    return LINE + 3 * nsets * LINE
+    return LINE + 3 * nsets * LINE + PCACHE_NLOCKS * LINE + PCACHE_NOPENS * 16
 
 
 def slot_sound(w, max_nodes):
@@ -69,15 +73,18 @@ def read_pcache(f, p):
         raw = _area(f, p, p.pcache_off, PCACHE_HDR_FMT.size, "the page cache header")
     except PoolError as e:
         return None, [str(e)]
-    magic, version, nsets, slots_off, frames_off, pins_off = PCACHE_HDR_FMT.unpack(raw)
+    magic, version, nsets, slots_off, frames_off, pins_off, locks_off, opens_off = \
+        PCACHE_HDR_FMT.unpack(raw)
     if magic != PCACHE_MAGIC:
         return None, [reason("pcache_magic", magic, PCACHE_MAGIC)]
     if version != PCACHE_VERSION:
         return None, [reason("pcache_version", version, PCACHE_VERSION)]
     lines = p.pcache_nsets
     want = dict(nsets=lines, slots_off=LINE, frames_off=LINE + lines * LINE,
-                pins_off=LINE + 2 * lines * LINE)
-    have = dict(nsets=nsets, slots_off=slots_off, frames_off=frames_off, pins_off=pins_off)
+                pins_off=LINE + 2 * lines * LINE, locks_off=LINE + 3 * lines * LINE,
+                opens_off=LINE + 3 * lines * LINE + PCACHE_NLOCKS * LINE)
+    have = dict(nsets=nsets, slots_off=slots_off, frames_off=frames_off, pins_off=pins_off,
+                locks_off=locks_off, opens_off=opens_off)
     bad = ["%s %d (want %d)" % (k, have[k], v) for k, v in want.items() if have[k] != v]
     if not bad and not area_size(lines):
         bad.append("nsets %d is not a power of two in 1..%d" % (lines, PCACHE_MAX_SETS))

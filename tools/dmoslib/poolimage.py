@@ -132,7 +132,8 @@ def create(path, size=64 << 20, nodes=3, cluster="test", claim=1, region=REGION_
     ns = sb["pcache_nsets"]
     img.put(sb["pcache_off"], pcm.PCACHE_HDR_FMT.pack(
         pcm.PCACHE_MAGIC, pcm.PCACHE_VERSION, ns, LINE, LINE + ns * LINE,
-        LINE + 2 * ns * LINE))
+        LINE + 2 * ns * LINE, LINE + 3 * ns * LINE,
+        LINE + 3 * ns * LINE + pcm.PCACHE_NLOCKS * LINE))
     img.geom = dict(nblocks=nblocks, regions_off=regions_off, words=words,
                     bmp_off=bmp_off, rec_off=rec_off)
     if fields:
