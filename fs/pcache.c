@@ -45,6 +45,12 @@ static uint64_t mix(uint64_t x)
 	return x ^ (x >> 31);
 }
 
+/* One more of counter @c of this node's entry (only this node writes it). */
+static void count(uint64_t *c)
+{
+	__atomic_store_n(c, *c + 1, __ATOMIC_RELAXED);
+}
+
 static uint64_t load(const uint64_t *w)
 {
 	return __atomic_load_n(w, __ATOMIC_ACQUIRE);
@@ -245,7 +251,7 @@ static bool evict_slot(struct pcache *pc, uint32_t i)
 	if (!clean(v) || load(&pc->pins[i]) || take(pc, i, v))
 		return false;
 	let_go(pc, i, false);
-	pc->st.evictions++;
+	count(&pc->st->evictions);
 	return true;
 }
 
@@ -268,7 +274,7 @@ static int write_slot(struct pcache *pc, uint32_t i, uint64_t v, void *bounce)
 		;
 	if (r < 0)
 		return r;
-	pc->st.writebacks++;
+	count(&pc->st->writebacks);
 	return 0;
 }
 
@@ -358,7 +364,7 @@ static int fill(struct pcache *pc, uint32_t i, uint32_t base, uint64_t tag, int 
 		unclaim(pc, i, tag);
 		return r;
 	} else {
-		pc->st.fills++;
+		count(&pc->st->fills);
 	}
 	pool_flush(data, PCACHE_BLOCK);
 	pin(pc, i);                     /* before VALID: nobody can evict it first */
@@ -377,7 +383,8 @@ uint64_t pcache_area_size(uint32_t nsets)
 {
 	if (!nsets || nsets > PCACHE_MAX_SETS || (nsets & (nsets - 1)))
 		return 0;
-	return LINE + 3ULL * nsets * LINE + PCACHE_NLOCKS * LINE + PCACHE_NOPENS * 16;
+	return LINE + 3ULL * nsets * LINE + PCACHE_NLOCKS * LINE + PCACHE_NOPENS * 16 +
+	       MAX_NODES * sizeof(struct pcache_stats);
 }
 
 int pcache_format(void *area, uint32_t nsets)
@@ -396,6 +403,7 @@ int pcache_format(void *area, uint32_t nsets)
 	h->pins_off = h->frames_off + (uint64_t)nsets * LINE;
 	h->locks_off = h->pins_off + (uint64_t)nsets * LINE;
 	h->opens_off = h->locks_off + PCACHE_NLOCKS * LINE;
+	h->stats_off = h->opens_off + PCACHE_NOPENS * 16;
 	pool_flush(area, size);
 	__atomic_store_n(&h->magic, PCACHE_MAGIC, __ATOMIC_RELEASE);
 	pool_flush(&h->magic, sizeof(h->magic));
@@ -417,7 +425,8 @@ int pcache_attach(struct pcache *pc, void *area, int node, const struct pcache_o
 	lines = (uint64_t)h->nsets;
 	if (h->slots_off != LINE || h->frames_off != LINE + lines * LINE ||
 	    h->pins_off != LINE + 2 * lines * LINE || h->locks_off != LINE + 3 * lines * LINE ||
-	    h->opens_off != h->locks_off + PCACHE_NLOCKS * LINE)
+	    h->opens_off != h->locks_off + PCACHE_NLOCKS * LINE ||
+	    h->stats_off != h->opens_off + PCACHE_NOPENS * 16)
 		return -EINVAL;
 	*pc = (struct pcache){ 0 };
 	pc->area = area;
@@ -426,6 +435,9 @@ int pcache_attach(struct pcache *pc, void *area, int node, const struct pcache_o
 	pc->pins = (uint64_t *)(base + h->pins_off);
 	pc->locks = base + h->locks_off;
 	pc->opens = (uint64_t *)(base + h->opens_off);
+	pc->st = (struct pcache_stats *)(base + h->stats_off) + node;
+	*pc->st = (struct pcache_stats){ .attaches = pc->st->attaches + 1 };
+	pool_flush(pc->st, sizeof(*pc->st));
 	pc->nsets = h->nsets;
 	pc->node = (uint32_t)node;
 	/* Each node's clock starts in its own part of the table. */
@@ -465,10 +477,12 @@ int pcache_get(struct pcache *pc, uint64_t tag, int flags, struct pcache_ref *re
 			i = base + found;
 			r = held(v) && !pinnable(v) ? WAIT_MORE : try_pin(pc, i, tag, ref);
 			if (r == 0) {
-				if (waited)
-					pc->st.misses++, pc->st.fill_waits++;
-				else
-					pc->st.hits++;
+				if (waited) {
+					count(&pc->st->misses);
+					count(&pc->st->fill_waits);
+				} else {
+					count(&pc->st->hits);
+				}
 				return 0;
 			}
 			if (r == WAIT_MORE) {
@@ -485,7 +499,7 @@ int pcache_get(struct pcache *pc, uint64_t tag, int flags, struct pcache_ref *re
 		if (free_way < PCACHE_WAYS) {
 			r = fill(pc, base + free_way, base, tag, flags, ref);
 			if (r == 0)
-				pc->st.misses++;
+				count(&pc->st->misses);
 			if (r != -EAGAIN)
 				return r;
 			continue;
@@ -643,7 +657,7 @@ again:
 			pool_relax();
 		if (let_go(pc, i, true)) {
 			n++;
-			pc->st.lost++;
+			count(&pc->st->lost);
 		}
 	}
 	return n;
@@ -668,13 +682,26 @@ void pcache_scan(struct pcache *pc)
 	uint32_t i, nslots = pc->nsets * PCACHE_WAYS;
 	uint64_t v;
 
-	pc->st.valid = pc->st.dirty = 0;
+	pc->valid = pc->dirty = 0;
 	for (i = 0; i < nslots; i++) {
 		v = load(&pc->slots[i]);
 		if (!pinnable(v))
 			continue;
-		pc->st.valid++;
+		pc->valid++;
 		if (v & (PCACHE_DIRTY | PCACHE_LOST))
-			pc->st.dirty++;
+			pc->dirty++;
 	}
+}
+
+void pcache_publish(struct pcache *pc, const struct pcache_disk *disk)
+{
+	struct pcache_disk *d = &pc->st->disk;
+
+	__atomic_store_n(&d->reads, disk->reads, __ATOMIC_RELAXED);
+	__atomic_store_n(&d->read_bytes, disk->read_bytes, __ATOMIC_RELAXED);
+	__atomic_store_n(&d->writes, disk->writes, __ATOMIC_RELAXED);
+	__atomic_store_n(&d->write_bytes, disk->write_bytes, __ATOMIC_RELAXED);
+	__atomic_store_n(&d->flushes, disk->flushes, __ATOMIC_RELAXED);
+	__atomic_store_n(&d->errors, disk->errors, __ATOMIC_RELAXED);
+	pool_flush(pc->st, sizeof(*pc->st));
 }

@@ -68,7 +68,7 @@
 #include "kernel/param.h"
 
 #define PCACHE_MAGIC    0x4548434143504D44ULL   /* "DMPCACHE" */
-#define PCACHE_VERSION  2               /* 2: the file system's locks and open table */
+#define PCACHE_VERSION  2               /* 2: the file system's locks, open table, counters */
 #define PCACHE_WAYS     8               /* slots per set: one cache line of slot words */
 #define PCACHE_BLOCK    4096            /* bytes of a cached page: FS_BLOCK of fs/format.h */
 
@@ -110,6 +110,14 @@
 #define PCACHE_NOPENS   1024
 
 /*
+ * Last comes the counters table: MAX_NODES entries of struct pcache_stats
+ * (below), two lines each, entry n node n's. Only node n writes its entry
+ * (plain stores, flushed by pcache_publish), so nodes never contend on it;
+ * other nodes and the host (`dmos pool`) read it, and it outlives the node
+ * for the post-mortem until the node attaches again, which starts it over.
+ */
+
+/*
  * The area starts with this header (one line); the slot, frame and pin
  * arrays are at the offsets it gives, from the area's start, each nsets *
  * PCACHE_WAYS words, set-major (set s, way w: word s * PCACHE_WAYS + w).
@@ -120,7 +128,7 @@ struct pcache_hdr {
 	uint32_t nsets;
 	uint64_t slots_off, frames_off, pins_off;
 	uint64_t locks_off, opens_off;  /* the file system's tables (above) */
-	uint64_t pad[1];
+	uint64_t stats_off;             /* the counters table (above) */
 };
 _Static_assert(sizeof(struct pcache_hdr) == 64, "pcache header is one line");
 _Static_assert(MAX_NODES <= 64, "a pin word and a slot's owner field hold 64 nodes");
@@ -142,13 +150,24 @@ struct pcache_ops {
 	bool (*alive)(void *ctx, int node);
 };
 
+/* The shared disk's counters of one node (fs/blk.h's, in bytes). */
+struct pcache_disk {
+	uint64_t reads, read_bytes;     /* requests completed */
+	uint64_t writes, write_bytes;
+	uint64_t flushes, errors;       /* errors: requests that failed */
+};
+
+/* One node's entry of the counters table (part of the pool format). */
 struct pcache_stats {
+	uint64_t attaches;              /* times the node attached (0: never): entry in use */
 	uint64_t hits, misses;          /* this node's lookups */
 	uint64_t fills, fill_waits;     /* disk reads this node did; waits on another's */
-	uint64_t evictions, writebacks; /* pages this node evicted, wrote back */
-	uint64_t lost;                  /* dirty pages a region failure took */
-	uint64_t valid, dirty;          /* the whole cache, at the last pcache_scan */
+	uint64_t evictions, writebacks; /* pages this node evicted, dirty pages it wrote back */
+	uint64_t lost;                  /* dirty pages a region failure took (as it found them) */
+	struct pcache_disk disk;        /* as of the node's last pcache_publish */
+	uint64_t reserved[2];
 };
+_Static_assert(sizeof(struct pcache_stats) == 128, "a node's counters are two lines");
 
 /* Node-local handle. */
 struct pcache {
@@ -162,7 +181,8 @@ struct pcache {
 	uint32_t wait_ms;               /* PCACHE_FILL_WAIT_MS (tests shorten it) */
 	const struct pcache_ops *ops;
 	void *ctx;
-	struct pcache_stats st;
+	struct pcache_stats *st;        /* this node's entry of the counters table */
+	uint64_t valid, dirty;          /* the whole cache, at this node's last pcache_scan */
 	uint16_t *local_pins;           /* this node's pins per slot (nsets * PCACHE_WAYS) */
 	void *bounce;                   /* FS_BLOCK node-local bytes for a miss's writeback, or NULL */
 };
@@ -186,6 +206,7 @@ int pcache_format(void *area, uint32_t nsets);
  * @bounce: FS_BLOCK bytes of node-local memory a miss in a set full of
  *          dirty pages writes one of them back through (NULL: such a miss
  *          fails with -ENOMEM)
+ * The node's entry of the counters table starts over (its attaches + 1).
  * Context: boot, before the node uses the cache.
  * Return: 0; -EINVAL for a damaged header (bad magic, version, geometry),
  * a node id of MAX_NODES or more, or missing ops.
@@ -271,7 +292,19 @@ uint32_t pcache_lost(struct pcache *pc, bool (*lost)(void *ctx, uint64_t ppn), v
 /* Does inode ino have lost dirty pages? */
 bool pcache_has_lost(struct pcache *pc, uint32_t ino);
 
-/* Count valid and dirty pages of the whole table into pc->st. */
+/* Count valid and dirty pages of the whole table into pc->valid, pc->dirty. */
 void pcache_scan(struct pcache *pc);
+
+/**
+ * pcache_publish - store the node's disk counters in its entry of the
+ * counters table and flush the entry, so that other nodes and the host see
+ * every counter of it as it is now
+ * @disk: the shared disk's counters of this node since it booted
+ * The cache's own counters are kept in the entry as they move (plain
+ * stores); this flush is what makes them visible where the pool is not
+ * coherent.
+ * Context: the node that attached pc (a process or its kernel thread).
+ */
+void pcache_publish(struct pcache *pc, const struct pcache_disk *disk);
 
 #endif

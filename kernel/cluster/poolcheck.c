@@ -345,6 +345,8 @@ static int check_pcache(struct pc *c)
 	want(&l, "pins_off", h->pins_off, LINE + 2 * lines * LINE);
 	want(&l, "locks_off", h->locks_off, LINE + 3 * lines * LINE);
 	want(&l, "opens_off", h->opens_off, LINE + 3 * lines * LINE + PCACHE_NLOCKS * LINE);
+	want(&l, "stats_off", h->stats_off,
+	     LINE + 3 * lines * LINE + PCACHE_NLOCKS * LINE + PCACHE_NOPENS * 16);
 	if (!l.len && !pcache_area_size(sb->pcache_nsets))
 		add(&l, "nsets %u is not a power of two in 1..%u", sb->pcache_nsets, PCACHE_MAX_SETS);
 	if (!l.len && pcache_area_size(sb->pcache_nsets) > sb->pcache_size)

@@ -1,7 +1,8 @@
 /*
  * Host unit tests for the page cache index in the pool (fs/pcache.c), one
  * node at a time: the header and attach checks, the basic paths, a full
- * set, the repair rules for what a dead node leaves, and region loss.
+ * set, the repair rules for what a dead node leaves, region loss, and the
+ * counters each node keeps in its entry of the area.
  * Harness: pcache_env.h; the tests of many nodes at once are in
  * test_pcache_race.c.
  */
@@ -29,7 +30,8 @@ static void test_header(void **state)
 	assert_int_equal(pcache_area_size(0), 0);
 	assert_int_equal(pcache_area_size(3), 0);
 	assert_int_equal(pcache_area_size(PCACHE_MAX_SETS * 2u), 0);
-	assert_int_equal(pcache_area_size(8), 64 + 3 * 8 * 64 + PCACHE_NLOCKS * 64 + PCACHE_NOPENS * 16);
+	assert_int_equal(pcache_area_size(8), 64 + 3 * 8 * 64 + PCACHE_NLOCKS * 64 +
+			 PCACHE_NOPENS * 16 + MAX_NODES * 128);
 	assert_int_equal(pcache_format(NULL, 8), -EINVAL);
 
 	a = calloc(1, pcache_area_size(8));
@@ -67,9 +69,15 @@ static void test_header(void **state)
 	h->opens_off += 16;
 	assert_int_equal(pcache_attach(&pc, a, 0, &ops, &n, pins, NULL), -EINVAL);
 	h->opens_off -= 16;
-	assert_int_equal(pcache_attach(&pc, a, 0, &ops, &n, pins, NULL), 0);
+	h->stats_off += 128;
+	assert_int_equal(pcache_attach(&pc, a, 0, &ops, &n, pins, NULL), -EINVAL);
+	h->stats_off -= 128;
+	assert_int_equal(pcache_attach(&pc, a, 5, &ops, &n, pins, NULL), 0);
 	assert_ptr_equal(pc.locks, (char *)a + 64 + 3 * 8 * 64);
 	assert_ptr_equal(pc.opens, (uint64_t *)((char *)pc.locks + PCACHE_NLOCKS * 64));
+	assert_int_equal(h->stats_off, 64 + 3 * 8 * 64 + PCACHE_NLOCKS * 64 + PCACHE_NOPENS * 16);
+	assert_ptr_equal(pc.st, (char *)a + h->stats_off + 5 * 128);   /* node 5's entry */
+	assert_ptr_equal(pc.st + MAX_NODES - 5, (char *)a + pcache_area_size(8));
 	free(a);
 	env_free(e);
 }
@@ -99,9 +107,9 @@ static void test_basics(void **state)
 	assert_ptr_equal(r.data, first);
 	pcache_put(pc, &r);
 	assert_int_equal(e->reads[blk_of(a)], 1);
-	assert_int_equal(pc->st.misses, 1);
-	assert_int_equal(pc->st.fills, 1);
-	assert_int_equal(pc->st.hits, 1);
+	assert_int_equal(pc->st->misses, 1);
+	assert_int_equal(pc->st->fills, 1);
+	assert_int_equal(pc->st->hits, 1);
 
 	/* NOREAD: zeroes, no read. */
 	assert_int_equal(pcache_get(pc, b, PCACHE_NOREAD, &r), 0);
@@ -117,8 +125,8 @@ static void test_basics(void **state)
 	pcache_dirty(pc, &r);
 	pcache_put(pc, &r);
 	pcache_scan(pc);
-	assert_int_equal(pc->st.valid, 3);
-	assert_int_equal(pc->st.dirty, 2);
+	assert_int_equal(pc->valid, 3);
+	assert_int_equal(pc->dirty, 2);
 	assert_int_equal(pcache_writeback(pc, 2, 0, n.bounce), 1);     /* only inode 2 */
 	assert_true(stamped(e->disk[blk_of(c)], 0x5678));
 	assert_int_equal(e->writes[blk_of(b)], 0);
@@ -127,9 +135,9 @@ static void test_basics(void **state)
 	assert_int_equal(pcache_writeback(pc, 0, 0, n.bounce), 0);
 	assert_int_equal(e->writes[blk_of(b)], 1);
 	assert_int_equal(e->writes[blk_of(c)], 1);
-	assert_int_equal(pc->st.writebacks, 2);
+	assert_int_equal(pc->st->writebacks, 2);
 	pcache_scan(pc);
-	assert_int_equal(pc->st.dirty, 0);
+	assert_int_equal(pc->dirty, 0);
 
 	/* At most max pages. */
 	for (i = 0; i < 3; i++) {
@@ -208,7 +216,7 @@ static void test_full_set(void **state)
 	assert_int_equal(pcache_get(pc, PCACHE_TAG(1, 100), 0, &r[8]), -ENOMEM);
 	pcache_put(pc, &r[5]);
 	assert_int_equal(pcache_get(pc, PCACHE_TAG(1, 100), 0, &r[8]), 0);
-	assert_int_equal(pc->st.evictions, 1);
+	assert_int_equal(pc->st->evictions, 1);
 	pcache_put(pc, &r[8]);
 	for (i = 0; i < PCACHE_WAYS; i++)
 		if (i != 5)
@@ -234,7 +242,7 @@ static void test_full_set(void **state)
 			w++;
 		}
 	assert_int_equal(w, 1);
-	assert_int_equal(pc->st.writebacks, 1);
+	assert_int_equal(pc->st->writebacks, 1);
 	assert_int_equal(pcache_drop(pc, 2, 0), 0);
 	assert_int_equal(e->inuse, 0);
 
@@ -355,7 +363,7 @@ static void test_region_loss(void **state)
 	assert_int_equal(e->inuse, 4);
 
 	assert_int_equal(pcache_lost(pc, is_lost, &l), 1);
-	assert_int_equal(pc->st.lost, 1);
+	assert_int_equal(pc->st->lost, 1);
 	assert_int_equal(e->inuse, 2);                          /* both lost frames freed */
 	assert_true(pcache_has_lost(pc, 1));
 	assert_false(pcache_has_lost(pc, 2));
@@ -366,7 +374,7 @@ static void test_region_loss(void **state)
 	assert_int_equal(e->reads[blk_of(a)], 2);
 	pcache_put(pc, &r);
 	pcache_scan(pc);
-	assert_int_equal(pc->st.valid, 3);
+	assert_int_equal(pc->valid, 3);
 	assert_int_equal(pcache_writeback(pc, 0, 0, n.bounce), 1);     /* c, not b */
 	assert_int_equal(e->writes[blk_of(b)], 0);
 	assert_true(stamped(e->disk[blk_of(c)], 0xc));
@@ -381,6 +389,76 @@ static void test_region_loss(void **state)
 	env_done(e, area);
 }
 
+/* Node @id's entry of the counters table of @area, read as another node would. */
+static const struct pcache_stats *entry(const void *area, int id)
+{
+	const struct pcache_hdr *h = area;
+
+	return (const struct pcache_stats *)((const char *)area + h->stats_off) + id;
+}
+
+static void test_counters(void **state)
+{
+	struct env *e = env_new(64);
+	void *area = area_new(16);
+	uint64_t a = PCACHE_TAG(1, 0), b = PCACHE_TAG(3, 9);
+	struct pcache_disk disk = { 7, 7 * BLK, 2, 2 * BLK, 1, 0 }, none = { 0 };
+	const struct pcache_stats *s1 = entry(area, 1), *s3 = entry(area, 3);
+	struct pcache_ref r;
+	struct node n1, n3;
+
+	(void)state;
+	for (int i = 0; i < MAX_NODES; i++)     /* format wrote zeroes over the garbage */
+		assert_int_equal(entry(area, i)->attaches, 0);
+	node_init(&n1, e, area, 1);
+	node_init(&n3, e, area, 3);
+	assert_ptr_equal(n3.pc.st, s3);
+	assert_int_equal(s3->attaches, 1);
+
+	/* Node 3 misses (and fills), then hits; node 1 hits what node 3 read. */
+	assert_int_equal(pcache_get(&n3.pc, a, 0, &r), 0);
+	pcache_put(&n3.pc, &r);
+	assert_int_equal(pcache_get(&n3.pc, a, 0, &r), 0);
+	pcache_put(&n3.pc, &r);
+	assert_int_equal(pcache_get(&n1.pc, a, 0, &r), 0);
+	pcache_put(&n1.pc, &r);
+	assert_int_equal(e->reads[blk_of(a)], 1);
+	assert_int_equal(s3->misses, 1);
+	assert_int_equal(s3->fills, 1);
+	assert_int_equal(s3->hits, 1);
+	assert_int_equal(s1->hits, 1);
+	assert_int_equal(s1->misses + s1->fills + s1->fill_waits, 0);
+
+	/* Node 1 dirties, writes back and evicts: its entry, not node 3's. */
+	assert_int_equal(pcache_get(&n1.pc, b, 0, &r), 0);
+	pcache_dirty(&n1.pc, &r);
+	pcache_put(&n1.pc, &r);
+	assert_int_equal(pcache_writeback(&n1.pc, 0, 0, n1.bounce), 1);
+	assert_int_equal(pcache_evict(&n1.pc, 100), 2);
+	assert_int_equal(s1->writebacks, 1);
+	assert_int_equal(s1->evictions, 2);
+	assert_int_equal(s1->fills, 1);
+	assert_int_equal(s3->writebacks + s3->evictions, 0);
+
+	/* The disk's counters are what the node last published. */
+	pcache_publish(&n3.pc, &disk);
+	assert_memory_equal(&s3->disk, &disk, sizeof(disk));
+	assert_memory_equal(&s1->disk, &none, sizeof(none));
+
+	/* Nobody else's entry moved; attaching again starts node 3's over. */
+	for (int i = 0; i < MAX_NODES; i++)
+		if (i != 1 && i != 3)
+			assert_int_equal(entry(area, i)->attaches + entry(area, i)->hits, 0);
+	node_fini(&n3);
+	node_init(&n3, e, area, 3);
+	assert_int_equal(s3->attaches, 2);
+	assert_int_equal(s3->hits + s3->misses + s3->fills + s3->disk.reads, 0);
+	assert_int_equal(s1->hits, 1);
+	node_fini(&n1);
+	node_fini(&n3);
+	env_done(e, area);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -389,6 +467,7 @@ int main(void)
 		cmocka_unit_test(test_full_set),
 		cmocka_unit_test(test_repair_rules),
 		cmocka_unit_test(test_region_loss),
+		cmocka_unit_test(test_counters),
 	};
 
 	return cmocka_run_group_tests_name("pcache", tests, NULL, NULL);

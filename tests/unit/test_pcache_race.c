@@ -80,10 +80,10 @@ static void test_same_pages(void **state)
 		pthread_join(t[i], NULL);
 	for (i = 0; i < SAME_NODES; i++) {
 		assert_int_equal(s[i].bad, 0);
-		fills += s[i].n.pc.st.fills;
-		waits += s[i].n.pc.st.fill_waits;
-		evictions += s[i].n.pc.st.evictions;
-		lookups += s[i].n.pc.st.hits + s[i].n.pc.st.misses;
+		fills += s[i].n.pc.st->fills;
+		waits += s[i].n.pc.st->fill_waits;
+		evictions += s[i].n.pc.st->evictions;
+		lookups += s[i].n.pc.st->hits + s[i].n.pc.st->misses;
 	}
 	assert_int_equal(evictions, 0);
 	for (k = 0; k < SAME_TAGS; k++)
@@ -263,12 +263,12 @@ static void test_evict_pinned(void **state)
 		assert_int_equal(p[i].bad, 0);
 		gets += i < PIN_NODES ? p[i].gets : 0;
 		enomem += p[i].enomem;
-		evictions += (long)p[i].n.pc.st.evictions;
+		evictions += (long)p[i].n.pc.st->evictions;
 	}
 	printf("evict vs pins: %ld gets, %ld evictions (%ld by the evictor), %ld -ENOMEM\n",
-	       gets, evictions, (long)p[PIN_NODES].n.pc.st.evictions, enomem);
+	       gets, evictions, (long)p[PIN_NODES].n.pc.st->evictions, enomem);
 	assert_true(gets > PIN_NODES * PIN_ITERS / 3);
-	assert_true(p[PIN_NODES].n.pc.st.evictions > 100);
+	assert_true(p[PIN_NODES].n.pc.st->evictions > 100);
 	assert_true(e->inuse <= 20);
 	assert_int_equal(pcache_drop(&p[0].n.pc, 1, 0), 0);
 	assert_int_equal(e->inuse, 0);
@@ -349,8 +349,8 @@ static void test_dead_node(void **state)
 	assert_int_equal(e->reads[blk_of(x)], 1);
 	assert_int_equal(e->inuse, 1);
 	pcache_put(pc, &r);
-	assert_int_equal(pc->st.fill_waits, 0);
-	assert_int_equal(pc->st.fills, 1);
+	assert_int_equal(pc->st->fill_waits, 0);
+	assert_int_equal(pc->st->fills, 1);
 
 	/* Node 6 pins u and dies writing back v. */
 	node_init(&d6.n, e, area, 6);
@@ -377,8 +377,8 @@ static void test_dead_node(void **state)
 	assert_int_equal(pcache_node_dead(pc, 0), 0);   /* not itself */
 	assert_int_equal(e->inuse, 2);
 	pcache_scan(pc);
-	assert_int_equal(pc->st.valid, 2);              /* u, v */
-	assert_int_equal(pc->st.dirty, 1);              /* v stayed dirty */
+	assert_int_equal(pc->valid, 2);                 /* u, v */
+	assert_int_equal(pc->dirty, 1);                 /* v stayed dirty */
 	assert_int_equal(pcache_evict(pc, 100), 1);     /* u: the pin is gone */
 	assert_int_equal(pcache_writeback(pc, 0, 0, n.bounce), 1);
 	assert_true(stamped(e->disk[blk_of(v)], 0xd1e));

@@ -5,8 +5,8 @@ tests of the readers (and of kernels that must refuse a bad pool): create()
 does what format() in kernel/cluster/pool.c does with ring_mesh_format(),
 xlate_format(), palloc_format() and pcache_format() (kernel/cluster/ring.c,
 mm/xlate.c, mm/palloc.c, fs/pcache.c), and an Image then sets node entries, page records, chunk
-owners, leases, ring counters, translation entries and region states the way
-running kernels would. The structs and constants are the readers' (pool.py,
+owners, leases, ring counters, translation entries, region states, page cache
+slots and each node's page cache counters the way running kernels would. The structs and constants are the readers' (pool.py,
 poolctl.py, poolmem.py), so a reader and this writer cannot drift apart
 silently; a boot test compares this layout with a kernel-formatted pool.
 """
@@ -133,7 +133,7 @@ def create(path, size=64 << 20, nodes=3, cluster="test", claim=1, region=REGION_
     img.put(sb["pcache_off"], pcm.PCACHE_HDR_FMT.pack(
         pcm.PCACHE_MAGIC, pcm.PCACHE_VERSION, ns, LINE, LINE + ns * LINE,
         LINE + 2 * ns * LINE, LINE + 3 * ns * LINE,
-        LINE + 3 * ns * LINE + pcm.PCACHE_NLOCKS * LINE))
+        LINE + 3 * ns * LINE + pcm.PCACHE_NLOCKS * LINE, pcm.stats_off(ns)))
     img.geom = dict(nblocks=nblocks, regions_off=regions_off, words=words,
                     bmp_off=bmp_off, rec_off=rec_off)
     if fields:
@@ -216,3 +216,25 @@ class Image:
 
     def failures(self, n):
         self.u64(self.sb["xlate_off"] + pm.XLATE_FAILURES_OFF, n)
+
+    def cache_slot(self, i, state="valid", ino=0, index=0, dirty=False, lost=False,
+                   owner=0, ppn=None, pins=0):
+        """Slot i of the page cache (set i // 8, way i % 8): its slot, frame and pin
+        words as fs/pcache.c leaves them; ppn None: no page (a free or lost slot)."""
+        base = self.sb["pcache_off"]
+        st = pcm.STATES.index(state)
+        w = 0 if st == 0 else (st << 62 | (pcm.DIRTY if dirty else 0) |
+                               (pcm.LOST if lost else 0) | owner << pcm.TAG_BITS |
+                               ino << 32 | index)
+        n = self.sb["pcache_nsets"] * LINE
+        self.u64(base + LINE + i * 8, w)
+        self.u64(base + LINE + n + i * 8, 0 if ppn is None else pcm.FRAME_PAGE | ppn)
+        self.u64(base + LINE + 2 * n + i * 8, pins)
+
+    def counters(self, node, attaches=1, **counts):
+        """Node's entry of the page cache's counters table (poolcache.STATS)."""
+        vals = dict.fromkeys(pcm.STATS, 0)
+        vals.update(attaches=attaches, **counts)
+        assert set(vals) == set(pcm.STATS), counts
+        self.put(self.sb["pcache_off"] + pcm.stats_off(self.sb["pcache_nsets"]) +
+                 node * pcm.STATS_FMT.size, pcm.STATS_FMT.pack(*[vals[k] for k in pcm.STATS]))
