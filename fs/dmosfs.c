@@ -29,6 +29,7 @@
 #include "fs/pcache.h"
 #include "fs/probe.h"
 #include "fs/vfs.h"
+#include "kernel/kthread.h"
 #include "mm/mm.h"
 #include "mm/palloc.h"
 #include "mm/pmem.h"
@@ -134,6 +135,8 @@ static const struct pcache_ops cache_ops = {
 	.alive = c_alive,
 };
 
+static struct kwork publish_work;      /* the counters' (below) */
+
 void dmosfs_attach_pool(void *area)
 {
 	const struct pcache_hdr *h = area;
@@ -147,6 +150,7 @@ void dmosfs_attach_pool(void *area)
 		return;
 	}
 	cache_ok = true;
+	kthread_register(&publish_work);
 }
 
 void dmosfs_node_dead(int n)
@@ -609,26 +613,51 @@ bool dmosfs_is_root(void)
 
 /* ---- counters ------------------------------------------------------------------------- */
 
-static void fsinfo(struct dm_fsinfo *fi)
+/* This node's disk counters (zeros without a disk). */
+static struct pcache_disk disk_counters(void)
 {
 	struct blk_stats bs;
 
-	*fi = (struct dm_fsinfo){ .mounted = dfs.root != NULL };
-	if (blk_disk()) {
-		blk_get_stats(blk_disk(), &bs);
-		fi->disk_reads = bs.reads;
-		fi->disk_read_bytes = bs.sectors_read * BLK_SECTOR;
-		fi->disk_writes = bs.writes;
-		fi->disk_write_bytes = bs.sectors_written * BLK_SECTOR;
-	}
+	if (!blk_disk())
+		return (struct pcache_disk){ 0 };
+	blk_get_stats(blk_disk(), &bs);
+	return (struct pcache_disk){ bs.reads, bs.sectors_read * BLK_SECTOR, bs.writes,
+				     bs.sectors_written * BLK_SECTOR, bs.flushes, bs.errors };
+}
+
+/*
+ * The disk's counters go into this node's entry of the page cache's
+ * counters table (the cache keeps its own there as they move) every
+ * second and at each fsinfo, so the host's `dmos pool` sees them at most
+ * a second old, and a post-mortem what they were a second before the end.
+ */
+static void publish(void)
+{
+	struct pcache_disk d = disk_counters();
+
+	pcache_publish(&pc, &d);
+}
+
+static struct kwork publish_work = { .name = "fs counters", .fn = publish, .period_ms = 1000 };
+
+static void fsinfo(struct dm_fsinfo *fi)
+{
+	struct pcache_disk d = disk_counters();
+
+	*fi = (struct dm_fsinfo){ .mounted = dfs.root != NULL, .disk_reads = d.reads,
+				  .disk_read_bytes = d.read_bytes, .disk_writes = d.writes,
+				  .disk_write_bytes = d.write_bytes, .disk_flushes = d.flushes,
+				  .disk_errors = d.errors };
 	if (cache_ok) {
+		pcache_publish(&pc, &d);        /* the pool says what this call says */
 		fi->cache_sets = pc.nsets;
-		fi->cache_hits = pc.st.hits;
-		fi->cache_misses = pc.st.misses;
-		fi->cache_fills = pc.st.fills;
-		fi->cache_fill_waits = pc.st.fill_waits;
-		fi->cache_evictions = pc.st.evictions;
-		fi->cache_writebacks = pc.st.writebacks;
+		fi->cache_hits = pc.st->hits;
+		fi->cache_misses = pc.st->misses;
+		fi->cache_fills = pc.st->fills;
+		fi->cache_fill_waits = pc.st->fill_waits;
+		fi->cache_evictions = pc.st->evictions;
+		fi->cache_writebacks = pc.st->writebacks;
+		fi->cache_lost = pc.st->lost;
 	}
 }
 
@@ -650,14 +679,15 @@ void cmd_fs(char **argv, int argc)
 	fsinfo(&fi);
 	if (cache_ok)
 		pcache_scan(&pc);
-	printk("  disk: %lu reads (%lu KiB), %lu writes (%lu KiB)\n", fi.disk_reads,
-	       fi.disk_read_bytes >> 10, fi.disk_writes, fi.disk_write_bytes >> 10);
+	printk("  disk: %lu reads (%lu KiB), %lu writes (%lu KiB), %lu flushes, %lu errors\n",
+	       fi.disk_reads, fi.disk_read_bytes >> 10, fi.disk_writes, fi.disk_write_bytes >> 10,
+	       fi.disk_flushes, fi.disk_errors);
 	printk("  cache: %lu hits, %lu misses, %lu fills, %lu fill waits, %lu evictions, "
-	       "%lu writebacks\n", fi.cache_hits, fi.cache_misses, fi.cache_fills,
-	       fi.cache_fill_waits, fi.cache_evictions, fi.cache_writebacks);
+	       "%lu writebacks, %lu lost\n", fi.cache_hits, fi.cache_misses, fi.cache_fills,
+	       fi.cache_fill_waits, fi.cache_evictions, fi.cache_writebacks, fi.cache_lost);
 	if (cache_ok)
 		printk("  pool: %u sets of %u slots, %lu valid pages, %lu dirty\n", pc.nsets,
-		       PCACHE_WAYS, pc.st.valid, pc.st.dirty);
+		       PCACHE_WAYS, pc.valid, pc.dirty);
 	printk("node %d: fs: dmosfs %s\n", self.id, !fi.mounted ? "not mounted" :
 	       dmosfs_is_root() ? "at /" : "at " DMOSFS_MOUNT);
 }

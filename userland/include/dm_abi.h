@@ -207,6 +207,8 @@ struct dm_fsinfo {
 	uint64_t cache_fills;           /* pages it read from the disk into the cache */
 	uint64_t cache_fill_waits;      /* misses another node was already filling */
 	uint64_t cache_evictions, cache_writebacks;
+	uint64_t cache_lost;            /* dirty pages a region failure took */
+	uint64_t disk_flushes, disk_errors;     /* errors: requests that failed */
 };
 
 /* SYS_nodeinfo */
@@ -239,6 +241,6 @@ _Static_assert(sizeof(struct dm_stat) == 72, "dm_stat layout is ABI");
 _Static_assert(sizeof(struct dm_proc) == 64, "dm_proc layout is ABI");
 _Static_assert(sizeof(struct dm_meminfo) == 56, "dm_meminfo layout is ABI");
 _Static_assert(sizeof(struct dm_nodeinfo) == 40, "dm_nodeinfo layout is ABI");
-_Static_assert(sizeof(struct dm_fsinfo) == 88, "dm_fsinfo layout is ABI");
+_Static_assert(sizeof(struct dm_fsinfo) == 112, "dm_fsinfo layout is ABI");
 
 #endif
