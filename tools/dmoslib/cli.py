@@ -109,13 +109,15 @@ def build_parser():
         cluster_opt(c)
 
     c = cmd("pool", "inspect a pool, read-only, nodes running or not: superblock, "
-            "nodes, regions, translation, allocator, rings, leases; exit 1 if it is "
-            "damaged")
+            "nodes, regions, translation, allocator, page cache, rings, leases; exit 1 "
+            "if it is damaged")
     g = c.add_mutually_exclusive_group()
     g.add_argument("--cluster", metavar="NAME", help="the pool of this running cluster")
     g.add_argument("--pool-path", metavar="PATH", help="a pool file or device")
     c.add_argument("--json", action="store_true", help="machine-readable output, the "
                    "same content")
+    c.add_argument("--disk-path", metavar="PATH", help="the cluster's disk image, to name "
+                   "the files the page cache holds (default: a running cluster's own)")
 
     c = cmd("fail-region", "fault injection: mark REGION of the pool failed and destroy "
             "its contents, as a dead DIMM would; the nodes must notice and react")
@@ -373,9 +375,13 @@ def _running_on(path):
 
 
 def cmd_pool(a):
-    path, _ = _pool_of(a)
+    path, run = _pool_of(a)
+    run = run or _running_on(path)
+    disk = a.disk_path or (run and run.cfg.get("disk_path"))
+    if a.disk_path and not os.path.exists(a.disk_path):
+        raise UsageError("--disk-path %s: no such file or device" % a.disk_path)
     try:
-        report = inspector.inspect(path)
+        report = inspector.inspect(path, disk if disk and os.path.exists(disk) else None)
     except pool.PoolError as e:
         raise DmosError(str(e))
     if a.json:

@@ -7,23 +7,31 @@ dead), the regions (state, pages in use per node and per process, free
 frames, and for a failed region what its failure destroyed), the
 translation table (with the count of region failures), the allocator (what
 palloc_stats and palloc_check say in the kernel, plus pages leaked by dead
-or absent nodes), every ring of the message mesh and the leases (the
-segment, futex and process tables are listed as areas, not decoded).
+or absent nodes), the page cache (its pages, per file and per state, and each
+node's counters: lookups, disk reads, evictions, writebacks, losses, pins;
+given the cluster's disk image, each file's path), every ring of the message
+mesh and the leases (the segment, futex and process tables are listed as
+areas, not decoded).
 `--json` prints that dict; describe() turns it into the text `dmos pool`
 shows, with the same numbers. A file that is not a pool at all raises
 pool.PoolError; damage inside a pool that can still be read lands in
 report["problems"] (and `dmos pool` exits 1 after printing).
 """
 
-from . import poolcache, poolctl, poolmem
+from . import fsimage, poolcache, poolctl, poolmem
 from .pool import PAGE_SIZE, PoolError, PoolFile, parse
 
 AREAS = ("node table", "leases", "rings", "segments", "futexes", "processes",
          "translation", "allocator", "page cache", "data")
+TOP_FILES = 20                  # the files the text shows (the JSON has them all)
+COUNTERS = ("attaches", "hits", "misses", "fills", "fill_waits", "evictions",
+            "writebacks", "lost", "pins", "disk_reads", "disk_read_bytes", "disk_writes",
+            "disk_write_bytes", "disk_errors")
 
 
-def inspect(path):
-    """The whole report of the pool at path (see the module docstring)."""
+def inspect(path, disk=None):
+    """The whole report of the pool at path (see the module docstring); disk: the
+    cluster's disk image, to name the files the page cache holds pages of."""
     with PoolFile(path) as f:
         p = parse(f)
         rep = {"path": path, "file_size": f.size, "device": f.device,
@@ -55,6 +63,8 @@ def inspect(path):
             except PoolError as e:      # e.g. a device that cannot be mapped there
                 probs = [str(e)]
             rep["problems"] += probs
+    if rep["page_cache"]:
+        name_files(rep, disk)
     if rep["allocator"] and rep["allocator"]["inconsistent"]:
         rep["warnings"].append("%d pages whose bitmap bit disagrees with their record "
                                "(normal only while nodes allocate, or after a node "
@@ -64,6 +74,21 @@ def inspect(path):
         rep["warnings"].append("%d pages are owned by dead or absent nodes (not taken "
                                "back yet?)" % rep["allocator"]["leaked"])
     return rep
+
+
+def name_files(rep, disk):
+    """Set the path of each file of rep's page cache from the disk image at disk."""
+    c = rep["page_cache"]
+    c["disk"] = disk
+    if not disk or not c["files"]:
+        return
+    try:
+        names = fsimage.paths(disk, [f["ino"] for f in c["files"]])
+    except (fsimage.FsImageError, OSError) as e:
+        rep["warnings"].append("the cached files have no names: %s" % e)
+        return
+    for f in c["files"]:
+        f["path"] = names.get(f["ino"])
 
 
 def superblock(p):
@@ -208,10 +233,29 @@ def _pcache(rep):
     if not c:
         return ["page cache: unreadable"]
     st = c["states"]
-    return ["page cache: %d sets of 8 slots, %d pages (%d of metadata, %d inodes), "
-            "%d dirty, %d lost, %d pinned; %d filling, %d busy" % (
-                c["nsets"], c["pages"], c["metadata"], len(c["inodes"]), c["dirty"],
-                c["lost"], c["pinned"], st["filling"], st["busy"])]
+    out = ["page cache: %d sets of 8 slots, %d pages (%d of metadata, %d of %d files), "
+           "%d dirty, %d lost, %d pinned; %d filling, %d busy" % (
+               c["nsets"], c["pages"], c["metadata"], sum(f["pages"] for f in c["files"]),
+               len(c["files"]), c["dirty"], c["lost"], c["pinned"], st["filling"],
+               st["busy"])]
+    if c["files"]:
+        top = sorted(c["files"], key=lambda f: (-f["pages"], f["ino"]))[:TOP_FILES]
+        out.append("page cache files: %d%s%s" % (
+            len(c["files"]), ", the %d with the most pages" % len(top)
+            if len(top) < len(c["files"]) else "",
+            ", named as on %s" % c["disk"] if c["disk"] else
+            " (give --disk-path IMAGE to name them)"))
+        out += _table([[f["ino"], f["pages"], f["dirty"], f["lost"],
+                        f["path"] if f["path"] is not None else "?" if c["disk"] else "-"]
+                       for f in top], ["inode", "pages", "dirty", "lost", "path"])
+    if c["nodes"]:
+        out.append("page cache counters per node: since it attached (the disk's: as it "
+                   "last published them)")
+        out += _table([[n[k] for k in ("node",) + COUNTERS] for n in c["nodes"]], [
+            "node", "attaches", "hits", "misses", "fills", "fill waits", "evictions",
+            "writebacks", "lost", "pins", "disk reads", "bytes", "disk writes", "bytes",
+            "errors"])
+    return out
 
 
 def _rings(rep):
