@@ -1,7 +1,8 @@
 """Checks of pool files that the tests of the tools (tests/tools) and of
 live clusters (tests/cluster) share: the one line of a refusal, the bytes a
 region failure must leave, and the inspector's report (`dmos pool`) of a
-pool file, in text and JSON, whose numbers must agree.
+pool file, in text and JSON, whose numbers must agree (the page cache's
+files and counters too).
 """
 
 import hashlib
@@ -9,7 +10,7 @@ import json
 import re
 
 from conftest import run_dmos
-from dmoslib import inject, poolmem
+from dmoslib import inject, inspector, poolmem
 from dmoslib.pool import LINE, PAGE_SIZE
 
 
@@ -79,6 +80,17 @@ def text_agrees_with_json(text, rep):
         [r[:5] for r in rows["rings"]]
     assert [[str(g[k]) for k in ("region", "state", "frames", "used", "free")]
             for g in rep["regions"]] == [r[:5] for r in rows["regions"]]
+    c = rep["page_cache"]
+    if c:
+        top = sorted(c["files"], key=lambda f: (-f["pages"], f["ino"]))[:inspector.TOP_FILES]
+        assert [[str(f[k]) for k in ("ino", "pages", "dirty", "lost")] for f in top] == \
+            [r[:4] for r in rows.get("page cache files", [])]
+        assert [[str(n[k]) for k in ("node",) + inspector.COUNTERS] for n in c["nodes"]] == \
+            rows.get("page cache counters per node", [])
+        assert "page cache: %d sets of 8 slots, %d pages (%d of metadata, %d of %d files), " \
+            "%d dirty, %d lost, %d pinned" % (
+                c["nsets"], c["pages"], c["metadata"], sum(f["pages"] for f in c["files"]),
+                len(c["files"]), c["dirty"], c["lost"], c["pinned"]) in text
     a, x, ls = rep["allocator"], rep["translation"], rep["leases"]
     for want in ("allocator: %d pages, %d free, %d used, %d reserved; %d chunks of %d "
                  "pages, %d unowned; %d leaked, %d inconsistent" % tuple(a[k] for k in (

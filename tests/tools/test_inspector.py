@@ -2,7 +2,8 @@
 
 Without a kernel: synthetic pools (dmoslib.poolimage lays them out byte for
 byte as a kernel formats them) show every section with the right numbers,
-in text and in JSON with the same content; damaged files (truncated, wrong
+in text and in JSON with the same content (the page cache's files, named
+from a dmosfs image the host tool made, and each node's counters); damaged files (truncated, wrong
 magic or version, offsets out of range, smashed area headers, random bytes
 over the control state) give one clear `dmos: ...` line and exit 1, never a
 traceback. The inspector on a live cluster's pool is in
@@ -13,10 +14,11 @@ import json
 import os
 import random
 import re
+import subprocess
 
 import pytest
 
-from conftest import run_dmos, write_pool
+from conftest import REPO, run_dmos, write_pool
 from dmoslib import inspector, pool, poolctl, poolimage, poolmem
 from poolcheck import dmos_pool, text_agrees_with_json
 
@@ -163,6 +165,146 @@ def test_a_node_that_lost_the_pool(tmp_path):
     assert [n.link_down for n in pool.read_pool(img.path).nodes[:3]] == [False, True, False]
     img.u64(entry + 48, 0x100000000)                # any value but 0 is down
     assert pool.read_pool(img.path).node(1).link_down is True
+
+
+def cached_pool(path):
+    """A page cache as three kernels leave it: metadata and file pages, dirty, being
+    written back, lost, filling, pinned; counters of nodes 0, 1 and 2 (dead)."""
+    img = poolimage.create(path, 64 * MiB, 3, "fs")
+    img.node(0, "up", 1, 500, 62 * MiB)
+    img.node(1, "up", 1, 480, 62 * MiB)
+    img.node(2, "dead", 1, 90, 62 * MiB, dead_by=1)
+    for ppn in range(100, 107):
+        img.take(ppn, 0)
+    img.cache_slot(0, ino=0, index=5, ppn=100)
+    img.cache_slot(1, ino=0, index=6, dirty=True, ppn=101)
+    img.cache_slot(8, ino=2, index=0, ppn=102, pins=1 << 1)
+    img.cache_slot(9, ino=2, index=1, dirty=True, ppn=103)
+    img.cache_slot(10, "busy", ino=2, index=2, lost=True, owner=1, ppn=104)  # writing back
+    img.cache_slot(16, ino=7, index=0, dirty=True, lost=True)               # a region took it
+    img.cache_slot(17, "filling", ino=7, index=1, owner=0, ppn=105)
+    img.cache_slot(24, ino=9, index=3, ppn=106, pins=1 << 0 | 1 << 1)
+    img.counters(0, hits=10, misses=4, fills=3, fill_waits=1, evictions=2,
+                 disk_reads=9, disk_read_bytes=9 * 4096, disk_flushes=1)
+    img.counters(1)
+    img.counters(2, attaches=2, hits=7, writebacks=3, lost=1, disk_writes=3,
+                 disk_write_bytes=3 * 4096, disk_errors=1)
+    return img
+
+
+COUNTS = dict.fromkeys(("attaches", "hits", "misses", "fills", "fill_waits", "evictions",
+                        "writebacks", "lost", "disk_reads", "disk_read_bytes", "disk_writes",
+                        "disk_write_bytes", "disk_flushes", "disk_errors"), 0)
+
+
+def test_the_page_cache_files_and_counters(tmp_path):
+    img = cached_pool(str(tmp_path / "c.pool"))
+    r, rep = dmos_pool(img.path)
+    assert r.returncode == 0 and rep["problems"] == [], r.stderr
+    c = rep["page_cache"]
+    assert (c["pages"], c["metadata"], c["metadata_dirty"], c["dirty"], c["lost"],
+            c["pinned"]) == (7, 2, 1, 3, 1, 2)
+    assert c["states"] == {"free": c["slots"] - 8, "filling": 1, "valid": 6, "busy": 1}
+    assert c["files"] == [dict(ino=2, pages=3, dirty=2, lost=0, path=None),
+                          dict(ino=7, pages=0, dirty=0, lost=1, path=None),
+                          dict(ino=9, pages=1, dirty=0, lost=0, path=None)]
+    assert c["disk"] is None
+    assert c["nodes"] == [
+        dict(COUNTS, node=0, pins=1, attaches=1, hits=10, misses=4, fills=3, fill_waits=1,
+             evictions=2, disk_reads=9, disk_read_bytes=9 * 4096, disk_flushes=1),
+        dict(COUNTS, node=1, pins=2, attaches=1),
+        dict(COUNTS, node=2, pins=0, attaches=2, hits=7, writebacks=3, lost=1,
+             disk_writes=3, disk_write_bytes=3 * 4096, disk_errors=1)]
+    assert "page cache: 512 sets of 8 slots, 7 pages (2 of metadata, 4 of 3 files), 3 dirty, " \
+        "1 lost, 2 pinned; 1 filling, 1 busy\n" in r.stdout
+    assert "page cache files: 3 (give --disk-path IMAGE to name them)\n" in r.stdout
+    assert re.search(r"^  2 +3 +2 +0 +-$", r.stdout, re.M)
+    assert re.search(r"^  0 +1 +10 +4 +3 +1 +2 +0 +0 +1 +9 +36864 +0 +0 +0$", r.stdout, re.M)
+    text_agrees_with_json(r.stdout, rep)
+
+
+def test_the_text_shows_the_files_with_most_pages(tmp_path):
+    img = poolimage.create(str(tmp_path / "many.pool"), 64 * MiB, 3, "many")
+    for i in range(inspector.TOP_FILES + 5):        # inode 10 + i: i + 1 pages
+        for k in range(i + 1):
+            img.cache_slot(i * 32 + k, ino=10 + i, index=k, ppn=i * 32 + k)
+    r, rep = dmos_pool(img.path)
+    assert r.returncode == 0, r.stderr
+    assert len(rep["page_cache"]["files"]) == inspector.TOP_FILES + 5
+    assert "page cache files: 25, the 20 with the most pages " in r.stdout
+    shown = re.findall(r"^  (\d+) +(\d+) +0 +0 +-$", r.stdout, re.M)
+    assert shown == [(str(10 + i), str(i + 1)) for i in range(24, 4, -1)]
+    text_agrees_with_json(r.stdout, rep)
+
+
+@pytest.fixture(scope="module")
+def dmosfs_tool():
+    subprocess.run(["make", "-s", "-C", REPO, "build/tools/dmosfs"], check=True,
+                   stdout=subprocess.DEVNULL)
+    return os.path.join(REPO, "build", "tools", "dmosfs")
+
+
+def inode_of(tool, disk, path):
+    out = subprocess.run([tool, "stat", disk, path], check=True, capture_output=True,
+                         text=True).stdout
+    return int(re.match(r"inode +(\d+)", out).group(1))
+
+
+def test_the_files_are_named_from_the_disk_image(tmp_path, dmosfs_tool):
+    disk = str(tmp_path / "disk.img")
+    host = tmp_path / "f"
+    host.write_bytes(b"x" * 10000)
+    for args in (["mkfs", disk, "--size", "16M"], ["mkdir", disk, "/d"],
+                 ["mkdir", disk, "/d/e"], ["put", disk, host, "/d/e/f"],
+                 ["put", disk, host, "/top"]):
+        subprocess.run([dmosfs_tool, *map(str, args)], check=True, capture_output=True)
+    f, top, e = (inode_of(dmosfs_tool, disk, p) for p in ("/d/e/f", "/top", "/d/e"))
+    img = poolimage.create(str(tmp_path / "n.pool"), 64 * MiB, 3, "n")
+    img.cache_slot(0, ino=f, index=0, ppn=1)
+    img.cache_slot(1, ino=f, index=2, ppn=2)
+    img.cache_slot(2, ino=top, index=0, ppn=3, dirty=True)
+    img.cache_slot(3, ino=e, index=0, ppn=4)
+    img.cache_slot(4, ino=1000, index=0, ppn=5)             # on no disk: a stale page
+    r, rep = dmos_pool(img.path, "--disk-path", disk)
+    assert r.returncode == 0 and rep["warnings"] == [], (r.stderr, rep["warnings"])
+    assert {x["ino"]: (x["path"], x["pages"]) for x in rep["page_cache"]["files"]} == \
+        {f: ("/d/e/f", 2), top: ("/top", 1), e: ("/d/e", 1), 1000: (None, 1)}
+    assert rep["page_cache"]["disk"] == disk
+    assert "page cache files: 4, named as on %s\n" % disk in r.stdout
+    assert re.search(r"^  %d +2 +0 +0 +/d/e/f$" % f, r.stdout, re.M)
+    assert re.search(r"^  1000 +1 +0 +0 +\?$", r.stdout, re.M)
+    text_agrees_with_json(r.stdout, rep)
+
+    # not a dmosfs: the files stay unnamed, with a warning; the pool is fine
+    r, rep = dmos_pool(img.path, "--disk-path", img.path)
+    assert r.returncode == 0 and rep["problems"] == []
+    assert rep["warnings"] == ["the cached files have no names: %s is not a dmosfs image "
+                               "(bad magic 0x%016x)" % (img.path, poolimage.POOL_MAGIC)]
+    assert all(x["path"] is None for x in rep["page_cache"]["files"])
+    r = run_dmos("pool", "--pool-path", img.path, "--disk-path", tmp_path / "nope.img")
+    assert r.returncode == 2 and r.stderr == "dmos: --disk-path %s: no such file or " \
+        "device\n" % (tmp_path / "nope.img")
+
+
+@pytest.mark.parametrize("change,message", [
+    ("stats_off", r"page cache header disagrees with the superblock: stats_off 0 "
+                  r"\(want 131136\)"),
+    ("size", r"page cache header disagrees with the superblock: tables end at \+0x22040, "
+             r"past the area's 131136 bytes"),
+])
+def test_a_damaged_counters_header(tmp_path, change, message):
+    """The counters table must be where the header says and inside the area: else
+    the kernel refuses the pool, and so does the inspector (the page cache is not read)."""
+    img = cached_pool(str(tmp_path / "d.pool"))
+    if change == "stats_off":
+        img.u64(img.sb["pcache_off"] + 56, 0)
+    else:                                   # an area without room for the table
+        img.set_super(pcache_size=img.sb["pcache_size"] - 8192)
+    r, rep = dmos_pool(img.path)
+    assert r.returncode == 1
+    assert re.fullmatch(r"dmos: damaged pool %s: %s" % (re.escape(img.path), message),
+                        one_line(r))
+    assert rep["page_cache"] is None and "page cache: unreadable" in r.stdout
 
 
 def test_bits_without_records_are_inconsistent_not_damage_and_2m_blocks(tmp_path):

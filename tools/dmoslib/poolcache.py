@@ -25,7 +25,10 @@ file system's tables, and last each node's counters.
 read_pcache() checks the invariants pcache_small .. pcache_frame of
 pool.INVARIANTS (as check_pcache() in kernel/cluster/poolcheck.c does) and
 counts what the cache holds, per state, per inode (pages, dirty, lost) and per
-node (its pins and its counters).
+node (its pins and its counters). "pages" counts the pool pages the slots hold
+(FILLING ones too); a file's pages, and the metadata's, are VALID or BUSY slots
+with a frame; dirty ones are not on the disk yet (being written back counts);
+lost ones are dirty pages a region failure took (they have no frame).
 """
 
 import struct
@@ -129,25 +132,29 @@ def read_pcache(f, p):
     bad_slots = [(i, w) for i, w in enumerate(slots) if not slot_sound(w, p.max_nodes)]
     bad_frames = sum(not frame_sound(x, p.npages) for x in frames)
     for w, fr, pin in zip(slots, frames, pins):
-        info["states"][STATES[w >> 62]] += 1
-        info["pages"] += bool(fr & FRAME_PAGE)
-        info["dirty"] += bool(w >> 62 and w & DIRTY)
-        info["lost"] += bool(w >> 62 == 2 and w & LOST)
+        state, page = w >> 62, bool(fr & FRAME_PAGE)
+        info["states"][STATES[state]] += 1
+        info["pages"] += page
         info["pinned"] += bool(pin)
         for node in range(64):
             if pin >> node & 1:
                 info["pins_by_node"][node] = info["pins_by_node"].get(node, 0) + 1
-        if w >> 62 == 2 or w >> 62 == 3 and fr & FRAME_PAGE:    # a page there
-            ino, dirty = (w & ((1 << TAG_BITS) - 1)) >> 32, bool(w & (DIRTY | LOST))
-            if ino:
-                c = files.setdefault(ino, {"ino": ino, "pages": 0, "dirty": 0, "lost": 0,
-                                           "path": None})
-                c["pages"] += 1
-                c["dirty"] += dirty
-                c["lost"] += bool(w >> 62 == 2 and w & LOST)
-            else:
-                info["metadata"] += 1
-                info["metadata_dirty"] += dirty
+        if state < 2:                   # free, or not read yet
+            continue
+        lost = state == 2 and bool(w & LOST)
+        dirty = page and bool(w & DIRTY or state == 3 and w & LOST)    # or writing back
+        info["dirty"] += dirty
+        info["lost"] += lost
+        ino = (w & ((1 << TAG_BITS) - 1)) >> 32
+        if ino:
+            c = files.setdefault(ino, {"ino": ino, "pages": 0, "dirty": 0, "lost": 0,
+                                       "path": None})
+            c["pages"] += page
+            c["dirty"] += dirty
+            c["lost"] += lost
+        else:
+            info["metadata"] += page
+            info["metadata_dirty"] += dirty
     info["files"] = [files[i] for i in sorted(files)]
     for node in range(MAX_NODES):
         c = dict(zip(STATS, STATS_FMT.unpack_from(table, node * STATS_FMT.size)))
