@@ -10,11 +10,13 @@ and rmdir, through stdio (buffered) or the plain calls. It is configured by
 its own command language, here a file on its standard input (the shell's
 `<`). What it checks itself is every open and remove: a failure is an
 "Error: ..." line. It does not check the data it reads back, nor the
-results of read and write. The test asserts what it reports: no errors, one
-report per `run`, its counts adding up the way postmark's bookkeeping makes
-them (each file created is deleted; a transaction creates or deletes
-exactly one file; every transaction's read or append), exit status 0; and
-afterwards, from outside, that each working directory is empty.
+results of read and write. The test asserts what it reports: no errors,
+exit status 0, the working directory it started in (getwd), one report per
+`run` appended to its report file, and counts that add up the way
+postmark's bookkeeping makes them (each file created is deleted; a
+transaction creates or deletes exactly one file, and reads or appends to
+at most one); and afterwards, from outside, that each working directory
+is empty (postmark does not look at what rmdir says).
 
 "Against the same files": postmark names its files 1, 2, 3, ... in the
 order it creates them, under its location, so two runs in one directory
