@@ -5,7 +5,7 @@ set -eu
 
 PKGS="gcc make binutils libc6-dev grub-pc-bin grub-common xorriso mtools
 qemu-system-x86 qemu-utils gdb libcmocka-dev python3 python3-pytest
-python3-matplotlib python3-pexpect iproute2 procps newlib-source cpio"
+python3-matplotlib python3-pexpect iproute2 procps newlib-source cpio dpkg-dev"
 
 missing=""
 for p in $PKGS; do

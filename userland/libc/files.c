@@ -253,6 +253,23 @@ char *getcwd(char *buf, size_t size)
 	return b;
 }
 
+/*
+ * getwd, the BSD call newlib declares and does not define (postmark uses
+ * it): buf has room for PATH_MAX bytes; on failure it holds the reason.
+ * Through a buffer of our own, as glibc's: getcwd checks that all of the
+ * size it is given is writable, and callers of getwd rarely have PATH_MAX
+ * bytes (postmark passes 256, on top of the stack).
+ */
+char *getwd(char *buf)
+{
+	char path[PATH_MAX];
+
+	if (getcwd(path, sizeof(path)))
+		return strcpy(buf, path);
+	strlcpy(buf, strerror(errno), PATH_MAX);
+	return NULL;
+}
+
 int access(const char *path, int mode)
 {
 	return sys_ret(sys2(SYS_access, path, mode));  /* F_OK, R_OK, W_OK, X_OK: Linux's values */

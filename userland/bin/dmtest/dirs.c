@@ -5,6 +5,7 @@
  * rmdir, rename.
  */
 #include <dirent.h>
+#include <limits.h>
 #include "dmtest.h"
 
 const char *t_file_paths(void)
@@ -195,6 +196,39 @@ const char *t_file_cwd(void)
 	CHECK(chdir("..") == 0 && getcwd(buf, sizeof(buf)) && !strcmp(buf, "/"), "/tmp/.. is /");
 	CHECK(chdir(start) == 0 && getcwd(buf, sizeof(buf)) && !strcmp(buf, start), "cd %s: %s", start, buf);
 	rmtree(dir);
+	return NULL;
+}
+
+/* getwd, BSD's getcwd, which newlib declares and libc/files.c defines. */
+const char *t_file_getwd(void)
+{
+	char buf[PATH_MAX], start[DM_PATH_MAX];
+	const char *err;
+
+	CHECK(getcwd(start, sizeof(start)), "getcwd: %s", ename(errno));
+	CHECK(getwd(buf) == buf && !strcmp(buf, start), "getwd: %s, want %s", buf, start);
+	if ((err = workdir("getwd")))
+		return err;
+	CHECK(chdir(dir) == 0 && getwd(buf) == buf && !strcmp(buf, dir), "getwd in %s: %s", dir, buf);
+	CHECK(rmdir(dir) == 0, "rmdir(cwd): %s", ename(errno));
+	/* a removed cwd: NULL, errno and the reason in buf, as BSD's */
+	errno = 0;
+	CHECK(!getwd(buf) && errno == ENOENT && !strcmp(buf, strerror(ENOENT)),
+	      "getwd in a removed directory: %s (%s)", buf, ename(errno));
+	/* the caller's buffer ends where its memory does, as postmark's on top of its stack */
+	char *page = dm_alloc(PAGE, DM_LOCAL, 0), *end;
+	CHECK(page, "dm_alloc: %s", ename(errno));
+	end = page + PAGE - 8;
+	errno = 0;
+	if (getcwd(page + PAGE, 16) || errno != EFAULT) {
+		skipped = "the page after the buffer is mapped";
+	} else {
+		CHECK(chdir("/tmp") == 0, "cd /tmp: %s", ename(errno));
+		CHECK(getwd(end) == end && !strcmp(end, "/tmp"), "getwd into the last 8 bytes of memory: %s",
+		      ename(errno));
+	}
+	dm_free(page, PAGE);
+	CHECK(chdir(start) == 0, "cd %s: %s", start, ename(errno));
 	return NULL;
 }
 

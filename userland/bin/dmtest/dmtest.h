@@ -216,6 +216,7 @@ const char *t_file_paths(void);
 const char *t_file_bad_args(void);
 const char *t_file_readdir(void);
 const char *t_file_cwd(void);
+const char *t_file_getwd(void);
 const char *t_file_mkdir_rmdir(void);
 const char *t_file_rename(void);
 const char *t_file_create_write(void);

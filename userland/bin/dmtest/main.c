@@ -238,6 +238,7 @@ static const struct test {
 	{ "file_bad_args", t_file_bad_args },
 	{ "file_readdir", t_file_readdir },
 	{ "file_cwd", t_file_cwd },
+	{ "file_getwd", t_file_getwd },
 	{ "file_mkdir_rmdir", t_file_mkdir_rmdir },
 	{ "file_rename", t_file_rename },
 	{ "file_create_write", t_file_create_write },
