@@ -8,8 +8,10 @@
  * to two places: /bin of the root file system (dmosfs, where the launcher
  * installs the programs), then the initrd (so a node without a disk, or a
  * disk without /bin, still runs init and the shell). A name that is not
- * in a place, or is there but may not be run (EACCES), sends the search on;
- * any other error ends it. A path with '/' names one file, resolved like
+ * in a place (ENOENT, ENOTDIR), is there but may not be run (EACCES), or
+ * could not be looked up in time (ETIMEDOUT, ENODEV) sends the search on,
+ * as execvp's; any other error ends it, and so does a file that is found
+ * but is no program (ENOEXEC, from the loader). A path with '/' names one file, resolved like
  * open()'s from the caller's working directory, or "/" for the kernel
  * thread (init=, the monitor, spawns that came from other nodes).
  */
