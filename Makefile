@@ -5,6 +5,8 @@
 #   make test       run every test: host unit tests, tool tests, cluster tests
 #   make bench      run the benchmarks, write bench/RESULTS.md
 #   make gdb        boot a cluster with node GDB_NODE waiting for gdb
+#   make install DISK=PATH   put the programs into /bin of the dmosfs image
+#                   PATH (a disk `dmos up` creates gets them by itself)
 #
 # `run`, `test` and `bench` first install missing Debian packages.
 
@@ -28,7 +30,7 @@ LDFLAGS := -nostdlib -static -no-pie -Wl,--no-warn-rwx-segments -Wl,--build-id=n
 KSRCS := $(wildcard arch/x86_64/*.S arch/x86_64/*.c kernel/*.c kernel/cluster/*.c mm/*.c sched/*.c fs/*.c)
 KOBJS := $(patsubst %,$(B)/obj/%.o,$(basename $(KSRCS)))
 
-.PHONY: all deps run test unit tools-test cluster-test bench gdb clean
+.PHONY: all deps run test unit tools-test cluster-test bench gdb install clean
 all: $(B)/dmos.iso
 
 $(B)/obj/%.o: %.c
@@ -137,6 +139,12 @@ bench: deps
 gdb: deps
 	@$(MAKE) --no-print-directory all
 	$(DMOS) up --nodes $(NODES) --mem $(MEM) --pool $(POOL) --cluster $(CLUSTER) --gdb-wait $(GDB_NODE)
+
+# The programs as the initrd holds them (build/userland/initrd/), into /bin of
+# a disk image the user keeps (tools/dmoslib/install.py).
+install: all
+	@test -n "$(DISK)" || { echo "make install: which disk? make install DISK=PATH" >&2; exit 2; }
+	$(DMOS) install --disk-path $(DISK)
 
 clean:
 	rm -rf $(B)

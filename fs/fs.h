@@ -9,11 +9,13 @@
  * folders include this header, blk.h (the shared disk) and probe.h (its
  * superblock as the boot found it), nothing else of fs/. What is here:
  * booting the VFS, a process's files following the process (spawn,
- * exit), and the system call handlers that kernel/syscall.c's table names.
+ * exit), the program files spawns run, and the system call handlers that
+ * kernel/syscall.c's table names.
  *
- * The tree today: "/" is the initrd (read-only: the programs), /tmp a
- * ramfs (this node's memory). When the cluster file system comes it
- * mounts at "/" and the initrd at /initrd.
+ * The tree: "/" is the cluster file system (dmosfs, the shared disk;
+ * programs in /bin) and the initrd is /initrd, or with no usable disk (or
+ * root=initrd) the initrd is "/" (read-only: the programs); /tmp is a
+ * ramfs (this node's memory).
  */
 #ifndef FS_FS_H
 #define FS_FS_H
@@ -64,6 +66,34 @@ void files_set_std(int pid, const int fds[3]);
  * Context: proc_exit, interrupts on: a file system's close may sleep.
  */
 void files_exit(void);
+
+struct vnode;
+
+/**
+ * fs_exec_open - the program file a spawn names (fs/exec.c), checked and
+ * held open for loading
+ * @path: a name without '/' is looked for in /bin of the root file system,
+ *        then in the initrd; a path with '/' is resolved from the current
+ *        process's working directory ("/" for the kernel thread)
+ * @size: set to the file's size
+ * Context: proc_spawn, in a system call or the kernel thread; may sleep.
+ * Return: 0 with *out (give it back with fs_exec_close); -ENOENT,
+ * -ENOTDIR, -ENAMETOOLONG, -EACCES (a directory, the console, no x bit),
+ * or an error of the file system (-EIO).
+ */
+int fs_exec_open(const char *path, struct vnode **out, uint64_t *size);
+
+/**
+ * fs_exec_read - read n bytes at off of a file fs_exec_open gave (passed as
+ * file: this is the ELF loader's read callback, sched/elf.h) into buf,
+ * kernel memory
+ * Context: as fs_exec_open. Return: bytes read (fewer only at the end of
+ * the file), or the file system's error.
+ */
+int64_t fs_exec_read(void *file, uint64_t off, void *buf, uint64_t n);
+
+/* Close and drop a file fs_exec_open gave. */
+void fs_exec_close(struct vnode *vn);
 
 /* The system calls of fs/sysfile.c, for the table in kernel/syscall.c. */
 #define SYSFILE_ARGS uint64_t a __attribute__((unused)), uint64_t b __attribute__((unused)), \

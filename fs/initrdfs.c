@@ -4,7 +4,7 @@
  * (kernel/initrd.c) becomes a tree of nodes, one per regular file or
  * directory it holds (directories a path names but the archive does not
  * list are made up); a file's bytes stay where GRUB loaded them. Programs
- * are still started from the archive by kernel/initrd.c's initrd_find.
+ * not in /bin are started from here (fs/exec.c).
  *
  * Reading, looking up, listing and stat work; every change fails with
  * EROFS, after the checks that do not need a change (a missing name is

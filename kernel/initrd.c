@@ -57,33 +57,6 @@ int initrd_walk(initrd_fn fn, void *ctx)
 	return 0;
 }
 
-struct lookup { const char *want; const uint8_t *data; uint64_t len; };
-
-static int match(const char *name, const uint8_t *data, uint64_t len, uint32_t mode,
-		 uint64_t mtime, void *ctx)
-{
-	struct lookup *l = ctx;
-
-	(void)mode;
-	(void)mtime;
-	if (strcmp(basename(name), basename(l->want)) || !len)
-		return 0;
-	l->data = data;
-	l->len = len;
-	return 1;
-}
-
-int initrd_find(const char *name, const uint8_t **data, uint64_t *len)
-{
-	struct lookup l = { name, NULL, 0 };
-
-	if (!initrd_walk(match, &l))
-		return -ENOENT;
-	*data = l.data;
-	*len = l.len;
-	return 0;
-}
-
 static int each(const char *name, const uint8_t *data, uint64_t len, uint32_t mode,
 		uint64_t mtime, void *ctx)
 {

@@ -1,16 +1,11 @@
-/* The initrd: a cpio (newc) archive of programs, loaded by GRUB as a module. */
+/* The initrd: a cpio (newc) archive of programs, loaded by GRUB as a module;
+ * fs/initrdfs.c makes it a file system, which spawns read programs from. */
 #ifndef KERNEL_INITRD_H
 #define KERNEL_INITRD_H
 
 #include <stdint.h>
 
 void initrd_init(const void *data, uint64_t len);
-
-/**
- * initrd_find - a file of the initrd by name (hello, or a path ending in it)
- * Return: 0 with data and len set, or -ENOENT.
- */
-int initrd_find(const char *name, const uint8_t **data, uint64_t *len);
 
 /*
  * Call fn for every entry of the archive in order (name as stored, its

@@ -493,8 +493,8 @@ static const struct command {
 	int min_words;                  /* fewer words than this: the usage line */
 	bool pool;                      /* needs the pool */
 } commands[] = {
-	{ "run", "PROGRAM [ARGS]", "run a program from the initrd and wait for it", cmd_run, 2, false },
-	{ "spawn", "PROGRAM [ARGS]", "run a program from the initrd, do not wait", cmd_run, 2, false },
+	{ "run", "PROGRAM [ARGS]", "run a program (from /bin, else the initrd) and wait", cmd_run, 2, false },
+	{ "spawn", "PROGRAM [ARGS]", "run a program (from /bin, else the initrd), do not wait", cmd_run, 2, false },
 	{ "runon", "NODE|any PROGRAM [ARGS]", "run it on another node (or the least loaded) and wait",
 	  cmd_runon, 3, false },
 	{ "ps", "", "this node's processes", cmd_ps, 1, false },

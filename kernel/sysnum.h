@@ -62,8 +62,11 @@
 #define SYS_MAX         51      /* every number is below this */
 
 /*
- * SYS_spawn runs path (a program of the initrd) on node (DM_NODE_ANY: the
- * cluster chooses) with argv (NULL: just the name). The child's
+ * SYS_spawn runs path on node (DM_NODE_ANY: the cluster chooses) with argv
+ * (NULL: just the name). A path without '/' is a program of /bin, else of
+ * the initrd; one with '/' is that file, from the parent's working
+ * directory for a local child and from "/" for a remote one (ENOEXEC: not
+ * a dmos program; EACCES: a directory, or no x bit). The child's
  * descriptors 0, 1 and 2: with fds NULL, the parent's 0, 1 and 2 (the same
  * open files, sharing their offsets); with fds, the parent's fds[0],
  * fds[1], fds[2] (DM_FD_NONE: that one closed). Nothing else is passed.

@@ -1,12 +1,14 @@
 /*
- * Processes: start a program from the initrd (ELF64, static, non-PIE),
- * end one, wait for one, kill one. A process that faults is killed with a
- * reason its parent and the node's log both see; the node stays up.
+ * Processes: start a program (an ELF64 file, static, non-PIE, from /bin
+ * of the cluster file system or the initrd: fs/exec.c finds it, sched/elf.c
+ * loads it), end one, wait for one, kill one. A process that faults is
+ * killed with a reason its parent and the node's log both see; the node
+ * stays up.
  */
 #include "kernel/kernel.h"
-#include "kernel/initrd.h"
 #include "sched/sched.h"
 #include "sched/proc.h"
+#include "sched/elf.h"
 #include "sched/remote.h"
 #include "mm/mm.h"
 #include "arch/arch.h"
@@ -16,29 +18,11 @@
 #define USER_STACK_TOP  0x00007ffffff00000UL
 #define USER_STACK_SIZE (1UL << 20)
 #define HEAP_MAX        (512UL << 20)
-#define MMAP_BASE       VM_MMAP_BASE
 #define ARG_BYTES       2048
-
-struct elf64_ehdr {
-	uint8_t ident[16];
-	uint16_t type, machine;
-	uint32_t version;
-	uint64_t entry, phoff, shoff;
-	uint32_t flags;
-	uint16_t ehsize, phentsize, phnum, shentsize, shnum, shstrndx;
-};
-
-struct elf64_phdr {
-	uint32_t type, flags;
-	uint64_t offset, vaddr, paddr, filesz, memsz, align;
-};
-
-#define PT_LOAD 1
-#define PF_X 1
-#define PF_W 2
 
 static int next_pid = 1;
 static uint8_t killsig[MAX_PROCS];      /* the signal a killed process ends with, per slot */
+static bool loading[MAX_PROCS];         /* a free slot a spawn has taken: it may sleep reading */
 
 struct proc *proc_find(int pid)
 {
@@ -48,35 +32,6 @@ struct proc *proc_find(int pid)
 		if (procs[i].state != P_FREE && procs[i].pid == pid)
 			return &procs[i];
 	return NULL;
-}
-
-/* Load the ELF image into vm. Return: its entry point, or a negative errno. */
-static int64_t load(struct vm *vm, const uint8_t *img, uint64_t len, uint64_t *top)
-{
-	const struct elf64_ehdr *eh = (const void *)img;
-
-	if (len < sizeof(*eh) || memcmp(eh->ident, "\177ELF", 4) || eh->ident[4] != 2 ||
-	    eh->machine != 0x3E || eh->type != 2 || eh->phentsize != sizeof(struct elf64_phdr) ||
-	    eh->phoff > len || eh->phnum > (len - eh->phoff) / sizeof(struct elf64_phdr))
-		return -ENOEXEC;
-	*top = 0;
-	for (int i = 0; i < eh->phnum; i++) {
-		const struct elf64_phdr *ph = (const void *)(img + eh->phoff + i * sizeof(*ph));
-		if (ph->type != PT_LOAD || !ph->memsz)
-			continue;
-		if (ph->filesz > ph->memsz || ph->offset > len || ph->filesz > len - ph->offset ||
-		    ph->vaddr < 0x1000 || ph->vaddr + ph->memsz > MMAP_BASE)
-			return -ENOEXEC;
-		uint64_t start = ph->vaddr & ~(PAGE_SIZE - 1);
-		int prot = (ph->flags & PF_W ? ARCH_PROT_WRITE : 0) | (ph->flags & PF_X ? ARCH_PROT_EXEC : 0);
-		int err = vm_add(vm, start, ph->vaddr + ph->memsz - start, prot, VM_PLACE_LOCAL, false);
-		if (!err)
-			err = vm_copy_in(vm, ph->vaddr, img + ph->offset, ph->filesz);
-		if (err)
-			return err;
-		*top = MAX(*top, ph->vaddr + ph->memsz);
-	}
-	return *top ? (int64_t)eh->entry : -ENOEXEC;
 }
 
 /* Lay out argc, argv[] and the strings at the top of the stack; Return: the new sp. */
@@ -99,13 +54,29 @@ static int64_t push_args(struct vm *vm, char *const argv[], int argc)
 	return vm_copy_in(vm, sp, ptrs, n * sizeof(uint64_t)) ? -EFAULT : (int64_t)sp;
 }
 
+/* A free process slot, marked taken until the spawn ends; NULL if none is left. */
+static struct proc *take_slot(void)
+{
+	struct proc *procs = proc_table();
+
+	for (int i = 1; i < MAX_PROCS; i++) {
+		if (procs[i].state == P_FREE && !loading[i]) {
+			loading[i] = true;
+			memset(&procs[i], 0, sizeof(procs[i]));
+			return &procs[i];
+		}
+	}
+	return NULL;
+}
+
 int proc_spawn(const char *path, char *const argv[], int argc)
 {
-	struct proc *procs = proc_table(), *p = NULL;
-	const uint8_t *img;
-	uint64_t len, top;
+	struct proc *procs = proc_table(), *p;
+	struct vnode *file;
+	uint64_t size, top, kpa;
 	size_t bytes = 0;
-	int err = 0;
+	int64_t entry, sp = 0;
+	int err;
 
 	if (argc < 1 || argc > DM_ARGS_MAX)
 		return -E2BIG;
@@ -113,29 +84,32 @@ int proc_spawn(const char *path, char *const argv[], int argc)
 		bytes += strlen(argv[i]) + 1;
 	if (bytes > ARG_BYTES)
 		return -E2BIG;
-	if (initrd_find(path, &img, &len))
-		return -ENOENT;
-	for (int i = 1; i < MAX_PROCS && !p; i++)
-		if (procs[i].state == P_FREE)
-			p = &procs[i];
-	if (!p)
+	if ((err = fs_exec_open(path, &file, &size)))
+		return err;
+	if (!(p = take_slot())) {
+		fs_exec_close(file);
 		return -EAGAIN;
-	memset(p, 0, sizeof(*p));
-	uint64_t kpa = frame_alloc(KSTACK_PAGES_ORDER);
-	if (kpa == FRAME_NONE || (err = vm_init(&p->vm)))
-		goto err_free;
-	p->vm.pid = (uint32_t)(self.id * PID_NODE_STRIDE + next_pid);
+	}
+	if ((kpa = frame_alloc(KSTACK_PAGES_ORDER)) == FRAME_NONE) {
+		err = -ENOMEM;
+		goto err_slot;
+	}
+	if ((err = vm_init(&p->vm)))
+		goto err_stack;
+	/* the pid now: another spawn may run while this one sleeps reading the file */
+	p->vm.pid = (uint32_t)(self.id * PID_NODE_STRIDE + next_pid++);
 	/* Write all of the stack once. Under TCG a frame that once held code
 	 * (GRUB's, or an exited program's) keeps those translations until
 	 * every byte they cover is written, and until then every store to it
 	 * takes QEMU's self-modifying-code path: a stack on such a frame made
 	 * each system call 30 times slower (11 us instead of 0.4 us). */
 	memset(phys_to_virt(kpa), 0, PAGE_SIZE << KSTACK_PAGES_ORDER);
-	int64_t entry = load(&p->vm, img, len, &top), sp = 0;
-	if (entry < 0) {
+	if ((entry = elf_load(&p->vm, fs_exec_read, file, size, &top)) < 0) {
 		err = (int)entry;
 		goto err_vm;
 	}
+	fs_exec_close(file);
+	file = NULL;
 	p->vm.brk_start = p->vm.brk = (top + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
 	if ((err = vm_add(&p->vm, p->vm.brk_start, HEAP_MAX, ARCH_PROT_WRITE, VM_PLACE_ANY, false)))
 		goto err_vm;
@@ -152,20 +126,22 @@ int proc_spawn(const char *path, char *const argv[], int argc)
 				 (uint64_t)entry, (uint64_t)sp);
 	killsig[p - procs] = 0;
 	p->pid = (int)p->vm.pid;
-	next_pid++;
 	p->ppid = current->pid;
 	strlcpy(p->name, argv[0], sizeof(p->name));
 	files_spawn(p);
 	p->state = P_RUNNABLE;
+	loading[p - procs] = false;
 	return p->pid;
 
 err_vm:
 	vm_destroy(&p->vm);
-err_free:
-	if (kpa != FRAME_NONE)
-		frame_free(kpa, KSTACK_PAGES_ORDER);
-	p->state = P_FREE;
-	return err ? err : -ENOMEM;
+err_stack:
+	frame_free(kpa, KSTACK_PAGES_ORDER);
+err_slot:
+	if (file)
+		fs_exec_close(file);
+	loading[p - procs] = false;
+	return err;
 }
 
 void proc_exit(int status)

@@ -61,8 +61,12 @@ static inline bool proc_interrupted(const struct proc *p)
 void sched_init(void);
 
 /**
- * proc_spawn - start program `path` from the initrd with argv
- * Context: main loop or a syscall. Return: its pid, or a negative errno.
+ * proc_spawn - start program `path` with argv
+ * @path: a name without '/' is found in /bin, else in the initrd; a path
+ *        with '/' names the file (fs_exec_open() in fs/fs.h)
+ * Context: main loop or a syscall; may sleep reading the file.
+ * Return: its pid; -ENOENT, -EACCES, -ENOEXEC (not a dmos program), -E2BIG,
+ * -EAGAIN (no process slot), -ENOMEM, or the file system's error.
  */
 int proc_spawn(const char *path, char *const argv[], int argc);
 

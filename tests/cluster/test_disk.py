@@ -4,10 +4,10 @@ on its monitor) another reads back, the host finds the same bytes in the
 image file, and the device fills a pool page by its bus address; a node
 sees what the host wrote into the user's image; an image `up` created is
 gone after down, whichever way the cluster stops, while the user's stays;
-a node without a disk boots as before; a created disk is an empty dmosfs
-with a journal per node, which every node names at boot; a node refuses a
-damaged superblock (magic, version, checksum, geometry) with fsck's
-reason and keeps running. Refused options are tested in
+a node without a disk boots as before; a created disk is a dmosfs with
+the programs in /bin and a journal per node, which every node names at
+boot; a node refuses a damaged superblock (magic, version, checksum,
+geometry) with fsck's reason and keeps running. Refused options are tested in
 tests/tools/test_disk_options.py.
 """
 
@@ -195,12 +195,14 @@ def test_the_image_goes_however_the_cluster_stops(launch):
 
 
 @pytest.mark.boot
-def test_a_created_disk_is_an_empty_dmosfs_with_a_journal_per_node(launch):
+def test_a_created_disk_is_a_dmosfs_with_the_programs_and_a_journal_per_node(launch):
     c = launch(nodes=2)
     disk = c.status()["disk_path"]
     fsck = subprocess.run([params.DMOSFS, "fsck", disk], capture_output=True, text=True)
-    assert fsck.returncode == 0 and "clean: 0 files, 1 directory;" in fsck.stdout, \
-        fsck.stdout + fsck.stderr
+    progs = sorted(os.listdir(params.PROGRAMS_DIR))
+    assert fsck.returncode == 0 and "clean: %d files, 2 directories;" % len(progs) \
+        in fsck.stdout, fsck.stdout + fsck.stderr
+    assert sorted(dmosfs("ls", disk, "/bin").split()) == progs
     info = subprocess.run([params.DMOSFS, "info", disk], capture_output=True, text=True)
     assert info.returncode == 0, info.stderr
     assert re.search(r"label\s+%s\b" % c.name, info.stdout), info.stdout

@@ -16,7 +16,8 @@ from test_region_fail import alive_after, spawn_lossy
 
 @pytest.mark.boot
 def test_a_node_that_loses_the_pool_keeps_running_on_local_memory(launch):
-    c = launch(nodes=3, mem="64M", pool="64M")
+    # no disk: programs from the initrd, so no page cache in the pool beside the processes
+    c = launch(nodes=3, mem="64M", pool="64M", extra=["--no-disk"])
     opt = spawn_lossy(c, 1, "4", "optional pool")
     vital = spawn_lossy(c, 1, "--vital 4", "vital pool", run=False)
     local = spawn_lossy(c, 1, "--local 4", "local")

@@ -109,7 +109,8 @@ def test_other_processes_run_during_a_big_targeted_allocation(launch):
 
 @pytest.mark.boot
 def test_a_killed_caller_stops_its_allocation_and_gives_everything_back(launch):
-    c = launch(nodes=1, mem="128M", pool="2G")
+    # no disk: programs from the initrd, so no page cache in the pool beside the processes
+    c = launch(nodes=1, mem="128M", pool="2G", extra=["--no-disk"])
     base = pool_used(c, 0)
     mark = c.mark(0)
     pid = spawn(c, 0, "bigalloc 1800 pool")           # 10 s or more of filling
@@ -136,7 +137,8 @@ def test_a_killed_caller_stops_its_allocation_and_gives_everything_back(launch):
 
 @pytest.mark.boot
 def test_an_allocation_that_runs_short_midway_gives_back_what_it_took(launch):
-    c = launch(nodes=1, mem="128M", pool="512M")
+    # no disk: programs from the initrd, so no page cache in the pool beside the processes
+    c = launch(nodes=1, mem="128M", pool="512M", extra=["--no-disk"])
     mark = c.mark(0)
     c.send(0, "pool")
     free = int(c.wait_line(0, r"node 0: pool: \d+ pages, (\d+) free", since=mark).group(1))

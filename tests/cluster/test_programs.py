@@ -129,8 +129,9 @@ def pool_pages_of(c, node):
 def test_a_spawn_that_times_out_never_runs_late_and_frees_its_page(launch):
     # node 1 looks at spawn requests 3 s late, node 2 starts them 3 s after
     # taking them; node 0 gives up after 1 s
+    # no disk: programs from the initrd, so node 0's pool pages are only request pages
     c = launch(nodes=3, pool="256M", node_args={0: "spawn_timeout=1000", 1: "spawn_delay=3000",
-                                                  2: "spawn_hold=3000"})
+                                                  2: "spawn_hold=3000"}, extra=["--no-disk"])
     # late delivery: the request is cancelled before node 1 takes it; never runs
     m0, m1 = c.mark(0), c.mark(1)
     c.send(0, "runon 1 hello")

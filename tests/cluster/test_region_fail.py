@@ -39,7 +39,9 @@ def alive_after(c, n, pid, mark, timeout=10):
 
 @pytest.mark.boot
 def test_region_failure_spares_optional_memory_and_kills_for_vital(launch):
-    c = launch(nodes=3, mem="64M", pool="64M", node_args={"all": "region=8"})
+    # no disk: programs from the initrd, so no page cache in the pool beside the processes
+    c = launch(nodes=3, mem="64M", pool="64M", node_args={"all": "region=8"},
+               extra=["--no-disk"])
     opt = spawn_lossy(c, 0, "4", "optional pool")
     vital = spawn_lossy(c, 1, "--vital 4", "vital pool", run=True)
     local = spawn_lossy(c, 2, "--local 4", "local")

@@ -5,9 +5,9 @@ the exit status: 0 done, 1 could not (e.g. no such cluster is running), 2 bad
 input (nothing was created or changed). `fail-region` refuses a region or a
 pool it cannot fail with 1 (and changes nothing), and so does `fail-link` a
 node whose link it cannot take down. Every error is one line on stderr
-starting `dmos: `. `up` and `down` live in launcher.py, the console in
-console.py, the fault injector's pool writes and NMI in inject.py; the rest
-is here.
+starting `dmos: `. `up` and `down` live in launcher.py, installing
+programs on a disk in install.py, the console in console.py, the fault
+injector's pool writes and NMI in inject.py; the rest is here.
 """
 
 import argparse
@@ -17,8 +17,8 @@ import signal
 import sys
 import time
 
-from . import (cluster, console, inject, inspector, ivshmem, launcher, params, pool,
-               qemu, supervisor)
+from . import (cluster, console, inject, inspector, install, ivshmem, launcher, params,
+               pool, qemu, supervisor)
 from .params import DmosError, UsageError
 
 
@@ -89,6 +89,14 @@ def build_parser():
     c.add_argument("--timeout", type=float, default=params.TIMEOUT_DEFAULT, metavar="SEC",
                    help="with --detach: seconds to wait for every node (default %d)"
                    % params.TIMEOUT_DEFAULT)
+
+    c = cmd("install", "copy the programs of the build into /bin of a dmosfs disk "
+            "image you keep, replacing older ones (a disk `up` creates gets them itself)")
+    c.add_argument("--disk-path", metavar="PATH", required=True,
+                   help="the image or block device (no cluster may have it open)")
+    c.add_argument("--from", dest="src", metavar="DIR",
+                   help="install the files of DIR instead (default %s)"
+                   % os.path.relpath(params.PROGRAMS_DIR, params.REPO))
 
     c = cmd("down", "stop a cluster and remove its pool file, disk image and sockets "
             "(logs stay)")
@@ -422,6 +430,26 @@ def cmd_fail_link(a):
     return 0
 
 
+def cmd_install(a):
+    """Programs into /bin of the user's image, which no QEMU may have open."""
+    path = os.path.abspath(a.disk_path)
+    if not os.path.exists(path):
+        raise UsageError("--disk-path %s does not exist; make a dmosfs there first "
+                         "(build/tools/dmosfs mkfs %s --size 256M)" % (path, path))
+    launcher.check_user_disk(path)
+    if not os.access(params.DMOSFS, os.X_OK):
+        raise UsageError("%s is missing: run make first" % os.path.relpath(params.DMOSFS))
+    info = install.tool("info", path)
+    if info.returncode != 0:
+        raise UsageError("--disk-path %s holds no dmosfs (%s); make one with "
+                         "build/tools/dmosfs mkfs" % (path, install.said(info)))
+    n = install.install(path, a.src and os.path.abspath(a.src),
+                        echo=lambda line: print("dmos: " + line, flush=True))
+    print("installed %d programs into /bin of %s" % (n, path))
+    return 0
+
+
 COMMANDS = {"up": launcher.up, "down": cmd_down, "status": cmd_status,
             "console": cmd_console, "kill": cmd_kill, "gdb": cmd_gdb, "pool": cmd_pool,
-            "fail-region": cmd_fail_region, "fail-link": cmd_fail_link}
+            "fail-region": cmd_fail_region, "fail-link": cmd_fail_link,
+            "install": cmd_install}

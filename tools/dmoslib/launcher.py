@@ -14,8 +14,9 @@ The shared disk: every node opens one raw image as its virtio-blk disk,
 like servers sharing a LUN on a SAN. `--disk SIZE` (the default) creates it
 in the run dir, which is on a real file system: it is storage, and in
 /dev/shm beside the pool every block written would sit in RAM. It is
-formatted as an empty dmosfs (build/tools/dmosfs mkfs, one journal per
-node) and goes when the cluster goes down. `--disk-path` uses an image (or block device)
+formatted as a dmosfs (build/tools/dmosfs mkfs, one journal per node)
+holding the programs of the build in /bin (install.py), and goes when the
+cluster goes down. `--disk-path` uses an image (or block device)
 the user keeps: never created, truncated or deleted. `--no-disk`: none.
 take_down() stops a cluster through its supervisor, or cleans up directly
 when the supervisor is gone.
@@ -30,7 +31,7 @@ import subprocess
 import sys
 import time
 
-from . import cluster, ivshmem, joined, params, qemu
+from . import cluster, install, ivshmem, joined, params, qemu
 from .params import UsageError
 from .supervisor import Supervisor
 
@@ -150,6 +151,7 @@ def check_disk(a, run_dir, stale):
         if not os.access(params.DMOSFS, os.X_OK):
             raise UsageError("%s is missing: run make first (or give --disk-path or "
                              "--no-disk)" % os.path.relpath(params.DMOSFS))
+        install.programs()                      # the disk gets them: refuses a build without
         home = run_dir
         while not os.path.isdir(home):          # the run dir may not exist yet
             home = os.path.dirname(home)
@@ -164,6 +166,17 @@ def check_disk(a, run_dir, stale):
         raise UsageError("--disk-path %s has a size of its own; leave out --disk"
                          % a.disk_path)
     path = os.path.abspath(a.disk_path)
+    if os.path.realpath(os.path.dirname(path)) == os.path.realpath(run_dir):
+        raise UsageError("--disk-path %s is in the cluster's run dir, which `up` empties; "
+                         "keep the image elsewhere" % path)
+    exclude = {pid for _, pid in stale.live_nodes()} if stale else set()
+    return path, check_user_disk(path, exclude), True
+
+
+def check_user_disk(path, exclude=()):
+    """The size of the user's disk image or block device at path (absolute),
+    refusing one that is missing, unusable or open in a QEMU (other than
+    the pids in exclude)."""
     what = "--disk-path %s" % path
     try:
         st = os.stat(path)
@@ -174,9 +187,6 @@ def check_disk(a, run_dir, stale):
         raise UsageError("%s: %s" % (what, e.strerror))
     if not (stat.S_ISREG(st.st_mode) or stat.S_ISBLK(st.st_mode)):
         raise UsageError("%s is neither a regular file nor a block device" % what)
-    if os.path.realpath(os.path.dirname(path)) == os.path.realpath(run_dir):
-        raise UsageError("%s is in the cluster's run dir, which `up` empties; keep the "
-                         "image elsewhere" % what)
     if not os.access(path, os.R_OK | os.W_OK):
         raise UsageError("%s is not readable and writable for you" % what)
     try:
@@ -186,12 +196,11 @@ def check_disk(a, run_dir, stale):
     if not size or size % params.SECTOR:
         raise UsageError("%s is %d bytes; a disk is a whole number of %d-byte sectors, "
                          "at least one" % (what, size, params.SECTOR))
-    exclude = {pid for _, pid in stale.live_nodes()} if stale else set()
     users = qemu.holders(path, exclude)
     if users:
         raise UsageError("disk %s is in use by %s; stop that first or choose another "
                          "--disk-path" % (path, ", ".join(map(who, users))))
-    return path, size, True
+    return size
 
 
 def check_doorbell(doorbell, pool_path, run_dir):
@@ -349,6 +358,13 @@ def create(run, cfg):
             raise params.DmosError("cannot format the disk: %s"
                                    % (mkfs.stderr or mkfs.stdout).strip())
         run.log(mkfs.stdout.strip())
+        try:
+            n = install.install(cfg["disk_path"], echo=run.log)
+        except params.DmosError as e:
+            for path in created:
+                _unlink(path)
+            raise params.DmosError("cannot install the programs on the disk: %s" % e)
+        run.log("installed %d programs into /bin of the disk" % n)
     run.save(cfg)
     run.log("dmos up: %s" % cfg["command"])
     return created

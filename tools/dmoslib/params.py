@@ -16,6 +16,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 RUN_ROOT = os.path.join(REPO, "build", "run")      # one run dir per cluster
 DEFAULT_ISO = os.path.join(REPO, "build", "dmos.iso")
 DMOSFS = os.path.join(REPO, "build", "tools", "dmosfs")   # mkfs, fsck, ... (make builds it)
+PROGRAMS_DIR = os.path.join(REPO, "build", "userland", "initrd")  # what up installs in /bin
 DISK_JOURNALS_MIN = 8          # journals mkfs gives a new disk: one per node, at least this many
 GDBINIT = os.path.join(REPO, ".gdbinit")           # loads build/kernel.elf
 POOL_DIR = "/dev/shm"                              # default home of pool files

@@ -1,7 +1,8 @@
 /*
- * sh: a small shell on the node's console. Runs programs from the initrd
- * by name, on this node or on another one, in the foreground or the
- * background, with their input and output in files:
+ * sh: a small shell on the node's console. Runs programs by name (the
+ * kernel looks in /bin of the cluster file system, then in the initrd) or
+ * by path (./prog, /tmp/prog), on this node or on another one, in the
+ * foreground or the background, with their input and output in files:
  *
  *   sh$ hello a b          run hello here and wait for it
  *   sh$ bigalloc 64 pool &  run it in the background; prints its pid
@@ -152,7 +153,7 @@ static void list_jobs(void)
 
 static void help(void)
 {
-	printf("sh: run programs from the initrd on this node or another one\n"
+	printf("sh: run programs (from /bin, else the initrd) on this node or another one\n"
 	       "  PROG [ARGS]         run PROG here and wait for it\n"
 	       "  PROG [ARGS] &       run it in the background (prints its pid)\n"
 	       "  @N PROG [ARGS]      run it on node N (also: on N PROG [ARGS])\n"
@@ -163,8 +164,10 @@ static void help(void)
 	       "  jobs                list the background jobs\n"
 	       "  exit [STATUS]       leave the shell\n"
 	       "  help                this text\n"
-	       "programs: ls, cat, echo, mkdir, rm, mv, cp, wc, ps, free, kill, hello, dmtest, ...\n"
-	       "files: / is the initrd (read-only), /tmp this node's memory\n");
+	       "programs: ls, cat, head, echo, mkdir, rmdir, rm, mv, cp, touch, stat, wc, sync,\n"
+	       "          ps, free, kill, hello, dmtest, ... (ls /bin; a path runs that file)\n"
+	       "files: / is the cluster's disk (the initrd at /initrd; without a disk the\n"
+	       "       initrd is /), /tmp this node's memory\n");
 }
 
 /* A node number, or -1. */
@@ -316,11 +319,27 @@ static int run_redirected(char **w, int n, struct redir *r, int *last)
 		return 0;
 	}
 
-	int pid = r->any ? dm_spawn_fds(w[0], w, node, r->fd) : dm_spawn(w[0], w, node);
+	char *prog = w[0], abs[DM_PATH_MAX];
+	if (node != self && strchr(prog, '/') && prog[0] != '/') {
+		/* another node resolves a path from "/": give it the one meant here */
+		if (!getcwd(abs, sizeof(abs)) || strlen(abs) + strlen(prog) + 2 > sizeof(abs)) {
+			printf("sh: %s: cannot make the path absolute for node %d\n", prog, node);
+			*last = 127;
+			return 0;
+		}
+		size_t n = strlen(abs);
+		snprintf(abs + n, sizeof(abs) - n, "%s%s", n > 1 ? "/" : "", prog);   /* "/" + "x/y" */
+		prog = abs;
+	}
+	int pid = r->any ? dm_spawn_fds(prog, w, node, r->fd) : dm_spawn(prog, w, node);
 	if (pid < 0) {
 		int err = errno;
 		if (err == ENOENT)
 			printf("sh: %s: no such program\n", w[0]);
+		else if (err == ENOEXEC)
+			printf("sh: %s: not a program dmos can run (no x86_64 ELF executable)\n", w[0]);
+		else if (err == EACCES)
+			printf("sh: %s: permission denied (a directory, or not executable)\n", w[0]);
 		else if (err == EINVAL && node != self)
 			printf("sh: %s: no node %d in this cluster\n", w[0], node);
 		else if (err == EHOSTDOWN)

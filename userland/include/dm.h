@@ -67,8 +67,9 @@ int futex_wait(uint32_t *addr, uint32_t expected, uint64_t timeout_ns);
 int futex_wake(uint32_t *addr, int count);
 
 /*
- * Run program path (a name in the initrd) on node `node` (DM_NODE_ANY: the
- * cluster chooses) with argv (NULL-terminated; NULL: just the name).
+ * Run program path (a name of /bin or the initrd, or a path) on node `node`
+ * (DM_NODE_ANY: the cluster chooses) with argv (NULL-terminated; NULL:
+ * just the name).
  * Return: its cluster-wide pid. dm_wait waits for pid (-1: any child) and
  * stores its status (WIFEXITED()/WEXITSTATUS() from <sys/wait.h>).
  */

@@ -230,6 +230,8 @@ const char *t_file_lock_wait(void);
 const char *t_file_lock_deadlock(void);
 const char *t_file_spawn_fds(void);
 const char *t_file_tools(void);
+const char *t_file_more_tools(void);
+const char *t_spawn_paths(void);
 int child_lock(char **a);
 int start_child_lock(struct child *c, const char *p, const char *type, const char *from,
 		     const char *len, const char *how);

@@ -252,6 +252,8 @@ static const struct test {
 	{ "file_lock_deadlock", t_file_lock_deadlock },
 	{ "file_spawn_fds", t_file_spawn_fds },
 	{ "file_tools", t_file_tools },
+	{ "file_more_tools", t_file_more_tools },
+	{ "spawn_paths", t_spawn_paths },
 	{ "unknown_syscall", t_unknown_syscall },
 	{ "dm_alloc_bad_args", t_dm_alloc_bad_args },
 	{ "dm_free_bad_args", t_dm_free_bad_args },

@@ -1,0 +1,1 @@
+SRCS_elf := sched/elf.c
