@@ -84,7 +84,7 @@ TOOL_WARN := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wundef -Werror
 TOOL_CFLAGS := -std=gnu11 -O2 -g $(TOOL_WARN) -I. -MMD -MP
 ASAN_CFLAGS := -std=gnu11 -O1 -g $(TOOL_WARN) -I. -MMD -MP \
 	-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-DMOSFS_SRCS := $(wildcard tools/fs/*.c) fs/format.c
+DMOSFS_SRCS := $(wildcard tools/fs/*.c) fs/format.c fs/fsops.c
 DMOSFS_OBJS := $(DMOSFS_SRCS:%.c=$(B)/tools/obj/%.o)
 DMOSFS_ASAN_OBJS := $(DMOSFS_SRCS:%.c=$(B)/tools/obj-asan/%.o)
 

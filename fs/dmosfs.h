@@ -55,6 +55,15 @@ bool dmosfs_is_root(void);
  */
 void dmosfs_node_dead(int n);
 
+/**
+ * dmosfs_reclaim - give pool pages back: evict up to pages clean, unpinned
+ * pages of the page cache (any node's: they are shared)
+ * Context: a process or the kernel thread, when a pool allocation failed
+ * (mm/pmem.c); not from the cache's own allocations.
+ * Return: pages freed.
+ */
+uint32_t dmosfs_reclaim(uint32_t pages);
+
 /* SYS_fsinfo (struct dm_fsinfo *out): this node's disk and cache counters.
  * Return: 0, -EFAULT. */
 int64_t sys_fsinfo(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e, uint64_t f);

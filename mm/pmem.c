@@ -80,12 +80,22 @@ static int zero(uint64_t ppn)
 	return 0;
 }
 
+static uint32_t (*reclaimer)(uint32_t pages);
+
+void pmem_set_reclaimer(uint32_t (*fn)(uint32_t pages))
+{
+	reclaimer = fn;
+}
+
 int64_t pmem_alloc(uint32_t pid)
 {
 	if (!pool.joined)
 		return -ENOMEM;
 	int64_t ppn = palloc_alloc(pool.palloc, pid);
 	int err;
+
+	if (ppn == -ENOMEM && reclaimer && reclaimer(PMEM_RECLAIM_BATCH))
+		ppn = palloc_alloc(pool.palloc, pid);
 
 	if (ppn >= 0 && (err = zero(ppn))) {
 		pmem_free(ppn);         /* not zeroed: nobody may have it */

@@ -50,12 +50,19 @@ void *pmem_page(uint64_t ppn);
 
 /**
  * pmem_alloc - one pool page, zeroed, owned by this node and process pid
+ * When the pool has none left, the reclaimer (pmem_set_reclaimer: the
+ * file system's page cache) is asked to give some back first, once.
  * Context: main loop.
  * Return: its ppn, or -ENOMEM (none left, or the node has no pool), or
  * -ETIMEDOUT (its block stayed moving: a mover died mid-move; the page is
  * given back).
  */
 int64_t pmem_alloc(uint32_t pid);
+
+/* PMEM_RECLAIM_BATCH pages are asked back at a time: fn frees up to that
+ * many pool pages and returns how many it freed. Context: boot. */
+#define PMEM_RECLAIM_BATCH 64
+void pmem_set_reclaimer(uint32_t (*fn)(uint32_t pages));
 
 /* Give a pool page back (dropping this node's window mapping of it).
  * Return: 0 (also when the node lost the pool) or -EINVAL. */

@@ -98,7 +98,7 @@ def test_a_file_one_node_read_costs_the_others_no_disk_read(launch, image):
     img, want = image
     c = launch(nodes=3, pool=POOL, extra=["--disk-path", str(img)])
     for n in range(3):
-        c.wait_line(n, r"node %d: fs: dmosfs 'shared' at / \(read only\), its pages cached in "
+        c.wait_line(n, r"node %d: fs: dmosfs 'shared' at / \(read-write\), its pages cached in "
                     r"the pool \(4096 sets of 8\)" % n)
 
     cold = fsread(c, 0, "/big")
@@ -151,7 +151,7 @@ def test_a_file_one_node_read_costs_the_others_no_disk_read(launch, image):
 def test_with_root_initrd_the_disk_is_at_disk(launch, image):
     img, _ = image
     c = launch(nodes=1, node_args={"all": "root=initrd"}, extra=["--disk-path", str(img)])
-    c.wait_line(0, r"node 0: fs: dmosfs 'shared' at /disk \(read only\)")
+    c.wait_line(0, r"node 0: fs: dmosfs 'shared' at /disk \(read-write\)")
     assert listing(c, 0, "/disk/docs")["readme.txt"] == \
         ("file", len(SMALL["/docs/readme.txt"]), 1)
     r = fsread(c, 0, "/disk/etc/motd")

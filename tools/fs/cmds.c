@@ -126,7 +126,7 @@ static void ls_line(struct img *m, int lng, uint32_t ino, const char *name, size
 	char mode[11];
 
 	if (lng) {
-		if (inode_get(m, ino, &in))
+		if (fs_inode_get(&m->x, ino, &in))
 			printf("?????????? %3s %10s ", "?", "?");
 		else {
 			mode_string(in.mode, mode);
@@ -154,7 +154,7 @@ int cmd_ls(struct args *a)
 	struct img m;
 
 	open_image(&m, a->pos[0], 0);
-	if (path_lookup(&m, path, &ino, NULL, NULL) || inode_get(&m, ino, &in))
+	if (path_lookup(&m, path, &ino, NULL, NULL) || fs_inode_get(&m.x, ino, &in))
 		return failed(&m);
 	if ((in.mode & FS_S_IFMT) != FS_S_IFDIR) {
 		const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
@@ -163,7 +163,7 @@ int cmd_ls(struct args *a)
 	} else {
 		l.m = &m;
 		l.lng = a->lng;
-		if (dir_each(&m, ino, &in, ls_one, &l) < 0)
+		if (fs_dir_each(&m.x, ino, &in, ls_one, &l) < 0)
 			return failed(&m);
 	}
 	img_close(&m);
@@ -189,7 +189,7 @@ int cmd_stat(struct args *a)
 	char mode[11];
 
 	open_image(&m, a->pos[0], 0);
-	if (path_lookup(&m, a->pos[1], &ino, NULL, NULL) || inode_get(&m, ino, &in))
+	if (path_lookup(&m, a->pos[1], &ino, NULL, NULL) || fs_inode_get(&m.x, ino, &in))
 		return failed(&m);
 	mode_string(in.mode, mode);
 	printf("inode      %u (generation %u)\n", ino, in.generation);
@@ -221,7 +221,7 @@ int cmd_get(struct args *a)
 	FILE *out;
 
 	open_image(&m, a->pos[0], 0);
-	if (path_lookup(&m, a->pos[1], &ino, NULL, NULL) || inode_get(&m, ino, &in))
+	if (path_lookup(&m, a->pos[1], &ino, NULL, NULL) || fs_inode_get(&m.x, ino, &in))
 		return failed(&m);
 	if ((in.mode & FS_S_IFMT) != FS_S_IFREG) {
 		img_err(&m, -EISDIR, "%s: not a file", a->pos[1]);
@@ -240,7 +240,7 @@ int cmd_get(struct args *a)
 	for (uint64_t off = 0, idx = 0; off < in.size; off += FS_BLOCK, idx++) {
 		size_t n = in.size - off < FS_BLOCK ? (size_t)(in.size - off) : FS_BLOCK;
 
-		if (bmap(&m, ino, &in, idx, &blk))
+		if (fs_bmap(&m.x, ino, &in, idx, &blk))
 			return failed(&m);
 		if (!blk)
 			memset(buf, 0, sizeof(buf));
@@ -310,11 +310,11 @@ static int put_data(struct img *m, FILE *in, uint32_t ino, struct fs_inode *ip)
 		if (all_zero(buf, n))
 			continue;       /* a hole */
 		if (tx_room(m) < BLOCK_ROOM &&
-		    ((err = inode_put(m, ino, ip)) || (err = tx_commit(m))))
+		    ((err = fs_inode_put(&m->x, ino, ip)) || (err = tx_commit(m))))
 			return err;
 		memset(buf + n, 0, FS_BLOCK - n);
-		if ((err = balloc(m, &blk)) || (err = img_write(m, blk, buf)) ||
-		    (err = bmap_set(m, ino, ip, idx, blk)))
+		if ((err = fs_balloc(&m->x, &blk)) || (err = img_write(m, blk, buf)) ||
+		    (err = fs_bmap_set(&m->x, ino, ip, idx, blk)))
 			return err;
 	}
 	if (ferror(in))
@@ -329,7 +329,7 @@ int cmd_put(struct args *a)
 	uint32_t ino, dino, oldino = 0, *recino;
 	char leaf[FS_NAME_MAX + 1];
 	size_t leaflen;
-	struct dirloc at;
+	struct fs_dirloc at;
 	struct stat st;
 	struct img m;
 	FILE *in;
@@ -349,7 +349,7 @@ int cmd_put(struct args *a)
 	/* PATH: a new name in a directory, an existing file, or a directory
 	 * to put it in under the host file's name. */
 	err = path_lookup(&m, path, &ino, NULL, NULL);
-	if (!err && !(err = inode_get(&m, ino, &ip)) && (ip.mode & FS_S_IFMT) == FS_S_IFDIR) {
+	if (!err && !(err = fs_inode_get(&m.x, ino, &ip)) && (ip.mode & FS_S_IFMT) == FS_S_IFDIR) {
 		const char *base = strrchr(host, '/') ? strrchr(host, '/') + 1 : host;
 
 		if (!strcmp(host, "-"))
@@ -366,20 +366,20 @@ int cmd_put(struct args *a)
 	} else {
 		return failed(&m);
 	}
-	if (!valid_name(leaf, leaflen))
+	if (!fs_valid_name(leaf, leaflen))
 		return img_err(&m, -EINVAL, "%.*s: not a name dmosfs allows", (int)leaflen, leaf),
 			failed(&m);
-	if (inode_get(&m, dino, &dip))
+	if (fs_inode_get(&m.x, dino, &dip))
 		return failed(&m);
-	err = dir_lookup(&m, dino, &dip, leaf, leaflen, &oldino, &at);
+	err = fs_dir_lookup(&m.x, dino, &dip, leaf, leaflen, &oldino, &at);
 	if (err && err != -ENOENT)
 		return failed(&m);
-	if (!err && (inode_get(&m, oldino, &old) || (old.mode & FS_S_IFMT) != FS_S_IFREG))
+	if (!err && (fs_inode_get(&m.x, oldino, &old) || (old.mode & FS_S_IFMT) != FS_S_IFREG))
 		return img_err(&m, -EISDIR, "%s: not a file to replace", path), failed(&m);
 	if (err)
 		oldino = 0;
 
-	if ((err = ialloc(&m, &ino)) || (err = inode_get(&m, ino, &ip)))
+	if ((err = fs_ialloc(&m.x, &ino)) || (err = fs_inode_get(&m.x, ino, &ip)))
 		return failed(&m);
 	uint32_t gen = ip.generation + 1;
 	memset(&ip, 0, sizeof(ip));
@@ -390,24 +390,24 @@ int cmd_put(struct args *a)
 	err = put_data(&m, in, ino, &ip);
 	if (in != stdin)
 		fclose(in);
-	if (!err && tx_room(&m) < LINK_ROOM && !(err = inode_put(&m, ino, &ip)))
+	if (!err && tx_room(&m) < LINK_ROOM && !(err = fs_inode_put(&m.x, ino, &ip)))
 		err = tx_commit(&m);
 	if (err) {
 		/* Undo: drop what is not committed; free what is. */
-		char why[sizeof(m.why)];
+		char why[sizeof(m.x.why)];
 
-		memcpy(why, m.why, sizeof(why));
+		memcpy(why, m.x.why, sizeof(why));
 		tx_abort(&m);
-		if (!inode_get(&m, ino, &ip) && ip.mode && inode_destroy(&m, ino, &ip))
+		if (!fs_inode_get(&m.x, ino, &ip) && ip.mode && fs_inode_destroy(&m.x, ino, &ip))
 			fprintf(stderr, "dmosfs: %s: could not free inode %u: %s: run dmosfs fsck "
-				"--repair\n", m.path, ino, m.why);
-		memcpy(m.why, why, sizeof(why));
+				"--repair\n", m.path, ino, m.x.why);
+		memcpy(m.x.why, why, sizeof(why));
 		return failed(&m);
 	}
 	/* The commit that makes it a file with a name. */
 	ip.nlink = 1;
 	ip.flags = 0;
-	if ((err = inode_get(&m, dino, &dip)))
+	if ((err = fs_inode_get(&m.x, dino, &dip)))
 		return failed(&m);
 	if (oldino) {
 		if (!(recino = tx_block(&m, at.blk, 0)))
@@ -418,15 +418,15 @@ int cmd_put(struct args *a)
 			old.flags |= FS_INODE_ORPHAN;
 		old.ctime_ns = now_ns();
 		dip.mtime_ns = dip.ctime_ns = old.ctime_ns;
-		if ((err = inode_put(&m, oldino, &old)))
+		if ((err = fs_inode_put(&m.x, oldino, &old)))
 			return failed(&m);
-	} else if ((err = dir_add(&m, dino, &dip, leaf, leaflen, ino, FS_DT_REG))) {
+	} else if ((err = fs_dir_add(&m.x, dino, &dip, leaf, leaflen, ino, FS_DT_REG))) {
 		return failed(&m);
 	}
-	if ((err = inode_put(&m, dino, &dip)) || (err = inode_put(&m, ino, &ip)) ||
+	if ((err = fs_inode_put(&m.x, dino, &dip)) || (err = fs_inode_put(&m.x, ino, &ip)) ||
 	    (err = tx_commit(&m)))
 		return failed(&m);
-	if (oldino && !old.nlink && inode_destroy(&m, oldino, &old))
+	if (oldino && !old.nlink && fs_inode_destroy(&m.x, oldino, &old))
 		return failed(&m);
 	img_close(&m);
 	return 0;
@@ -443,19 +443,19 @@ int cmd_mkdir(struct args *a)
 	int err;
 
 	if (open_writing(&m, a) || path_lookup(&m, a->pos[1], &dino, leaf, &leaflen) ||
-	    inode_get(&m, dino, &dip))
+	    fs_inode_get(&m.x, dino, &dip))
 		return failed(&m);
-	if (!valid_name(leaf, leaflen))
+	if (!fs_valid_name(leaf, leaflen))
 		return img_err(&m, -EINVAL, "%.*s: not a name dmosfs allows", (int)leaflen, leaf),
 			failed(&m);
-	err = dir_lookup(&m, dino, &dip, leaf, leaflen, &ino, NULL);
+	err = fs_dir_lookup(&m.x, dino, &dip, leaf, leaflen, &ino, NULL);
 	if (!err)
 		return img_err(&m, -EEXIST, "%s: exists", a->pos[1]), failed(&m);
 	if (err != -ENOENT)
 		return failed(&m);
 	if (dip.nlink >= UINT16_MAX)
 		return img_err(&m, -EMLINK, "%s: too many subdirectories there", a->pos[1]), failed(&m);
-	if (ialloc(&m, &ino) || inode_get(&m, ino, &ip) || balloc(&m, &blk) ||
+	if (fs_ialloc(&m.x, &ino) || fs_inode_get(&m.x, ino, &ip) || fs_balloc(&m.x, &blk) ||
 	    !(d = tx_block(&m, blk, 1)))
 		return failed(&m);
 	for (int i = 0; i < 2; i++) {
@@ -474,8 +474,8 @@ int cmd_mkdir(struct args *a)
 	ip.generation = gen;
 	ip.atime_ns = ip.mtime_ns = ip.ctime_ns = now_ns();
 	dip.nlink++;
-	if (dir_add(&m, dino, &dip, leaf, leaflen, ino, FS_DT_DIR) ||
-	    inode_put(&m, dino, &dip) || inode_put(&m, ino, &ip) || tx_commit(&m))
+	if (fs_dir_add(&m.x, dino, &dip, leaf, leaflen, ino, FS_DT_DIR) ||
+	    fs_inode_put(&m.x, dino, &dip) || fs_inode_put(&m.x, ino, &ip) || tx_commit(&m))
 		return failed(&m);
 	img_close(&m);
 	return 0;
@@ -494,19 +494,19 @@ int cmd_rm(struct args *a)
 	char leaf[FS_NAME_MAX + 1];
 	size_t leaflen;
 	uint32_t dino, ino;
-	struct dirloc at;
+	struct fs_dirloc at;
 	struct img m;
 	int entries = 0;
 
 	if (open_writing(&m, a) || path_lookup(&m, a->pos[1], &dino, leaf, &leaflen) ||
-	    inode_get(&m, dino, &dip))
+	    fs_inode_get(&m.x, dino, &dip))
 		return failed(&m);
-	if (dir_lookup(&m, dino, &dip, leaf, leaflen, &ino, &at))
+	if (fs_dir_lookup(&m.x, dino, &dip, leaf, leaflen, &ino, &at))
 		return img_err(&m, -ENOENT, "%s: no such file or directory", a->pos[1]), failed(&m);
-	if (inode_get(&m, ino, &ip))
+	if (fs_inode_get(&m.x, ino, &ip))
 		return failed(&m);
 	if ((ip.mode & FS_S_IFMT) == FS_S_IFDIR) {
-		if (dir_each(&m, ino, &ip, count_entry, &entries) < 0)
+		if (fs_dir_each(&m.x, ino, &ip, count_entry, &entries) < 0)
 			return failed(&m);
 		if (entries)
 			return img_err(&m, -ENOTEMPTY, "%s: directory not empty", a->pos[1]),
@@ -520,10 +520,10 @@ int cmd_rm(struct args *a)
 	dip.mtime_ns = dip.ctime_ns = ip.ctime_ns = now_ns();
 	if (!ip.nlink)
 		ip.flags |= FS_INODE_ORPHAN;
-	if (dir_remove(&m, &at) || inode_put(&m, dino, &dip) || inode_put(&m, ino, &ip))
+	if (fs_dir_remove(&m.x, &at) || fs_inode_put(&m.x, dino, &dip) || fs_inode_put(&m.x, ino, &ip))
 		return failed(&m);
 	/* The unlink commits with the first of the frees, or alone. */
-	if (ip.nlink ? tx_commit(&m) : inode_destroy(&m, ino, &ip))
+	if (ip.nlink ? tx_commit(&m) : fs_inode_destroy(&m.x, ino, &ip))
 		return failed(&m);
 	img_close(&m);
 	return 0;

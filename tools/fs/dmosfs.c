@@ -50,7 +50,7 @@ void bad_usage(const char *fmt, ...)
 /* The operation failed: say why, exit status 1. */
 int failed(struct img *m)
 {
-	fprintf(stderr, "dmosfs: %s: %s\n", m->path, m->why);
+	fprintf(stderr, "dmosfs: %s: %s\n", m->path, m->x.why);
 	img_close(m);
 	return 1;
 }
@@ -58,7 +58,7 @@ int failed(struct img *m)
 int open_image(struct img *m, const char *path, int writable)
 {
 	if (img_open(m, path, writable, 0)) {
-		fprintf(stderr, "dmosfs: %s: %s\n", path, m->why);
+		fprintf(stderr, "dmosfs: %s: %s\n", path, m->x.why);
 		img_close(m);
 		exit(2);
 	}

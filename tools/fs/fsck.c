@@ -137,7 +137,7 @@ static void check_journals(struct fsck *f)
 					      scratch, why, sizeof(why));
 			if (r < 0) {
 				f->err = r;
-				snprintf(f->m->why, sizeof(f->m->why), "journal %u: %s", j, why);
+				snprintf(f->m->x.why, sizeof(f->m->x.why), "journal %u: %s", j, why);
 				return;
 			}
 			report(f, "written home", "journal %u: transaction %lu of %u blocks is "
@@ -314,7 +314,7 @@ int fsck(struct img *m, int repair)
 	int status = 1;
 
 	if (fsck_run(&f)) {
-		fprintf(stderr, "dmosfs: %s: %s\n", m->path, m->why);
+		fprintf(stderr, "dmosfs: %s: %s\n", m->path, m->x.why);
 		fsck_free(&f);
 		return 2;
 	}
@@ -329,7 +329,7 @@ int fsck(struct img *m, int repair)
 		       f.problems == 1 ? "" : "s", f.repaired);
 		/* Was the repair enough? */
 		if (fsck_run(&again)) {
-			fprintf(stderr, "dmosfs: %s: %s\n", m->path, m->why);
+			fprintf(stderr, "dmosfs: %s: %s\n", m->path, m->x.why);
 			status = 2;
 		} else if (again.problems) {
 			printf("%s: %lu problem%s remain after the repair\n", m->path,

@@ -361,7 +361,7 @@ static void check_dir(struct fsck *f, uint32_t d, uint32_t *tail)
 			const char *what = NULL;
 			char msg[96];
 
-			if (!valid_name(e->name, e->namelen))
+			if (!fs_valid_name(e->name, e->namelen))
 				what = e->namelen < 1 || e->namelen > FS_NAME_MAX ?
 					"has a name of bad length" : "has a name that is not allowed";
 			else if (ino >= f->s->ninodes)

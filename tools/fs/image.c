@@ -1,8 +1,7 @@
 /*
- * The host's access to a dmosfs image (see image.h): block I/O, journaled
- * transactions and block and inode allocation; tree.c builds the inode,
- * block map and directory operations the dmosfs subcommands are made of on
- * top of them.
+ * The host's access to a dmosfs image (see image.h): block I/O and
+ * journaled transactions, and over them the block ops fs/fsops.c's shared
+ * inode, block map and directory operations use (img_fsx_ops).
  *
  * A transaction collects whole metadata blocks in memory (tx_block); file
  * contents are written straight to their blocks before the commit that links
@@ -31,7 +30,7 @@ int img_err(struct img *m, int err, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(m->why, sizeof(m->why), fmt, ap);
+	vsnprintf(m->x.why, sizeof(m->x.why), fmt, ap);
 	va_end(ap);
 	return err;
 }
@@ -45,6 +44,8 @@ int img_open(struct img *m, const char *path, int writable, int raw)
 	int err;
 
 	memset(m, 0, sizeof(*m));
+	m->x.s = &m->s;
+	m->x.ops = &img_fsx_ops;
 	m->path = path;
 	m->writable = writable;
 	/* Test hook: SIGKILL ourselves just before the n-th write, as a
@@ -72,10 +73,10 @@ int img_open(struct img *m, const char *path, int writable, int raw)
 	if (err)
 		return err;
 	memcpy(&m->s, blk0, sizeof(m->s));
-	if (fs_super_check(&m->s, m->disk_blocks, m->why, sizeof(m->why))) {
-		char why[sizeof(m->why)];
+	if (fs_super_check(&m->s, m->disk_blocks, m->x.why, sizeof(m->x.why))) {
+		char why[sizeof(m->x.why)];
 
-		memcpy(why, m->why, sizeof(why));
+		memcpy(why, m->x.why, sizeof(why));
 		return img_err(m, -EINVAL, "not a dmosfs: %s", why);
 	}
 	return 0;
@@ -190,8 +191,8 @@ int img_begin(struct img *m, uint32_t slot)
 		return img_err(m, -ENOMEM, "no memory for a transaction");
 	m->tx.n = 0;
 	memset(m->tx.hash, 0, sizeof(m->tx.hash));
-	m->bhint = m->s.data_start;
-	m->ihint = FS_ROOT_INO + 1;
+	m->x.bhint = m->s.data_start;
+	m->x.ihint = FS_ROOT_INO + 1;
 	return 0;
 }
 
@@ -227,8 +228,6 @@ int blk_read(struct img *m, uint32_t blk, void *buf)
 void *tx_block(struct img *m, uint32_t blk, int fresh)
 {
 	uint32_t i = tx_find(m, blk), h;
-
-	m->ind[0].blk = m->ind[1].blk = 0;     /* the block may change */
 
 	if (!i) {
 		if (!m->tx.buf) {
@@ -310,97 +309,62 @@ int tx_commit(struct img *m)
 	return 0;
 }
 
-/* Find a clear bit in [lo, hi) of the bitmap at @start, from @hint on, and
- * set it in the transaction; @none says why when there is none. */
-static int bit_alloc(struct img *m, uint32_t start, uint64_t lo, uint64_t hi, uint64_t hint,
-		     uint32_t *out, const char *none)
+/* ---- fs/fsops.c's view of the image ------------------------------------------------ */
+
+static int x_get(struct fsx *x, uint32_t blk, const void **data, void **ref)
 {
-	uint8_t buf[FS_BLOCK];
-	uint64_t bits = (uint64_t)FS_BLOCK * 8, loaded = UINT64_MAX;
+	struct img *m = IMG(x);
+	uint32_t i = tx_find(m, blk);
+	void *buf;
 	int err;
 
-	if (hint < lo || hint >= hi)
-		hint = lo;
-	for (uint64_t k = 0; k < hi - lo; k++) {
-		uint64_t b = hint + k < hi ? hint + k : hint + k - (hi - lo);
-		uint64_t bb = b / bits;
-		uint32_t off = (uint32_t)(b % bits);
-
-		if (bb != loaded) {
-			if ((err = blk_read(m, start + (uint32_t)bb, buf)))
-				return err;
-			loaded = bb;
-		}
-		if (buf[off / 8] == 0xff && off % 8 == 0 && b + 8 <= hi) {
-			k += 7;
-			continue;
-		}
-		if (!(buf[off / 8] & (1u << (off % 8)))) {
-			uint8_t *p = tx_block(m, start + (uint32_t)bb, 0);
-
-			if (!p)
-				return -ENOSPC;
-			p[off / 8] |= (uint8_t)(1u << (off % 8));
-			*out = (uint32_t)b;
-			return 0;
-		}
+	*ref = NULL;
+	if (i) {
+		*data = m->tx.buf[i - 1];
+		return 0;
 	}
-	return img_err(m, -ENOSPC, "%s", none);
-}
-
-static int bit_clear(struct img *m, uint32_t start, uint32_t bit, const char *what)
-{
-	uint32_t bits = FS_BLOCK * 8;
-	uint8_t *p = tx_block(m, start + bit / bits, 0);
-
-	if (!p)
-		return -ENOSPC;
-	if (!(p[bit % bits / 8] & (1u << (bit % 8))))
-		return img_err(m, -EIO, "%s %u is already free: run dmosfs fsck", what, bit);
-	p[bit % bits / 8] &= (uint8_t)~(1u << (bit % 8));
-	return 0;
-}
-
-int balloc(struct img *m, uint32_t *blk)
-{
-	int err = bit_alloc(m, m->s.bbitmap_start, m->s.data_start, m->s.nblocks, m->bhint, blk,
-			    "no space left: every block is in use");
-
-	if (!err)
-		m->bhint = *blk + 1;
-	return err;
-}
-
-int bfree(struct img *m, uint32_t blk)
-{
-	if (blk < m->s.data_start || blk >= m->s.nblocks)
-		return img_err(m, -EIO, "block %u is outside the data area: run dmosfs fsck", blk);
-	return bit_clear(m, m->s.bbitmap_start, blk, "block");
-}
-
-int ialloc(struct img *m, uint32_t *ino)
-{
-	struct fs_inode in;
-	int err = bit_alloc(m, m->s.ibitmap_start, FS_ROOT_INO + 1, m->s.ninodes, m->ihint, ino,
-			    "no inode left: every one is in use");
-
-	if (err || (err = inode_get(m, *ino, &in)))
+	if (!(buf = malloc(FS_BLOCK)))
+		return img_err(m, -ENOMEM, "no memory for a block");
+	if ((err = img_read(m, blk, buf))) {
+		free(buf);
 		return err;
-	if (in.mode)
-		return img_err(m, -EIO, "inode %u is marked free but in use: run dmosfs fsck", *ino);
-	m->ihint = *ino + 1;
+	}
+	*data = *ref = buf;
 	return 0;
 }
 
-int ifree(struct img *m, uint32_t ino, struct fs_inode *ip)
+static void x_put(struct fsx *x, void *ref)
 {
-	uint32_t gen = ip->generation;
-
-	memset(ip, 0, sizeof(*ip));
-	ip->generation = gen;           /* the next user adds one */
-	int err = inode_put(m, ino, ip);
-	return err ? err : bit_clear(m, m->s.ibitmap_start, ino, "inode");
+	(void)x;
+	free(ref);
 }
+
+static int x_change(struct fsx *x, uint32_t blk, bool fresh, void **data)
+{
+	*data = tx_block(IMG(x), blk, fresh);
+	return *data ? 0 : -ENOSPC;
+}
+
+static uint32_t x_room(struct fsx *x)
+{
+	return tx_room(IMG(x));
+}
+
+static int x_commit(struct fsx *x)
+{
+	return tx_commit(IMG(x));
+}
+
+static uint64_t x_now(struct fsx *x)
+{
+	(void)x;
+	return now_ns();
+}
+
+const struct fsx_ops img_fsx_ops = {
+	.get = x_get, .put = x_put, .change = x_change, .room = x_room, .commit = x_commit,
+	.now = x_now,
+};
 
 uint64_t now_ns(void)
 {

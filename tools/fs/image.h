@@ -17,6 +17,7 @@
 #include <stdio.h>
 
 #include "fs/format.h"
+#include "fs/fsops.h"
 
 #define TX_HASH 2048                    /* > FS_JOURNAL_MAX, a power of 2 */
 
@@ -28,6 +29,7 @@ struct tx {
 };
 
 struct img {
+	struct fsx x;                   /* first: fs/fsops.c's handle on the image */
 	const char *path;
 	int fd;
 	int writable;
@@ -36,19 +38,14 @@ struct img {
 	uint32_t slot;                  /* journal that writes go through */
 	uint64_t seq;                   /* the next transaction's sequence number */
 	struct tx tx;
-	uint32_t bhint, ihint;          /* where to look for a free block, inode */
-	struct {                        /* the last indirect blocks bmap read, */
-		uint32_t blk;           /* by level; dropped by tx_block */
-		uint32_t list[FS_PER_BLOCK];
-	} ind[2];
 	long writes, crash_at;          /* test hook: die at write number crash_at */
-	char why[512];
 };
 
 /* Open @path; read and check its superblock (unless @raw, for mkfs). */
 int img_open(struct img *m, const char *path, int writable, int raw);
 void img_close(struct img *m);
 int img_err(struct img *m, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+#define IMG(xp) ((struct img *)(xp))     /* the img whose x is xp */
 
 /* Raw block I/O, bounded by the disk (and by the file system once open). */
 int img_read(struct img *m, uint32_t blk, void *buf);
@@ -72,33 +69,8 @@ uint32_t tx_room(const struct img *m);
 int tx_commit(struct img *m);
 void tx_abort(struct img *m);
 
-/* tree.c: inodes and block maps (balloc..ifree: image.c). */
-int inode_get(struct img *m, uint32_t ino, struct fs_inode *ip);
-int inode_put(struct img *m, uint32_t ino, const struct fs_inode *ip);
-int bmap(struct img *m, uint32_t ino, const struct fs_inode *ip, uint64_t idx, uint32_t *blk);
-int bmap_set(struct img *m, uint32_t ino, struct fs_inode *ip, uint64_t idx, uint32_t blk);
-int balloc(struct img *m, uint32_t *blk);
-int bfree(struct img *m, uint32_t blk);
-int ialloc(struct img *m, uint32_t *ino);
-int ifree(struct img *m, uint32_t ino, struct fs_inode *ip);
-/* Free every block of @ino's map, committing as the journal fills (the
- * inode must be an orphan by then), and finally the inode itself. */
-int inode_destroy(struct img *m, uint32_t ino, struct fs_inode *ip);
-
-/* tree.c: directories. */
-struct dirloc {
-	uint32_t blk;                   /* the block holding the record */
-	uint32_t rec;                   /* record in it */
-};
-int dir_lookup(struct img *m, uint32_t dino, const struct fs_inode *dip,
-	       const char *name, size_t len, uint32_t *ino, struct dirloc *where);
-int dir_add(struct img *m, uint32_t dino, struct fs_inode *dip,
-	    const char *name, size_t len, uint32_t ino, uint8_t type);
-int dir_remove(struct img *m, const struct dirloc *where);
-/* Call @fn for each record in use; stops at the first non-zero return. */
-int dir_each(struct img *m, uint32_t dino, const struct fs_inode *dip,
-	     int (*fn)(void *arg, const struct fs_dirent *d), void *arg);
-int valid_name(const char *name, size_t len);
+/* fs/fsops.c's block ops over an img (img_open sets m->x to use them). */
+extern const struct fsx_ops img_fsx_ops;
 
 /* Resolve @path from the root. With @leaf, resolve all but the last
  * component into *ino (its directory) and copy the last into @leaf. */

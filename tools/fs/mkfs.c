@@ -60,7 +60,7 @@ int cmd_mkfs(struct args *a)
 		}
 	}
 	if (img_open(&m, path, 1, 1)) {
-		fprintf(stderr, "dmosfs: %s: %s\n", path, m.why);
+		fprintf(stderr, "dmosfs: %s: %s\n", path, m.x.why);
 		return 2;
 	}
 	if (a->size && size / FS_BLOCK < m.disk_blocks)
@@ -74,7 +74,7 @@ int cmd_mkfs(struct args *a)
 			(unsigned long)m.disk_blocks, UINT32_MAX);
 		return failed(&m);
 	}
-	if (fs_geometry(&s, (uint32_t)m.disk_blocks, inodes, journals, jblocks, m.why, sizeof(m.why))) {
+	if (fs_geometry(&s, (uint32_t)m.disk_blocks, inodes, journals, jblocks, m.x.why, sizeof(m.x.why))) {
 		if (created)
 			unlink(path);   /* nothing made of it */
 		return failed(&m);
