@@ -1,0 +1,181 @@
+"""Writing dmosfs from several nodes at once: POSIX semantics across the
+cluster, and what the pool gives a file system when nodes die.
+
+The workloads are fsop's (userland/bin/fsop.c), run on several nodes at
+the same time against the same files; every test ends with the cluster
+down and `dmosfs fsck` finding the image clean, and reads what the nodes
+wrote from the host (`dmosfs get`), so the bytes are on the disk, not only
+in the pool.
+"""
+
+import re
+import subprocess
+
+import pytest
+
+from dmoslib import params
+
+RUN_DONE = r"node %d: run: %s \(pid \d+\) exited with status (\d+)"
+REC = 16
+
+
+def tool(*args, check=True):
+    r = subprocess.run([params.DMOSFS, *map(str, args)], capture_output=True)
+    assert not check or r.returncode == 0, (args, r.stdout, r.stderr)
+    return r
+
+
+@pytest.fixture
+def disk(tmp_path):
+    """A fresh 128 MiB image made by the host tool, kept past down."""
+    img = tmp_path / "disk.img"
+    tool("mkfs", img, "--size", "128M", "--label", "shared")
+    return img
+
+
+def start(c, n, line):
+    """Start `line` on node n's monitor; returns the log mark to wait from."""
+    mark = c.mark(n)
+    c.send(n, "run " + line)
+    return mark
+
+
+def wait(c, n, line, mark, timeout=300):
+    m = c.wait_line(n, RUN_DONE % (n, re.escape(line.split()[0])), timeout=timeout, since=mark)
+    return int(m.group(1)), c.log(n)[mark:m.start()]
+
+
+def run(c, n, line, timeout=300):
+    return wait(c, n, line, start(c, n, line), timeout)
+
+
+def ok(c, n, line, timeout=300):
+    status, out = run(c, n, line, timeout)
+    assert status == 0, (n, line, out)
+    return out
+
+
+def together(c, lines, timeout=300):
+    """Run lines[n] on node n, all at once; their outputs once all are done."""
+    marks = {n: start(c, n, line) for n, line in lines.items()}
+    outs = {}
+    for n, line in lines.items():
+        status, out = wait(c, n, line, marks[n], timeout)
+        assert status == 0, (n, line, out)
+        outs[n] = out
+    return outs
+
+
+def fsck_clean(img):
+    r = tool("fsck", img, check=False)
+    out = (r.stdout + r.stderr).decode()
+    assert r.returncode == 0 and "clean" in out, out
+    return out
+
+
+def host_get(img, path, tmp_path):
+    dst = tmp_path / ("got" + path.replace("/", "_"))
+    tool("get", img, path, dst)
+    return dst.read_bytes()
+
+
+@pytest.mark.boot
+def test_nodes_write_append_and_rename_the_same_files(launch, disk, tmp_path):
+    c = launch(nodes=3, pool="256M", extra=["--disk-path", str(disk)])
+    for n in range(3):
+        c.wait_line(n, r"node %d: fs: dmosfs 'shared' at / \(read-write\)" % n)
+
+    # a file written on node 0 is read back on node 2 (and 1), byte for byte
+    ok(c, 0, "fsop pattern /data 300000 7")
+    for n in (2, 1):
+        assert "fsop: verify /data: 300000 bytes, matches" in ok(c, n, "fsop verify /data 300000 7")
+    # node 1 overwrites the middle: node 2 sees the new bytes at once
+    ok(c, 1, "fsop pattern /data 100000 8")
+    status, out = run(c, 2, "fsop verify /data 300000 8")
+    assert status == 1 and "first difference at byte 100000" in out, out
+
+    # O_APPEND from three nodes at once: no record lost or overwritten
+    n_rec = 1500
+    together(c, {n: "fsop append /log node%d %d" % (n, n_rec) for n in range(3)})
+
+    # a rename storm across two directories leaves every file exactly once
+    ok(c, 0, "mkdir /a")
+    ok(c, 0, "mkdir /b")
+    ok(c, 0, "fsop make /a 60")
+    outs = together(c, {n: "fsop storm /a /b 4" for n in range(3)})
+    moved = sum(int(re.search(r"(\d+) renames", o).group(1)) for o in outs.values())
+    assert moved >= 60, outs
+    for n in range(3):
+        assert re.search(r"fsop: count: \d+ in /a, \d+ in /b, 60 of 60 exactly once, 0 others",
+                         ok(c, n, "fsop count /a /b 60")), n
+
+    # unlink of an open file: it lives until the last close (here: a node's)
+    ok(c, 2, "rm /data")
+    status, out = run(c, 1, "fsop verify /data 300000 8")
+    assert status != 0 and "No such file" in out, out
+    c.down()
+
+    fsck_clean(disk)
+    log = host_get(disk, "/log", tmp_path)
+    assert len(log) == 3 * n_rec * REC
+    recs = [log[i:i + REC] for i in range(0, len(log), REC)]
+    for n in range(3):
+        mine = [int(r.split()[1]) for r in recs if r.startswith(b"node%d " % n)]
+        assert mine == list(range(n_rec)), "node %d's records out of order or missing" % n
+    listing = tool("ls", disk, "/").stdout.decode()
+    assert "data" not in listing.split() and "log" in listing.split(), listing
+
+
+@pytest.mark.boot
+def test_a_node_killed_with_dirty_pages_loses_nothing(launch, disk, tmp_path):
+    size = 1 << 20
+    c = launch(nodes=3, pool="256M", extra=["--disk-path", str(disk)])
+    for n in range(3):
+        c.wait_line(n, r"node %d: fs: dmosfs 'shared' at /" % n)
+    ok(c, 1, "fsop pattern /f %d 1" % size)             # new blocks: on the disk at once
+    mark = start(c, 1, "fsop pattern /f %d 2 hold" % size)  # overwrite: dirty in the pool
+    c.wait_line(1, r"fsop: pattern /f: %d bytes, seed 2" % size, since=mark)
+    c.kill(1)
+    c.wait_line(0, r"node 1 (declared dead|is dead)", timeout=30)
+    # a survivor's background writeback takes the dead node's dirty pages
+    mark = c.mark(0)
+    for _ in range(60):
+        c.command(0, "fs", r"node 0: fs: dmosfs at /", timeout=30)
+        m = re.search(r"pool: \d+ sets of 8 slots, \d+ valid pages, (\d+) dirty", c.log(0)[mark:])
+        if m and m.group(1) == "0":
+            break
+        mark = c.mark(0)
+    else:
+        pytest.fail("dirty pages left in the pool: %s" % c.log(0)[-500:])
+    assert "fsop: verify /f: %d bytes, matches" % size in ok(c, 2, "fsop verify /f %d 2" % size)
+    c.down()
+    fsck_clean(disk)
+    data = host_get(disk, "/f", tmp_path)
+    assert len(data) == size
+    out = subprocess.run([params.DMOSFS, "get", str(disk), "/f", "-"], capture_output=True)
+    assert out.returncode == 0 and out.stdout == data
+
+
+@pytest.mark.boot
+def test_a_node_killed_in_the_middle_of_metadata_updates(launch, disk, tmp_path):
+    c = launch(nodes=3, pool="256M", extra=["--disk-path", str(disk)])
+    for n in range(3):
+        c.wait_line(n, r"node %d: fs: dmosfs 'shared' at /" % n)
+    for d in ("/m1", "/m2", "/a", "/b"):
+        ok(c, 0, "mkdir " + d)
+    ok(c, 0, "fsop make /a 40")
+    start(c, 1, "fsop meta /m1 100000")                 # creates, stats, unlinks without end
+    start(c, 2, "fsop storm /a /b 100000")
+    ok(c, 0, "fsop meta /m2 50")                        # the cluster is busy meanwhile
+    c.kill(1)
+    c.wait_line(0, r"node 1 (declared dead|is dead)", timeout=30)
+    # the survivors go on: node 0 works in the directory node 1 was changing
+    out = ok(c, 0, "fsop storm /m1 /m2 2")
+    assert "fsop: storm: 2 rounds" in out, out
+    assert "fsop: meta: 30 files" in ok(c, 0, "fsop meta /m2 30")
+    c.kill(2)
+    c.wait_line(0, r"node 2 (declared dead|is dead)", timeout=30)
+    assert "40 of 40 exactly once, 0 others" in ok(c, 0, "fsop count /a /b 40"), "storm lost files"
+    c.down()
+    out = fsck_clean(disk)
+    print(out)
