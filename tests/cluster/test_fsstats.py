@@ -88,7 +88,7 @@ def test_counters_in_the_pool_from_host_program_and_after_death(launch, disk):
     img, data, ino = disk
     c = launch(nodes=3, extra=["--disk-path", str(img)])
     for n in range(3):
-        c.wait_line(n, r"node %d: fs: dmosfs '[^']*' at / \(read only\)" % n)
+        c.wait_line(n, r"node %d: fs: dmosfs '[^']*' at / \(read-write\)" % n)
 
     # before: every node's entry is in use, and is what fsstat says
     before = {n: fsstat(c, n) for n in (0, 2)}
