@@ -37,6 +37,20 @@
  * table beside the locks says which nodes have it open; the last close in
  * the cluster (or the recovery of the last dead node that had it) frees it.
  *
+ * The baseline (fscache=private on the kernel command line): the same code
+ * with the index in each node's local memory, filled with local frames, so
+ * every node caches for itself, as a shared-disk file system such as GFS2
+ * or OCFS2 does. The locks and the open-file table stay in the pool. It is
+ * kept coherent the way those systems do it, by invalidating on lock
+ * hand-over: every commit bumps a version word beside each lock it held
+ * (in both modes), and a node in private mode that takes a lock whose
+ * version moved since it last looked drops its cached metadata; its
+ * cached pages of a file go when the version of the file's inode lock
+ * moved since it read them. Writes are written through to the disk before
+ * the lock goes, since no other node can see this node's memory. A node
+ * that dies loses nothing only because of that write-through: with the
+ * shared cache its dirty pages would still be in the pool.
+ *
  * This node's view of a file is its vnode (inode number, type, and the
  * generation it was made for): every operation reads the inode afresh
  * under its lock, so nothing a vnode holds goes stale when other nodes
@@ -74,6 +88,7 @@
 struct dnode {
 	struct vnode vn;                /* vn.priv points here */
 	uint32_t gen;                   /* the inode's generation when the vnode was made */
+	uint64_t seen;                  /* private cache: the inode lock's version its pages are of */
 	int opens;                      /* descriptors open on it on this node */
 	bool wrote;                     /* written through since the last close: mtime */
 	struct dnode *next;             /* this node's vnodes of the file system */
@@ -95,10 +110,14 @@ struct tx {
 	uint8_t holds[PCACHE_NLOCKS / 8];
 	int want;                       /* the lock to wait for before starting again, or -1 */
 	bool recover;                   /* a lock was taken from a dead holder */
+	bool bump;                      /* something changed: bump the held locks' versions */
 	uint64_t seq;                   /* the journal's next sequence number */
 };
 
-static struct pcache pc;                /* this node's handle on the index in the pool */
+static struct pcache pc;                /* this node's handle on the index (the pool's, or local) */
+static struct pcache shared;            /* the pool's area: locks, open table, counters */
+static bool private_cache;              /* fscache=private: pc's index is in local memory */
+static uint64_t lockver[PCACHE_NLOCKS]; /* private cache: the versions its metadata is of */
 static bool cache_ok;                   /* pc is attached */
 static const struct fs_super *sb;       /* the disk's, checked by fs_probe */
 static struct vfs dfs;
@@ -127,9 +146,15 @@ static bool lease_alive(void *ctx, int node, uint64_t epoch)
 	return node_alive(node, epoch);
 }
 
+/* Lock i: a lease, then the version its commits bump, on one line. */
 static struct lease *lock_at(uint32_t i)
 {
-	return (struct lease *)((uint8_t *)pc.locks + (uint64_t)i * 64);
+	return (struct lease *)((uint8_t *)shared.locks + (uint64_t)i * 64);
+}
+
+static uint64_t *lock_version(uint32_t i)
+{
+	return (uint64_t *)lock_at(i) + 1;
 }
 
 /* ---- the cache's ops: pool pages and the disk ------------------------------------ */
@@ -137,8 +162,13 @@ static struct lease *lock_at(uint32_t i)
 static int64_t c_alloc(void *ctx)
 {
 	int64_t ppn;
+	uint64_t pa;
 
 	(void)ctx;
+	if (private_cache) {            /* "ppn" is a local frame number */
+		pa = frame_alloc(0);
+		return pa == FRAME_NONE ? -ENOMEM : (int64_t)(pa >> PAGE_SHIFT);
+	}
 	reclaiming = true;              /* the cache evicts for itself: see pcache_get */
 	ppn = pmem_alloc((uint32_t)proc_table()[0].pid);
 	reclaiming = false;
@@ -152,13 +182,16 @@ static int64_t c_alloc(void *ctx)
 static void c_free(void *ctx, uint64_t ppn)
 {
 	(void)ctx;
-	pmem_free(ppn);
+	if (private_cache)
+		frame_free(ppn << PAGE_SHIFT, 0);
+	else
+		pmem_free(ppn);
 }
 
 static void *c_page(void *ctx, uint64_t ppn)
 {
 	(void)ctx;
-	return pmem_page(ppn);
+	return private_cache ? phys_to_virt(ppn << PAGE_SHIFT) : pmem_page(ppn);
 }
 
 static int disk_read(uint32_t blk, void *buf)
@@ -207,7 +240,7 @@ static int c_read(void *ctx, uint64_t tag, uint64_t ppn)
 		return -ENOMEM;
 	err = disk_read(blk, buf);
 	if (!err) {
-		void *page = pmem_page(ppn);
+		void *page = c_page(NULL, ppn);
 
 		memcpy(page, buf, FS_BLOCK);
 		arch_pool_flush(page, FS_BLOCK);
@@ -244,14 +277,43 @@ static const struct pcache_ops cache_ops = {
 
 static struct kwork publish_work;      /* the counters' (below) */
 
+/*
+ * The private cache's index: as many sets as one per 16 frames of local
+ * RAM, rounded down to a power of two. Return: 0, -ENOMEM.
+ */
+static int attach_private(uint16_t **pins, void *bounce)
+{
+	struct frame_stats fst;
+	uint32_t nsets = 1;
+	void *area;
+
+	frame_stats(&fst);
+	while ((uint64_t)nsets * 2 * 16 <= fst.total && nsets * 2 <= PCACHE_MAX_SETS)
+		nsets *= 2;
+	kfree(*pins);
+	*pins = kzalloc((size_t)nsets * PCACHE_WAYS * sizeof(**pins));
+	if (!*pins || !(area = kmalloc(pcache_area_size(nsets))) || pcache_format(area, nsets))
+		return -ENOMEM;
+	if (pcache_attach(&pc, area, self.id, &cache_ops, NULL, *pins, bounce))
+		return -EINVAL;
+	pc.st = shared.st;              /* the counters stay where the host reads them */
+	return 0;
+}
+
 void dmosfs_attach_pool(void *area)
 {
 	const struct pcache_hdr *h = area;
 	uint16_t *pins = kzalloc((size_t)h->nsets * PCACHE_WAYS * sizeof(*pins));
 	void *bounce = kmalloc(FS_BLOCK);
-	int err = pins && bounce ? pcache_attach(&pc, area, self.id, &cache_ops, NULL, pins, bounce)
-		: -ENOMEM;
+	char v[16];
+	int err = pins && bounce ? pcache_attach(&shared, area, self.id, &cache_ops, NULL, pins,
+						 bounce) : -ENOMEM;
 
+	private_cache = cmdline_get("fscache", v, sizeof(v)) && !strcmp(v, "private");
+	if (!err && private_cache)
+		err = attach_private(&pins, bounce);
+	else if (!err)
+		pc = shared;
 	if (err) {
 		printk("node %d: fs: cannot use the page cache in the pool (%d); no dmosfs\n",
 		       self.id, err);
@@ -340,6 +402,23 @@ static bool holds(const struct tx *t, uint32_t l)
  * holder lets go. Return: 0; -EIO when a live holder keeps it past
  * LOCK_WAIT_NS (said on the console).
  */
+static void drop_pages(uint32_t ino, uint32_t first);
+
+/*
+ * Private cache: lock l was just taken; if another node committed under
+ * it since this node last looked, its cached metadata may be stale: drop
+ * all of it (coarser than one lock's blocks, but metadata is small) and
+ * note every lock's version as of now.
+ */
+static void revalidate(uint32_t l)
+{
+	if (!private_cache || __atomic_load_n(lock_version(l), __ATOMIC_ACQUIRE) == lockver[l])
+		return;
+	drop_pages(0, 0);
+	for (uint32_t i = 0; i < PCACHE_NLOCKS; i++)
+		lockver[i] = __atomic_load_n(lock_version(i), __ATOMIC_ACQUIRE);
+}
+
 static int lock_wait(struct tx *t, uint32_t l)
 {
 	uint64_t start = arch_time_ns(), epoch;
@@ -361,6 +440,7 @@ static int lock_wait(struct tx *t, uint32_t l)
 		t->recover = true;
 	t->holds[l / 8] |= (uint8_t)(1u << (l % 8));
 	t->held[t->nheld++] = (uint16_t)l;
+	revalidate(l);
 	return 0;
 }
 
@@ -385,6 +465,7 @@ static int tx_lock(struct tx *t, uint32_t blk)
 		t->held[t->nheld++] = (uint16_t)l;
 		if (r == LEASE_TAKEN_OVER)
 			t->recover = true;
+		revalidate(l);
 	} else if ((r = lock_wait(t, l))) {
 		return r;
 	}
@@ -397,6 +478,13 @@ static void unlock_all(struct tx *t)
 	while (t->nheld) {
 		uint32_t l = t->held[--t->nheld];
 
+		if (t->bump) {          /* what it guards changed: other nodes' copies are stale */
+			uint64_t v = __atomic_add_fetch(lock_version(l), 1, __ATOMIC_ACQ_REL);
+
+			arch_pool_flush(lock_version(l), 8);
+			if (private_cache)
+				lockver[l] = v; /* this node's own copies are current */
+		}
 		lease_release(lock_at(l), self.id, my_epoch());
 		t->holds[l / 8] &= (uint8_t)~(1u << (l % 8));
 	}
@@ -532,6 +620,7 @@ static int t_commit(struct fsx *x)
 	kfree(h);
 	t->n = 0;
 	t->seq++;
+	t->bump = true;
 	if (err)
 		printk("node %d: fs: a committed transaction could not be written home (%d); "
 		       "its journal replays it\n", self.id, err);
@@ -575,6 +664,7 @@ static int64_t run(int64_t (*fn)(struct tx *t, void *arg), void *arg)
 	for (;;) {
 		t->n = 0;
 		t->want = -1;
+		t->bump = false;
 		t->x.why[0] = 0;
 		t->x.bhint = sb->data_start + (uint32_t)((uint64_t)(sb->nblocks - sb->data_start) *
 							 (uint32_t)self.id / MAX_NODES);
@@ -583,6 +673,7 @@ static int64_t run(int64_t (*fn)(struct tx *t, void *arg), void *arg)
 			int want = t->want;
 
 			t->n = 0;
+			t->bump = false;
 			unlock_all(t);
 			if (t->recover) {
 				t->recover = false;
@@ -674,9 +765,9 @@ static void recover(void)
 		}
 	unlock_all(t);
 	for (uint32_t i = 0; i < PCACHE_NOPENS; i++) {
-		uint64_t ino = __atomic_load_n(&pc.opens[2 * i], __ATOMIC_ACQUIRE);
+		uint64_t ino = __atomic_load_n(&shared.opens[2 * i], __ATOMIC_ACQUIRE);
 
-		if (ino && ino != OPEN_TOMB && (__atomic_load_n(&pc.opens[2 * i + 1],
+		if (ino && ino != OPEN_TOMB && (__atomic_load_n(&shared.opens[2 * i + 1],
 								__ATOMIC_ACQUIRE) & dead)) {
 			uint64_t a[2] = { ino, dead };
 
@@ -752,7 +843,7 @@ static uint64_t *open_entry(uint32_t ino, bool insert)
 	uint64_t *spare = NULL;
 
 	for (uint32_t k = 0; k < PCACHE_NOPENS; k++) {
-		uint64_t *e = &pc.opens[2 * ((h + k) % PCACHE_NOPENS)];
+		uint64_t *e = &shared.opens[2 * ((h + k) % PCACHE_NOPENS)];
 		uint64_t v = __atomic_load_n(e, __ATOMIC_ACQUIRE);
 
 		if (v == ino)
@@ -1165,6 +1256,26 @@ struct fileop {
 	const struct vattr *va;
 };
 
+/*
+ * Private cache: the file's cached pages are of the version of its inode
+ * lock this node last saw; if another node committed or wrote through
+ * under that lock since, they may be stale: drop them. Context: the
+ * inode's lock is held (iget), so the version cannot move meanwhile.
+ */
+static void fresh_pages(struct tx *t, struct vnode *vn)
+{
+	uint32_t blk;
+	uint64_t v;
+
+	if (!private_cache || fs_inode_block(&t->x, (uint32_t)vn->ino, &blk))
+		return;
+	v = __atomic_load_n(lock_version(lock_of(blk)), __ATOMIC_ACQUIRE);
+	if (D(vn)->seen != v) {
+		drop_pages((uint32_t)vn->ino, 0);
+		D(vn)->seen = v;
+	}
+}
+
 static int64_t size_fn(struct tx *t, void *arg)
 {
 	struct fileop *o = arg;
@@ -1174,6 +1285,7 @@ static int64_t size_fn(struct tx *t, void *arg)
 	if (err)
 		return err;
 	o->size = ip.size;
+	fresh_pages(t, o->vn);
 	return 0;
 }
 
@@ -1255,6 +1367,7 @@ static int64_t write_fn(struct tx *t, void *arg)
 
 	if ((err = iget(t, o->vn, &ip)))
 		return err;
+	fresh_pages(t, o->vn);
 	pos = o->append ? ip.size : o->off;
 	if (pos >= FS_MAX_FILE_SIZE)
 		return -EFBIG;
@@ -1320,6 +1433,11 @@ static int64_t write_fn(struct tx *t, void *arg)
 		if ((err = fs_inode_put(&t->x, ino, &ip)))
 			return err;
 	}
+	if (private_cache) {            /* through to the disk while the inode lock is held */
+		if (pcache_writeback(&pc, ino, 0, wb_bounce) < 0)
+			return -EIO;
+		t->bump = true;
+	}
 	o->off = pos + done;
 	return (int64_t)done;
 }
@@ -1360,6 +1478,7 @@ static int64_t truncate_fn(struct tx *t, void *arg)
 
 	if ((err = iget(t, o->vn, &ip)))
 		return err;
+	fresh_pages(t, o->vn);
 	size = o->size;
 	if (size < ip.size && ip.size - size > TRUNC_STEP)
 		size = (ip.size - TRUNC_STEP) & ~(uint64_t)(FS_BLOCK - 1);
@@ -1700,9 +1819,9 @@ struct vfs *dmosfs_get(void)
 		kthread_register(&writeback);
 	memcpy(label, sb->label, sizeof(sb->label));
 	label[sizeof(sb->label)] = 0;
-	printk("node %d: fs: dmosfs '%s' at %s (%s), its pages cached in the pool "
-	       "(%u sets of %u)\n", self.id, label, dmosfs_is_root() ? "/" : DMOSFS_MOUNT,
-	       rw ? "read-write" : "read only", pc.nsets, PCACHE_WAYS);
+	printk("node %d: fs: dmosfs '%s' at %s (%s), its pages cached %s (%u sets of %u)\n",
+	       self.id, label, dmosfs_is_root() ? "/" : DMOSFS_MOUNT, rw ? "read-write" : "read only",
+	       private_cache ? "privately in local memory" : "in the pool", pc.nsets, PCACHE_WAYS);
 	return &dfs;
 }
 

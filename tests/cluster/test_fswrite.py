@@ -80,10 +80,16 @@ def host_get(img, path, tmp_path):
 
 
 @pytest.mark.boot
-def test_nodes_write_append_and_rename_the_same_files(launch, disk, tmp_path):
-    c = launch(nodes=3, pool="256M", extra=["--disk-path", str(disk)])
+@pytest.mark.parametrize("cache", ["shared", "private"])
+def test_nodes_write_append_and_rename_the_same_files(launch, disk, tmp_path, cache):
+    """With the shared cache, and with the private per-node baseline (kept
+    coherent by invalidation on lock hand-over and write-through)."""
+    c = launch(nodes=3, pool="256M", mem="128M", extra=["--disk-path", str(disk)],
+               node_args={"all": "fscache=private"} if cache == "private" else None)
+    where = "privately in local memory" if cache == "private" else "in the pool"
     for n in range(3):
-        c.wait_line(n, r"node %d: fs: dmosfs 'shared' at / \(read-write\)" % n)
+        c.wait_line(n, r"node %d: fs: dmosfs 'shared' at / \(read-write\), its pages cached %s"
+                    % (n, where))
 
     # a file written on node 0 is read back on node 2 (and 1), byte for byte
     ok(c, 0, "fsop pattern /data 300000 7")
