@@ -82,8 +82,9 @@
 #define TRUNC_STEP      (32768ULL * FS_BLOCK)   /* bytes one truncate transaction frees at most */
 #define STAGE_BLOCKS    16                      /* new data blocks written in one request */
 #define OPEN_TOMB       0xffffffffULL           /* an open-table entry that was freed */
-#define WRITEBACK_MS    1000                    /* background writeback: every second, */
-#define WRITEBACK_BATCH 64                      /* at most this many pages */
+#define WRITEBACK_MS    500                     /* background writeback looks this often */
+						/* (fswriteback=MS; 0: never, only fsync), */
+#define WRITEBACK_BATCH 32                      /* and writes this many pages a slice */
 
 struct dnode {
 	struct vnode vn;                /* vn.priv points here */
@@ -1681,9 +1682,14 @@ void dmosfs_node_dead(int n)
 		dead_pending |= 1ULL << n;      /* its journal and opens: at the next operation */
 }
 
+static struct kwork writeback;
+
 /*
- * Background writeback, a kernel-thread work: a batch of dirty pages of
- * the whole cache each period, whoever dirtied them (a dead node's too).
+ * Background writeback, a kernel-thread work: the dirty pages of the
+ * whole cache, whoever dirtied them (a dead node's too), a slice of
+ * WRITEBACK_BATCH pages per pass and the next pass at once while there
+ * are more, so dirty data drains at the disk's pace without keeping the
+ * kernel thread from its other works.
  */
 static void writeback_work(void)
 {
@@ -1692,7 +1698,9 @@ static void writeback_work(void)
 	if (!dfs.root)
 		return;
 	r = pcache_writeback(&pc, 0, WRITEBACK_BATCH, wb_bounce);
-	if (r < 0 && r != -ETIMEDOUT)
+	if (r == WRITEBACK_BATCH)
+		kthread_kick(&writeback);
+	else if (r < 0 && r != -ETIMEDOUT)
 		printk("node %d: fs: background writeback failed (%d)\n", self.id, r);
 }
 
@@ -1815,8 +1823,8 @@ struct vfs *dmosfs_get(void)
 		return NULL;
 	}
 	dfs.root = root;
-	if (rw)
-		kthread_register(&writeback);
+	if (rw && (writeback.period_ms = (uint32_t)cmdline_long("fswriteback", WRITEBACK_MS)))
+		kthread_register(&writeback);   /* fswriteback=0: only fsync writes dirty pages */
 	memcpy(label, sb->label, sizeof(sb->label));
 	label[sizeof(sb->label)] = 0;
 	printk("node %d: fs: dmosfs '%s' at %s (%s), its pages cached %s (%u sets of %u)\n",

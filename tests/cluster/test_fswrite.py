@@ -17,6 +17,18 @@ from dmoslib import params
 
 RUN_DONE = r"node %d: run: %s \(pid \d+\) exited with status (\d+)"
 REC = 16
+# fsop's pattern (userland/bin/fsop.c pat()), for the host to check the bytes
+PATTERN = r"""
+import sys
+size, seed = int(sys.argv[1]), int(sys.argv[2])
+M = (1 << 64) - 1
+out = bytearray(size)
+for w in range((size + 7) // 8):
+    x = (((w + 1) * 0x9E3779B97F4A7C15) & M) ^ ((seed * 0xBF58476D1CE4E5B9) & M)
+    x ^= x >> 29
+    out[8 * w:8 * w + 8] = x.to_bytes(8, "little")[:max(0, min(8, size - 8 * w))]
+sys.stdout.buffer.write(bytes(out[:size]))
+"""
 
 
 def tool(*args, check=True):
@@ -134,8 +146,12 @@ def test_nodes_write_append_and_rename_the_same_files(launch, disk, tmp_path, ca
 
 @pytest.mark.boot
 def test_a_node_killed_with_dirty_pages_loses_nothing(launch, disk, tmp_path):
-    size = 1 << 20
-    c = launch(nodes=3, pool="256M", extra=["--disk-path", str(disk)])
+    """The nodes boot without background writeback (fswriteback=0), so the
+    dirty pages node 1 leaves in the pool when it is killed stay there
+    until a survivor writes them back: node 2's fsync of the file."""
+    size = 4 << 20
+    c = launch(nodes=3, pool="256M", extra=["--disk-path", str(disk)],
+               node_args={"all": "fswriteback=0"})
     for n in range(3):
         c.wait_line(n, r"node %d: fs: dmosfs 'shared' at /" % n)
     ok(c, 1, "fsop pattern /f %d 1" % size)             # new blocks: on the disk at once
@@ -143,23 +159,24 @@ def test_a_node_killed_with_dirty_pages_loses_nothing(launch, disk, tmp_path):
     c.wait_line(1, r"fsop: pattern /f: %d bytes, seed 2" % size, since=mark)
     c.kill(1)
     c.wait_line(0, r"node 1 (declared dead|is dead)", timeout=30)
-    # a survivor's background writeback takes the dead node's dirty pages
-    mark = c.mark(0)
-    for _ in range(60):
+
+    def dirty():
+        mark = c.mark(0)
         c.command(0, "fs", r"node 0: fs: dmosfs at /", timeout=30)
         m = re.search(r"pool: \d+ sets of 8 slots, \d+ valid pages, (\d+) dirty", c.log(0)[mark:])
-        if m and m.group(1) == "0":
-            break
-        mark = c.mark(0)
-    else:
-        pytest.fail("dirty pages left in the pool: %s" % c.log(0)[-500:])
+        assert m, c.log(0)[mark:]
+        return int(m.group(1))
+    left = dirty()
+    assert left == size // 4096, "node 1 died with %d dirty pages, not %d" % (left, size // 4096)
+    ok(c, 2, "sync /f")                                 # a survivor writes them back
+    assert dirty() == 0
     assert "fsop: verify /f: %d bytes, matches" % size in ok(c, 2, "fsop verify /f %d 2" % size)
     c.down()
     fsck_clean(disk)
     data = host_get(disk, "/f", tmp_path)
     assert len(data) == size
-    out = subprocess.run([params.DMOSFS, "get", str(disk), "/f", "-"], capture_output=True)
-    assert out.returncode == 0 and out.stdout == data
+    check = subprocess.run(["python3", "-c", PATTERN, str(size), "2"], capture_output=True)
+    assert check.returncode == 0 and check.stdout == data, "the bytes on the disk are not seed 2's"
 
 
 @pytest.mark.boot
