@@ -130,6 +130,7 @@ static uint64_t dead_pending;           /* nodes that died since the last recove
 static void *wb_bounce;                 /* FS_BLOCK bytes for writeback */
 static uint8_t *stage;                  /* STAGE_BLOCKS blocks for new data */
 static bool reclaiming;                 /* dmosfs_reclaim is running: no recursion */
+static uint64_t crash_at, commits;      /* fscrash=N: stop dead at the Nth commit point */
 
 static struct dnode *D(struct vnode *vn)
 {
@@ -610,6 +611,11 @@ static int t_commit(struct fsx *x)
 		kfree(h);
 		t->n = 0;
 		return fsx_err(x, -EIO, "journal write failed (%d): nothing changed", err);
+	}
+	if (crash_at && ++commits == crash_at) {
+		printk("node %d: fs: fscrash=%lu: stopping dead after the commit point of "
+		       "transaction %lu (%u blocks)\n", self.id, crash_at, t->seq, t->n);
+		arch_halt();            /* a power cut: no heartbeat, nothing let go */
 	}
 	for (uint32_t i = 0; i < t->n && !err; i++)
 		if (!(err = install(t->blk[i].home, t->blk[i].buf)))
@@ -1772,6 +1778,9 @@ static int journal_open(void)
 
 static int mount_setup(void)
 {
+	long n = cmdline_long("fscrash", 0);
+
+	crash_at = n > 0 ? (uint64_t)n : 0;
 	T.x = (struct fsx){ .s = sb, .ops = &tx_ops };
 	raw = (struct fsx){ .s = sb, .ops = &raw_ops };
 	T.cap = MIN(sb->journal_blocks - 1, (uint32_t)FS_JOURNAL_MAX);

@@ -202,3 +202,29 @@ def test_a_node_killed_in_the_middle_of_metadata_updates(launch, disk, tmp_path)
     c.down()
     out = fsck_clean(disk)
     print(out)
+
+
+@pytest.mark.boot
+def test_a_node_that_stops_after_a_commit_point_is_replayed(launch, disk, tmp_path):
+    """fscrash=N stops node 1 dead right after the commit point of its Nth
+    transaction, before the blocks reach their homes, holding its locks:
+    the first survivor that needs one of them replays node 1's journal
+    (and says so) before it goes on; the file system is whole."""
+    c = launch(nodes=3, pool="256M", extra=["--disk-path", str(disk)],
+               node_args={1: "fscrash=40"})
+    for n in range(3):
+        c.wait_line(n, r"node %d: fs: dmosfs 'shared' at /" % n)
+    ok(c, 0, "mkdir /c")
+    start(c, 1, "fsop make /c 100")
+    c.wait_line(1, r"node 1: fs: fscrash=40: stopping dead after the commit point", timeout=60)
+    c.wait_line(0, r"node 1 (declared dead|is dead)", timeout=30)
+    out = ok(c, 0, "ls /c")                             # the directory node 1 was changing
+    c.wait_line(0, r"node 0: fs: journal 1: ", timeout=10)
+    names = [w for w in out.split() if re.fullmatch(r"f\d+", w)]
+    assert names, out
+    ok(c, 2, "mkdir /c2")                               # and the cluster goes on writing
+    ok(c, 2, "fsop make /c2 5")
+    c.down()
+    fsck_clean(disk)
+    listing = tool("ls", disk, "/c").stdout.decode().split()
+    assert sorted(listing) == sorted(names), (listing, names)
