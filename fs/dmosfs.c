@@ -23,7 +23,7 @@
  * installs them in the pool's cache and writes them home, then empties
  * the journal, and only then lets the locks go: metadata in the pool is
  * never dirty, and whoever takes a lock from a dead holder (the lease says
- * so) first replays the dead node's journal (recover()).
+ * so) first replays the dead node's journal (replay_dead()).
  *
  * File data is not journaled. A write into blocks the file already has
  * copies into the cached pages and marks them dirty: background writeback
@@ -127,6 +127,7 @@ static struct tx T;
 static struct fsx raw;                  /* unlocked reads, for the cache's fills and writebacks */
 static bool fs_busy;                    /* a process is in an operation (fs_enter) */
 static uint64_t dead_pending;           /* nodes that died since the last recovery */
+static uint64_t dead_opens;             /* nodes whose open-table bits are to clear */
 static void *wb_bounce;                 /* FS_BLOCK bytes for writeback */
 static uint8_t *stage;                  /* STAGE_BLOCKS blocks for new data */
 static bool reclaiming;                 /* dmosfs_reclaim is running: no recursion */
@@ -272,9 +273,19 @@ static bool c_alive(void *ctx, int node)
 				   __atomic_load_n(&pool.nodes[node].state, __ATOMIC_ACQUIRE) == NODE_UP);
 }
 
+/* A slot another holds: let this node's processes run (one may hold it). */
+static void c_relax(void *ctx)
+{
+	(void)ctx;
+	if (sched_others_runnable())
+		sched_yield();
+	else
+		arch_cpu_relax();
+}
+
 static const struct pcache_ops cache_ops = {
 	.alloc = c_alloc, .free = c_free, .page = c_page, .read = c_read, .write = c_write,
-	.alive = c_alive,
+	.alive = c_alive, .relax = c_relax,
 };
 
 static struct kwork publish_work;      /* the counters' (below) */
@@ -531,6 +542,8 @@ static int t_change(struct fsx *x, uint32_t blk, bool fresh, void **data)
 	if ((err = tx_lock(t, blk)))
 		return err;
 	if (!(b = tx_find(t, blk))) {
+		if (!t->cap)
+			return fsx_err(x, -EROFS, "this node has no journal: mounted read only");
 		if (t->n == t->cap)
 			return fsx_err(x, -ENOSPC, "the change does not fit in a journal (%u blocks)",
 				       t->cap);
@@ -652,7 +665,8 @@ static void fs_leave(void)
 	sched_wakeup(&fs_busy);
 }
 
-static void recover(void);
+static void replay_dead(struct tx *t);
+static void close_dead_opens(void);
 
 /*
  * Run fn(t, arg) as a transaction: started again from nothing whenever it
@@ -666,8 +680,10 @@ static int64_t run(int64_t (*fn)(struct tx *t, void *arg), void *arg)
 	int64_t r;
 
 	fs_enter();
-	if (dead_pending)
-		recover();
+	if (dead_pending) {
+		replay_dead(t);
+		close_dead_opens();
+	}
 	for (;;) {
 		t->n = 0;
 		t->want = -1;
@@ -681,17 +697,14 @@ static int64_t run(int64_t (*fn)(struct tx *t, void *arg), void *arg)
 
 			t->n = 0;
 			t->bump = false;
+			if (t->recover)         /* holding the lock a dead node held */
+				replay_dead(t);
 			unlock_all(t);
-			if (t->recover) {
-				t->recover = false;
-				recover();
-			}
-			if (want >= 0 && lock_wait(t, (uint32_t)want) == 0) {
-				if (t->recover) {       /* that one came from a dead holder */
-					unlock_all(t);
-					t->recover = false;
-					recover();
-				}
+			if (want >= 0 && !lock_wait(t, (uint32_t)want) && t->recover)
+				replay_dead(t); /* that one came from a dead holder: keep it */
+			if (dead_opens) {
+				unlock_all(t);
+				close_dead_opens();
 			}
 			continue;
 		}
@@ -750,28 +763,45 @@ static void replay_slot(uint32_t slot, bool cached)
 
 static int64_t close_dead(struct tx *t, void *arg);
 
+
 /*
  * Under the recovery lock: replay the journal of every node slot that is
- * not alive (what a dead node committed but had not written home), then
- * take dead nodes out of the open-file table, freeing the orphans only
- * they held open. Context: a process, in fs_enter, holding no locks.
+ * not alive (what a dead node committed but had not written home). The
+ * caller may hold locks (the one it took from a dead holder: nobody else
+ * may use what it guards before the replay); the recovery lock's holder
+ * never waits for another lock, so this cannot deadlock. The dead nodes'
+ * opens are left for close_dead_opens(). Context: a process, in fs_enter.
  */
-static void recover(void)
+static void replay_dead(struct tx *t)
 {
-	struct tx *t = &T;
-	uint64_t dead = 0;
-
+	t->recover = false;
 	if (lock_wait(t, RECOVERY_LOCK))
 		return;
-	t->recover = false;
-	dead_pending = 0;
+	t->recover = false;             /* a dead recoverer: its replay is redone here */
 	for (uint32_t j = 0; j < sb->njournals && j < MAX_NODES; j++)
 		if ((int)j != self.id && !c_alive(NULL, (int)j)) {
 			replay_slot(j, true);
-			dead |= 1ULL << j;
+			dead_opens |= 1ULL << j;
 		}
-	unlock_all(t);
-	for (uint32_t i = 0; i < PCACHE_NOPENS; i++) {
+	lease_release(lock_at(RECOVERY_LOCK), self.id, my_epoch());
+	t->holds[RECOVERY_LOCK / 8] &= (uint8_t)~(1u << (RECOVERY_LOCK % 8));
+	for (uint32_t i = 0; i < t->nheld; i++)
+		if (t->held[i] == RECOVERY_LOCK)
+			t->held[i] = t->held[--t->nheld];
+	dead_pending = 0;
+}
+
+/*
+ * Take the dead nodes out of the open-file table, freeing the orphans
+ * only they held open (a transaction each). Context: a process, in
+ * fs_enter, holding no lock.
+ */
+static void close_dead_opens(void)
+{
+	uint64_t dead = dead_opens;
+
+	dead_opens = 0;
+	for (uint32_t i = 0; dead && i < PCACHE_NOPENS; i++) {
 		uint64_t ino = __atomic_load_n(&shared.opens[2 * i], __ATOMIC_ACQUIRE);
 
 		if (ino && ino != OPEN_TOMB && (__atomic_load_n(&shared.opens[2 * i + 1],
@@ -1781,8 +1811,6 @@ static int mount_setup(void)
 	long n = cmdline_long("fscrash", 0);
 
 	crash_at = n > 0 ? (uint64_t)n : 0;
-	T.x = (struct fsx){ .s = sb, .ops = &tx_ops };
-	raw = (struct fsx){ .s = sb, .ops = &raw_ops };
 	T.cap = MIN(sb->journal_blocks - 1, (uint32_t)FS_JOURNAL_MAX);
 	if (!(T.blk = kzalloc(T.cap * sizeof(*T.blk))) || !(wb_bounce = kmalloc(FS_BLOCK)) ||
 	    !(stage = kmalloc(STAGE_BLOCKS * FS_BLOCK)))
@@ -1813,13 +1841,21 @@ struct vfs *dmosfs_get(void)
 	}
 	rw = fs_super_writable(sb) && !blk_read_only(blk_disk()) &&
 	     (uint32_t)self.id < sb->njournals;
+	if ((uint32_t)self.id >= sb->njournals)
+		printk("node %d: fs: the disk has journals for nodes 0..%u only: mounted read only\n",
+		       self.id, sb->njournals - 1);
+	T.x = (struct fsx){ .s = sb, .ops = &tx_ops };  /* read only: locked reads, cap 0 */
+	raw = (struct fsx){ .s = sb, .ops = &raw_ops };
 	if (rw && (err = mount_setup())) {
 		printk("node %d: fs: cannot use journal %d (%d): mounted read only\n", self.id,
 		       self.id, err);
 		rw = false;
 	}
-	if (!rw && !T.blk)
-		raw = (struct fsx){ .s = sb, .ops = &raw_ops };
+	if (!rw) {
+		T.cap = 0;
+		if (!wb_bounce)
+			wb_bounce = kmalloc(FS_BLOCK);
+	}
 	dfs = (struct vfs){ .name = "dmosfs", .ops = &dmosfs_ops, .rdonly = !rw };
 	err = get_root(&root);
 	if (!err && root->type != VN_DIR) {

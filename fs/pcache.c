@@ -110,6 +110,16 @@ static void unpin(struct pcache *pc, uint32_t i)
 	}
 }
 
+/* Between two looks at a slot another holds: the holder may be one of this
+ * node's own processes, which must get the CPU to finish (ops->relax). */
+static void relax(struct pcache *pc)
+{
+	if (pc->ops->relax)
+		pc->ops->relax(pc->ctx);
+	else
+		pool_relax();
+}
+
 static uint64_t deadline_of(const struct pcache *pc)
 {
 	return pool_now_ns() + (uint64_t)pc->wait_ms * 1000000u;
@@ -173,7 +183,7 @@ static int wait_on(struct pcache *pc, uint32_t i, uint64_t v, uint64_t *deadline
 		}
 		if (pool_now_ns() > *deadline)
 			return -ETIMEDOUT;
-		pool_relax();
+		relax(pc);
 	}
 	return 0;
 }
@@ -314,7 +324,7 @@ static int make_room(struct pcache *pc, uint32_t base, uint32_t start, uint64_t 
 	}
 	if (!transient)
 		return -ENOMEM;
-	pool_relax();
+	relax(pc);
 	return 0;
 }
 
@@ -343,7 +353,7 @@ static int fill(struct pcache *pc, uint32_t i, uint32_t base, uint64_t tag, int 
 		v = __atomic_load_n(&pc->slots[base + w], SC);
 		if (base + w != i && PCACHE_STATE(v) != PCACHE_FREE && PCACHE_TAG_OF(v) == tag) {
 			unclaim(pc, i, tag);
-			pool_relax();
+			relax(pc);
 			return -EAGAIN;
 		}
 	}
@@ -654,7 +664,7 @@ again:
 		if (!deadline)
 			deadline = deadline_of(pc);
 		while (__atomic_load_n(&pc->pins[i], SC) && pool_now_ns() <= deadline)
-			pool_relax();
+			relax(pc);
 		if (let_go(pc, i, true)) {
 			n++;
 			count(&pc->st->lost);

@@ -148,6 +148,11 @@ struct pcache_ops {
 	 * is a different incarnation: the cache must have been told it died
 	 * (pcache_node_dead) before it rejoins. */
 	bool (*alive)(void *ctx, int node);
+	/* Optional: called between two looks at a slot someone else holds
+	 * (filling, writing back, pinned). The holder may be another process
+	 * of this very node, asleep on the disk: the kernel gives it the CPU
+	 * here (NULL: spin politely, pool_relax). */
+	void (*relax)(void *ctx);
 };
 
 /* The shared disk's counters of one node (fs/blk.h's, in bytes). */

@@ -228,3 +228,21 @@ def test_a_node_that_stops_after_a_commit_point_is_replayed(launch, disk, tmp_pa
     fsck_clean(disk)
     listing = tool("ls", disk, "/c").stdout.decode().split()
     assert sorted(listing) == sorted(names), (listing, names)
+
+
+@pytest.mark.boot
+def test_a_node_without_a_journal_mounts_read_only(launch, tmp_path):
+    """An image with journals for two nodes in a three-node cluster: node 2
+    has no journal to write through, so it mounts read only and says why;
+    it reads what the others write, and its own writes are EROFS."""
+    img = tmp_path / "two.img"
+    tool("mkfs", img, "--size", "32M", "--journals", "2", "--label", "two")
+    c = launch(nodes=3, extra=["--disk-path", str(img)])
+    c.wait_line(2, r"node 2: fs: the disk has journals for nodes 0\.\.1 only: mounted read only")
+    c.wait_line(2, r"node 2: fs: dmosfs 'two' at / \(read only\)")
+    ok(c, 0, "fsop pattern /p 50000 3")
+    assert "matches" in ok(c, 2, "fsop verify /p 50000 3")
+    status, out = run(c, 2, "fsop pattern /q 10 1")
+    assert status == 1 and "Read-only file system" in out, out
+    c.down()
+    fsck_clean(img)
