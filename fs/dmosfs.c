@@ -63,6 +63,7 @@
 #include "kernel/cluster/lease.h"
 #include "kernel/cluster/pool.h"
 #include "fs/blk.h"
+#include "fs/clusterlk.h"
 #include "fs/dmosfs.h"
 #include "fs/format.h"
 #include "fs/fsops.h"
@@ -1700,6 +1701,7 @@ static const struct vfs_ops dmosfs_ops = {
 	.rmdir = d_rmdir, .rename = d_rename, .read = d_read, .write = d_write,
 	.truncate = d_truncate, .fsync = d_fsync, .getattr = d_getattr, .setattr = d_setattr,
 	.readdir = d_readdir, .open = d_open, .close = d_close, .inactive = d_inactive,
+	.getlk = clusterlk_getlk, .setlk = clusterlk_setlk,
 };
 
 /* ---- the node's side: death of others, writeback, memory ------------------------------ */
@@ -1708,6 +1710,7 @@ void dmosfs_node_dead(int n)
 {
 	uint32_t fixed;
 
+	clusterlk_node_dead(n);
 	if (!cache_ok)
 		return;
 	fixed = pcache_node_dead(&pc, n);

@@ -7,16 +7,10 @@
 #include "mm/mm.h"
 #include "fs/lockf.h"
 
-static bool overlap(uint64_t s1, uint64_t e1, uint64_t s2, uint64_t e2)
-{
-	return s1 < e2 && s2 < e1;
-}
-
 static const struct lockf_range *conflict(const struct lockf *lf, const struct vfs_lock *lk)
 {
 	for (const struct lockf_range *r = lf->head; r; r = r->next)
-		if (r->pid != lk->pid && overlap(r->start, r->end, lk->start, lk->end) &&
-		    (r->type == DM_F_WRLCK || lk->type == DM_F_WRLCK))
+		if (lockf_conflicts(r->pid, r->type, r->start, r->end, lk))
 			return r;
 	return NULL;
 }
@@ -39,28 +33,23 @@ void lockf_get(const struct lockf *lf, struct vfs_lock *lk)
 static void cut(struct lockf *lf, int pid, uint64_t start, uint64_t end, struct lockf_range **spare)
 {
 	for (struct lockf_range **pp = &lf->head, *r; (r = *pp);) {
-		if (r->pid != pid || !overlap(r->start, r->end, start, end)) {
-			pp = &r->next;
-			continue;
-		}
-		if (r->start < start && r->end > end) {         /* split around the hole */
+		uint64_t tail_end;
+
+		switch (r->pid == pid ? lockf_cut(&r->start, &r->end, start, end, &tail_end) : LOCKF_KEEP) {
+		case LOCKF_SPLIT: {
 			struct lockf_range *tail = *spare;
 			*spare = NULL;
-			*tail = (struct lockf_range){ r->next, end, r->end, r->type, pid };
-			r->end = start;
+			*tail = (struct lockf_range){ r->next, end, tail_end, r->type, pid };
 			r->next = tail;
 			return;         /* nothing else of pid's can overlap: its ranges are disjoint */
 		}
-		if (r->start < start) {
-			r->end = start;
-		} else if (r->end > end) {
-			r->start = end;
-		} else {
+		case LOCKF_GONE:
 			*pp = r->next;
 			kfree(r);
 			continue;
+		default:
+			pp = &r->next;
 		}
-		pp = &r->next;
 	}
 }
 
@@ -77,7 +66,7 @@ int lockf_set(struct lockf *lf, const struct vfs_lock *lk, int *blocker)
 	}
 	bool split = false;     /* one of the owner's ranges holds the new one inside it */
 	for (const struct lockf_range *r = lf->head; r; r = r->next)
-		split |= r->pid == lk->pid && r->start < lk->start && r->end > lk->end;
+		split |= r->pid == lk->pid && lockf_splits(r->start, r->end, lk->start, lk->end);
 	if ((lk->type != DM_F_UNLCK && !(add = kmalloc(sizeof(*add)))) ||
 	    (split && !(spare = kmalloc(sizeof(*spare))))) {
 		kfree(add);
@@ -91,7 +80,7 @@ int lockf_set(struct lockf *lf, const struct vfs_lock *lk, int *blocker)
 	/* merge with the owner's ranges of the same type that touch it */
 	for (struct lockf_range **pp = &lf->head, *r; (r = *pp);) {
 		if (r->pid == lk->pid && r->type == add->type &&
-		    (r->end == add->start || r->start == add->end)) {
+		    lockf_touches(r->start, r->end, add->start, add->end)) {
 			add->start = MIN(add->start, r->start);
 			add->end = MAX(add->end, r->end);
 			*pp = r->next;

@@ -6,6 +6,11 @@
  * sleeps and wakes its waiters itself; this file only keeps the lists, so
  * it builds unchanged for the host unit tests.
  *
+ * The rules that decide what a lock does to the ranges already held (the
+ * inline helpers below: overlap, conflict, cut, merge) are shared with the
+ * cluster-wide table of dmosfs (fs/locktab.c), which keeps its ranges in
+ * the pool instead of in lists.
+ *
  * Context (all calls): a process, from a file system op; no locking
  * inside (one CPU per node, a kernel that is not preempted).
  */
@@ -24,6 +29,65 @@ struct lockf_range {
 struct lockf {
 	struct lockf_range *head;
 };
+
+/* ---- the rules, for every keeper of ranges ---------------------------------------- */
+
+/* Do [s1, e1) and [s2, e2) share a byte? */
+static inline bool lockf_overlap(uint64_t s1, uint64_t e1, uint64_t s2, uint64_t e2)
+{
+	return s1 < e2 && s2 < e1;
+}
+
+/* Does a range [start, end) of type held by pid keep lk from being granted? */
+static inline bool lockf_conflicts(int pid, int type, uint64_t start, uint64_t end,
+				   const struct vfs_lock *lk)
+{
+	return pid != lk->pid && lockf_overlap(start, end, lk->start, lk->end) &&
+	       (type == DM_F_WRLCK || lk->type == DM_F_WRLCK);
+}
+
+/* Do two ranges of one owner and type touch, so that they merge into one? */
+static inline bool lockf_touches(uint64_t s1, uint64_t e1, uint64_t s2, uint64_t e2)
+{
+	return e1 == s2 || s1 == e2;
+}
+
+/* Does [start, end) hold [s, e) strictly inside, so that cutting it out splits it in two? */
+static inline bool lockf_splits(uint64_t start, uint64_t end, uint64_t s, uint64_t e)
+{
+	return start < s && end > e;
+}
+
+enum lockf_cut { LOCKF_KEEP, LOCKF_SHRUNK, LOCKF_GONE, LOCKF_SPLIT };
+
+/*
+ * lockf_cut - take [cs, ce) out of an owner's range [*start, *end)
+ * Return: LOCKF_KEEP (no overlap: unchanged), LOCKF_GONE (all of it goes),
+ * LOCKF_SHRUNK (*start or *end moved), LOCKF_SPLIT (the hole is inside:
+ * *end is now cs, and the tail [ce, old end) is left for the caller to
+ * add, its end in *tail_end). The range never passes through an empty or
+ * reversed state, so a reader that sees it half-updated sees a range.
+ */
+static inline enum lockf_cut lockf_cut(uint64_t *start, uint64_t *end, uint64_t cs, uint64_t ce,
+				       uint64_t *tail_end)
+{
+	if (!lockf_overlap(*start, *end, cs, ce))
+		return LOCKF_KEEP;
+	if (lockf_splits(*start, *end, cs, ce)) {
+		*tail_end = *end;
+		*end = cs;
+		return LOCKF_SPLIT;
+	}
+	if (*start < cs)
+		*end = cs;
+	else if (*end > ce)
+		*start = ce;
+	else
+		return LOCKF_GONE;
+	return LOCKF_SHRUNK;
+}
+
+/* ---- one node's files: lists --------------------------------------------------------- */
 
 /* The first lock of another owner conflicting with lk, into lk; or lk->type = DM_F_UNLCK. */
 void lockf_get(const struct lockf *lf, struct vfs_lock *lk);

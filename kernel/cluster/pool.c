@@ -19,6 +19,7 @@
 #include "mm/xlate.h"
 #include "mm/pmem.h"
 #include "mm/seg.h"
+#include "fs/clusterlk.h"
 #include "fs/dmosfs.h"
 #include "fs/pcache.h"
 #include "sched/futex.h"
@@ -216,6 +217,7 @@ static void attach_areas(uint8_t *base, uint64_t pa)
 	seg_attach_pool(base + sb->seg_off);
 	futex_attach_pool(base + sb->futex_off);
 	remote_attach_pool(base + sb->proc_off);
+	clusterlk_attach_pool(base + sb->lock_off);
 	pmem_attach_pool(base + sb->xlate_off, base + sb->data_off, pa + sb->data_off);
 	dmosfs_attach_pool(base + sb->pcache_off);
 }

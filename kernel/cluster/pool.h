@@ -11,6 +11,7 @@
  *   seg_off           shared segments: name, pages, attachments per node (mm/seg.h)
  *   futex_off         futex waiters of the whole cluster (sched/futex.c)
  *   proc_off          every node's processes, for ps (sched/remote.c)
+ *   lock_off          record locks of dmosfs files, held and waited for (fs/locktab.h)
  *   xlate_off         translation table and region table (mm/xlate.h)
  *   palloc_off        pool page allocator: chunks, bitmaps, owners (mm/palloc.h)
  *   pcache_off        the page cache index of the cluster file system (fs/pcache.h)
@@ -34,6 +35,8 @@
  *   segments       mm/seg.c (seg_attach_pool); others use mm/seg.h
  *   futex waiters  sched/futex.c (futex_attach_pool); others use sched/futex.h
  *   processes      sched/remote.c (remote_attach_pool); others use sched/remote.h
+ *   record locks   fs/clusterlk.c (clusterlk_attach_pool), through fs/locktab.h;
+ *                  others lock files with fcntl, through the VFS
  *   translation    mm/pmem.c (pmem_attach_pool); others hand pmem_xlate()
  *                  to mm/xlate.h's calls
  *   device frames  mm/pmem.c too; others use mm/pmem.h
@@ -52,8 +55,8 @@
 #include "fs/pcache.h"
 
 #define POOL_MAGIC   0x4C4F4F50534F4D44ULL      /* "DMOSPOOL" */
-#define POOL_VERSION 3        /* 2: control areas for leases, rings, segments, futexes,
-				 processes; 3: the page cache index */
+#define POOL_VERSION 4        /* 2: control areas for leases, rings, segments, futexes,
+				 processes; 3: the page cache index; 4: record locks */
 
 struct pool_super {
 	uint64_t magic;                 /* written last by the formatter */
@@ -93,6 +96,9 @@ struct pool_super {
 	uint64_t pcache_size;           /* bytes of it: pcache_area_size(pcache_nsets) */
 	uint32_t pcache_nsets;          /* sets of PCACHE_WAYS slots: pool_pcache_sets(npages) */
 	uint32_t pad2;
+	uint64_t lock_off;              /* the table of record locks (fs/locktab.h) */
+	uint32_t nlocks;                /* its entries: locktab_area_size(nlocks) bytes */
+	uint32_t pad3;
 };
 
 enum node_state {
@@ -120,7 +126,7 @@ struct pool_node {
 	uint64_t reserved[1];
 } __attribute__((aligned(64)));
 
-_Static_assert(sizeof(struct pool_super) == 248, "pool_super layout is part of the pool format");
+_Static_assert(sizeof(struct pool_super) == 264, "pool_super layout is part of the pool format");
 _Static_assert(sizeof(struct pool_node) == 64, "a node-table entry is one cache line");
 
 struct palloc;
@@ -150,7 +156,9 @@ struct pool {
 #define POOL_NFUTEX     256
 #define POOL_PROCS_PER_NODE 64
 #define POOL_FUTEX_BYTES 32     /* one futex waiter */
+#define POOL_NLOCKS     1024    /* record locks: ranges held or waited for, cluster-wide */
 #define POOL_LEASE_SEGS 0       /* the lease that guards the segment table */
+#define POOL_LEASE_LOCKS 1      /* the lease that guards the table of record locks */
 
 /*
  * The page cache index has one set of PCACHE_WAYS (8) slots per
@@ -177,7 +185,9 @@ static inline uint32_t pool_pcache_sets(uint64_t npages)
 
 /**
  * pool_lease - lease i of the pool's lease area (kernel/cluster/lease.h)
- * @i: 0 .. pool.super->nleases - 1; POOL_LEASE_SEGS names the segment table's
+ * @i: 0 .. pool.super->nleases - 1; POOL_LEASE_SEGS names the segment table's,
+ *     POOL_LEASE_LOCKS the record locks'; the kernel uses no other (the
+ *     monitor's `lock` takes any)
  *
  * Each lease sits alone on its cache line.
  * Context: any, once the pool is attached.

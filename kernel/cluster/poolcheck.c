@@ -27,6 +27,7 @@
 #include "mm/palloc.h"
 #include "mm/xlate.h"
 #include "fs/pcache.h"
+#include "fs/locktab.h"
 
 #define PC_PAGE 4096            /* the pool's page: ppn * 4096 is a pool address */
 #define LINE 64                 /* every area starts on a cache line */
@@ -141,7 +142,7 @@ struct area {
 };
 
 /* The areas in pool order, as tools/dmoslib/pool.py Pool.areas() lists them. */
-#define NAREAS 10
+#define NAREAS 11
 
 static void areas(const struct pool_super *sb, struct area a[NAREAS])
 {
@@ -153,10 +154,11 @@ static void areas(const struct pool_super *sb, struct area a[NAREAS])
 	a[4] = (struct area){ "futexes", sb->futex_off, (uint64_t)sb->nfutex * POOL_FUTEX_BYTES };
 	a[5] = (struct area){ "processes", sb->proc_off,
 			      (uint64_t)sb->max_nodes * sb->procs_per_node * 64 };
-	a[6] = (struct area){ "translation", sb->xlate_off, sb->xlate_size };
-	a[7] = (struct area){ "allocator", sb->palloc_off, sb->palloc_size };
-	a[8] = (struct area){ "page cache", sb->pcache_off, sb->pcache_size };
-	a[9] = (struct area){ "data", sb->data_off, sat_mul(sb->npages, PC_PAGE) };
+	a[6] = (struct area){ "record locks", sb->lock_off, locktab_area_size(sb->nlocks) };
+	a[7] = (struct area){ "translation", sb->xlate_off, sb->xlate_size };
+	a[8] = (struct area){ "allocator", sb->palloc_off, sb->palloc_size };
+	a[9] = (struct area){ "page cache", sb->pcache_off, sb->pcache_size };
+	a[10] = (struct area){ "data", sb->data_off, sat_mul(sb->npages, PC_PAGE) };
 }
 
 static int check_geometry(struct pc *c)
@@ -169,6 +171,8 @@ static int check_geometry(struct pc *c)
 		return FAIL(c, NO_CONTROL);
 	if (!(sb->seg_off || sb->futex_off || sb->proc_off))
 		return FAIL(c, NO_TABLES);
+	if (sb->nlocks > LOCKTAB_MAX)
+		return FAIL(c, LOCK_COUNT, sb->nlocks, LOCKTAB_MAX);
 	areas(sb, a);
 	for (i = 0; i + 1 < NAREAS; i++)
 		if (sat_add(a[i].off, a[i].bytes) > a[i + 1].off)
@@ -443,6 +447,27 @@ static int check_leases(struct pc *c)
 	return 0;
 }
 
+static int check_locks(struct pc *c)
+{
+	uint64_t off = c->sb.lock_off + LOCKTAB_HDR_BYTES, bad = 0, first = 0;
+	struct locktab_ent e = { 0 };
+
+	for (uint32_t i = 0; i < c->sb.nlocks; i++, off += LOCKTAB_ENT_BYTES) {
+		uint32_t kind = ld32(c, off + __builtin_offsetof(struct locktab_ent, kind));
+		uint64_t start = ld64(c, off + __builtin_offsetof(struct locktab_ent, start));
+		uint64_t end = ld64(c, off + __builtin_offsetof(struct locktab_ent, end));
+		int32_t pid = (int32_t)ld32(c, off + __builtin_offsetof(struct locktab_ent, pid));
+
+		if (!locktab_ent_sound(kind, start, end, pid, c->sb.max_nodes) && !bad++) {
+			first = i;
+			e = (struct locktab_ent){ 0, start, end, pid, kind };
+		}
+	}
+	if (bad)
+		return FAIL(c, LOCK_ENTRY, bad, first, e.kind, e.pid, e.start, e.end);
+	return 0;
+}
+
 int poolcheck(const void *base, uint64_t size, char *why, size_t n)
 {
 	struct pc c = { .base = base, .size = size, .sb = { 0 }, .why = why, .n = n };
@@ -454,9 +479,9 @@ int poolcheck(const void *base, uint64_t size, char *why, size_t n)
 	memcpy(&c.sb, base, size < sizeof(c.sb) ? size : sizeof(c.sb));
 	if ((err = check_super(&c)) || (err = check_geometry(&c)) || (err = check_nodes(&c)) ||
 	    (err = check_xlate(&c)) || (err = check_palloc(&c)) || (err = check_pcache(&c)) ||
-	    (err = check_rings(&c)))
+	    (err = check_rings(&c)) || (err = check_leases(&c)))
 		return err;
-	return check_leases(&c);
+	return check_locks(&c);
 }
 
 int pool_layout(volatile struct pool_super *sb, uint64_t size, uint32_t nodes,
@@ -478,7 +503,9 @@ int pool_layout(volatile struct pool_super *sb, uint64_t size, uint32_t nodes,
 	sb->nfutex = POOL_NFUTEX;
 	sb->proc_off = round_up(sb->futex_off + POOL_NFUTEX * POOL_FUTEX_BYTES, LINE);
 	sb->procs_per_node = POOL_PROCS_PER_NODE;
-	sb->xlate_off = round_up(sb->proc_off + MAX_NODES * POOL_PROCS_PER_NODE * 64UL, LINE);
+	sb->lock_off = round_up(sb->proc_off + MAX_NODES * POOL_PROCS_PER_NODE * 64UL, LINE);
+	sb->nlocks = POOL_NLOCKS;
+	sb->xlate_off = round_up(sb->lock_off + locktab_area_size(POOL_NLOCKS), LINE);
 	sb->xlate_size = xlate_meta_size(&xg);
 	sb->palloc_off = round_up(sb->xlate_off + sb->xlate_size, LINE);
 	sb->palloc_size = palloc_meta_size(&pg);

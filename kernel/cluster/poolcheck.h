@@ -34,6 +34,8 @@
 	"area (formatted by an older kernel?)"
 #define POOLCHECK_NO_TABLES "the superblock has no segment, futex or process area " \
 	"(formatted by an older kernel of the same pool version?)"
+#define POOLCHECK_LOCK_COUNT "the record lock table has %u entries, more than the kernel's " \
+	"largest (LOCKTAB_MAX %u)"
 #define POOLCHECK_OVERLAP "%s at 0x%lx..0x%lx runs into %s at 0x%lx"
 #define POOLCHECK_ALIGN "%s at 0x%lx is not %u-byte aligned"
 #define POOLCHECK_PAST_END "%s at 0x%lx..0x%lx is past the end of the pool (0x%lx)"
@@ -85,12 +87,16 @@
 #define POOLCHECK_LEASE_WORD "lease %u holds 0x%016lx, which names no node"
 #define POOLCHECK_LEASE_STRAY "%lu non-zero words in the lease area between lease lines " \
 	"(first at lease_off+0x%lx): a writer that does not put lease i at lease_off + %u*i?"
+/* the record locks (fs/locktab.h) */
+#define POOLCHECK_LOCK_ENTRY "record locks: %lu entries are none the kernel writes (first: " \
+	"entry %lu, kind %u, pid %d, range 0x%lx..0x%lx)"
 
 /* X(ID, name): every invariant, in the order poolcheck() checks them. */
 #define POOLCHECK_INVARIANTS(X) \
 	X(MAGIC, magic) X(VERSION, version) X(POOL_SIZE, pool_size) \
 	X(MAX_NODES, max_nodes) X(NODE_TABLE, node_table) \
-	X(NO_CONTROL, no_control) X(NO_TABLES, no_tables) X(OVERLAP, overlap) \
+	X(NO_CONTROL, no_control) X(NO_TABLES, no_tables) X(LOCK_COUNT, lock_count) \
+	X(OVERLAP, overlap) \
 	X(ALIGN, align) X(PAST_END, past_end) X(GSHIFT, gshift) \
 	X(REGION_PAGES, region_pages) X(CHUNK_PAGES, chunk_pages) \
 	X(NODE_STATE, node_state) \
@@ -107,7 +113,7 @@
 	X(RING_VERSION, ring_version) X(RING_GEOMETRY, ring_geometry) \
 	X(RING_SIZE, ring_size) X(RING_SLOTS, ring_slots) X(RING_HEADER, ring_header) \
 	X(RING_COUNTERS, ring_counters) \
-	X(LEASE_WORD, lease_word) X(LEASE_STRAY, lease_stray)
+	X(LEASE_WORD, lease_word) X(LEASE_STRAY, lease_stray) X(LOCK_ENTRY, lock_entry)
 
 #define POOLCHECK_ENUM(id, name) POOLCHECK_##id##_ID,
 enum poolcheck_id {

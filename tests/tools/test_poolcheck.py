@@ -60,7 +60,8 @@ def area(img, name):
           "palloc": lambda: pa, "owner": lambda: pa + _u(img, pa + 40, 8),
           "bmp": lambda: pa + _u(img, pa + 48, 8), "rec": lambda: pa + _u(img, pa + 56, 8),
           "pcache": lambda: pc, "pslot": lambda: pc + _u(img, pc + 16, 8),
-          "pframe": lambda: pc + _u(img, pc + 24, 8)}
+          "pframe": lambda: pc + _u(img, pc + 24, 8), "locks": lambda: sb["lock_off"],
+          "lent": lambda: sb["lock_off"] + LINE}
     return at[name]()
 
 

@@ -24,6 +24,7 @@
 #include "mm/palloc.h"
 #include "mm/xlate.h"
 #include "fs/pcache.h"
+#include "fs/locktab.h"
 
 #define MiB (1UL << 20)
 #define PAGE 4096UL
@@ -122,7 +123,7 @@ static const struct { const char *name; size_t off, size; } fields[] = {
 	FIELD(palloc_size), FIELD(npages), FIELD(gshift), FIELD(chunk_pages),
 	FIELD(region_pages), FIELD(dead_after_ms), FIELD(seg_off), FIELD(nsegs), FIELD(nfutex),
 	FIELD(futex_off), FIELD(proc_off), FIELD(procs_per_node), FIELD(pcache_off),
-	FIELD(pcache_size), FIELD(pcache_nsets),
+	FIELD(pcache_size), FIELD(pcache_nsets), FIELD(lock_off), FIELD(nlocks),
 };
 
 static uint64_t get(const uint8_t *p, uint64_t off, size_t n)
@@ -174,6 +175,10 @@ static uint64_t area(const uint8_t *p, const char *name)
 		return sb->pcache_off + get(p, sb->pcache_off + offsetof(struct pcache_hdr, slots_off), 8);
 	if (!strcmp(name, "pframe"))
 		return sb->pcache_off + get(p, sb->pcache_off + offsetof(struct pcache_hdr, frames_off), 8);
+	if (!strcmp(name, "locks"))
+		return sb->lock_off;
+	if (!strcmp(name, "lent"))
+		return sb->lock_off + LOCKTAB_HDR_BYTES;
 	fail_msg("unknown area '%s'", name);
 	return 0;
 }

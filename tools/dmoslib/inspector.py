@@ -10,8 +10,8 @@ palloc_stats and palloc_check say in the kernel, plus pages leaked by dead
 or absent nodes), the page cache (its pages, per file and per state, and each
 node's counters: lookups, disk reads, evictions, writebacks, losses, pins;
 given the cluster's disk image, each file's path), every ring of the message
-mesh and the leases (the segment, futex and process tables are listed as
-areas, not decoded).
+mesh, the leases and the record locks held and waited for on dmosfs files
+(the segment, futex and process tables are listed as areas, not decoded).
 `--json` prints that dict; describe() turns it into the text `dmos pool`
 shows, with the same numbers. A file that is not a pool at all raises
 pool.PoolError; damage inside a pool that can still be read lands in
@@ -22,7 +22,7 @@ from . import fsimage, poolcache, poolctl, poolmem
 from .pool import PAGE_SIZE, PoolError, PoolFile, parse
 
 AREAS = ("node table", "leases", "rings", "segments", "futexes", "processes",
-         "translation", "allocator", "page cache", "data")
+         "record locks", "translation", "allocator", "page cache", "data")
 TOP_FILES = 20                  # the files the text shows (the JSON has them all)
 COUNTERS = ("attaches", "hits", "misses", "fills", "fill_waits", "evictions",
             "writebacks", "lost", "pins", "disk_reads", "disk_read_bytes", "disk_writes",
@@ -40,6 +40,7 @@ def inspect(path, disk=None):
                "formatted_by": p.format_claim - 1 if p.format_claim else None,
                "superblock": None, "nodes": [], "regions": None, "translation": None,
                "allocator": None, "page_cache": None, "rings": None, "leases": None,
+               "locks": None,
                "warnings": list(p.warnings), "problems": list(p.problems)}
         if not p.formatted:
             return rep
@@ -57,7 +58,8 @@ def inspect(path, disk=None):
         for key, reader in (("allocator", lambda: poolmem.read_palloc(f, p, xl)),
                             ("page_cache", lambda: poolcache.read_pcache(f, p)),
                             ("rings", lambda: poolctl.read_rings(f, p)),
-                            ("leases", lambda: poolctl.read_leases(f, p))):
+                            ("leases", lambda: poolctl.read_leases(f, p)),
+                            ("locks", lambda: poolctl.read_locks(f, p))):
             try:
                 rep[key], probs = reader()
             except PoolError as e:      # e.g. a device that cannot be mapped there
@@ -98,7 +100,8 @@ def superblock(p):
         "ring_size", "ring_slots", "xlate_off", "xlate_size", "palloc_off",
         "palloc_size", "data_off", "npages", "gshift", "chunk_pages", "region_pages",
         "dead_after_ms", "seg_off", "nsegs", "futex_off", "nfutex", "proc_off",
-        "procs_per_node", "pcache_off", "pcache_size", "pcache_nsets")}
+        "procs_per_node", "lock_off", "nlocks", "pcache_off", "pcache_size",
+        "pcache_nsets")}
     sb["magic"] = "0x%016x" % p.magic
     sb["regions"] = p.nregions
     sb["granularity"] = PAGE_SIZE << p.gshift if p.gshift < 64 else None   # damaged
@@ -150,7 +153,7 @@ def describe(rep):
                                    for a in sb["areas"])]
     out += _nodes(rep) + _regions(rep) + _xlate(rep) + _palloc(rep) + _pcache(rep)
     out += _rings(rep)
-    out += _leases(rep)
+    out += _leases(rep) + _locks(rep)
     out += ["warning: " + w for w in rep["warnings"]]
     out += ["DAMAGED: " + w for w in rep["problems"]]
     return out
@@ -285,4 +288,18 @@ def _leases(rep):
     if ls["broken"]:
         out.append("  broken (their holder died holding them): "
                    + " ".join(map(str, ls["broken"])))
+    return out
+
+
+def _locks(rep):
+    lk = rep["locks"]
+    if not lk:
+        return ["record locks: unreadable"]
+    out = ["record locks: %d entries, %d held, %d waited for, %d free (%d changes)" % (
+        lk["count"], len(lk["held"]), len(lk["waiting"]), lk["free"], lk["changes"])]
+    rows = [[e["ino"], e["type"], "%d..%s" % (e["start"], "EOF" if e["end"] is None
+                                               else e["end"]), e["pid"], e["node"], state]
+            for state in ("held", "waiting") for e in lk[state]]
+    if rows:
+        out += _table(rows, ["inode", "type", "bytes", "pid", "node", "state"])
     return out

@@ -1,6 +1,6 @@
 """Read-only view of a dmos pool: the reader, the superblock, the node table.
 
-The kernels write the pool (kernel/cluster/pool.h is the contract; layout version 2,
+The kernels write the pool (kernel/cluster/pool.h is the contract; layout version 4,
 little endian); host tools only read it, from a pool file under /dev/shm or a
 dax character device, with the nodes running or not. read_pool() returns a
 Pool, or raises PoolError with one sentence saying why the file is not a
@@ -14,9 +14,9 @@ at attach, printing the reason the inspector gives first. The areas after the no
 (leases, rings) and poolmem.py (translation, regions, allocator);
 inspector.py puts everything together for `dmos pool`.
 
-  struct pool_super @0 (the first page; 248 bytes used)
+  struct pool_super @0 (the first page; 264 bytes used)
     @0   u64 magic "DMOSPOOL", last     @96  u64 lease_off
-    @8   u32 version (3)                @104 u32 nleases, @108 u32 ring_slots
+    @8   u32 version (4)                @104 u32 nleases, @108 u32 ring_slots
     @12  u32 format_claim (node + 1)    @112 u64 ring_off, @120 u64 ring_size
     @16  u64 pool_size                  @128 u64 xlate_off, @136 u64 xlate_size
     @24  u64 region_size                @144 u64 palloc_off, @152 u64 palloc_size
@@ -27,8 +27,10 @@ inspector.py puts everything together for `dmos pool`.
     @80  u64 data_off                   @196 u32 nfutex, @200 u64 futex_off
     @88  u64 reserved                   @208 u64 proc_off, @216 u32 procs_per_node
     @224 u64 pcache_off, @232 u64 pcache_size, @240 u32 pcache_nsets
+    @248 u64 lock_off, @256 u32 nlocks
   Areas in pool order: node table, leases, rings, segments (nsegs x 256),
   futexes (nfutex x 32), processes (max_nodes x procs_per_node x 64),
+  record locks (a line, then nlocks x 32: fs/locktab.h, poolctl.py),
   translation, allocator, page cache (fs/pcache.h, poolcache.py), data.
   struct pool_node (64 bytes: one line per slot, max_nodes slots)
     @0  u32 state  @4 u32 node_id  @8 u64 epoch  @16 u64 heartbeat
@@ -45,14 +47,14 @@ import struct
 from dataclasses import asdict, dataclass, field
 
 POOL_MAGIC = 0x4C4F4F50534F4D44     # b"DMOSPOOL" read as a little-endian u64
-POOL_VERSION = 3
+POOL_VERSION = 4
 PAGE_SIZE = 4096
 SUPER_SIZE = PAGE_SIZE              # the superblock's page
 MIN_FILE = 8 * 1024                 # superblock plus at least one page
 MAX_NODES = 64                      # kernel/param.h
 CLUSTER_ID_MAX = 32
 LINE = 64                           # areas and leases are cache-line aligned
-SUPER_FMT = struct.Struct("<QIIQQII32sQQQ" "QIIQQQQQQQIIII" "QIIQQII" "QQII")  # struct pool_super
+SUPER_FMT = struct.Struct("<QIIQQII32sQQQ" "QIIQQQQQQQIIII" "QIIQQII" "QQII" "QII")  # pool_super
 NODE_FMT = struct.Struct("<IIQQQiIQQ8x")                        # struct pool_node
 NODE_LINK_DOWN_OFF = 48             # offsetof(struct pool_node, link_down)
 NODE_SIZE = NODE_FMT.size
@@ -63,12 +65,16 @@ SUPER_FIELDS = ("magic", "version", "format_claim", "pool_size", "region_size",
                 "ring_size", "xlate_off", "xlate_size", "palloc_off", "palloc_size",
                 "npages", "gshift", "chunk_pages", "region_pages", "dead_after_ms",
                 "seg_off", "nsegs", "nfutex", "futex_off", "proc_off", "procs_per_node",
-                "pad", "pcache_off", "pcache_size", "pcache_nsets", "pad2")
+                "pad", "pcache_off", "pcache_size", "pcache_nsets", "pad2",
+                "lock_off", "nlocks", "pad3")
 POOL_SEG_BYTES = 256                # kernel/cluster/pool.h: one struct pool_seg (mm/seg.h)
 POOL_FUTEX_BYTES = 32               # one futex waiter
 PROC_BYTES = 64                     # one struct dm_proc
 XLATE_MAX_GSHIFT = 20               # mm/xlate.h: the largest translation block
-assert SUPER_FMT.size == 248 and NODE_SIZE == 64    # the C _Static_asserts
+LOCK_HDR_BYTES = 64                 # fs/locktab.h: the record locks' header line,
+LOCK_ENT_BYTES = 32                 # and one entry
+LOCKTAB_MAX = 4096                  # the most entries a kernel takes
+assert SUPER_FMT.size == 264 and NODE_SIZE == 64    # the C _Static_asserts
 
 # kept for older callers
 MAGIC, VERSION, STATES = POOL_MAGIC, POOL_VERSION, NODE_STATES
@@ -88,6 +94,8 @@ INVARIANTS = [
                    "(formatted by an older kernel?)"),
     ("no_tables", "the superblock has no segment, futex or process area (formatted by "
                   "an older kernel of the same pool version?)"),
+    ("lock_count", "the record lock table has %u entries, more than the kernel's largest "
+                   "(LOCKTAB_MAX %u)"),
     ("overlap", "%s at 0x%lx..0x%lx runs into %s at 0x%lx"),
     ("align", "%s at 0x%lx is not %u-byte aligned"),
     ("past_end", "%s at 0x%lx..0x%lx is past the end of the pool (0x%lx)"),
@@ -137,6 +145,9 @@ INVARIANTS = [
     ("lease_stray", "%lu non-zero words in the lease area between lease lines (first at "
                     "lease_off+0x%lx): a writer that does not put lease i at "
                     "lease_off + %u*i?"),
+    # the record locks (poolctl.py)
+    ("lock_entry", "record locks: %lu entries are none the kernel writes (first: entry %lu, "
+                   "kind %u, pid %d, range 0x%lx..0x%lx)"),
 ]
 _REASONS = dict(INVARIANTS)
 
@@ -270,6 +281,9 @@ class Pool:
     pcache_size: int = 0
     pcache_nsets: int = 0
     pad2: int = 0
+    lock_off: int = 0
+    nlocks: int = 0
+    pad3: int = 0
     nodes: list = field(default_factory=list)     # every slot, absent ones too
     warnings: list = field(default_factory=list)  # odd but usable
     problems: list = field(default_factory=list)  # the kernel would refuse this
@@ -301,6 +315,7 @@ class Pool:
                 ("futexes", self.futex_off, self.nfutex * POOL_FUTEX_BYTES),
                 ("processes", self.proc_off, self.max_nodes * self.procs_per_node
                  * PROC_BYTES),
+                ("record locks", self.lock_off, LOCK_HDR_BYTES + self.nlocks * LOCK_ENT_BYTES),
                 ("translation", self.xlate_off, self.xlate_size),
                 ("allocator", self.palloc_off, self.palloc_size),
                 ("page cache", self.pcache_off, self.pcache_size),
@@ -375,6 +390,8 @@ def check_geometry(p):
         return [reason("no_control")]
     if not (p.seg_off or p.futex_off or p.proc_off):
         return [reason("no_tables")]
+    if p.nlocks > LOCKTAB_MAX:
+        return [reason("lock_count", p.nlocks, LOCKTAB_MAX)]
     out = []
     areas = p.areas()
     for (name, off, n), (nxt, noff, _) in zip(areas, areas[1:]):

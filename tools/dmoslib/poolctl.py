@@ -1,7 +1,7 @@
-"""The pool's leases and message rings, read from the host (read-only).
+"""The pool's leases, message rings and record locks, read from the host (read-only).
 
-Mirrors kernel/cluster/lease.h and kernel/cluster/ring.h (with struct msg from
-kernel/cluster/msg.h); every constant keeps its C name. Each reader takes an open
+Mirrors kernel/cluster/lease.h, kernel/cluster/ring.h (with struct msg from
+kernel/cluster/msg.h) and fs/locktab.h; every constant keeps its C name. Each reader takes an open
 pool.PoolFile and its parsed pool.Pool and returns (info, problems): info is
 a dict ready for JSON (None when the area is unreadable), problems a list of
 sentences about damage that a kernel would trip over. Counters are read
@@ -16,11 +16,15 @@ while the nodes run, so they are a snapshot, not an atomic whole.
     u64 sent, u64 full; line 1 u64 received; line 2 u32 magic "RING", u32
     slots, u16 from, u16 to; from byte 192, slots struct msg of 64 bytes
     (u32 seq, u16 type, u16 from, u32 req_id, u32 flags, u64 args[6]).
+  record locks @lock_off: a line (u64 changes), then nlocks entries of 32
+    bytes: u64 file (inode), u64 start, u64 end (exclusive; 2^64-1: to the
+    end of the file), i32 pid (its node is pid // 1000000), u32 kind (0
+    free, 1 read, 2 write: held; 3 read, 4 write: waited for).
 """
 
 import struct
 
-from .pool import LINE, PoolError, reason
+from .pool import LINE, LOCK_ENT_BYTES, LOCK_HDR_BYTES, PoolError, reason
 
 # kernel/cluster/lease.h
 LEASE_FREE = 0
@@ -28,7 +32,8 @@ LEASE_BROKEN = 0xFFFF << 48
 LEASE_MAX_NODE = 0xFFFD
 LEASE_EPOCH_MASK = (1 << 48) - 1
 LEASE_STRIDE = LINE                 # kernel/cluster/pool.h: one cache line per lease
-LEASE_NAMES = {0: "segment table"}  # kernel/cluster/pool.h: POOL_LEASE_SEGS
+LEASE_NAMES = {0: "segment table",  # kernel/cluster/pool.h: POOL_LEASE_SEGS,
+               1: "record locks"}   # POOL_LEASE_LOCKS
 
 # kernel/cluster/ring.h
 RING_MESH_MAGIC = 0x4853454D474E4952        # "RINGMESH"
@@ -46,6 +51,14 @@ MSG_TYPES = {0: "none", 1: "ping", 2: "pong", 3: "node_dead", 32: "shootdown",
              33: "shootdown_ack"}           # enum msg_type, as msg_name() says
 PENDING_SHOWN = 8                           # in-flight messages listed per ring
 assert MESH_FMT.size == 64 and RING_CTR_FMT.size == RING_HDR and MSG_FMT.size == MSG_SIZE
+
+# fs/locktab.h
+LOCK_ENT_FMT = struct.Struct("<QQQiI")      # struct locktab_ent
+LOCK_KINDS = {1: ("held", "read"), 2: ("held", "write"), 3: ("waiting", "read"),
+              4: ("waiting", "write")}      # enum locktab_kind; 0 is free
+LOCK_EOF = (1 << 64) - 1                    # VFS_LOCK_EOF
+LOCKTAB_PID_STRIDE = 1000000                # pid = node * this + n
+assert LOCK_ENT_FMT.size == LOCK_ENT_BYTES
 
 
 def ring_bytes(slots):
@@ -166,3 +179,31 @@ def _pending(f, ring_off, slots, received, n):
         ready = seq == (pos + 1) & 0xFFFFFFFF
         out.append(MSG_TYPES.get(mtype, "type%d" % mtype) if ready else "?")
     return out
+
+
+def read_locks(f, p):
+    """The record locks held and waited for, per entry, and the damaged entries."""
+    try:
+        raw = _area(f, p, p.lock_off, LOCK_HDR_BYTES + p.nlocks * LOCK_ENT_BYTES,
+                    "the record lock table")
+    except PoolError as e:
+        return None, [str(e)]
+    info = {"count": p.nlocks, "changes": int.from_bytes(raw[:8], "little"), "free": 0,
+            "held": [], "waiting": []}
+    bad = []
+    for i in range(p.nlocks):
+        ino, start, end, pid, kind = LOCK_ENT_FMT.unpack_from(raw, LOCK_HDR_BYTES
+                                                              + i * LOCK_ENT_BYTES)
+        if kind == 0:
+            info["free"] += 1
+            continue
+        if kind not in LOCK_KINDS or start >= end or pid < 0 \
+                or pid // LOCKTAB_PID_STRIDE >= p.max_nodes:
+            bad.append((i, kind, pid, start, end))
+            continue
+        state, typ = LOCK_KINDS[kind]
+        info[state].append({"entry": i, "ino": ino, "type": typ, "start": start,
+                            "end": None if end == LOCK_EOF else end, "pid": pid,
+                            "node": pid // LOCKTAB_PID_STRIDE})
+    problems = [reason("lock_entry", len(bad), *bad[0])] if bad else []
+    return info, problems

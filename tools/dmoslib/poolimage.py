@@ -17,9 +17,9 @@ from array import array
 from . import poolcache as pcm
 from . import poolctl as rc
 from . import poolmem as pm
-from .pool import (CLUSTER_ID_MAX, LINE, MAX_NODES, NODE_FMT, NODE_SIZE, NODE_STATES,
-                   PAGE_SIZE, POOL_FUTEX_BYTES, POOL_MAGIC, POOL_SEG_BYTES, POOL_VERSION,
-                   PROC_BYTES, SUPER_FIELDS, SUPER_FMT)
+from .pool import (CLUSTER_ID_MAX, LINE, LOCK_ENT_BYTES, LOCK_HDR_BYTES, MAX_NODES, NODE_FMT,
+                   NODE_SIZE, NODE_STATES, PAGE_SIZE, POOL_FUTEX_BYTES, POOL_MAGIC,
+                   POOL_SEG_BYTES, POOL_VERSION, PROC_BYTES, SUPER_FIELDS, SUPER_FMT)
 
 REGION_SIZE = 32 << 20          # kernel/param.h
 DEAD_AFTER_MS = 2000
@@ -29,6 +29,7 @@ POOL_CHUNK_PAGES = 512
 POOL_NSEGS = 64
 POOL_NFUTEX = 256
 POOL_PROCS_PER_NODE = 64
+POOL_NLOCKS = 1024
 POOL_PAGES_PER_SET = 16         # kernel/cluster/pool.h: page cache sets per pool page
 DATA_ALIGN = 2 << 20            # data_off is 2 MiB aligned
 NODE_STATE = {v: k for k, v in NODE_STATES.items()}
@@ -76,8 +77,9 @@ def layout(size, nodes, region=REGION_SIZE, gshift=0):
     sb["nfutex"] = POOL_NFUTEX
     sb["proc_off"] = _up(sb["futex_off"] + POOL_NFUTEX * POOL_FUTEX_BYTES, 64)
     sb["procs_per_node"] = POOL_PROCS_PER_NODE
-    sb["xlate_off"] = _up(sb["proc_off"] + MAX_NODES * POOL_PROCS_PER_NODE * PROC_BYTES,
-                          64)
+    sb["lock_off"] = _up(sb["proc_off"] + MAX_NODES * POOL_PROCS_PER_NODE * PROC_BYTES, 64)
+    sb["nlocks"] = POOL_NLOCKS
+    sb["xlate_off"] = _up(sb["lock_off"] + LOCK_HDR_BYTES + POOL_NLOCKS * LOCK_ENT_BYTES, 64)
     whole = size // PAGE_SIZE               # sized for the whole pool first
     sb["xlate_size"] = xlate_meta_size(whole, gshift, min(region, size) // PAGE_SIZE)
     sb["palloc_off"] = _up(sb["xlate_off"] + sb["xlate_size"], 64)
@@ -238,3 +240,9 @@ class Image:
         assert set(vals) == set(pcm.STATS), counts
         self.put(self.sb["pcache_off"] + pcm.stats_off(self.sb["pcache_nsets"]) +
                  node * pcm.STATS_FMT.size, pcm.STATS_FMT.pack(*[vals[k] for k in pcm.STATS]))
+
+    def lock(self, i, ino, start, end, pid, kind):
+        """Entry i of the record lock table (poolctl.LOCK_KINDS: 1 read, 2 write
+        held; 3, 4 waited for; 0 free), as fs/locktab.c writes it."""
+        self.put(self.sb["lock_off"] + LOCK_HDR_BYTES + i * LOCK_ENT_BYTES,
+                 rc.LOCK_ENT_FMT.pack(ino, start, end, pid, kind))

@@ -12,6 +12,8 @@
  *                                every f<i> is in exactly one of them
  *   fsop lock FILE MS TAG        take a write lock on FILE (F_SETLKW), append
  *                                "TAG in", hold MS ms, append "TAG out", unlock
+ *   fsop getlk FILE              who holds a lock on FILE that keeps a write
+ *                                lock of all of it out (F_GETLK): pid, node
  *   fsop fill FILE               write until the disk is full (ENOSPC)
  *   fsop pattern FILE SIZE SEED  write SIZE bytes of a seeded pattern (no fsync);
  *                                with "hold" after SEED, then sleep for good
@@ -28,8 +30,10 @@
 #include <dirent.h>
 #include <sys/stat.h>
 #include "dm.h"
+#include "userland/libc/sys.h"
 
 #define REC 16
+#define PID_NODE_STRIDE 1000000         /* pid = node * this + n (sched/sched.h) */
 
 static int fail(const char *what, const char *path)
 {
@@ -186,6 +190,33 @@ static int lock(const char *path, long ms, const char *tag)
 	return 0;
 }
 
+/*
+ * F_GETLK through the system call itself, with the kernel's struct
+ * dm_flock: newlib's l_pid is a short, and cluster-wide pids are larger.
+ */
+static int getlk(const char *path)
+{
+	struct dm_flock d = { DM_F_WRLCK, DM_SEEK_SET, 0, 0, 0, 0, 0 };
+	char end[24] = "EOF";
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0)
+		return fail("open", path);
+	if (sys_ret(sys3(SYS_fcntl, fd, DM_F_GETLK, &d)) < 0)
+		return fail("getlk", path);
+	close(fd);
+	if (d.type == DM_F_UNLCK) {
+		printf("fsop: getlk %s: no lock\n", path);
+		return 0;
+	}
+	if (d.len)
+		snprintf(end, sizeof(end), "%lld", (long long)(d.start + d.len));
+	printf("fsop: getlk %s: %s lock of %lld..%s held by pid %d on node %d\n", path,
+	       d.type == DM_F_WRLCK ? "write" : "read", (long long)d.start, end, d.pid,
+	       d.pid / PID_NODE_STRIDE);
+	return 0;
+}
+
 static int fill(const char *path)
 {
 	static char buf[65536];
@@ -332,6 +363,8 @@ int main(int argc, char **argv)
 		return count(argv[2], argv[3], atol(argv[4]));
 	if (!strcmp(v, "lock") && argc == 5)
 		return lock(argv[2], atol(argv[3]), argv[4]);
+	if (!strcmp(v, "getlk") && argc == 3)
+		return getlk(argv[2]);
 	if (!strcmp(v, "fill") && argc == 3)
 		return fill(argv[2]);
 	if (!strcmp(v, "pattern") && (argc == 5 || (argc == 6 && !strcmp(argv[5], "hold"))))
@@ -343,7 +376,7 @@ int main(int argc, char **argv)
 	if (!strcmp(v, "seq") && argc == 4)
 		return seq(argv[2], atol(argv[3]));
 	fprintf(stderr, "usage: fsop append FILE TAG N | storm A B ROUNDS | make DIR N | "
-		"count A B N | lock FILE MS TAG | fill FILE | pattern FILE SIZE SEED [hold] | "
+		"count A B N | lock FILE MS TAG | getlk FILE | fill FILE | pattern FILE SIZE SEED [hold] | "
 		"verify FILE SIZE SEED | meta DIR N | seq FILE MB\n");
 	return 2;
 }

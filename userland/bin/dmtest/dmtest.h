@@ -233,12 +233,13 @@ const char *t_file_tools(void);
 const char *t_file_more_tools(void);
 const char *t_spawn_paths(void);
 int child_lock(char **a);
-int start_child_lock(struct child *c, const char *p, const char *type, const char *from,
+int start_child_lock(struct child *c, int node, const char *p, const char *type, const char *from,
 		     const char *len, const char *how);
 /* files.c: what the file tests (files.c, dirs.c, locks.c, tools.c) share */
-extern char dir[64];    /* the test's directory, /tmp/PREFIX.TAG */
+extern char dir[64];    /* the test's directory, /tmp/PREFIX.TAG (or TOP/PREFIX.TAG) */
 void rmtree(const char *path);
 const char *workdir(const char *tag);
+const char *workdir_in(const char *top, const char *tag);
 const char *path(const char *name);
 int put(const char *p, const char *s);
 const char *get(const char *p);

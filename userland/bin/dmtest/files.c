@@ -45,7 +45,13 @@ void rmtree(const char *path)
 
 const char *workdir(const char *tag)
 {
-	snprintf(dir, sizeof(dir), "/tmp/%s.%s", prefix, tag);
+	return workdir_in("/tmp", tag);
+}
+
+/* The test's directory TOP/PREFIX.tag instead, on another file system. */
+const char *workdir_in(const char *top, const char *tag)
+{
+	snprintf(dir, sizeof(dir), "%s/%s.%s", strcmp(top, "/") ? top : "", prefix, tag);
 	rmtree(dir);
 	if (mkdir(dir, 0755) < 0)
 		return fail("mkdir(%s): %s", dir, ename(errno));

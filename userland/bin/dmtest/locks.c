@@ -1,11 +1,59 @@
 /*
  * dmtest: record locks between processes (see main.c; files.c holds the
  * helpers): fcntl locks that conflict, split and are dropped, waiters that
- * sleep and can be killed, deadlocks found, flock; and the child
- * (`dmtest --child lock`) that takes a lock for them.
+ * sleep and can be killed, deadlocks found, F_GETLK naming the holder,
+ * bad arguments, flock; and the child (`dmtest --child lock`) that takes a
+ * lock for them. Each test runs on /tmp (this node's ramfs, children on
+ * this node) and, when the shared disk is mounted, on dmosfs, whose locks
+ * hold across the cluster: there the children run on another node.
  */
 #include <sys/file.h>
 #include "dmtest.h"
+
+/* ---- where: each file system that keeps locks ---------------------------------------- */
+
+static const char *top;         /* the file system the test runs on now: "/tmp", "/", "/disk" */
+static int kid;                 /* the node its children run on */
+
+/* The test's directory (tag) on the file system of this run, made empty. */
+static const char *lockdir(const char *tag)
+{
+	return workdir_in(top, tag);
+}
+
+/*
+ * Run test body on /tmp, then on dmosfs if it is mounted ("/" or /disk);
+ * a failure says where.
+ */
+static const char *on_each_fs(const char *(*body)(void))
+{
+	struct stat root, disk;
+	const char *dmosfs = NULL, *err;
+	char copy[sizeof(why)];
+
+	if (strcmp(initrd(), "/"))
+		dmosfs = "/";                   /* the initrd is below it: dmosfs is "/" */
+	else if (stat("/disk", &disk) == 0 && S_ISDIR(disk.st_mode) && stat("/", &root) == 0 &&
+		 disk.st_dev != root.st_dev)
+		dmosfs = "/disk";
+	for (int i = 0; i < (dmosfs ? 2 : 1); i++) {
+		top = i ? dmosfs : "/tmp";
+		kid = i ? other : self;
+		if ((err = body())) {
+			snprintf(copy, sizeof(copy), "%s", err);
+			return fail("%s (%s, children on node %d): %s", i ? "dmosfs" : "ramfs", top,
+				    kid, copy);
+		}
+	}
+	return NULL;
+}
+
+/* F_GETLK through the system call itself: newlib's l_pid is a short, cluster pids are not. */
+static long getlk_raw(int fd, int16_t type, int64_t start, int64_t len, struct dm_flock *d)
+{
+	*d = (struct dm_flock){ type, DM_SEEK_SET, 0, start, len, 0, 0 };
+	return raw(SYS_fcntl, fd, DM_F_GETLK, (long)d);
+}
 
 /* ---- record locks between processes ------------------------------------------------- */
 
@@ -23,7 +71,7 @@ static int child_try(const char *p, const char *type, int start, int len)
 
 	snprintf(s, sizeof(s), "%d", start);
 	snprintf(l, sizeof(l), "%d", len);
-	if (start_child_lock(&c, p, type, s, l, "try") < 0 || finish(&c, &st))
+	if (start_child_lock(&c, kid, p, type, s, l, "try") < 0 || finish(&c, &st))
 		return -1;
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
@@ -38,7 +86,7 @@ static const char *locked_file(const char *tag, const char *s, off_t start, off_
 	struct flock fl = lk(F_WRLCK, start, len);
 	const char *err;
 
-	if ((err = workdir(tag)))
+	if ((err = lockdir(tag)))
 		return err;
 	CHECK(put(path("f"), s) == 0, "put: %s", ename(errno));
 	*fd = open(path("f"), O_RDWR);
@@ -47,7 +95,7 @@ static const char *locked_file(const char *tag, const char *s, off_t start, off_
 	return NULL;
 }
 
-const char *t_file_locks(void)
+static const char *file_locks(void)
 {
 	struct flock fl;
 	const char *err;
@@ -88,6 +136,17 @@ const char *t_file_locks(void)
 	ERR(fcntl(fd, F_SETLK, &fl), EINVAL);
 	fl = lk(F_RDLCK, 5, -6);                /* the 6 bytes before 5: from -1 */
 	ERR(fcntl(fd, F_SETLK, &fl), EINVAL);
+	fl = lk(F_RDLCK, 0, 1);
+	ERR(fcntl(99, F_SETLK, &fl), EBADF);
+	ERR(fcntl(-1, F_GETLK, &fl), EBADF);
+	RAW(-LINUX_EINVAL, SYS_fcntl, fd, 77, &fl);     /* no such command */
+	RAW(-LINUX_EFAULT, SYS_fcntl, fd, DM_F_SETLK, KADDR);
+	RAW(-LINUX_EFAULT, SYS_fcntl, fd, DM_F_SETLKW, UNMAPPED);
+	RAW(-LINUX_EFAULT, SYS_fcntl, fd, DM_F_GETLK, NULL);
+	struct dm_flock d;
+	CHECK(getlk_raw(fd, 9, 0, 1, &d) == -LINUX_EINVAL, "F_GETLK of type 9 is not EINVAL");
+	d = (struct dm_flock){ DM_F_RDLCK, 7, 0, 0, 1, 0, 0 };
+	RAW(-LINUX_EINVAL, SYS_fcntl, fd, DM_F_SETLK, &d);      /* no such whence */
 	fl = lk(F_WRLCK, 5, -5);                /* [0, 5) */
 	CHECK(fcntl(fd, F_SETLK, &fl) == 0 && child_try(path("f"), "w", 4, 1) == 1 &&
 	      child_try(path("f"), "w", 5, 1) == 0, "a negative length");
@@ -101,6 +160,11 @@ const char *t_file_locks(void)
 	close(ro);
 	rmtree(dir);
 	return NULL;
+}
+
+const char *t_file_locks(void)
+{
+	return on_each_fs(file_locks);
 }
 
 /* Wait (at most 5 s) until process pid sleeps. */
@@ -121,12 +185,12 @@ static int sleeping(int pid)
  */
 static const char *start_waiter(struct child *c, const char *from, const char *len, const char *how)
 {
-	CHECK(start_child_lock(c, path("f"), "w", from, len, how) > 0, "spawn: %s", ename(errno));
+	CHECK(start_child_lock(c, kid, path("f"), "w", from, len, how) > 0, "spawn: %s", ename(errno));
 	CHECK(sleeping(c->pid), "the child (%s) did not sleep in F_SETLKW", how);
 	return NULL;
 }
 
-const char *t_file_lock_wait(void)
+static const char *file_lock_wait(void)
 {
 	struct flock fl;
 	struct child c, k;
@@ -152,12 +216,23 @@ const char *t_file_lock_wait(void)
 	if ((err = finish(&k, &st)))
 		return err;
 	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == 9, "the killed waiter: %s", status_str(st));
-	close(fd);
+	/* the killed waiter waits no more: a new one gets the lock when we let go */
+	if ((err = start_waiter(&c, "0", "1", "wait")))
+		return err;
+	close(fd);                              /* drops our locks */
+	if ((err = finish(&c, &st)))
+		return err;
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the waiter after a close: %s", status_str(st));
 	rmtree(dir);
 	return NULL;
 }
 
-const char *t_file_lock_deadlock(void)
+const char *t_file_lock_wait(void)
+{
+	return on_each_fs(file_lock_wait);
+}
+
+static const char *file_lock_deadlock(void)
 {
 	struct flock fl;
 	struct child c;
@@ -169,6 +244,11 @@ const char *t_file_lock_deadlock(void)
 	/* the child locks byte 1, then waits for byte 0 */
 	if ((err = start_waiter(&c, "1", "1", "cross")))
 		return err;
+	struct dm_flock d;
+	CHECK(getlk_raw(fd, DM_F_RDLCK, 0, 0, &d) == 0 && d.type == DM_F_WRLCK && d.pid == c.pid &&
+	      d.start == 1 && d.len == 1, "F_GETLK: type %d pid %d [%lld, +%lld), want the child's "
+	      "(pid %d) write lock of byte 1", d.type, d.pid, (long long)d.start, (long long)d.len,
+	      c.pid);
 	fl = lk(F_WRLCK, 1, 1);
 	errno = 0;
 	int r = fcntl(fd, F_SETLKW, &fl), e = errno;
@@ -179,6 +259,11 @@ const char *t_file_lock_deadlock(void)
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child: %s", status_str(st));
 	rmtree(dir);
 	return NULL;
+}
+
+const char *t_file_lock_deadlock(void)
+{
+	return on_each_fs(file_lock_deadlock);
 }
 
 /*
@@ -204,8 +289,8 @@ int child_lock(char **a)
 	return fcntl(fd, F_SETLKW, &fl) == 0 ? 0 : 2;
 }
 
-int start_child_lock(struct child *c, const char *p, const char *type, const char *from,
+int start_child_lock(struct child *c, int node, const char *p, const char *type, const char *from,
 		     const char *len, const char *how)
 {
-	return start(c, self, CHILD_TIMEOUT_MS, "lock", p, type, from, len, how, NULL);
+	return start(c, node, CHILD_TIMEOUT_MS, "lock", p, type, from, len, how, NULL);
 }
