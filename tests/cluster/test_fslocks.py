@@ -84,7 +84,11 @@ def test_three_nodes_take_turns_with_a_write_lock(launch, disk):
 def holder(c, n, path, timeout=20):
     """Poll `fsop getlk path` on node n until a lock shows; (pid, node)."""
     for _ in range(timeout * 4):
-        _, out = ok(c, n, "fsop getlk " + path)
+        line = "fsop getlk " + path
+        _, status, out = wait(c, n, line, start(c, n, line))
+        if status and "No such file or directory" in out:
+            continue                    # the holder has not made the file yet
+        assert status == 0, out
         m = re.search(GETLK % re.escape(path), out)
         if m:
             return int(m.group(1)), int(m.group(2))
