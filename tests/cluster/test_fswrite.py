@@ -127,10 +127,16 @@ def test_nodes_write_append_and_rename_the_same_files(launch, disk, tmp_path, ca
         assert re.search(r"fsop: count: \d+ in /a, \d+ in /b, 60 of 60 exactly once, 0 others",
                          ok(c, n, "fsop count /a /b 60")), n
 
-    # unlink of an open file: it lives until the last close (here: a node's)
-    ok(c, 2, "rm /data")
-    status, out = run(c, 1, "fsop verify /data 300000 8")
+    # unlink of a file open on another node: it lives until the last close
+    ok(c, 0, "fsop pattern /held 200000 5")
+    mark = start(c, 1, "fsop orphan /held 200000 5")
+    c.wait_line(1, r"fsop: orphan /held: open, waiting", since=mark)
+    ok(c, 2, "rm /held")
+    status, out = wait(c, 1, "fsop orphan", mark)
+    assert status == 0 and "200000 bytes read through the open descriptor, matches" in out, out
+    status, out = run(c, 0, "fsop verify /held 200000 5")
     assert status != 0 and "No such file" in out, out
+    ok(c, 2, "rm /data")
     c.down()
 
     fsck_clean(disk)
@@ -140,8 +146,9 @@ def test_nodes_write_append_and_rename_the_same_files(launch, disk, tmp_path, ca
     for n in range(3):
         mine = [int(r.split()[1]) for r in recs if r.startswith(b"node%d " % n)]
         assert mine == list(range(n_rec)), "node %d's records out of order or missing" % n
-    listing = tool("ls", disk, "/").stdout.decode()
-    assert "data" not in listing.split() and "log" in listing.split(), listing
+    listing = tool("ls", disk, "/").stdout.decode().split()
+    assert "data" not in listing and "held" not in listing and "log" in listing, listing
+    # the orphan was freed at its last close: fsck (clean above) found no orphan
 
 
 @pytest.mark.boot

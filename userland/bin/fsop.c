@@ -18,6 +18,9 @@
  *   fsop pattern FILE SIZE SEED  write SIZE bytes of a seeded pattern (no fsync);
  *                                with "hold" after SEED, then sleep for good
  *   fsop verify FILE SIZE SEED   read FILE back and compare with the pattern
+ *   fsop orphan FILE SIZE SEED   open FILE, wait until its name is gone (another
+ *                                node unlinked it), then read it through the
+ *                                open descriptor and compare with the pattern
  *   fsop meta DIR N              create, stat and unlink N small files: ops/s
  *   fsop seq FILE MB             write MB MiB, fsync, read it back: MB/s each way
  */
@@ -291,6 +294,42 @@ static int verify(const char *path, long size, long seed)
 	return off != size || bad >= 0;
 }
 
+/* Compare what fd reads from its start with the pattern: the bytes read, or -1 if they differ. */
+static long compare(int fd, long seed)
+{
+	static unsigned char buf[65536];
+	long off = 0;
+	ssize_t n;
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		for (long i = 0; i < n; i++)
+			if (buf[i] != pat((uint64_t)(off + i), seed))
+				return -1;
+		off += n;
+	}
+	return n < 0 ? -1 : off;
+}
+
+static int orphan(const char *path, long size, long seed)
+{
+	struct stat st;
+	long got;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0)
+		return fail("open", path);
+	printf("fsop: orphan %s: open, waiting for its unlink\n", path);
+	fflush(stdout);
+	while (stat(path, &st) == 0)
+		dm_sleep_ns(20000000);
+	if (errno != ENOENT)
+		return fail("stat", path);
+	got = compare(fd, seed);
+	printf("fsop: orphan %s: unlinked; %ld bytes read through the open descriptor, %s\n",
+	       path, got < 0 ? 0 : got, got == size ? "matches" : "differs");
+	return close(fd) || got != size;
+}
+
 static int meta(const char *dir, long n)
 {
 	char p[256];
@@ -371,12 +410,14 @@ int main(int argc, char **argv)
 		return pattern(argv[2], atol(argv[3]), atol(argv[4]), argc == 6);
 	if (!strcmp(v, "verify") && argc == 5)
 		return verify(argv[2], atol(argv[3]), atol(argv[4]));
+	if (!strcmp(v, "orphan") && argc == 5)
+		return orphan(argv[2], atol(argv[3]), atol(argv[4]));
 	if (!strcmp(v, "meta") && argc == 4)
 		return meta(argv[2], atol(argv[3]));
 	if (!strcmp(v, "seq") && argc == 4)
 		return seq(argv[2], atol(argv[3]));
 	fprintf(stderr, "usage: fsop append FILE TAG N | storm A B ROUNDS | make DIR N | "
 		"count A B N | lock FILE MS TAG | getlk FILE | fill FILE | pattern FILE SIZE SEED [hold] | "
-		"verify FILE SIZE SEED | meta DIR N | seq FILE MB\n");
+		"verify FILE SIZE SEED | orphan FILE SIZE SEED | meta DIR N | seq FILE MB\n");
 	return 2;
 }
