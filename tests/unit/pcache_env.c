@@ -134,8 +134,9 @@ static bool f_alive(void *ctx, int node)
 	return __atomic_load_n(&((struct node *)ctx)->e->alive[node], __ATOMIC_ACQUIRE);
 }
 
-const struct pcache_ops ops = {
-	f_alloc, f_free, f_page, f_read, f_write, f_alive,
+const struct pcache_ops ops = {   /* no relax: the waits spin, as between VMs */
+	.alloc = f_alloc, .free = f_free, .page = f_page, .read = f_read, .write = f_write,
+	.alive = f_alive,
 };
 
 struct env *env_new(int limit)
