@@ -119,6 +119,11 @@ int pmem_make_room(uint64_t pages)
 	return have < pages ? -ENOMEM : 0;
 }
 
+uint64_t pmem_failures(void)
+{
+	return xlate ? xlate_failures(xlate) : 0;
+}
+
 int pmem_free(uint64_t ppn)
 {
 	if (!pool.joined)

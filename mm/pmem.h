@@ -73,6 +73,10 @@ void pmem_set_reclaimer(uint32_t (*fn)(uint32_t pages));
  */
 int pmem_make_room(uint64_t pages);
 
+/* Region failures the pool has seen since it was formatted (0 without a
+ * pool): a cheap test before looking for what they took. Context: any. */
+uint64_t pmem_failures(void);
+
 /* Give a pool page back (dropping this node's window mapping of it).
  * Return: 0 (also when the node lost the pool) or -EINVAL. */
 int pmem_free(uint64_t ppn);
