@@ -2039,9 +2039,10 @@ uint32_t dmosfs_region_lost(bool (*lost)(void *ctx, uint64_t ppn), void *ctx, bo
 	scan.ctx = ctx;
 	/* the kernel thread waits for nobody: whoever holds a slot now is left for the next pass */
 	pc.wait_ms = LOST_WAIT_MS;
-	scan.dirty += pcache_lost(&pc, lost_frame, &scan);
+	if (!private_cache)             /* a private cache's frames are local: nothing lost */
+		scan.dirty += pcache_lost(&pc, lost_frame, &scan);
 	pc.wait_ms = wait;
-	for (uint32_t i = 0; i < nslots; i++) {
+	for (uint32_t i = 0; i < nslots && !private_cache; i++) {
 		uint64_t f = __atomic_load_n(&pc.frames[i], __ATOMIC_ACQUIRE);
 
 		left += (f & PCACHE_FRAME_PAGE) && lost(ctx, PCACHE_FRAME_PPN(f));
