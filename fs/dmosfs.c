@@ -1487,6 +1487,8 @@ static int64_t d_write(struct vnode *vn, uint64_t *off, const struct uio *u, boo
 
 	if (vn->type == VN_DIR)
 		return -EISDIR;
+	if (pmem_failures() && pcache_has_lost(&pc, (uint32_t)vn->ino))
+		return -EIO;            /* a region failure took dirty pages of it */
 	while (o.size < u->len) {
 		if ((r = run(write_fn, &o)) <= 0)
 			break;
@@ -1967,4 +1969,104 @@ void cmd_fs(char **argv, int argc)
 		       PCACHE_WAYS, pc.valid, pc.dirty);
 	printk("node %d: fs: dmosfs %s\n", self.id, !fi.mounted ? "not mounted" :
 	       dmosfs_is_root() ? "at /" : "at " DMOSFS_MOUNT);
+}
+
+/* ---- region failure ------------------------------------------------------------------ */
+
+#define LOST_WAIT_MS    1               /* wait this long for a slot's holder or pinner */
+#define LOST_INOS       8               /* inodes the console line names */
+
+/* What the passes over the cache for the failures being handled did. */
+static struct lost_scan {
+	bool (*lost)(void *ctx, uint64_t ppn);
+	void *ctx;
+	uint32_t at;                    /* the slot the last lost frame was found in */
+	uint32_t let_go;                /* frames this node let go of, clean and dirty */
+	uint32_t dirty;                 /* of them, dirty pages now lost */
+	uint32_t ino[LOST_INOS], nino;  /* the inodes of those */
+	bool more_inos;                 /* and others */
+} scan;
+
+/*
+ * pcache_lost's question, answered by mm's lost(); on the way, when the
+ * slot holding a lost frame is BUSY by this node (without the writeback
+ * bit: pcache_lost's own hold, right before it lets the frame go), what it
+ * holds is counted, so the console line says what this node did.
+ */
+static bool lost_frame(void *arg, uint64_t ppn)
+{
+	struct lost_scan *s = arg;
+	uint32_t nslots = pc.nsets * PCACHE_WAYS;
+
+	if (!s->lost(s->ctx, ppn))
+		return false;
+	for (uint32_t k = 0; k < nslots; k++) {
+		uint32_t i = (s->at + k) % nslots, ino, j;
+		uint64_t v;
+
+		if (__atomic_load_n(&pc.frames[i], __ATOMIC_ACQUIRE) != (PCACHE_FRAME_PAGE | ppn))
+			continue;
+		s->at = i;
+		v = __atomic_load_n(&pc.slots[i], __ATOMIC_ACQUIRE);
+		if (PCACHE_STATE(v) != PCACHE_BUSY || PCACHE_OWNER(v) != (unsigned)self.id ||
+		    (v & PCACHE_LOST))
+			break;
+		s->let_go++;
+		ino = PCACHE_TAG_INO(PCACHE_TAG_OF(v));
+		if (!(v & PCACHE_DIRTY) || !ino)
+			break;
+		for (j = 0; j < s->nino && s->ino[j] != ino; j++)
+			;
+		if (j == s->nino && s->nino < LOST_INOS)
+			s->ino[s->nino++] = ino;
+		else if (j == s->nino)
+			s->more_inos = true;
+		break;
+	}
+	return true;
+}
+
+uint32_t dmosfs_region_lost(bool (*lost)(void *ctx, uint64_t ppn), void *ctx, bool last)
+{
+	uint32_t nslots, left = 0, wait = pc.wait_ms;
+	char inos[LOST_INOS * 11 + 16];
+	size_t len = 0;
+
+	if (!cache_ok)
+		return 0;
+	nslots = pc.nsets * PCACHE_WAYS;
+	scan.lost = lost;
+	scan.ctx = ctx;
+	/* the kernel thread waits for nobody: whoever holds a slot now is left for the next pass */
+	pc.wait_ms = LOST_WAIT_MS;
+	if (!private_cache)             /* a private cache's frames are local: nothing lost */
+		scan.dirty += pcache_lost(&pc, lost_frame, &scan);
+	pc.wait_ms = wait;
+	for (uint32_t i = 0; i < nslots && !private_cache; i++) {
+		uint64_t f = __atomic_load_n(&pc.frames[i], __ATOMIC_ACQUIRE);
+
+		left += (f & PCACHE_FRAME_PAGE) && lost(ctx, PCACHE_FRAME_PPN(f));
+	}
+	if (left && !last)
+		return left;
+	for (uint32_t k = 0; k < scan.nino; k++)
+		len += (size_t)snprintf(inos + len, sizeof(inos) - len, "%s%u", k ? ", " : "",
+					scan.ino[k]);
+	if (scan.more_inos)
+		snprintf(inos + len, sizeof(inos) - len, " and more");
+	if (!scan.nino)
+		snprintf(inos, sizeof(inos), "not known");
+	if (scan.dirty)
+		printk("node %d: fs: region failure: %u clean page cache pages dropped (read again "
+		       "from the disk), %u dirty pages lost (inode%s %s): their files say EIO\n",
+		       self.id, scan.let_go > scan.dirty ? scan.let_go - scan.dirty : 0, scan.dirty,
+		       scan.nino == 1 ? "" : "s", inos);
+	else
+		printk("node %d: fs: region failure: %u clean page cache pages dropped (read again "
+		       "from the disk), no dirty page lost\n", self.id, scan.let_go);
+	if (left)
+		printk("node %d: fs: region failure: %u page cache slots with lost pages stayed "
+		       "held by live nodes\n", self.id, left);
+	scan = (struct lost_scan){ 0 };
+	return left;
 }

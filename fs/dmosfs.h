@@ -64,6 +64,27 @@ void dmosfs_node_dead(int n);
  */
 uint32_t dmosfs_reclaim(uint32_t pages);
 
+/**
+ * dmosfs_region_lost - a region failure took pool pages: the page cache
+ * forgets its clean pages there (the next read of one reads the disk
+ * again) and marks its dirty ones lost (pcache_lost): reading such a page,
+ * and the next write or fsync of its file, fail with EIO until a truncate
+ * or unlink forgets them. The cache is the cluster's, so whichever node comes first lets a
+ * frame go; each says what it did in one console line, once nothing is
+ * left to do.
+ * @lost: whether pool page ppn is lost (its frames' region failed)
+ * @ctx: lost's
+ * @last: print the line even if slots are left
+ * One pass over the cache that waits for nobody: a slot another node (or
+ * a process of this one) holds filling or writing back now is left for a
+ * later call; pinned pages lose their frames all the same (their bytes
+ * are gone already).
+ * Context: the kernel thread (mm/loss.c), after each failure and then on
+ * later passes while this returns more than 0.
+ * Return: slots still holding a lost page: call again on a later pass.
+ */
+uint32_t dmosfs_region_lost(bool (*lost)(void *ctx, uint64_t ppn), void *ctx, bool last);
+
 /* SYS_fsinfo (struct dm_fsinfo *out): this node's disk and cache counters.
  * Return: 0, -EFAULT. */
 int64_t sys_fsinfo(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e, uint64_t f);

@@ -220,18 +220,15 @@ static int64_t sys_dm_alloc(ARGS3)
 	if (b == DM_POOL && !pool.joined)
 		return -ENOMEM;
 	if (b != DM_ANY) {              /* refuse at once what cannot be met */
-		static struct palloc_stats ps;
 		struct frame_stats fs;
-		uint64_t pages = len / PAGE_SIZE, have;
+		uint64_t pages = len / PAGE_SIZE;
 		if (b == DM_LOCAL) {
 			frame_stats(&fs);
-			have = fs.free;
-		} else {
-			palloc_stats(pool.palloc->meta, &ps);
-			have = ps.free;
-		}
-		if (pages > have)
+			if (pages > fs.free)
+				return -ENOMEM;
+		} else if (pmem_make_room(pages)) {     /* the page cache gives back */
 			return -ENOMEM;
+		}
 	}
 	int err = vm_add(vm, start, len, ARCH_PROT_WRITE, (enum vm_place)b, c & DM_OPTIONAL);
 	if (err)

@@ -11,6 +11,7 @@
 #include "mm/pmem.h"
 #include "mm/xlate.h"
 #include "arch/arch.h"
+#include "fs/dmosfs.h"
 #include "userland/include/dm_abi.h"
 
 #define RED_ZONE 128                    /* bytes below a user rsp the program may use */
@@ -20,6 +21,16 @@ static uint64_t handled;                /* ... as loss_work() has dealt with */
 static bool counting;                   /* noticed and handled start at the count we found */
 static volatile bool nmi;               /* an NMI came: is it the fabric's? */
 static volatile bool link_down;         /* our link to the pool is down */
+
+#define CACHE_RETRY_MS  10              /* the page cache's slots left held: look again */
+#define CACHE_GIVE_UP_MS 10000          /* ... for this long at most */
+
+/* The page cache's part of the failures being handled (dmosfs_region_lost). */
+static struct {
+	bool pending;
+	uint64_t after, upto;           /* failures after + 1 .. upto */
+	uint64_t since_ns, due_ns;      /* first pass, next pass */
+} cache;
 
 void kernel_on_nmi(void)
 {
@@ -131,6 +142,31 @@ static void link_lost(void)
 	       all.vital);
 }
 
+/* Is pool page ppn backed by a region that failed as one of cache's failures? */
+static bool cache_lost(void *ctx, uint64_t ppn)
+{
+	(void)ctx;
+	return xlate_lost(pmem_xlate(), ppn, cache.after, cache.upto, NULL);
+}
+
+/*
+ * The page cache's pages in failed regions: a pass now, and more on later
+ * passes of the kernel thread while the cache says it left slots held by
+ * others (it waits for nobody), for CACHE_GIVE_UP_MS at most.
+ */
+static void cache_work(void)
+{
+	uint64_t t = arch_time_ns();
+	bool last;
+
+	if (!cache.pending || t < cache.due_ns)
+		return;
+	last = t - cache.since_ns > CACHE_GIVE_UP_MS * 1000000ULL;
+	if (!dmosfs_region_lost(cache_lost, NULL, last) || last)
+		cache.pending = false;
+	cache.due_ns = t + CACHE_RETRY_MS * 1000000ULL;
+}
+
 void loss_work(void)
 {
 	uint64_t now = noticed, seen = handled;
@@ -140,13 +176,21 @@ void loss_work(void)
 		link_lost();
 		return;
 	}
-	if (now == seen || !pool.joined)
+	if (!pool.joined)
 		return;
-	handled = now;
-	for (uint32_t r = 0; r < xlate_nregions(pmem_xlate()); r++)
-		if (xlate_region_failed(pmem_xlate(), r, seen, now))
-			printk("node %d: region %u failed\n", self.id, r);
-	sweep(seen, now, &all);
+	if (now != seen) {
+		handled = now;
+		for (uint32_t r = 0; r < xlate_nregions(pmem_xlate()); r++)
+			if (xlate_region_failed(pmem_xlate(), r, seen, now))
+				printk("node %d: region %u failed\n", self.id, r);
+		sweep(seen, now, &all);
+		if (!cache.pending)
+			cache.after = seen;
+		cache.upto = now;
+		cache.pending = true;
+		cache.since_ns = cache.due_ns = arch_time_ns();
+	}
+	cache_work();
 }
 
 /* Lost optional pages of the current process: remember the lowest address. */

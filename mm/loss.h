@@ -28,7 +28,10 @@
  *   loss_work()         kernel thread: says which regions failed, kills the
  *                       processes that lost vital pages, flags the others,
  *                       drops the monitor's lost pages, counts all of it in
- *                       the region table (lost_optional, lost_vital, killed)
+ *                       the region table (lost_optional, lost_vital, killed);
+ *                       then hands the file system's page cache its lost
+ *                       pages (dmosfs_region_lost), again on later passes
+ *                       while others held some of them
  *   loss_user_return()  a flagged process, at a safe point of its own: drops
  *                       its lost optional pages and enters its handler
  */

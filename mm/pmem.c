@@ -104,6 +104,26 @@ int64_t pmem_alloc(uint32_t pid)
 	return ppn;
 }
 
+int pmem_make_room(uint64_t pages)
+{
+	static struct palloc_stats ps;  /* big: not on the stack */
+	uint64_t have;
+	uint32_t got;
+
+	if (!pool.joined)
+		return -ENOMEM;
+	palloc_stats(pool.palloc->meta, &ps);
+	for (have = ps.free; have < pages && reclaimer; have += got)
+		if (!(got = reclaimer(PMEM_RECLAIM_BATCH)))
+			break;
+	return have < pages ? -ENOMEM : 0;
+}
+
+uint64_t pmem_failures(void)
+{
+	return xlate ? xlate_failures(xlate) : 0;
+}
+
 int pmem_free(uint64_t ppn)
 {
 	if (!pool.joined)

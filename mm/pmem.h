@@ -64,6 +64,19 @@ int64_t pmem_alloc(uint32_t pid);
 #define PMEM_RECLAIM_BATCH 64
 void pmem_set_reclaimer(uint32_t (*fn)(uint32_t pages));
 
+/**
+ * pmem_make_room - see that pages pool pages can be had: when fewer are
+ * free, ask the reclaimer (the page cache) to give back what is missing,
+ * PMEM_RECLAIM_BATCH pages at a time, until it has or gives nothing more
+ * Context: a process (a targeted dm_alloc checks its request up front).
+ * Return: 0; -ENOMEM if even then fewer are free (or the node has no pool).
+ */
+int pmem_make_room(uint64_t pages);
+
+/* Region failures the pool has seen since it was formatted (0 without a
+ * pool): a cheap test before looking for what they took. Context: any. */
+uint64_t pmem_failures(void);
+
 /* Give a pool page back (dropping this node's window mapping of it).
  * Return: 0 (also when the node lost the pool) or -EINVAL. */
 int pmem_free(uint64_t ppn);

@@ -21,6 +21,7 @@
  *   fsop orphan FILE SIZE SEED   open FILE, wait until its name is gone (another
  *                                node unlinked it), then read it through the
  *                                open descriptor and compare with the pattern
+ *   fsop fsync FILE              fsync FILE (what is dirty of it reaches the disk)
  *   fsop meta DIR N              create, stat and unlink N small files: ops/s
  *   fsop seq FILE MB             write MB MiB, fsync, read it back: MB/s each way
  */
@@ -294,6 +295,21 @@ static int verify(const char *path, long size, long seed)
 	return off != size || bad >= 0;
 }
 
+static int sync_file(const char *path)
+{
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0)
+		return fail("open", path);
+	if (fsync(fd)) {
+		fail("fsync", path);
+		close(fd);
+		return 1;
+	}
+	printf("fsop: fsync %s: done\n", path);
+	return close(fd) ? fail("close", path) : 0;
+}
+
 /* Compare what fd reads from its start with the pattern: the bytes read, or -1 if they differ. */
 static long compare(int fd, long seed)
 {
@@ -410,6 +426,8 @@ int main(int argc, char **argv)
 		return pattern(argv[2], atol(argv[3]), atol(argv[4]), argc == 6);
 	if (!strcmp(v, "verify") && argc == 5)
 		return verify(argv[2], atol(argv[3]), atol(argv[4]));
+	if (!strcmp(v, "fsync") && argc == 3)
+		return sync_file(argv[2]);
 	if (!strcmp(v, "orphan") && argc == 5)
 		return orphan(argv[2], atol(argv[3]), atol(argv[4]));
 	if (!strcmp(v, "meta") && argc == 4)
@@ -418,6 +436,6 @@ int main(int argc, char **argv)
 		return seq(argv[2], atol(argv[3]));
 	fprintf(stderr, "usage: fsop append FILE TAG N | storm A B ROUNDS | make DIR N | "
 		"count A B N | lock FILE MS TAG | getlk FILE | fill FILE | pattern FILE SIZE SEED [hold] | "
-		"verify FILE SIZE SEED | orphan FILE SIZE SEED | meta DIR N | seq FILE MB\n");
+		"verify FILE SIZE SEED | orphan FILE SIZE SEED | fsync FILE | meta DIR N | seq FILE MB\n");
 	return 2;
 }

@@ -232,13 +232,11 @@ const char *t_file_getwd(void)
 	return NULL;
 }
 
-const char *t_file_mkdir_rmdir(void)
+/* mkdir and rmdir in dir, whichever file system it is on. */
+static const char *mkdir_rmdir(void)
 {
 	struct stat st;
-	const char *err;
 
-	if ((err = workdir("mkdir")))
-		return err;
 	CHECK(mkdir(path("d"), 0750) == 0, "mkdir: %s", ename(errno));
 	ERR(mkdir(path("d"), 0750), EEXIST);
 	ERR(mkdir(path("d/."), 0750), EEXIST);
@@ -261,13 +259,23 @@ const char *t_file_mkdir_rmdir(void)
 	return NULL;
 }
 
-const char *t_file_rename(void)
+const char *t_file_mkdir_rmdir(void)
 {
-	struct stat a, b;
-	const char *err;
+	return in_workdir("mkdir", mkdir_rmdir);
+}
 
-	if ((err = workdir("rename")))
-		return err;
+const char *t_file_disk_mkdir_rmdir(void)
+{
+	return in_diskdir("mkdir", mkdir_rmdir);
+}
+
+/* rename in dir, whichever file system it is on. */
+static const char *renames(void)
+{
+	/* a name on another file system: / is the initrd or dmosfs, never /tmp */
+	const char *elsewhere = strncmp(dir, "/tmp/", 5) ? "/tmp/b" : "/b";
+	struct stat a, b;
+
 	CHECK(put(path("a"), "A") == 0 && put(path("b"), "B") == 0 && mkdir(path("d"), 0755) == 0 &&
 	      mkdir(path("e"), 0755) == 0 && mkdir(path("d/sub"), 0755) == 0, "setup: %s", ename(errno));
 	CHECK(stat(path("a"), &a) == 0, "stat a");
@@ -286,7 +294,7 @@ const char *t_file_rename(void)
 	ERR(rename(path("e"), path("d")), ENOTEMPTY);
 	ERR(rename(path("nothing"), path("x")), ENOENT);
 	ERR(rename(path("d/sub/b/"), path("x")), ENOTDIR);
-	ERR(rename(path("d/sub/b"), "/b"), EXDEV);              /* /tmp to / */
+	ERR(rename(path("d/sub/b"), elsewhere), EXDEV);
 	ERR(rename(path("."), path("x")), EINVAL);
 	CHECK(rename(path("d"), path("e")) == 0, "a directory over an empty one: %s", ename(errno));
 	CHECK(!strcmp(get(path("e/sub/b")), "A"), "what the moved directory holds");
@@ -295,4 +303,94 @@ const char *t_file_rename(void)
 	      "the moved directory's .. is not its new parent");
 	rmtree(dir);
 	return NULL;
+}
+
+const char *t_file_rename(void)
+{
+	return in_workdir("rename", renames);
+}
+
+const char *t_file_disk_rename(void)
+{
+	return in_diskdir("rename", renames);
+}
+
+/*
+ * Names on dmosfs: too long, through a file, a directory where a file
+ * must be, one that is there already; a refused call changes nothing.
+ */
+static const char *disk_names(void)
+{
+	char name[DM_FILENAME_MAX + 2];
+	struct stat st;
+	int fd;
+
+	CHECK(put(path("f"), "file") == 0 && mkdir(path("d"), 0755) == 0 &&
+	      put(path("d/in"), "in") == 0, "setup: %s", ename(errno));
+	/* ENAMETOOLONG: one byte more than a name may have, in every call that takes one */
+	memset(name, 'n', sizeof(name) - 1);
+	name[sizeof(name) - 1] = 0;
+	ERR(open(path(name), O_WRONLY | O_CREAT, 0644), ENAMETOOLONG);
+	ERR(mkdir(path(name), 0755), ENAMETOOLONG);
+	ERR(stat(path(name), &st), ENAMETOOLONG);
+	ERR(rename(path("f"), path(name)), ENAMETOOLONG);
+	ERR(unlink(path(name)), ENAMETOOLONG);
+	CHECK(!strcmp(get(path("f")), "file"), "a refused rename moved the file");
+	name[DM_FILENAME_MAX] = 0;              /* as long as a name may be */
+	CHECK(rename(path("f"), path(name)) == 0 && !strcmp(get(path(name)), "file") &&
+	      rename(path(name), path("f")) == 0, "a %d-byte name: %s", DM_FILENAME_MAX,
+	      ename(errno));
+	CHECK(mkdir(path(name), 0755) == 0 && rmdir(path(name)) == 0, "mkdir of a %d-byte name: %s",
+	      DM_FILENAME_MAX, ename(errno));
+	/* ENOTDIR: a file where a directory must be */
+	ERR(open(path("f/x"), O_WRONLY | O_CREAT, 0644), ENOTDIR);
+	ERR(mkdir(path("f/x"), 0755), ENOTDIR);
+	ERR(stat(path("f/"), &st), ENOTDIR);
+	ERR(open(path("f"), O_RDONLY | O_DIRECTORY), ENOTDIR);
+	ERR(rmdir(path("f")), ENOTDIR);
+	ERR(chdir(path("f")), ENOTDIR);
+	ERR(rename(path("d"), path("f")), ENOTDIR);
+	ERR(rename(path("f/"), path("g")), ENOTDIR);
+	NULLERR(opendir(path("f")), ENOTDIR);
+	/* EISDIR: a directory where a file must be */
+	ERR(open(path("d"), O_WRONLY), EISDIR);
+	ERR(open(path("d"), O_RDWR | O_TRUNC), EISDIR);
+	ERR(open(path("d"), O_WRONLY | O_CREAT, 0644), EISDIR);
+	ERR(open(path("new/"), O_WRONLY | O_CREAT, 0644), EISDIR);
+	ERR(unlink(path("d")), EISDIR);
+	ERR(rename(path("f"), path("d")), EISDIR);
+	/* EEXIST and ENOTEMPTY */
+	ERR(open(path("f"), O_RDWR | O_CREAT | O_EXCL, 0644), EEXIST);
+	ERR(open(path("d"), O_RDONLY | O_CREAT | O_EXCL, 0644), EEXIST);
+	ERR(mkdir(path("f"), 0755), EEXIST);
+	ERR(mkdir(path("d"), 0755), EEXIST);
+	ERR(rmdir(path("d")), ENOTEMPTY);
+	CHECK(mkdir(path("e"), 0755) == 0, "mkdir e: %s", ename(errno));
+	ERR(rename(path("e"), path("d")), ENOTEMPTY);
+	/* a directory into itself, and names that are not names */
+	ERR(rename(path("d"), path("d/sub")), EINVAL);
+	ERR(rename(path("d"), path("d/in/x")), ENOTDIR);
+	ERR(rename(path("."), path("x")), EINVAL);
+	ERR(rmdir(path("d/.")), EINVAL);
+	/* ENOENT */
+	ERR(open(path("none/x"), O_WRONLY | O_CREAT, 0644), ENOENT);
+	ERR(mkdir(path("none/x"), 0755), ENOENT);
+	ERR(rename(path("none"), path("x")), ENOENT);
+	ERR(rename(path("f"), path("none/x")), ENOENT);
+	ERR(unlink(path("none")), ENOENT);
+	ERR(rmdir(path("none")), ENOENT);
+	/* nothing of it changed what is there */
+	fd = open(path("f"), O_RDONLY);
+	CHECK(fd >= 0 && !strcmp(get(path("f")), "file") && !strcmp(get(path("d/in")), "in") &&
+	      stat(path("e"), &st) == 0 && S_ISDIR(st.st_mode) && stat(path("new"), &st) < 0 &&
+	      stat(path("x"), &st) < 0 && stat(path("g"), &st) < 0, "a refused call changed %s",
+	      dir);
+	close(fd);
+	rmtree(dir);
+	return NULL;
+}
+
+const char *t_file_disk_names(void)
+{
+	return in_diskdir("names", disk_names);
 }

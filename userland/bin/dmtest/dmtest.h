@@ -225,6 +225,12 @@ const char *t_file_unlink_open(void);
 const char *t_file_dup_fcntl(void);
 const char *t_file_attrs(void);
 const char *t_file_unsupported(void);
+const char *t_file_disk_bad_args(void);
+const char *t_file_disk_names(void);
+const char *t_file_disk_mkdir_rmdir(void);
+const char *t_file_disk_rename(void);
+const char *t_file_disk_create_write(void);
+const char *t_file_disk_unsupported(void);
 const char *t_file_locks(void);
 const char *t_file_lock_wait(void);
 const char *t_file_lock_deadlock(void);
@@ -240,6 +246,14 @@ extern char dir[64];    /* the test's directory, /tmp/PREFIX.TAG (or TOP/PREFIX.
 void rmtree(const char *path);
 const char *workdir(const char *tag);
 const char *workdir_in(const char *top, const char *tag);
+/* Where dmosfs is mounted: "/", "/disk" (root=initrd), or NULL (no shared disk). */
+const char *dmosfs_top(void);
+/* The test's directory on dmosfs, DMOSFS/PREFIX.tag, made empty; skipped (and
+ * NULL) without a dmosfs that can be written here. */
+const char *diskdir(const char *tag);
+/* body() in workdir(tag) / diskdir(tag). Return: the first error, or body's. */
+const char *in_workdir(const char *tag, const char *(*body)(void));
+const char *in_diskdir(const char *tag, const char *(*body)(void));
 const char *path(const char *name);
 int put(const char *p, const char *s);
 const char *get(const char *p);

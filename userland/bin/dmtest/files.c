@@ -1,13 +1,17 @@
 /*
  * dmtest: files (see main.c). Every file system call, on the initrd
  * (read-only: "/", or "/initrd" when the shared disk's dmosfs is "/"), on
- * whichever of the two is "/", and on /tmp (this node's ramfs, writable).
+ * whichever of the two is "/", on /tmp (this node's ramfs, writable) and,
+ * when the node has the shared disk, on dmosfs ("/", or "/disk" with
+ * root=initrd): the file_disk_ tests run there what the others run on
+ * /tmp, and the errno of bad arguments to each call.
  * This file: reading, writing and seeking, descriptors, attributes, and
  * the errno of bad pointers, descriptors, flags and names; it also holds
  * the helpers the other file tests share. dirs.c: names and directories;
  * locks.c: record locks between processes; tools.c: descriptors given to
  * a spawned child, the small tools and the shell. Each test works in a
- * directory of its own, /tmp/dmtPID.TAG, and removes it.
+ * directory of its own, /tmp/dmtPID.TAG (or DMOSFS/dmtPID.TAG), and
+ * removes it.
  */
 #include <dirent.h>
 #include <sys/ioctl.h>
@@ -56,6 +60,48 @@ const char *workdir_in(const char *top, const char *tag)
 	if (mkdir(dir, 0755) < 0)
 		return fail("mkdir(%s): %s", dir, ename(errno));
 	return NULL;
+}
+
+/* "/" when the initrd is below it, else "/disk" if that is a file system of its own. */
+const char *dmosfs_top(void)
+{
+	struct stat root, disk;
+
+	if (strcmp(initrd(), "/"))
+		return "/";
+	if (stat("/", &root) == 0 && stat("/disk", &disk) == 0 && S_ISDIR(disk.st_mode) &&
+	    disk.st_dev != root.st_dev)
+		return "/disk";
+	return NULL;
+}
+
+const char *diskdir(const char *tag)
+{
+	const char *top = dmosfs_top(), *err;
+
+	if (!top) {
+		skipped = "no dmosfs here (no shared disk)";
+		return NULL;
+	}
+	if ((err = workdir_in(top, tag)) && errno == EROFS) {
+		skipped = "dmosfs is mounted read-only here";
+		return NULL;
+	}
+	return err;
+}
+
+const char *in_workdir(const char *tag, const char *(*body)(void))
+{
+	const char *err = workdir(tag);
+
+	return err ? err : body();
+}
+
+const char *in_diskdir(const char *tag, const char *(*body)(void))
+{
+	const char *err = diskdir(tag);
+
+	return err || skipped ? err : body();
 }
 
 const char *path(const char *name)
@@ -259,15 +305,13 @@ const char *t_file_bad_args(void)
 
 /* ---- reading and writing /tmp ------------------------------------------------------ */
 
-const char *t_file_create_write(void)
+/* Creating, writing, holes and truncation in dir, whichever file system it is on. */
+static const char *create_write(void)
 {
 	char buf[64];
 	struct stat st;
-	const char *err;
 	int fd;
 
-	if ((err = workdir("write")))
-		return err;
 	fd = open(path("f"), O_RDWR | O_CREAT | O_EXCL, 0640);
 	CHECK(fd >= 0, "create: %s", ename(errno));
 	ERR(open(path("f"), O_RDWR | O_CREAT | O_EXCL, 0640), EEXIST);
@@ -316,6 +360,16 @@ const char *t_file_create_write(void)
 	      (long)w, (long)r, same);
 	rmtree(dir);
 	return NULL;
+}
+
+const char *t_file_create_write(void)
+{
+	return in_workdir("write", create_write);
+}
+
+const char *t_file_disk_create_write(void)
+{
+	return in_diskdir("write", create_write);
 }
 
 const char *t_file_append_trunc(void)
@@ -458,14 +512,11 @@ const char *t_file_attrs(void)
 }
 
 /* What dmos does not do, answered as Linux does on a file system without it. */
-const char *t_file_unsupported(void)
+static const char *unsupported(void)
 {
 	char buf[16];
-	const char *err;
 	int fd;
 
-	if ((err = workdir("unsup")))
-		return err;
 	CHECK(put(path("f"), "x") == 0, "put: %s", ename(errno));
 	ERR(link(path("f"), path("g")), EPERM);
 	ERR(link(path("nothing"), path("g")), ENOENT);
@@ -482,4 +533,98 @@ const char *t_file_unsupported(void)
 	CHECK(getuid() == 0 && geteuid() == 0 && getgid() == 0 && getegid() == 0, "not uid 0");
 	rmtree(dir);
 	return NULL;
+}
+
+const char *t_file_unsupported(void)
+{
+	return in_workdir("unsup", unsupported);
+}
+
+const char *t_file_disk_unsupported(void)
+{
+	return in_diskdir("unsup", unsupported);
+}
+
+/*
+ * The errno of bad arguments on dmosfs: pointers (nothing is made or
+ * changed by a refused call), flags and descriptors.
+ */
+static const char *disk_bad_args(void)
+{
+	struct stat st;
+	char buf[16];
+	int fd, rd, wr, d;
+
+	CHECK(put(path("f"), "0123456789") == 0 && mkdir(path("d"), 0755) == 0, "setup: %s",
+	      ename(errno));
+	/* pointers: the path, the buffer, the stat and the listing */
+	ERR(open(KADDR, O_RDONLY), EFAULT);
+	ERR(open(UNMAPPED, O_WRONLY | O_CREAT, 0644), EFAULT);
+	ERR(stat(NONCANON, &st), EFAULT);
+	RAW(-LINUX_EFAULT, SYS_stat, path("f"), KADDR, 0);
+	RAW(-LINUX_EFAULT, SYS_stat, path("f"), disk_bad_args, 0);      /* our code is read-only */
+	ERR(mkdir(UNMAPPED, 0755), EFAULT);
+	ERR(rename(path("f"), KADDR), EFAULT);
+	ERR(rename(NONCANON, path("g")), EFAULT);
+	ERR(unlink(KADDR), EFAULT);
+	ERR(rmdir(UNMAPPED), EFAULT);
+	fd = open(path("f"), O_RDWR);
+	CHECK(fd >= 0, "open: %s", ename(errno));
+	ERR(read(fd, KADDR, 4), EFAULT);
+	ERR(read(fd, (void *)disk_bad_args, 4), EFAULT);
+	ERR(pread(fd, UNMAPPED, 4, 2), EFAULT);
+	ERR(write(fd, KADDR, 4), EFAULT);
+	ERR(pwrite(fd, UNMAPPED, 4, 0), EFAULT);
+	CHECK(lseek(fd, 0, SEEK_CUR) == 0, "a refused read or write moved the offset");
+	CHECK(!strcmp(get(path("f")), "0123456789") && fstat(fd, &st) == 0 && st.st_size == 10,
+	      "a refused write changed the file: %s", get(path("f")));
+	d = open(dir, O_RDONLY | O_DIRECTORY);
+	CHECK(d >= 0, "open(%s): %s", dir, ename(errno));
+	RAW(-LINUX_EFAULT, SYS_getdents, d, KADDR, 4096);
+	RAW(-LINUX_EFAULT, SYS_getdents, d, UNMAPPED, 4096);
+	RAW(-LINUX_EINVAL, SYS_getdents, d, buf, 8);    /* not even one entry fits */
+	RAW(-20 /* ENOTDIR */, SYS_getdents, fd, buf, sizeof(buf));
+	ERR(stat(path("g"), &st), ENOENT);      /* nothing was made */
+	CHECK(stat(path("f"), &st) == 0 && stat(path("d"), &st) == 0, "a refused call removed");
+	/* flags: unknown bits, access mode 3; nothing is made */
+	RAW(-LINUX_EINVAL, SYS_open, path("f"), 0x10000000, 0);
+	RAW(-LINUX_EINVAL, SYS_open, path("f"), DM_O_ACCMODE, 0);
+	RAW(-LINUX_EINVAL, SYS_open, path("new"), DM_O_ACCMODE | DM_O_CREAT, 0644);
+	RAW(-LINUX_EINVAL, SYS_open, path("new"), DM_O_CREAT | 0x10000000, 0644);
+	ERR(stat(path("new"), &st), ENOENT);
+	ERR(fcntl(fd, 999), EINVAL);
+	ERR(lseek(fd, 0, 99), EINVAL);
+	ERR(lseek(fd, -1, SEEK_SET), EINVAL);
+	ERR(ftruncate(fd, -1), EINVAL);
+	ERR(lseek(d, 1, SEEK_CUR), EINVAL);     /* a directory's offsets are not bytes */
+	/* descriptors: closed, or open the wrong way */
+	rd = open(path("f"), O_RDONLY);
+	wr = open(path("f"), O_WRONLY);
+	CHECK(rd >= 0 && wr >= 0, "open: %s", ename(errno));
+	ERR(write(rd, "x", 1), EBADF);
+	ERR(pwrite(rd, "x", 1, 0), EBADF);
+	ERR(ftruncate(rd, 0), EINVAL);          /* not open for writing */
+	ERR(read(wr, buf, 1), EBADF);
+	ERR(pread(wr, buf, 1, 0), EBADF);
+	ERR(write(d, "x", 1), EBADF);
+	ERR(read(d, buf, 1), EISDIR);
+	ERR(ftruncate(d, 0), EINVAL);
+	CHECK(close(wr) == 0 && close(rd) == 0, "close: %s", ename(errno));
+	ERR(write(wr, "x", 1), EBADF);
+	ERR(read(rd, buf, 1), EBADF);
+	ERR(fsync(wr), EBADF);
+	ERR(fstat(rd, &st), EBADF);
+	ERR(ftruncate(wr, 0), EBADF);
+	ERR(close(rd), EBADF);
+	RAW(-9 /* EBADF */, SYS_getdents, rd, buf, sizeof(buf));
+	CHECK(!strcmp(get(path("f")), "0123456789"), "the file changed: %s", get(path("f")));
+	close(fd);
+	close(d);
+	rmtree(dir);
+	return NULL;
+}
+
+const char *t_file_disk_bad_args(void)
+{
+	return in_diskdir("badargs", disk_bad_args);
 }

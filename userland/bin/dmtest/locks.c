@@ -27,15 +27,9 @@ static const char *lockdir(const char *tag)
  */
 static const char *on_each_fs(const char *(*body)(void))
 {
-	struct stat root, disk;
-	const char *dmosfs = NULL, *err;
+	const char *dmosfs = dmosfs_top(), *err;
 	char copy[sizeof(why)];
 
-	if (strcmp(initrd(), "/"))
-		dmosfs = "/";                   /* the initrd is below it: dmosfs is "/" */
-	else if (stat("/disk", &disk) == 0 && S_ISDIR(disk.st_mode) && stat("/", &root) == 0 &&
-		 disk.st_dev != root.st_dev)
-		dmosfs = "/disk";
 	for (int i = 0; i < (dmosfs ? 2 : 1); i++) {
 		top = i ? dmosfs : "/tmp";
 		kid = i ? other : self;
