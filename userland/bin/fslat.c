@@ -34,8 +34,9 @@
  * says so in the segment; sync. The delay is t_seen on the writer's clock
  * minus t_k: it includes up to one poll period of the reader (printed too),
  * and it is negative when the reader saw the bytes before the writer's
- * pwrite had returned. A pread showing neither the old record nor the new
- * one (bytes of both) counts as torn.
+ * pwrite had returned; the same from the moment pwrite was called is
+ * printed too. A pread showing neither the old record nor the new one
+ * (bytes of both) counts as torn.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -230,7 +231,8 @@ static double us(int64_t ns)
 
 static int writer(const char *path, int n, int node)
 {
-	static int64_t delay[MAX_WRITES], sorted[MAX_WRITES], wtime[MAX_WRITES], rtt[2 * MAX_WRITES];
+	static int64_t delay[MAX_WRITES], sorted[MAX_WRITES], wtime[MAX_WRITES], fromcall[MAX_WRITES];
+	static int64_t rtt[2 * MAX_WRITES];
 	char name[DM_NAME_MAX], rec[REC];
 	struct sync a, b, first;
 	struct fslat *s;
@@ -281,6 +283,7 @@ static int writer(const char *path, int n, int node)
 			(double)(int64_t)(tk - a.mid) / (double)(b.mid - a.mid);
 		delay[k - 1] = (int64_t)((double)s->t_seen - off) - (int64_t)tk;
 		wtime[k - 1] = (int64_t)(tk - t0);
+		fromcall[k - 1] = delay[k - 1] + wtime[k - 1];
 		rtt[nrtt++] = (int64_t)a.rtt;
 		a = b;
 		dm_sleep_ns(GAP_NS);
@@ -292,13 +295,16 @@ static int writer(const char *path, int n, int node)
 	memcpy(sorted, delay, sizeof(delay[0]) * (size_t)n);
 	qsort(sorted, (size_t)n, sizeof(sorted[0]), cmp_i64);
 	qsort(wtime, (size_t)n, sizeof(wtime[0]), cmp_i64);
+	qsort(fromcall, (size_t)n, sizeof(fromcall[0]), cmp_i64);
 	qsort(rtt, (size_t)nrtt, sizeof(rtt[0]), cmp_i64);
 	double span = (double)(a.mid - first.mid);
 	printf("fslat: %s: %d writes on node %d, read on node %d: delay median %.1f us, p90 %.1f us, "
-	       "min %.1f us, max %.1f us; pwrite median %.1f us; reader polls every %.1f us; "
+	       "min %.1f us, max %.1f us; from the pwrite call median %.1f us, p90 %.1f us; "
+	       "pwrite median %.1f us; reader polls every %.1f us; "
 	       "clock sync rtt median %.1f us, offset %+.1f us, drift %+.0f ppm; %llu torn reads\n",
 	       path, n, dm_node(), node, us(pct(sorted, n, 50)), us(pct(sorted, n, 90)),
-	       us(sorted[0]), us(sorted[n - 1]), us(pct(wtime, n, 50)),
+	       us(sorted[0]), us(sorted[n - 1]), us(pct(fromcall, n, 50)), us(pct(fromcall, n, 90)),
+	       us(pct(wtime, n, 50)),
 	       s->polls ? us((int64_t)(s->poll_ns / s->polls)) : 0.0,
 	       us(pct(rtt, nrtt, 50)), us(first.offset),
 	       span > 0 ? (double)(a.offset - first.offset) / span * 1e6 : 0.0,
