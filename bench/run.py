@@ -317,19 +317,20 @@ RUN_DONE = r"node %d: run: %s \(pid \d+\) exited with status (\d+)"
 MOUNTED = r"node %d: fs: dmosfs 'bench' at / \((read-write|read-only)\), ([^\r\n]*)"
 FSREAD = (r"fsread: \S+: (\d+) bytes, fnv1a64 ([0-9a-f]{16}), (\d+) us; disk reads (\d+) "
           r"\((\d+) bytes\), cache hits (\d+), misses (\d+), fills (\d+), fill waits (\d+), "
-          r"evictions (\d+)")
+          r"evictions (\d+); (\d+) us in read")
 FSREAD_KEYS = ("bytes", "hash", "us", "reads", "read_bytes", "hits", "misses", "fills", "waits",
-               "evictions")
+               "evictions", "read_us")
 SEQ = r"fsop: seq: (\d+) MiB, write ([\d.]+) MB/s, read ([\d.]+) MB/s"
 META = r"fsop: meta: (\d+) files, (\d+) ops in ([\d.]+) s, (\d+) ops/s"
 LAT = (r"fslat: \S+: (\d+) writes on node 0, read on node 2: delay median (-?[\d.]+) us, "
-       r"p90 (-?[\d.]+) us, min (-?[\d.]+) us, max (-?[\d.]+) us; pwrite median ([\d.]+) us; "
-       r"reader polls every ([\d.]+) us; clock sync rtt median ([\d.]+) us, offset "
-       r"([-+][\d.]+) us, drift ([-+]\d+) ppm; (\d+) torn reads")
+       r"p90 (-?[\d.]+) us, min (-?[\d.]+) us, max (-?[\d.]+) us; from the pwrite call "
+       r"median (-?[\d.]+) us, p90 (-?[\d.]+) us; pwrite median ([\d.]+) us; reader polls "
+       r"every ([\d.]+) us; clock sync rtt median ([\d.]+) us, offset ([-+][\d.]+) us, "
+       r"drift ([-+]\d+) ppm; (\d+) torn reads")
 # what the file system benchmarks need of a tree besides a disk: [(file, text)]
-FS_NEEDS = {"fs-read": [("userland/bin/fsread.c", "evictions")],
-            "fs-private": [("userland/bin/fsread.c", "evictions"),
-                           ("tools/dmoslib/cli.py", "--fs-cache")],
+FS_NEEDS = {"fs-read": [("userland/bin/fsread.c", "us in read")],
+            "fs-private": [("userland/bin/fsread.c", "us in read"),
+                           ("fs/dmosfs.c", "fscache")],
             "fs-seq": [("userland/bin/fsop.c", '"seq"'), ("userland/bin/ubench.c", "memcpy_pool")],
             "fs-latency": [("userland/bin/fslat.c", "--reader")],
             "fs-meta": [("userland/bin/fsop.c", "[TAG]")]}
@@ -433,14 +434,18 @@ def fs_read_round(tree):
         cold = fsread(c, 0)
         warm = fsread(c, 2)
     same_bytes([cold, warm])
-    return [("node 0 read (cold)", cold["us"] / 1000, "ms", "lower"),
+    return [("node 0 in read (cold)", cold["read_us"] / 1000, "ms", "lower"),
+            ("node 0 with the hash", cold["us"] / 1000, "ms", "lower"),
             ("node 0 disk requests", cold["reads"], "requests", None),
             ("node 0 disk MiB", cold["read_bytes"] / MiB, "MiB", None),
             ("node 0 evictions", cold["evictions"], "pages", "lower"),
-            ("node 2 read (from the pool)", warm["us"] / 1000, "ms", "lower"),
+            ("node 2 in read (from the pool)", warm["read_us"] / 1000, "ms", "lower"),
+            ("node 2 with the hash", warm["us"] / 1000, "ms", "lower"),
             ("node 2 disk requests", warm["reads"], "requests", "lower"),
             ("node 2 cache hits", warm["hits"], "pages", None),
-            ("node 0 time / node 2 time", cold["us"] / max(warm["us"], 1), "x", "higher")]
+            ("node 0 / node 2, in read", cold["read_us"] / max(warm["read_us"], 1), "x",
+             "higher"),
+            ("node 0 / node 2, with the hash", cold["us"] / max(warm["us"], 1), "x", "higher")]
 
 
 def fs_private_round(tree):
@@ -455,7 +460,7 @@ def fs_private_round(tree):
             turn = [fsread(c, n) for n in range(3)]
         reads += turn
         for n, r in enumerate(turn):
-            rows += [("%s: node %d read" % (mode, n), r["us"] / 1000, "ms", "lower"),
+            rows += [("%s: node %d read" % (mode, n), r["read_us"] / 1000, "ms", "lower"),
                      ("%s: node %d disk requests" % (mode, n), r["reads"], "requests", "lower")]
         rows += [("%s: disk requests" % mode, sum(r["reads"] for r in turn), "requests", "lower"),
                  ("%s: disk MiB" % mode, sum(r["read_bytes"] for r in turn) / MiB, "MiB",
@@ -488,11 +493,11 @@ def fs_latency_round(tree):
         fs_mounted(c)
         m = parsed(LAT, program(c, 0, "fslat /lat %d 2" % LAT_WRITES), "fslat")
     NOTES.setdefault((tree.key, "fs-latency"), {})["clock"] = \
-        "node 2's clock %s us from node 0's, drifting %s ppm" % (m.group(9), m.group(10))
+        "node 2's clock %s us from node 0's, drifting %s ppm" % (m.group(11), m.group(12))
     return [(what, float(m.group(i)), "us", "lower") for i, what in (
-        (2, "median"), (3, "p90"), (4, "min"), (5, "max"), (6, "pwrite median"),
-        (7, "reader's poll period"), (8, "clock sync round trip"))] + \
-        [("torn reads", int(m.group(11)), "reads", None)]
+        (2, "median"), (3, "p90"), (4, "min"), (5, "max"), (6, "from the call, median"),
+        (7, "from the call, p90"), (8, "pwrite median"), (9, "reader's poll period"),
+        (10, "clock sync round trip"))] + [("torn reads", int(m.group(13)), "reads", None)]
 
 
 def fs_meta_round(tree):
@@ -571,10 +576,11 @@ def run_all(trees, rounds, repeat, extra_trees, only):
                 able.append(tree)
         for r in range(count):
             for tree in able:
+                t0 = time.monotonic()
                 rows = fn(tree)
                 res.add(tree, group, rows)
-                say("%s %s, round %d/%d: %s" % (
-                    tree.label, group, r + 1, count, ", ".join(
+                say("%s %s, round %d/%d (%.0f s): %s" % (
+                    tree.label, group, r + 1, count, time.monotonic() - t0, ", ".join(
                         "%s %s" % (m, with_unit(fmt(v, u), u)) for m, v, u, _ in rows[:4])))
     return res
 
@@ -792,26 +798,30 @@ def verdict_line(ok, target):
 def fig_fs_read(res, rounds):
     med = lambda m: res.median("fs-read", m)  # noqa: E731
     v = lambda m: value(res, "fs-read", m)  # noqa: E731
-    ratio = med("node 0 time / node 2 time")
+    ratio = med("node 0 / node 2, in read")
     return section(
         "Reading a file: from the disk, then from the pool",
         ["A %d MiB file put on a fresh disk image by the host tool before boot" % BIG_MIB,
-         "(`dmosfs mkfs`, `dmosfs put`, `dmos up --disk-path`), 3 nodes, pool %s (mounted"
+         "(`dmosfs mkfs`, `dmosfs put`, `dmos up --disk-path`), 3 nodes, pool %s (the nodes"
          % FS_POOL,
-         "with \"%s\"). `fsread /big` (userland/bin/fsread.c) on node 0," % note(
-             "fs-read", "cache"),
-         "then on node 2: its time (reading and hashing every byte, the same work in both:",
-         "the ratio understates the cache) and the node's disk requests over the read;",
-         "node 2 read the same bytes (the hashes agree). An eviction is a page the cold",
-         "read pushed out of a full set: the warm read reads it from the disk again."],
-        ["read", "time", "disk requests", "disk read", "evictions / cache hits"],
-        [("node 0, cold", v("node 0 read (cold)"), fmt(med("node 0 disk requests"), ""),
-          v("node 0 disk MiB"), "%s evictions" % fmt(med("node 0 evictions"), "")),
-         ("node 2, from the pool", v("node 2 read (from the pool)"),
-          fmt(med("node 2 disk requests"), ""), "",
-          "%s hits" % fmt(med("node 2 cache hits"), ""))]) + ["", "Node 2 read %sx as fast as node 0. %s" % (fmt(ratio, "x"), verdict_line(
-            med("node 2 disk requests") == 0 and ratio >= 10,
-            "node 2 makes 0 disk requests and reads at least 10x faster than the cold read"))]
+         "mount it with \"%s\")." % note("fs-read", "cache"),
+         "`fsread /big` (userland/bin/fsread.c) on node 0, then on node 2: the time spent",
+         "in read(), the whole time with fsread's hash of every byte (the same work on both",
+         "nodes), and the node's disk requests over the read; node 2 read the same bytes",
+         "(the hashes agree). An eviction is a page the cold read pushed out of a full set:",
+         "the warm read reads it from the disk again."],
+        ["read", "in read()", "with the hash", "disk requests", "disk read",
+         "evictions / cache hits"],
+        [("node 0, cold", v("node 0 in read (cold)"), v("node 0 with the hash"),
+          fmt(med("node 0 disk requests"), ""), v("node 0 disk MiB"),
+          "%s evictions" % fmt(med("node 0 evictions"), "")),
+         ("node 2, from the pool", v("node 2 in read (from the pool)"),
+          v("node 2 with the hash"), fmt(med("node 2 disk requests"), ""), "",
+          "%s hits" % fmt(med("node 2 cache hits"), ""))]) + [
+        "", "Node 2 read %s as fast as node 0 (%s with the hash). %s" % (
+            with_unit(fmt(ratio, "x"), "x"), v("node 0 / node 2, with the hash"), verdict_line(
+                med("node 2 disk requests") == 0 and ratio >= 10, "node 2 makes 0 disk "
+                "requests and reads at least 10x faster than the cold read"))]
 
 
 def fig_fs_private(res, rounds):
@@ -824,21 +834,24 @@ def fig_fs_private(res, rounds):
         rows.append((what, v("shared: " + what), v("private: " + what),
                      "%.2f" % (p / s) if s else "-"))
     shared, private = note("fs-private", "shared"), note("fs-private", "private")
-    took = ["The private run's nodes mounted with: %s." % private] if private != shared else [
-        "The private run's nodes mounted exactly as the shared run's (%s): the kernel" % shared,
-        "took no notice of `fscache=private`, so both columns measure the shared cache."]
+    took = ["The nodes mounted the disk with \"%s\" and \"%s\"." % (shared, private)] \
+        if private != shared else [
+            "Both runs' nodes mounted the disk alike (\"%s\"): the kernel" % shared,
+            "took no notice of `fscache=private`, so both columns measure the shared cache."]
+    once = med("shared: node 1 disk requests") == med("shared: node 2 disk requests") == 0
+    thrice = all(med("private: node %d disk requests" % n) >=
+                 0.99 * med("shared: node 0 disk requests") for n in range(3))
     return section(
         "Three nodes read one file: shared cache against private caches",
         ["The same %d MiB file on a fresh image for each run, 3 nodes with 256M each, pool %s;"
          % (BIG_MIB, FS_POOL),
-         "nodes 0, 1, 2 read it in turn (`fsread /big`), once with the cache in the pool",
-         "(`dmos up`), once with a private cache per node (`dmos up --fs-cache private`:",
-         "`fscache=private` on every kernel's command line), in the same run. " + took[0]]
-        + took[1:],
+         "nodes 0, 1, 2 read it in turn (`fsread /big`; the time is its time in read()), once",
+         "with the cache in the pool (`dmos up`), once with a private cache per node",
+         "(`dmos up --fs-cache private`: `fscache=private` on every kernel's command line),",
+         "in the same run."] + took,
         ["", "shared", "private", "private / shared"], rows) + [
-        "", verdict_line(med("shared: disk requests") > 0 and med("private: disk requests") >=
-                         3 * med("shared: disk requests") * 0.99,
-                         "the shared cache reads the disk once, the private one three times")]
+        "", verdict_line(once and thrice, "the shared cache reads the disk once, the private "
+                         "one three times")]
 
 
 def fig_fs_seq(res, rounds):
@@ -868,10 +881,12 @@ def fig_fs_latency(res, rounds):
          "ping-pong through a shared segment before and after every write (the wall clock,",
          "dm_time_ns, starts at the RTC's second: nodes disagree by up to 1 s). The delay",
          "includes up to one poll period; below 0 the reader saw the bytes before pwrite",
-         "returned. Clocks: %s." % note("fs-latency", "clock")],
+         "returned (\"from the call\": the same from node 0 calling pwrite). The offset is",
+         "wrong by at most half the sync round trip. Clocks: %s." % note("fs-latency", "clock")],
         ["delay", "value"],
-        [(m, v(m)) for m in ("median", "p90", "min", "max", "pwrite median",
-                             "reader's poll period", "clock sync round trip", "torn reads")])
+        [(m, v(m)) for m in ("median", "p90", "min", "max", "from the call, median",
+                             "from the call, p90", "pwrite median", "reader's poll period",
+                             "clock sync round trip", "torn reads")])
 
 
 def fig_fs_meta(res, rounds):
@@ -1088,9 +1103,10 @@ def main():
         ]
     # a run of some benchmarks into an existing RESULTS.md: each part says where it came from
     partial = only != GROUPS and os.path.exists(RESULTS)
-    whence = ["", "(This part: `%s` (`%s`) on %s, load average %s at the start, %s at the "
-              "end, %.1f minutes; the rest of the file is from the runs it names.)"
-              % (make, command, today, load_start, load_end, minutes)] if partial else []
+    whence = ["", "(This part: `%s` (`%s`) on %s%s, load average %s at the start, %s at "
+              "the end, %.1f minutes; the rest of the file is from the runs it names.)"
+              % (make, command, today, ", against the baseline %s" % sha[:7] if args.baseline
+                 else "", load_start, load_end, minutes)] if partial else []
     blocks = {}
     for group in only:
         skipped = NOTES.get(("current", group), {}).get("skipped")
