@@ -65,8 +65,8 @@ struct fslat {
 	uint32_t seen;          /* reader: = want once a pread showed it; t_seen first */
 	uint32_t quit;          /* writer: done, or given up */
 	uint64_t t_seen;        /* reader's clock when it saw record `seen` */
-	uint64_t polls;         /* reader: preads while watching, and their time */
-	uint64_t poll_ns;
+	uint64_t polls;         /* reader: preads that followed one for the same record, */
+	uint64_t poll_ns;       /* and the time from the one before: its poll period */
 	uint64_t torn;          /* reader: preads that showed bytes of two records */
 	uint32_t ready;         /* reader: attached, FILE open */
 	uint32_t failed;        /* reader: a pread failed */
@@ -125,7 +125,8 @@ static int reader(const char *path, const char *name)
 {
 	struct fslat *s = seg_attach(name, 0);
 	char rec[REC];
-	uint64_t idle_since = dm_now_ns();
+	uint64_t idle_since = dm_now_ns(), last = 0;
+	uint32_t last_want = 0;
 	int fd;
 
 	if (!s) {
@@ -160,8 +161,12 @@ static int reader(const char *path, const char *name)
 				put(&s->failed, 1);
 				return 1;
 			}
-			s->polls++;
-			s->poll_ns += t1 - t0;
+			if (last_want == want) {
+				s->polls++;
+				s->poll_ns += t0 - last;
+			}
+			last = t0;
+			last_want = want;
 			if (k == (long)want) {
 				s->t_seen = t1;
 				put(&s->seen, want);
