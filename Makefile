@@ -132,9 +132,10 @@ test: deps
 	@$(MAKE) --no-print-directory cluster-test
 
 # make bench BASELINE=REV: also build REV under build/baseline and run both, interleaved.
+# make bench ONLY="fs-read fs-meta": only these; RESULTS.md keeps the other parts.
 bench: deps
 	@$(MAKE) --no-print-directory all
-	$(PYTHON) bench/run.py$(if $(BASELINE), --baseline $(BASELINE))
+	$(PYTHON) bench/run.py$(if $(BASELINE), --baseline $(BASELINE))$(if $(ONLY), $(ONLY))
 
 gdb: deps
 	@$(MAKE) --no-print-directory all

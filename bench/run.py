@@ -18,6 +18,22 @@ machines are shared and noisy. Progress goes to stderr as it runs.
               memory fails: until every node noticed, the exception, the kill
   link-down   node 1 loses the pool: until it noticed, the exception, the kill,
               and until the others declared it dead
+  fs-read     a 64 MiB file of the cluster file system read on node 0 (from the
+              disk) and then on node 2 (from the page cache in the pool)
+  fs-private  three nodes reading that file in turn, with the shared cache and
+              with a private cache per node (`dmos up --fs-cache private`)
+  fs-seq      one node's sequential write (with fsync) and read of 64 MiB, as a
+              fraction of its memcpy into pool memory
+  fs-latency  from a write returning on node 0 until node 2 reads the new bytes
+  fs-meta     create, stat and unlink of small files, on one node and on three
+              at once (each in its own directory, then all in one)
+
+Names of benchmarks on the command line (`make bench ONLY="fs-read fs-meta"`)
+run only those: RESULTS.md then keeps every other benchmark's section as it
+was and replaces these, each saying the command and the day that made it.
+The file system benchmarks boot on a fresh image the host tool made before
+boot (build/tools/dmosfs mkfs and put, `dmos up --disk-path`), in
+build/bench/, removed after the cluster.
 
 `--baseline REV` compares this tree with revision REV in the same run.
 REV is unpacked with `git archive` into build/baseline/<sha>/ (not a git
@@ -41,7 +57,10 @@ this launcher builds differs only by the shared disk (virtio-blk) it adds
 by default: the current tree runs with `--no-disk` so that the comparison
 is the cleanup's, and the join benchmark also launches it with its disk,
 the one figure the disk changes (mkfs on the host, the driver's probe at
-boot; the driver is idle after it). RESULTS.md then holds this tree's
+boot; the driver is idle after it). The file system benchmarks boot
+both trees on an image of their own instead, and run for the baseline
+only if its tree has the programs they drive (RESULTS.md says when it
+had not). RESULTS.md then holds this tree's
 figures as without --baseline (medians over the rounds), the load
 average at start and end, and a side-by-side table per benchmark:
 baseline, current, current/baseline and which way is better.
@@ -53,14 +72,17 @@ port turns out to be taken.
 """
 
 import argparse
+import contextlib
 import datetime
 import os
 import platform
+import random
 import re
 import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -78,11 +100,25 @@ def say(msg):
 
 
 class Tree:
-    """One build under test: the ISO its nodes boot (None: this tree's
-    build/dmos.iso) and the launcher flags every cluster of it gets."""
+    """One build under test: its source tree, the ISO its nodes boot (None:
+    this tree's build/dmos.iso) and the launcher flags every cluster of it gets."""
 
-    def __init__(self, key, label, iso=None, extra=()):
+    def __init__(self, key, label, iso=None, extra=(), root=REPO):
         self.key, self.label, self.iso, self.extra = key, label, iso, tuple(extra)
+        self.root = root
+
+    def lacks(self, needs):
+        """The first of needs, [(file, text it must hold)], this tree's source
+        does not meet, as words; None if it meets them all."""
+        for path, text in needs:
+            try:
+                with open(os.path.join(self.root, path)) as f:
+                    if text in f.read():
+                        continue
+            except OSError:
+                return "no %s" % path
+            return "%s without %r" % (path, text)
+        return None
 
     def name(self, tag):
         """A cluster name for a benchmark of this tree (at most 31 characters)."""
@@ -102,12 +138,15 @@ class Cluster(drive.Cluster):
     """A benchmark's cluster: named after the benchmark, 256M pool, 64M nodes."""
 
     @classmethod
-    def bench(cls, tree, tag, nodes, extra=(), **kw):
-        """Launch a cluster of tree (kw go to drive.Cluster.up); a launch that
+    def bench(cls, tree, tag, nodes, extra=(), disk=None, **kw):
+        """Launch a cluster of tree (kw go to drive.Cluster.up), on the disk
+        image disk if given (the tree's --no-disk then left out); a launch that
         lost a gdb port to another cluster is tried again in another range."""
+        flags = tree.extra if disk is None else tuple(
+            f for f in tree.extra if f != "--no-disk") + ("--disk-path", disk)
         for attempt in range(LAUNCH_TRIES):
             try:
-                return cls.up(tree.name(tag), nodes, iso=tree.iso, extra=tree.extra + tuple(
+                return cls.up(tree.name(tag), nodes, iso=tree.iso, extra=flags + tuple(
                     extra) + ("--gdb-base", str(gdb_base(attempt))), **kw)
             except drive.DriveError as e:
                 if attempt + 1 == LAUNCH_TRIES or not any(b in str(e) for b in PORT_BUSY):
@@ -260,6 +299,225 @@ def in_ms(round_fn):
     return bench
 
 
+# --- the file system benchmarks ------------------------------------------------
+# Each boots on a fresh dmosfs image the host tool made before boot. The pool is
+# FS_POOL for all of them: its page cache (16384 sets of 8 slots in 2G, as
+# pool_pcache_sets() sizes it) then holds the 64 MiB file at about one page per
+# set, so that nine of its pages rarely hash to one set (a full set evicts).
+
+MiB = 1 << 20
+FS_POOL = "2G"
+FS_DISK = "256M"
+FS_HOME = os.path.join(REPO, "build", "bench")
+BIG_MIB, BIG_SEED = 64, 64          # /big: 64 MiB of seeded random bytes
+SEQ_MIB = 64                        # fs-seq: fsop seq's file
+LAT_WRITES = 50                     # fs-latency: writes timed
+META_FILES = 200                    # fs-meta: files per node (three ops each)
+RUN_DONE = r"node %d: run: %s \(pid \d+\) exited with status (\d+)"
+MOUNTED = r"node %d: fs: dmosfs 'bench' at / \((read-write|read-only)\), ([^\r\n]*)"
+FSREAD = (r"fsread: \S+: (\d+) bytes, fnv1a64 ([0-9a-f]{16}), (\d+) us; disk reads (\d+) "
+          r"\((\d+) bytes\), cache hits (\d+), misses (\d+), fills (\d+), fill waits (\d+), "
+          r"evictions (\d+); (\d+) us in read")
+FSREAD_KEYS = ("bytes", "hash", "us", "reads", "read_bytes", "hits", "misses", "fills", "waits",
+               "evictions", "read_us")
+SEQ = r"fsop: seq: (\d+) MiB, write ([\d.]+) MB/s, read ([\d.]+) MB/s"
+META = r"fsop: meta: (\d+) files, (\d+) ops in ([\d.]+) s, (\d+) ops/s"
+LAT = (r"fslat: \S+: (\d+) writes on node 0, read on node 2: delay median (-?[\d.]+) us, "
+       r"p90 (-?[\d.]+) us, min (-?[\d.]+) us, max (-?[\d.]+) us; from the pwrite call "
+       r"median (-?[\d.]+) us, p90 (-?[\d.]+) us; pwrite median ([\d.]+) us; reader polls "
+       r"every ([\d.]+) us; clock sync rtt median ([\d.]+) us, offset ([-+][\d.]+) us, "
+       r"drift ([-+]\d+) ppm; (\d+) torn reads")
+# what the file system benchmarks need of a tree besides a disk: [(file, text)]
+FS_NEEDS = {"fs-read": [("userland/bin/fsread.c", "us in read")],
+            "fs-private": [("userland/bin/fsread.c", "us in read"),
+                           ("fs/dmosfs.c", "fscache")],
+            "fs-seq": [("userland/bin/fsop.c", '"seq"'), ("userland/bin/ubench.c", "memcpy_pool")],
+            "fs-latency": [("userland/bin/fslat.c", "--reader")],
+            "fs-meta": [("userland/bin/fsop.c", "[TAG]")]}
+NOTES = {}          # (tree key, group) -> {what: text}, what the rounds saw besides figures
+
+
+def dmosfs(*args):
+    """Run the host tool build/tools/dmosfs; a failure ends the benchmarks."""
+    r = subprocess.run([params.DMOSFS] + [str(a) for a in args], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit("bench: dmosfs %s: %s" % (" ".join(map(str, args)),
+                                                    (r.stdout + r.stderr).strip()))
+
+
+@contextlib.contextmanager
+def fs_disk(big=False, dirs=()):
+    """A fresh FS_DISK dmosfs image in build/bench/, with /big (the same bytes
+    every time) if big and the directories dirs; removed when done."""
+    os.makedirs(FS_HOME, exist_ok=True)
+    home = tempfile.mkdtemp(prefix="disk-%d-" % os.getpid(), dir=FS_HOME)
+    try:
+        img = os.path.join(home, "disk.img")
+        dmosfs("mkfs", img, "--size", FS_DISK, "--label", "bench")
+        if big:
+            data = os.path.join(home, "big")
+            with open(data, "wb") as f:
+                f.write(random.Random(BIG_SEED).randbytes(BIG_MIB * MiB))
+            dmosfs("put", img, data, "/big")
+            os.unlink(data)
+        for d in dirs:
+            dmosfs("mkdir", img, d)
+        yield img
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def fs_mounted(c):
+    """Wait until every node mounted the disk; node 0's words on its cache."""
+    lines = [c.wait_line(n, MOUNTED % n, timeout=60) for n in range(c.nodes)]
+    return lines[0].group(2).strip()
+
+
+def start(c, n, line):
+    """Type `run line` on node n's monitor; the log mark to wait from."""
+    mark = c.mark(n)
+    c.send(n, "run " + line)
+    return mark
+
+
+def finish(c, n, line, mark, timeout=300):
+    """Wait until the program started at mark exits; its output. A program
+    that fails ends the benchmarks with its last words."""
+    m = c.wait_line(n, RUN_DONE % (n, re.escape(line.split()[0])), timeout, since=mark)
+    out = c.log(n)[mark:m.start()]
+    if m.group(1) != "0":
+        raise SystemExit("bench: `%s` on node %d exited with status %s (logs in %s):\n%s"
+                         % (line, n, m.group(1), c.run_dir, out.strip()[-1000:]))
+    return out
+
+
+def program(c, n, line, timeout=300):
+    return finish(c, n, line, start(c, n, line), timeout)
+
+
+def together(c, lines, timeout=300):
+    """Run lines[n] on node n, all at once; {n: output} once all are done."""
+    marks = {n: start(c, n, line) for n, line in lines.items()}
+    return {n: finish(c, n, line, marks[n], timeout) for n, line in lines.items()}
+
+
+def parsed(pattern, out, what):
+    m = re.search(pattern, out)
+    if not m:
+        raise SystemExit("bench: no %s line in:\n%s" % (what, out.strip()[-1000:]))
+    return m
+
+
+def fsread(c, n):
+    """fsread /big on node n: {FSREAD_KEYS: values} (us: its time, reads: disk requests)."""
+    m = parsed(FSREAD, program(c, n, "fsread /big"), "fsread")
+    r = dict(zip(FSREAD_KEYS, m.groups()))
+    r = {k: v if k == "hash" else int(v) for k, v in r.items()}
+    if r["bytes"] != BIG_MIB * MiB:
+        raise SystemExit("bench: node %d read %d bytes of /big, not %d (logs in %s)"
+                         % (n, r["bytes"], BIG_MIB * MiB, c.run_dir))
+    return r
+
+
+def same_bytes(reads):
+    """Every read of /big saw the same bytes (fsread's hash)."""
+    if len({r["hash"] for r in reads}) != 1:
+        raise SystemExit("bench: the reads of /big hash differently: %s"
+                         % ", ".join(r["hash"] for r in reads))
+
+
+def fs_read_round(tree):
+    """/big read on node 0 (cold: from the disk into the pool), then on node 2."""
+    with fs_disk(big=True) as img, Cluster.bench(tree, "fsread", 3, disk=img,
+                                                 pool=FS_POOL) as c:
+        NOTES.setdefault((tree.key, "fs-read"), {})["cache"] = fs_mounted(c)
+        cold = fsread(c, 0)
+        warm = fsread(c, 2)
+    same_bytes([cold, warm])
+    return [("node 0 in read (cold)", cold["read_us"] / 1000, "ms", "lower"),
+            ("node 0 with the hash", cold["us"] / 1000, "ms", "lower"),
+            ("node 0 disk requests", cold["reads"], "requests", None),
+            ("node 0 disk MiB", cold["read_bytes"] / MiB, "MiB", None),
+            ("node 0 evictions", cold["evictions"], "pages", "lower"),
+            ("node 2 in read (from the pool)", warm["read_us"] / 1000, "ms", "lower"),
+            ("node 2 with the hash", warm["us"] / 1000, "ms", "lower"),
+            ("node 2 disk requests", warm["reads"], "requests", "lower"),
+            ("node 2 cache hits", warm["hits"], "pages", None),
+            ("node 0 / node 2, in read", cold["read_us"] / max(warm["read_us"], 1), "x",
+             "higher"),
+            ("node 0 / node 2, with the hash", cold["us"] / max(warm["us"], 1), "x", "higher")]
+
+
+def fs_private_round(tree):
+    """Nodes 0, 1, 2 read /big in turn, with the shared cache, then with a
+    private one per node (each on a fresh image with the same bytes)."""
+    rows, reads, notes = [], [], NOTES.setdefault((tree.key, "fs-private"), {})
+    for mode in ("shared", "private"):
+        with fs_disk(big=True) as img, Cluster.bench(
+                tree, "fs" + mode, 3, ("--fs-cache", mode), disk=img, pool=FS_POOL,
+                mem="256M") as c:
+            notes[mode] = fs_mounted(c)
+            turn = [fsread(c, n) for n in range(3)]
+        reads += turn
+        for n, r in enumerate(turn):
+            rows += [("%s: node %d read" % (mode, n), r["read_us"] / 1000, "ms", "lower"),
+                     ("%s: node %d disk requests" % (mode, n), r["reads"], "requests", "lower")]
+        rows += [("%s: disk requests" % mode, sum(r["reads"] for r in turn), "requests", "lower"),
+                 ("%s: disk MiB" % mode, sum(r["read_bytes"] for r in turn) / MiB, "MiB",
+                  "lower")]
+    same_bytes(reads)
+    if notes["private"] == notes["shared"]:
+        say("fs-private: the nodes booted with fscache=private mounted as with the shared "
+            "cache (%s): this kernel has no private cache yet" % notes["shared"])
+    return rows
+
+
+def fs_seq_round(tree):
+    """fsop seq on one node, then ubench's memcpy into pool memory on it."""
+    with fs_disk() as img, Cluster.bench(tree, "fsseq", 1, disk=img, pool=FS_POOL) as c:
+        fs_mounted(c)
+        seq = parsed(SEQ, program(c, 0, "fsop seq /seq %d" % SEQ_MIB), "fsop seq")
+        pool = parsed(r"ubench: memcpy_pool ([\d.]+) MiB/s", program(c, 0, "ubench memcpy"),
+                      "ubench memcpy_pool")
+    write, read = (float(seq.group(i)) / 1.048576 for i in (2, 3))   # MB/s -> MiB/s
+    memcpy = float(pool.group(1))
+    return [("write + fsync", write, "MiB/s", "higher"), ("read", read, "MiB/s", "higher"),
+            ("memcpy into pool memory", memcpy, "MiB/s", "higher"),
+            ("write / memcpy", 100 * write / memcpy, "%", "higher"),
+            ("read / memcpy", 100 * read / memcpy, "%", "higher")]
+
+
+def fs_latency_round(tree):
+    """fslat on node 0, its reader on node 2."""
+    with fs_disk() as img, Cluster.bench(tree, "fslat", 3, disk=img, pool=FS_POOL) as c:
+        fs_mounted(c)
+        m = parsed(LAT, program(c, 0, "fslat /lat %d 2" % LAT_WRITES), "fslat")
+    NOTES.setdefault((tree.key, "fs-latency"), {})["clock"] = \
+        "node 2's clock %s us from node 0's, drifting %s ppm" % (m.group(11), m.group(12))
+    return [(what, float(m.group(i)), "us", "lower") for i, what in (
+        (2, "median"), (3, "p90"), (4, "min"), (5, "max"), (6, "from the call, median"),
+        (7, "from the call, p90"), (8, "pwrite median"), (9, "reader's poll period"),
+        (10, "clock sync round trip"))] + [("torn reads", int(m.group(13)), "reads", None)]
+
+
+def fs_meta_round(tree):
+    """fsop meta on node 0 alone; on all three at once, each in its own
+    directory; then all three in one directory (names of their own)."""
+    with fs_disk(dirs=("/m0", "/m1", "/m2", "/one")) as img, \
+            Cluster.bench(tree, "fsmeta", 3, disk=img, pool=FS_POOL) as c:
+        fs_mounted(c)
+        alone = program(c, 0, "fsop meta /m0 %d" % META_FILES)
+        own = together(c, {n: "fsop meta /m%d %d" % (n, META_FILES) for n in range(3)})
+        one = together(c, {n: "fsop meta /one %d n%d" % (META_FILES, n) for n in range(3)})
+    rate = lambda out: int(parsed(META, out, "fsop meta").group(4))  # noqa: E731
+    rows = [("node 0 alone", rate(alone), "/s", "higher")]
+    for what, outs in (("own directories", own), ("one directory", one)):
+        rates = [rate(outs[n]) for n in range(3)]
+        rows += [("%s, node %d" % (what, n), x, "/s", "higher") for n, x in enumerate(rates)]
+        rows.append(("%s, total" % what, sum(rates), "/s", "higher"))
+    return rows
+
+
 class Results:
     """Every sample of every metric of every tree, and what each metric is."""
 
@@ -290,20 +548,39 @@ def schedule(rounds, repeat):
         ("ping", ping_round, repeat), ("move", move_round, repeat),
         ("drain", drain_round, repeat), ("ubench", ubench_round, repeat),
         ("region-fail", in_ms(region_fail_round), rounds),
-        ("link-down", in_ms(link_down_round), rounds)]
+        ("link-down", in_ms(link_down_round), rounds),
+        ("fs-read", fs_read_round, repeat), ("fs-private", fs_private_round, repeat),
+        ("fs-seq", fs_seq_round, repeat), ("fs-latency", fs_latency_round, repeat),
+        ("fs-meta", fs_meta_round, repeat)]
 
 
-def run_all(trees, rounds, repeat, extra_trees):
-    """Every benchmark, its rounds interleaved across trees; extra_trees:
-    {group: [trees that run that benchmark too]}."""
+GROUPS = list(dict.fromkeys(g for g, _, _ in schedule(1, 1)))
+
+
+def run_all(trees, rounds, repeat, extra_trees, only):
+    """The benchmarks of the groups only, their rounds interleaved across
+    trees; extra_trees: {group: [trees that run that benchmark too]}. A tree
+    whose source lacks what a file system benchmark needs skips it (said in
+    NOTES)."""
     res = Results()
     for group, fn, count in schedule(rounds, repeat):
+        if group not in only:
+            continue
+        able = []
+        for tree in trees + extra_trees.get(group, []):
+            why = tree.lacks(FS_NEEDS.get(group, []))
+            if why:
+                say("%s %s: skipped, the tree has %s" % (tree.label, group, why))
+                NOTES.setdefault((tree.key, group), {})["skipped"] = why
+            else:
+                able.append(tree)
         for r in range(count):
-            for tree in trees + extra_trees.get(group, []):
+            for tree in able:
+                t0 = time.monotonic()
                 rows = fn(tree)
                 res.add(tree, group, rows)
-                say("%s %s, round %d/%d: %s" % (
-                    tree.label, group, r + 1, count, ", ".join(
+                say("%s %s, round %d/%d (%.0f s): %s" % (
+                    tree.label, group, r + 1, count, time.monotonic() - t0, ", ".join(
                         "%s %s" % (m, with_unit(fmt(v, u), u)) for m, v, u, _ in rows[:4])))
     return res
 
@@ -384,6 +661,8 @@ def fmt(v, unit):
         return "%.2f" % v
     if v == int(v):
         return "%d" % v
+    if unit in ("x", "%") and abs(v) < 10:
+        return "%.2f" % v
     return "%.1f" % v if abs(v) < 100 else "%.0f" % v
 
 
@@ -394,73 +673,99 @@ def section(title, intro, headers, rows):
     return out + ["| %s |" % " | ".join(str(c) for c in row) for row in rows]
 
 
-def figures(res, rounds):
-    """This tree's figures, as `make bench` has always written them."""
-    def med(group, metric):
-        return res.median(group, metric)
+# This tree's figures, a function per benchmark group: (res, rounds) -> lines.
 
-    join = [(n, min(res.of("current", "join", m)), med("join", m))
+def fig_join(res, rounds):
+    join = [(n, min(res.of("current", "join", m)), res.median("join", m))
             for n, m in zip((1, 3, 8), res.metrics("join"))]
-    lines = section(
+    return section(
         "Launch to all joined",
         ["Wall time from `dmos up --detach` to every node's `cluster up` line",
          "(QEMU start, SeaBIOS, GRUB, kernel boot, pool format/join). Target: 8 nodes < 3 s."],
         ["nodes", "best", "median"],
         [(n, "%.2f s" % best, "%.2f s" % m) for n, best, m in join])
-    lines += section(
+
+
+def fig_frames(res, rounds):
+    return section(
         "Local frame allocator",
         ["One frame_alloc + frame_free pair inside a node (buddy allocator, TSC timed)."],
         ["order", "block", "ns per alloc+free"],
-        [re.fullmatch(r"order (\d+) \((.*)\)", m).groups() + (fmt(med("frames", m), "ns"),)
+        [re.fullmatch(r"order (\d+) \((.*)\)", m).groups() + (fmt(res.median("frames", m), "ns"),)
          for m in res.metrics("frames")])
-    per = ", ".join("%s/s" % fmt(med("palloc", "three at once, node %d" % n), "/s")
-                    for n in range(3))
-    lines += section(
+
+
+def fig_palloc(res, rounds):
+    med = lambda m: res.median("palloc", m)  # noqa: E731
+    per = ", ".join("%s/s" % fmt(med("three at once, node %d" % n), "/s") for n in range(3))
+    return section(
         "Pool page allocator",
         ["palloc_alloc + palloc_free pairs per second (`bench palloc 3` on the monitor),",
          "per-node chunks, no cluster-wide lock on this path. Three nodes share 2 host cores."],
         ["run", "per node", "cluster total"],
-        [("node 0 alone",) + ("%s/s" % fmt(med("palloc", "node 0 alone"), "/s"),) * 2,
-         ("three nodes at once", per, "%s/s" % fmt(med("palloc", "three at once, total"), "/s"))])
-    lines += section(
+        [("node 0 alone",) + ("%s/s" % fmt(med("node 0 alone"), "/s"),) * 2,
+         ("three nodes at once", per, "%s/s" % fmt(med("three at once, total"), "/s"))])
+
+
+def fig_ping(res, rounds):
+    return section(
         "Messages between kernels",
         ["Request/reply round trip node 0 -> node 1 (`ping 1 1000`), 1000 in a row.",
          "Polled means ivshmem-plain: the receiver looks at its rings every 1 ms tick."],
         ["mode", "min", "avg", "max"],
-        [(mode,) + tuple("%s us" % fmt(med("ping", "%s %s" % (mode, w)), "us")
+        [(mode,) + tuple("%s us" % fmt(res.median("ping", "%s %s" % (mode, w)), "us")
                          for w in ("min", "avg", "max")) for mode in ("doorbell", "polled")])
-    lines += section(
+
+
+def fig_move(res, rounds):
+    med = lambda m: res.median("move", m)  # noqa: E731
+    return section(
         "Moving pool memory",
         ["One translation block moved (`bench move`): reserve a spare block, shoot down",
          "every node's mapping (a message round trip to each), copy, publish."],
         ["granularity", "per move", "worst"],
-        [(m.split(" per ")[0], "%s us" % fmt(med("move", m), "us"),
-          "%s us" % fmt(med("move", m.replace("per move", "worst")), "us"))
+        [(m.split(" per ")[0], "%s us" % fmt(med(m), "us"),
+          "%s us" % fmt(med(m.replace("per move", "worst")), "us"))
          for m in res.metrics("move") if m.endswith("per move")])
-    lines += ["", "Draining region 1 (32 MiB) while node 1 holds 16000 pool pages: %s ms, %s blocks"
-              " moved (4 KiB granularity, doorbell on); every moved page kept its data."
-              % (fmt(med("drain", "drain region 1"), "ms"), fmt(med("drain", "blocks moved"), ""))]
-    lines += section(
+
+
+def fig_drain(res, rounds):
+    return ["", "Draining region 1 (32 MiB) while node 1 holds 16000 pool pages: %s ms, %s blocks"
+            " moved (4 KiB granularity, doorbell on); every moved page kept its data."
+            % (fmt(res.median("drain", "drain region 1"), "ms"),
+               fmt(res.median("drain", "blocks moved"), ""))]
+
+
+def fig_ubench(res, rounds):
+    return section(
         "From a program",
         ["`ubench` (userland/bin/ubench.c) on node 0; `ubench handoff` fills 64 MiB in a",
          "shared segment on node 0 and a process on node 1 reads and checks all of it."],
         ["measure", "value"],
-        [(m, "%s %s" % (fmt(med("ubench", m), res.meta["ubench", m][0]),
+        [(m, "%s %s" % (fmt(res.median("ubench", m), res.meta["ubench", m][0]),
                         res.meta["ubench", m][0])) for m in res.metrics("ubench")])
-    reaction = lambda group, what: ("%.0f ms" % med(group, what),  # noqa: E731
-                                    "%.0f ms" % max(res.of("current", group, what)))
-    lines += section(
+
+
+def reaction(res, group, what):
+    return ("%.0f ms" % res.median(group, what), "%.0f ms" % max(res.of("current", group, what)))
+
+
+def fig_region_fail(res, rounds):
+    return section(
         "Region failure",
         ["A region holding 4 MiB of node 0's optional memory and 4 MiB of node 1's vital",
          "memory fails (`drive.fail_region`, the injector of `dmos fail-region`); host time",
          "from its last store to each reaction on the node consoles, read every 5 ms;",
          "%d rounds, a fresh 3-node cluster each." % rounds],
         ["reaction", "median", "worst"],
-        [(text,) + reaction("region-fail", what) for what, text in (
+        [(text,) + reaction(res, "region-fail", what) for what, text in (
             ("noticed", "every node said the region failed"),
             ("exception", "node 0's program took the exception"),
             ("killed", "node 1's program was killed"))])
-    lines += section(
+
+
+def fig_link_down(res, rounds):
+    return section(
         "A node loses the pool",
         ["Node 1, running a program with 4 MiB of optional pool memory and one with 4 MiB",
          "of vital pool memory, loses its link (`drive.fail_link`, as `dmos fail-link`:",
@@ -469,20 +774,153 @@ def figures(res, rounds):
          % rounds,
          "The others declare it dead after dead_after (2 s) without a heartbeat."],
         ["reaction", "median", "worst"],
-        [(text,) + reaction("link-down", what) for what, text in (
+        [(text,) + reaction(res, "link-down", what) for what, text in (
             ("noticed", "node 1 said it lost the pool"),
             ("exception", "its optional-memory program took the exception"),
             ("killed", "its vital-memory program was killed"),
             ("declared", "another node declared node 1 dead"))])
-    return lines
 
+
+def value(res, group, metric):
+    """This tree's median of a metric, with its unit."""
+    unit = res.meta[group, metric][0]
+    return with_unit(fmt(res.median(group, metric), unit), unit)
+
+
+def note(group, what):
+    return NOTES.get(("current", group), {}).get(what, "?")
+
+
+def verdict_line(ok, target):
+    return "Target (%s): %s." % (target, "met" if ok else "NOT met")
+
+
+def fig_fs_read(res, rounds):
+    med = lambda m: res.median("fs-read", m)  # noqa: E731
+    v = lambda m: value(res, "fs-read", m)  # noqa: E731
+    ratio = med("node 0 / node 2, in read")
+    return section(
+        "Reading a file: from the disk, then from the pool",
+        ["A %d MiB file put on a fresh disk image by the host tool before boot" % BIG_MIB,
+         "(`dmosfs mkfs`, `dmosfs put`, `dmos up --disk-path`), 3 nodes, pool %s (the nodes"
+         % FS_POOL,
+         "mount it with \"%s\")." % note("fs-read", "cache"),
+         "`fsread /big` (userland/bin/fsread.c) on node 0, then on node 2: the time spent",
+         "in read(), the whole time with fsread's hash of every byte (the same work on both",
+         "nodes), and the node's disk requests over the read; node 2 read the same bytes",
+         "(the hashes agree). An eviction is a page the cold read pushed out of a full set:",
+         "the warm read reads it from the disk again."],
+        ["read", "in read()", "with the hash", "disk requests", "disk read",
+         "evictions / cache hits"],
+        [("node 0, cold", v("node 0 in read (cold)"), v("node 0 with the hash"),
+          fmt(med("node 0 disk requests"), ""), v("node 0 disk MiB"),
+          "%s evictions" % fmt(med("node 0 evictions"), "")),
+         ("node 2, from the pool", v("node 2 in read (from the pool)"),
+          v("node 2 with the hash"), fmt(med("node 2 disk requests"), ""), "",
+          "%s hits" % fmt(med("node 2 cache hits"), ""))]) + [
+        "", "Node 2 read %s as fast as node 0 (%s with the hash). %s" % (
+            with_unit(fmt(ratio, "x"), "x"), v("node 0 / node 2, with the hash"), verdict_line(
+                med("node 2 disk requests") == 0 and ratio >= 10, "node 2 makes 0 disk "
+                "requests and reads at least 10x faster than the cold read"))]
+
+
+def fig_fs_private(res, rounds):
+    med = lambda m: res.median("fs-private", m)  # noqa: E731
+    v = lambda m: value(res, "fs-private", m)  # noqa: E731
+    rows = []
+    for what in ["node %d read" % n for n in range(3)] + \
+            ["node %d disk requests" % n for n in range(3)] + ["disk requests", "disk MiB"]:
+        s, p = med("shared: " + what), med("private: " + what)
+        rows.append((what, v("shared: " + what), v("private: " + what),
+                     "%.2f" % (p / s) if s else "-"))
+    shared, private = note("fs-private", "shared"), note("fs-private", "private")
+    took = ["The nodes mounted the disk with \"%s\" and \"%s\"." % (shared, private)] \
+        if private != shared else [
+            "Both runs' nodes mounted the disk alike (\"%s\"): the kernel" % shared,
+            "took no notice of `fscache=private`, so both columns measure the shared cache."]
+    once = med("shared: node 1 disk requests") == med("shared: node 2 disk requests") == 0
+    thrice = all(med("private: node %d disk requests" % n) >=
+                 0.99 * med("shared: node 0 disk requests") for n in range(3))
+    return section(
+        "Three nodes read one file: shared cache against private caches",
+        ["The same %d MiB file on a fresh image for each run, 3 nodes with 256M each, pool %s;"
+         % (BIG_MIB, FS_POOL),
+         "nodes 0, 1, 2 read it in turn (`fsread /big`; the time is its time in read()), once",
+         "with the cache in the pool (`dmos up`), once with a private cache per node",
+         "(`dmos up --fs-cache private`: `fscache=private` on every kernel's command line),",
+         "in the same run."] + took,
+        ["", "shared", "private", "private / shared"], rows) + [
+        "", verdict_line(once and thrice, "the shared cache reads the disk once, the private "
+                         "one three times")]
+
+
+def fig_fs_seq(res, rounds):
+    v = lambda m: value(res, "fs-seq", m)  # noqa: E731
+    return section(
+        "Sequential throughput of one node",
+        ["`fsop seq /seq %d` (userland/bin/fsop.c) on a 1-node cluster, pool %s: %d MiB"
+         % (SEQ_MIB, FS_POOL, SEQ_MIB),
+         "written in 1 MiB writes and fsync'ed, then read back (from the page cache: the",
+         "pages it just wrote); against `ubench memcpy`'s copy into pool memory on the same",
+         "node, in the same run."],
+        ["", "throughput", "of memcpy into the pool"],
+        [("write + fsync", v("write + fsync"), v("write / memcpy")),
+         ("read", v("read"), v("read / memcpy")),
+         ("memcpy into pool memory", v("memcpy into pool memory"), "100 %")])
+
+
+def fig_fs_latency(res, rounds):
+    v = lambda m: value(res, "fs-latency", m)  # noqa: E731
+    return section(
+        "From a write on one node to a read on another",
+        ["`fslat /lat %d 2` (userland/bin/fslat.c) on node 0 of 3: %d pwrites of a 16-byte"
+         % (LAT_WRITES, LAT_WRITES),
+         "record, one at a time; its reader on node 2 polls the file (pread, dm_yield) and",
+         "the delay is from node 0's pwrite returning to node 2's first pread showing the",
+         "record, read on each node's TSC clock (dm_now_ns), put on one time line by a",
+         "ping-pong through a shared segment before and after every write (the wall clock,",
+         "dm_time_ns, starts at the RTC's second: nodes disagree by up to 1 s). The delay",
+         "includes up to one poll period; below 0 the reader saw the bytes before pwrite",
+         "returned (\"from the call\": the same from node 0 calling pwrite). The offset is",
+         "wrong by at most half the sync round trip. Clocks: %s." % note("fs-latency", "clock")],
+        ["delay", "value"],
+        [(m, v(m)) for m in ("median", "p90", "min", "max", "from the call, median",
+                             "from the call, p90", "pwrite median", "reader's poll period",
+                             "clock sync round trip", "torn reads")])
+
+
+def fig_fs_meta(res, rounds):
+    v = lambda m: value(res, "fs-meta", m)  # noqa: E731
+    return section(
+        "Metadata operations",
+        ["`fsop meta DIR %d` (userland/bin/fsop.c): create %d empty files, stat each,"
+         % (META_FILES, META_FILES),
+         "unlink each; operations per second, 3 nodes, pool %s. Alone on node 0, then on" % FS_POOL,
+         "all three at once, each in its own directory, then all three in one directory",
+         "(names of their own: the directory's blocks and lock are shared)."],
+        ["run", "node 0", "node 1", "node 2", "total"],
+        [("node 0 alone", v("node 0 alone"), "", "", v("node 0 alone"))] +
+        [(what,) + tuple(v("%s, node %d" % (what, n)) for n in range(3)) +
+         (v("%s, total" % what),) for what in ("own directories", "one directory")])
+
+
+FIGURES = {"join": fig_join, "frames": fig_frames, "palloc": fig_palloc, "ping": fig_ping,
+           "move": fig_move, "drain": fig_drain, "ubench": fig_ubench,
+           "region-fail": fig_region_fail, "link-down": fig_link_down,
+           "fs-read": fig_fs_read, "fs-private": fig_fs_private, "fs-seq": fig_fs_seq,
+           "fs-latency": fig_fs_latency, "fs-meta": fig_fs_meta}
 
 GROUP_TITLES = {"join": "Launch to all joined", "frames": "Local frame allocator (ns per "
                 "alloc+free)", "palloc": "Pool page allocator (alloc+free pairs per second)",
                 "ping": "Messages between kernels (round trip)",
                 "move": "Moving pool memory (one block)", "drain": "Draining a region",
                 "ubench": "From a program", "region-fail": "Region failure (host time to "
-                "the reaction)", "link-down": "A node loses the pool (host time to the reaction)"}
+                "the reaction)", "link-down": "A node loses the pool (host time to the reaction)",
+                "fs-read": "Reading a file from the disk, then from the pool",
+                "fs-private": "Three nodes read one file: shared and private caches",
+                "fs-seq": "Sequential throughput of one node",
+                "fs-latency": "From a write on one node to a read on another",
+                "fs-meta": "Metadata operations per second"}
 
 
 def cell(values, unit):
@@ -494,7 +932,7 @@ def cell(values, unit):
 
 
 def with_unit(text, unit):
-    return text + unit if unit.startswith("/") else "%s %s" % (text, unit)
+    return text + unit if unit.startswith("/") or unit == "x" else "%s %s" % (text, unit)
 
 
 def verdict(base, cur, better):
@@ -508,31 +946,80 @@ def verdict(base, cur, better):
     return "within noise"
 
 
-def side_by_side(res, trees):
-    """A table per benchmark: baseline, current (and current with its disk
-    where that ran), the ratios to the baseline, which way is better."""
-    lines = []
-    for group, title in GROUP_TITLES.items():
-        others = [t for t in trees[1:] if any(res.of(t.key, group, m)
-                                              for m in res.metrics(group))]
-        headers = ["metric", "better", trees[0].label]
+def side_by_side(res, trees, group):
+    """The group's table: baseline, current (and current with its disk where
+    that ran), the ratios to the baseline, which way is better."""
+    others = [t for t in trees[1:] if any(res.of(t.key, group, m) for m in res.metrics(group))]
+    headers = ["metric", "better", trees[0].label]
+    for t in others:
+        headers += [t.label, "%s / %s" % (t.label, trees[0].label), "verdict"]
+    rows = []
+    for m in res.metrics(group):
+        unit, better = res.meta[group, m]
+        base = res.of(trees[0].key, group, m)
+        if not base:
+            continue
+        row = [m, better or "equal", cell(base, unit)]
         for t in others:
-            headers += [t.label, "%s / %s" % (t.label, trees[0].label), "verdict"]
-        rows = []
-        for m in res.metrics(group):
-            unit, better = res.meta[group, m]
-            base = res.of(trees[0].key, group, m)
-            row = [m, better or "equal", cell(base, unit)]
-            for t in others:
-                cur = res.of(t.key, group, m)
-                ratio = statistics.median(cur) / statistics.median(base) \
-                    if statistics.median(base) else float("nan")
-                row += [cell(cur, unit), "%.2f" % ratio, verdict(base, cur, better)]
-            rows.append(row)
-        lines += ["", "### " + title, "", "| %s |" % " | ".join(headers),
-                  "|%s" % ("---|" * len(headers))]
-        lines += ["| %s |" % " | ".join(row) for row in rows]
-    return lines
+            cur = res.of(t.key, group, m)
+            ratio = statistics.median(cur) / statistics.median(base) \
+                if statistics.median(base) else float("nan")
+            row += [cell(cur, unit), "%.2f" % ratio, verdict(base, cur, better)]
+        rows.append(row)
+    lines = ["", "### " + GROUP_TITLES[group], ""]
+    skipped = NOTES.get((trees[0].key, group), {}).get("skipped")
+    if skipped:
+        return lines + ["The baseline did not run it: its tree has %s." % skipped]
+    return lines + ["| %s |" % " | ".join(headers), "|%s" % ("---|" * len(headers))] + \
+        ["| %s |" % " | ".join(row) for row in rows]
+
+
+# Every group's part of RESULTS.md sits between two markers, so that a run of
+# some of the benchmarks replaces their parts and leaves the others as they were.
+BEGIN, END = "<!-- bench %s %s -->", "<!-- /bench %s %s -->"
+SBS_HEADING = "## Side by side with the baseline"
+
+
+def block(kind, group, lines):
+    """lines marked as kind ("figures" or "baseline") of group."""
+    return [BEGIN % (kind, group)] + lines + [END % (kind, group)]
+
+
+def merge(old, blocks, sbs_head):
+    """old (RESULTS.md's lines) with blocks, {(kind, group): marked lines}, in
+    place of their old selves. A part old does not have goes after the last
+    part of its kind (figures: else before the side-by-side part; baseline:
+    else at the end, after sbs_head's lines if old has no side-by-side part).
+    A group's old baseline part goes when blocks has its figures only: a
+    group's two parts come from one run."""
+    segs, i = [], 0                     # lines, and (key, lines) for each marked part
+    while i < len(old):
+        m = re.fullmatch(r"<!-- bench (figures|baseline) (\S+) -->", old[i])
+        if not m:
+            segs.append(old[i])
+            i += 1
+            continue
+        end = old.index(END % m.groups(), i) + 1
+        segs.append((m.groups(), old[i:end]))
+        i = end
+    keys = {seg[0] for seg in segs if isinstance(seg, tuple)}
+    drop = {("baseline", g) for k, g in blocks if k == "figures"} - set(blocks)
+    segs = [(seg[0], blocks.get(seg[0], seg[1])) if isinstance(seg, tuple) else seg
+            for seg in segs if not (isinstance(seg, tuple) and seg[0] in drop)]
+    for key in (k for k in blocks if k not in keys):
+        ours = [j for j, seg in enumerate(segs) if isinstance(seg, tuple) and seg[0][0] == key[0]]
+        heading = [j for j, seg in enumerate(segs)
+                   if isinstance(seg, str) and seg.startswith(SBS_HEADING)]
+        if ours:
+            at = ours[-1] + 1
+        elif key[0] == "figures" and heading:
+            at = heading[0] - (segs[heading[0] - 1] == "")
+        else:
+            if key[0] == "baseline" and not heading:
+                segs += sbs_head
+            at = len(segs)
+        segs.insert(at, (key, blocks[key]))
+    return [line for seg in segs for line in (seg[1] if isinstance(seg, tuple) else [seg])]
 
 
 def describe(rev):
@@ -545,6 +1032,8 @@ def loadavg():
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("benchmarks", nargs="*", metavar="BENCHMARK",
+                    help="run only these (default: all of them): %s" % ", ".join(GROUPS))
     ap.add_argument("--rounds", type=int, default=5,
                     help="launches per cluster size and per failure benchmark; with "
                     "--baseline also the runs of every other benchmark, for each tree")
@@ -554,19 +1043,26 @@ def main():
     args = ap.parse_args()
     if args.rounds < 1:
         ap.error("--rounds must be at least 1")
+    unknown = [b for b in args.benchmarks if b not in GROUPS]
+    if unknown:
+        ap.error("no benchmark %s; there are %s" % (", ".join(map(repr, unknown)),
+                                                     ", ".join(GROUPS)))
+    only = [g for g in GROUPS if g in args.benchmarks] or GROUPS
 
     start, load_start = time.monotonic(), loadavg()
     if args.baseline:
         iso, sha = prepare_baseline(args.baseline)
-        trees = [Tree("base", "baseline", iso, ("--no-disk",)),
+        trees = [Tree("base", "baseline", iso, ("--no-disk",),
+                      root=os.path.join(BASELINE_HOME, sha)),
                  Tree("current", "current", None, ("--no-disk",))]
         extra = {"join": [Tree("disk", "current+disk")]}
         repeat = args.rounds
     else:
         trees, extra, repeat = [Tree("current", "current")], {}, 1
-    say("running; each cluster launch takes a few seconds (load average %s)" % load_start)
+    say("running %s; each cluster launch takes a few seconds (load average %s)"
+        % ("every benchmark" if only == GROUPS else ", ".join(only), load_start))
     try:
-        res = run_all(trees, args.rounds, repeat, extra)
+        res = run_all(trees, args.rounds, repeat, extra, only)
     except drive.DriveError as e:
         raise SystemExit("bench: %s" % e) from None
     minutes, load_end = (time.monotonic() - start) / 60, loadavg()
@@ -578,10 +1074,14 @@ def main():
     if args.baseline:
         command += " --baseline %s" % args.baseline
         make += " BASELINE=%s" % args.baseline
+    if only != GROUPS:
+        command += " " + " ".join(only)
+        make += ' ONLY="%s"' % " ".join(only)
+    today = datetime.date.today().isoformat()
     lines = [
         "# dmos benchmark results",
         "",
-        "Produced by `%s` (`%s`) on %s." % (make, command, datetime.date.today().isoformat()),
+        "Produced by `%s` (`%s`) on %s." % (make, command, today),
         "Machine: %d cores, %s, %s, TCG. Figures from one run; quote ratios."
         % (os.cpu_count(), platform.machine(), qemu),
         "Load average (1, 5, 15 min): %s at the start, %s at the end, %.1f minutes later."
@@ -594,19 +1094,39 @@ def main():
             "Current tree %s%s against the baseline %s, both booted with `--no-disk`"
             % (describe("HEAD"), " with uncommitted changes" if dirty else "",
                describe(sha)),
-            "(the baseline has no disk; `current+disk` is this tree with its default disk).",
+            "(the baseline has no disk; `current+disk` is this tree with its default disk;",
+            "the file system benchmarks boot both on an image of their own).",
             "Every benchmark ran %s for each tree, interleaved (baseline, current, "
             "baseline, ...);" % ("once" if args.rounds == 1 else "%d times" % args.rounds),
             "the figures below are the current tree's medians; the side by side tables at the",
             "end give each tree's median (min-max) and current/baseline of the medians.",
         ]
-    lines += figures(res, args.rounds)
-    if args.baseline:
-        lines += ["", "## Side by side with the baseline %s" % sha[:7], "",
-                  "Ratio: current / baseline of the medians; `better` says which way is good.",
-                  "Verdict: better or worse when the two trees' ranges over the rounds do not",
-                  "overlap, else within noise."]
-        lines += side_by_side(res, trees + extra["join"])
+    # a run of some benchmarks into an existing RESULTS.md: each part says where it came from
+    partial = only != GROUPS and os.path.exists(RESULTS)
+    whence = ["", "(This part: `%s` (`%s`) on %s%s, load average %s at the start, %s at "
+              "the end, %.1f minutes; the rest of the file is from the runs it names.)"
+              % (make, command, today, ", against the baseline %s" % sha[:7] if args.baseline
+                 else "", load_start, load_end, minutes)] if partial else []
+    blocks = {}
+    for group in only:
+        skipped = NOTES.get(("current", group), {}).get("skipped")
+        body = FIGURES[group](res, args.rounds) if not skipped else [
+            "", "## " + GROUP_TITLES[group], "", "Not run: this tree has %s." % skipped]
+        blocks["figures", group] = block("figures", group, body + whence)
+        if args.baseline and not skipped:
+            blocks["baseline", group] = block("baseline", group, side_by_side(
+                res, trees + extra.get(group, []), group) + whence)
+    sbs_head = ["", "%s %s" % (SBS_HEADING, sha[:7]), "",
+                "Ratio: current / baseline of the medians; `better` says which way is good.",
+                "Verdict: better or worse when the two trees' ranges over the rounds do not",
+                "overlap, else within noise."] if args.baseline else []
+    if partial:
+        with open(RESULTS) as f:
+            lines = merge(f.read().rstrip("\n").split("\n"), blocks, sbs_head)
+    else:
+        lines += sum((blocks["figures", g] for g in only), [])
+        if args.baseline:
+            lines += sbs_head + sum((blocks.get(("baseline", g), []) for g in only), [])
     with open(RESULTS, "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))

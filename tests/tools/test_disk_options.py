@@ -1,15 +1,17 @@
 """Tests of the shared disk's options (dmos up --disk, --disk-path,
---no-disk) that need no kernel: bad input is refused with exit 2 and one
-line before anything is created, and a user's image is left exactly as it
-was. The booted disk is tested in tests/cluster/test_disk.py.
+--no-disk, --fs-cache) that need no kernel: bad input is refused with exit
+2 and one line before anything is created, a user's image is left exactly
+as it was, and --fs-cache private puts fscache=private on every node's
+kernel command line. The booted disk is tested in tests/cluster/test_disk.py.
 """
 
 import os
+import shutil
 
 import pytest
 
 from conftest import ISO, new_name, run_dmos
-from dmoslib import params
+from dmoslib import cli, launcher, params, qemu
 
 # --- bad input: exit 2, one line, nothing created ------------------------
 
@@ -27,6 +29,11 @@ BAD_DISK = [
     (["--disk-path", "/tmp"], "--disk-path /tmp is neither a regular file nor a block "
      "device"),
     (["--disk-path", "/dev/null"], "is neither a regular file nor a block device"),
+    (["--fs-cache", "local"], "up: argument --fs-cache: invalid choice: 'local' (choose "
+     "from 'shared', 'private')"),
+    (["--fs-cache"], "argument --fs-cache: expected one argument"),
+    (["--fs-cache", "private", "--no-disk"], "--fs-cache private with --no-disk: without "
+     "a disk there is no page cache to make private"),
 ]
 
 
@@ -100,3 +107,25 @@ def test_an_image_in_the_run_dir_is_refused(tmp_path):
         os.rmdir(run_dir)
 
 
+
+
+@pytest.mark.skipif(not shutil.which(params.qemu_binary()), reason="no QEMU to plan for")
+@pytest.mark.parametrize("flag,word", [([], None), (["--fs-cache", "shared"], None),
+                                       (["--fs-cache", "private"], "fscache=private")])
+def test_fs_cache_goes_on_every_nodes_command_line(tmp_path, flag, word):
+    img = tmp_path / "disk.img"
+    img.write_bytes(b"\0" * (1 << 20))
+    name = new_name()
+    a = cli.build_parser().parse_args(
+        ["up", "--cluster", name, "--nodes", "3", "--iso", ISO if os.path.exists(ISO)
+         else __file__, "--disk-path", str(img), "--node-arg", "all:debug"] + flag)
+    _, cfg = launcher.plan(a)                   # what `up` would start; changes nothing
+    assert not os.path.exists(params.run_dir_for(name))
+    for n in range(3):
+        words = qemu.cmdline(cfg, n).split()
+        assert words[:3] == ["node=%d" % n, "nodes=3", "cluster=%s" % name] and "debug" in words
+        assert [w for w in words if w.startswith("fscache")] == ([word] if word else [])
+        assert cfg["node"][n]["cmdline"] == " ".join(words)
+        fw = [x for x in qemu.argv(cfg, n) if x.startswith("name=opt/dmos/cmdline,")]
+        assert fw == ["name=opt/dmos/cmdline,string=%s" % " ".join(words)]
+    assert ("a private page cache per node" in launcher.disk_text(cfg)) == bool(word)

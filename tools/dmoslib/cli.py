@@ -78,6 +78,10 @@ def build_parser():
                    help="use this disk image or block device as the shared disk, as it "
                    "is: it must exist, and it is never truncated or deleted")
     c.add_argument("--no-disk", action="store_true", help="boot the nodes without a disk")
+    c.add_argument("--fs-cache", choices=("shared", "private"), default="shared",
+                   help="where the nodes cache the disk's pages: shared, one cache in the "
+                   "pool for the whole cluster (default), or private, one in each node's "
+                   "own memory (the baseline; every node's kernel gets fscache=private)")
     c.add_argument("--node-arg", action="append", default=[], metavar="N:ARGS",
                    help="extra kernel arguments for node N (or all:ARGS); repeatable")
     c.add_argument("--gdb-wait", action="append", type=int, default=[], metavar="N",

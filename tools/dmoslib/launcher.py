@@ -246,12 +246,16 @@ def plan(a):
     doorbell = not a.no_doorbell
     check_doorbell(doorbell, pool_path, run.dir)
     disk_path, disk_size, disk_kept = check_disk(a, run.dir, stale)
+    if a.fs_cache == "private" and not disk_path:
+        raise UsageError("--fs-cache private with --no-disk: without a disk there is no "
+                         "page cache to make private")
     gdb_base = pick_gdb_base(a.gdb_base, nodes, claimed_ports(name))
     sock, pidfile, log = ivshmem.paths(run.dir)
     cfg = dict(cluster=name, nodes=nodes, mem=mem, pool_size=pool_size,
                pool_path=pool_path, pool_is_device=is_device, iso=iso, qemu=binary,
                doorbell=doorbell, vectors=params.DOORBELL_VECTORS,
                disk_path=disk_path, disk_size=disk_size, disk_kept=disk_kept, disk_id=None,
+               fs_cache=a.fs_cache,
                ivshmem=dict(pid=None, start=None, state="starting", socket=sock,
                             pidfile=pidfile, log=log) if doorbell else None,
                accel="kvm" if qemu.kvm_usable() else "tcg",
@@ -400,9 +404,11 @@ def disk_text(cfg):
     """'disk 256M at PATH' and whose it is, or 'no disk'."""
     if not cfg.get("disk_path"):
         return "no disk"
-    return "disk %s at %s (%s)" % (params.fmt_size(cfg["disk_size"]), cfg["disk_path"],
-                                   "yours, kept" if cfg.get("disk_kept")
-                                   else "removed on down")
+    return "disk %s at %s (%s%s)" % (params.fmt_size(cfg["disk_size"]), cfg["disk_path"],
+                                     "yours, kept" if cfg.get("disk_kept")
+                                     else "removed on down",
+                                     ", a private page cache per node"
+                                     if cfg.get("fs_cache") == "private" else "")
 
 
 def take_down(run, echo=None):

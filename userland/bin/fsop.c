@@ -22,7 +22,7 @@
  *                                node unlinked it), then read it through the
  *                                open descriptor and compare with the pattern
  *   fsop fsync FILE              fsync FILE (what is dirty of it reaches the disk)
- *   fsop meta DIR N              create, stat and unlink N small files: ops/s
+ *   fsop meta DIR N [TAG]        create, stat, unlink N small files DIR/TAGm<i>: ops/s
  *   fsop seq FILE MB             write MB MiB, fsync, read it back: MB/s each way
  */
 #include <errno.h>
@@ -346,7 +346,7 @@ static int orphan(const char *path, long size, long seed)
 	return close(fd) || got != size;
 }
 
-static int meta(const char *dir, long n)
+static int meta(const char *dir, long n, const char *tag)
 {
 	char p[256];
 	struct stat st;
@@ -354,18 +354,18 @@ static int meta(const char *dir, long n)
 	double t;
 
 	for (long i = 0; i < n; i++) {
-		snprintf(p, sizeof(p), "%s/m%ld", dir, i);
+		snprintf(p, sizeof(p), "%s/%sm%ld", dir, tag, i);
 		int fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0644);
 		if (fd < 0 || close(fd))
 			return fail("create", p);
 	}
 	for (long i = 0; i < n; i++) {
-		snprintf(p, sizeof(p), "%s/m%ld", dir, i);
+		snprintf(p, sizeof(p), "%s/%sm%ld", dir, tag, i);
 		if (stat(p, &st))
 			return fail("stat", p);
 	}
 	for (long i = 0; i < n; i++) {
-		snprintf(p, sizeof(p), "%s/m%ld", dir, i);
+		snprintf(p, sizeof(p), "%s/%sm%ld", dir, tag, i);
 		if (unlink(p))
 			return fail("unlink", p);
 	}
@@ -430,12 +430,13 @@ int main(int argc, char **argv)
 		return sync_file(argv[2]);
 	if (!strcmp(v, "orphan") && argc == 5)
 		return orphan(argv[2], atol(argv[3]), atol(argv[4]));
-	if (!strcmp(v, "meta") && argc == 4)
-		return meta(argv[2], atol(argv[3]));
+	if (!strcmp(v, "meta") && (argc == 4 || argc == 5))
+		return meta(argv[2], atol(argv[3]), argc == 5 ? argv[4] : "");
 	if (!strcmp(v, "seq") && argc == 4)
 		return seq(argv[2], atol(argv[3]));
 	fprintf(stderr, "usage: fsop append FILE TAG N | storm A B ROUNDS | make DIR N | "
 		"count A B N | lock FILE MS TAG | getlk FILE | fill FILE | pattern FILE SIZE SEED [hold] | "
-		"verify FILE SIZE SEED | orphan FILE SIZE SEED | fsync FILE | meta DIR N | seq FILE MB\n");
+		"verify FILE SIZE SEED | orphan FILE SIZE SEED | fsync FILE | meta DIR N [TAG] | "
+		"seq FILE MB\n");
 	return 2;
 }
