@@ -133,6 +133,7 @@ static void *wb_bounce;                 /* FS_BLOCK bytes for writeback */
 static uint8_t *stage;                  /* STAGE_BLOCKS blocks for new data */
 static bool reclaiming;                 /* dmosfs_reclaim is running: no recursion */
 static uint64_t crash_at, commits;      /* fscrash=N: stop dead at the Nth commit point */
+static bool fenced;                     /* declared dead while alive: hands off the disk */
 
 static struct dnode *D(struct vnode *vn)
 {
@@ -260,7 +261,7 @@ static int c_write(void *ctx, uint64_t tag, const void *buf)
 	int err;
 
 	(void)ctx;
-	if (!PCACHE_TAG_INO(tag))
+	if (!PCACHE_TAG_INO(tag) || fenced)
 		return -EIO;
 	if ((err = tag_block(tag, &blk)))
 		return err;
@@ -486,6 +487,37 @@ static int tx_lock(struct tx *t, uint32_t blk)
 	return t->recover ? -EAGAIN : 0;
 }
 
+/*
+ * This node was declared dead by the others while it still ran (its
+ * heartbeat stopped too long: a stall, a load spike): they broke its
+ * locks and replayed its journal, so nothing it does to the shared disk
+ * from now on can be trusted. It stops writing it for good; its file
+ * system calls fail with EIO. Context: any.
+ */
+static void fence(const char *how)
+{
+	if (!fenced)
+		printk("node %d: fs: %s: this node was taken for dead; it no longer writes the "
+		       "shared disk (every file system call fails with EIO until it reboots)\n",
+		       self.id, how);
+	fenced = true;
+}
+
+/* Are all of t's locks still this node's, and this node still a member? */
+static bool still_ours(const struct tx *t)
+{
+	int node;
+	uint64_t epoch;
+
+	if (__atomic_load_n(&pool.nodes[self.id].state, __ATOMIC_ACQUIRE) != NODE_UP)
+		return false;
+	for (uint32_t i = 0; i < t->nheld; i++)
+		if (!lease_holder(lock_at(t->held[i]), &node, &epoch) || node != self.id ||
+		    epoch != my_epoch())
+			return false;
+	return true;
+}
+
 static void unlock_all(struct tx *t)
 {
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -499,7 +531,8 @@ static void unlock_all(struct tx *t)
 			if (private_cache)
 				lockver[l] = v; /* this node's own copies are current */
 		}
-		lease_release(lock_at(l), self.id, my_epoch());
+		if (lease_release(lock_at(l), self.id, my_epoch()) == -EPERM)
+			fence("a lock it held was broken");
 		t->holds[l / 8] &= (uint8_t)~(1u << (l % 8));
 	}
 }
@@ -606,11 +639,20 @@ static int t_commit(struct fsx *x)
 
 	if (!t->n)
 		return 0;
+	if (fenced || !still_ours(t)) {
+		fence("at a commit");
+		t->n = 0;
+		return -EIO;
+	}
 	if (!(h = kmalloc(sizeof(*h))))
 		return -ENOMEM;
 	for (uint32_t i = 0; i < t->n && !err; i++) {
 		err = disk_write(at + 1 + i, 1, t->blk[i].buf);
 		crc = crc32c(crc, t->blk[i].buf, FS_BLOCK);
+	}
+	if (!err && !still_ours(t)) {   /* the journal's blocks took a while: look again */
+		fence("at a commit");
+		err = -EIO;
 	}
 	if (!err) {
 		fs_journal_empty(sb, (uint32_t)self.id, t->seq, h);
@@ -681,6 +723,10 @@ static int64_t run(int64_t (*fn)(struct tx *t, void *arg), void *arg)
 	int64_t r;
 
 	fs_enter();
+	if (fenced) {
+		fs_leave();
+		return -EIO;
+	}
 	if (dead_pending) {
 		replay_dead(t);
 		close_dead_opens();
@@ -1432,6 +1478,10 @@ static int64_t write_fn(struct tx *t, void *arg)
 	}
 	if (end == pos)
 		return -ENOSPC;
+	if (!still_ours(t)) {           /* new blocks are written before the commit: look first */
+		fence("before writing new blocks");
+		return -EIO;
+	}
 	err = 0;
 	while (pos + done < end) {
 		uint64_t at = pos + done, in = at % FS_BLOCK, k = MIN(FS_BLOCK - in, end - at);
@@ -1750,8 +1800,8 @@ static struct kwork writeback = { .name = "fs writeback", .fn = writeback_work,
 
 uint32_t dmosfs_reclaim(uint32_t pages)
 {
-	if (!cache_ok || reclaiming)
-		return 0;
+	if (!cache_ok || reclaiming || private_cache)
+		return 0;               /* a private cache's pages are local frames, not the pool's */
 	return pcache_evict(&pc, pages);
 }
 

@@ -253,3 +253,34 @@ def test_a_node_without_a_journal_mounts_read_only(launch, tmp_path):
     assert status == 1 and "Read-only file system" in out, out
     c.down()
     fsck_clean(img)
+
+
+@pytest.mark.boot
+def test_a_node_taken_for_dead_while_alive_stops_writing(launch, disk, tmp_path):
+    """Node 1's QEMU is stopped (SIGSTOP) long enough for the others to
+    declare it dead, break its locks and replay its journal; when it runs
+    again it must not write the disk any more: it says so, its calls fail
+    with EIO, and the file system stays whole."""
+    import os
+    import signal
+    c = launch(nodes=3, pool="256M", extra=["--disk-path", str(disk)])
+    for n in range(3):
+        c.wait_line(n, r"node %d: fs: dmosfs 'shared' at /" % n)
+    ok(c, 0, "mkdir /w")
+    mark = start(c, 1, "fsop meta /w 100000")          # metadata without end
+    ok(c, 0, "fsop make /w 20")                         # node 1 is busy in /w meanwhile
+    pid = c.pids()[1]
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        c.wait_line(0, r"node 1 (declared dead|is dead)", timeout=30)
+        ok(c, 0, "ls /w")                               # takes the locks node 1 held
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    c.wait_line(1, r"node 1: fs: .*this node was taken for dead; it no longer writes the "
+                r"shared disk", timeout=30, since=mark)
+    status, out = wait(c, 1, "fsop meta", mark, timeout=60)
+    assert status != 0 and "I/O error" in out, out
+    ok(c, 0, "fsop meta /w 30 z")                       # the others go on
+    c.kill(1)
+    c.down()
+    fsck_clean(disk)
