@@ -78,7 +78,7 @@
 
 #define RECOVERY_LOCK   (PCACHE_NLOCKS - 1)     /* journal replay; the others guard blocks */
 #define LOCK_SPIN_NS    2000000ULL              /* spin this long for a lock, then yield */
-#define LOCK_WAIT_NS    10000000000ULL          /* then give up: -EIO */
+#define LOCK_WAIT_NS    10000000000ULL          /* one live holder keeping it this long: -EIO */
 #define WRITE_CHUNK     (256 * FS_BLOCK)        /* bytes one write transaction covers at most */
 #define TRUNC_STEP      (32768ULL * FS_BLOCK)   /* bytes one truncate transaction frees at most */
 #define STAGE_BLOCKS    16                      /* new data blocks written in one request */
@@ -436,12 +436,21 @@ static void revalidate(uint32_t l)
 
 static int lock_wait(struct tx *t, uint32_t l)
 {
-	uint64_t start = arch_time_ns(), epoch;
+	uint64_t start = arch_time_ns(), epoch, seen[2] = {
+		__atomic_load_n(&lock_at(l)->word, __ATOMIC_ACQUIRE),
+		__atomic_load_n(lock_version(l), __ATOMIC_ACQUIRE) };
 	int r, holder = -1;
 
 	while ((r = lease_acquire(lock_at(l), self.id, my_epoch(), lease_alive, NULL,
 				  LOCK_SPIN_NS)) == -ETIMEDOUT) {
-		if (arch_time_ns() - start > LOCK_WAIT_NS) {
+		uint64_t now[2] = { __atomic_load_n(&lock_at(l)->word, __ATOMIC_ACQUIRE),
+				    __atomic_load_n(lock_version(l), __ATOMIC_ACQUIRE) };
+
+		if (now[0] != seen[0] || now[1] != seen[1]) {   /* it changes hands: nobody is stuck */
+			seen[0] = now[0];
+			seen[1] = now[1];
+			start = arch_time_ns();
+		} else if (arch_time_ns() - start > LOCK_WAIT_NS) {
 			lease_holder(lock_at(l), &holder, &epoch);
 			printk("node %d: fs: lock %u held by node %d for over %llu s\n", self.id, l,
 			       holder, LOCK_WAIT_NS / 1000000000ULL);
