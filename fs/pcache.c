@@ -635,9 +635,12 @@ uint32_t pcache_node_dead(struct pcache *pc, int node)
 	return n;
 }
 
+/* Inodes one pcache_lost call has marked: one LOST slot each is enough. */
+#define LOST_MARKS 32
+
 uint32_t pcache_lost(struct pcache *pc, bool (*lost)(void *ctx, uint64_t ppn), void *ctx)
 {
-	uint32_t i, n = 0, nslots = pc->nsets * PCACHE_WAYS;
+	uint32_t i, n = 0, nslots = pc->nsets * PCACHE_WAYS, marked[LOST_MARKS], nmarked = 0, k;
 	uint64_t v, f, deadline;
 
 	for (i = 0; i < nslots; i++) {
@@ -665,6 +668,21 @@ again:
 			deadline = deadline_of(pc);
 		while (__atomic_load_n(&pc->pins[i], SC) && pool_now_ns() <= deadline)
 			relax(pc);
+		k = PCACHE_TAG_INO(PCACHE_TAG_OF(v));
+		if (v & PCACHE_DIRTY) {
+			uint32_t j;
+
+			for (j = 0; j < nmarked && marked[j] != k; j++)
+				;
+			if (j < nmarked) {      /* the inode is marked: free this one */
+				let_go(pc, i, false);
+				n++;
+				count(&pc->st->lost);
+				continue;
+			}
+			if (nmarked < LOST_MARKS)
+				marked[nmarked++] = k;
+		}
 		if (let_go(pc, i, true)) {
 			n++;
 			count(&pc->st->lost);

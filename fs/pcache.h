@@ -284,8 +284,12 @@ uint32_t pcache_node_dead(struct pcache *pc, int node);
 
 /**
  * pcache_lost - a region failure took pool pages: every slot whose frame
- * lost() says is gone is freed if clean, marked LOST if dirty (its file
- * reports EIO: pcache_has_lost()). The lost frames are given back with
+ * lost() says is gone is freed if clean; of the dirty ones, one per inode
+ * is kept marked LOST (its file reports EIO: pcache_has_lost(); reading
+ * that page says EIO) and the others are freed too, so a big file's loss
+ * cannot fill whole sets with pages nobody can evict: those pages read
+ * again what the disk holds, as after a memory failure on Linux. The lost
+ * frames are given back with
  * ops->free. A page pinned meanwhile is waited for (PCACHE_FILL_WAIT_MS)
  * before its frame is freed; a pinner that holds it longer copies the
  * bytes of a frame that is gone. A slot a live node keeps FILLING or BUSY

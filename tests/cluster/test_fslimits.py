@@ -245,8 +245,9 @@ def busiest(pages, pick):
     return max(count, key=count.get)
 
 
-# 512 dirty pages, about one in each of the cache's 512 sets: a set whose every way holds
-# a lost page refuses every other page (-ENOMEM) until that file is truncated or removed
+# 512 dirty pages, about one in each of the cache's 512 sets, beside the clean file's
+# pages in a 64M pool's 16 MiB cache (pcache_lost keeps one LOST mark per inode, so a
+# bigger loss would not fill sets; tests/unit/test_pcache.c checks that)
 DIRTY_SIZE = 2 * MiB
 
 
@@ -293,7 +294,9 @@ def test_a_region_failure_under_the_page_cache(launch, tmp_path, fnv):
     # between them they let go of every page the cache had in those regions
     assert clean_dropped + dirty_lost == len(in_failed), (clean_dropped, dirty_lost, len(in_failed))
     rep = c.inspect()
-    assert rep["page_cache"]["lost"] == dirty_lost, rep["page_cache"]
+    # the file keeps one LOST mark per node that let its pages go (pcache_lost), so
+    # its fsync says EIO; the counters count every page
+    assert 1 <= rep["page_cache"]["lost"] <= 3, rep["page_cache"]
     assert sum(e["lost"] for e in rep["page_cache"]["nodes"]) == dirty_lost
     assert not [p for p in cache_pages(c.pool_path) if p[2] in hit], "a lost frame is still cached"
 
