@@ -275,6 +275,13 @@ static bool c_alive(void *ctx, int node)
 				   __atomic_load_n(&pool.nodes[node].state, __ATOMIC_ACQUIRE) == NODE_UP);
 }
 
+/* Is pool page ppn in a region that failed (its bytes may be wiped)? */
+static bool c_gone(void *ctx, uint64_t ppn)
+{
+	(void)ctx;
+	return !private_cache && pmem_page_lost(ppn);
+}
+
 /* A slot another holds: let this node's processes run (one may hold it). */
 static void c_relax(void *ctx)
 {
@@ -287,7 +294,7 @@ static void c_relax(void *ctx)
 
 static const struct pcache_ops cache_ops = {
 	.alloc = c_alloc, .free = c_free, .page = c_page, .read = c_read, .write = c_write,
-	.alive = c_alive, .relax = c_relax,
+	.alive = c_alive, .relax = c_relax, .gone = c_gone,
 };
 
 static struct kwork publish_work;      /* the counters' (below) */
@@ -578,6 +585,7 @@ static int t_change(struct fsx *x, uint32_t blk, bool fresh, void **data)
 	struct txblk *b;
 	const void *src;
 	void *ref;
+	bool gone;
 	int err;
 
 	if (blk < sb->ibitmap_start || blk >= sb->nblocks)
@@ -600,7 +608,11 @@ static int t_change(struct fsx *x, uint32_t blk, bool fresh, void **data)
 			if ((err = r_get(x, blk, &src, &ref)))
 				return err;
 			memcpy(b->buf, src, FS_BLOCK);
+			gone = c_gone(NULL, PCACHE_FRAME_PPN(__atomic_load_n(
+				&pc.frames[((struct pcache_ref *)ref)->slot], __ATOMIC_ACQUIRE)));
 			r_put(x, ref);
+			if (gone)       /* a failed region's wiped bytes: not into the journal */
+				return fsx_err(x, -EIO, "block %u was in a failed pool region", blk);
 		}
 		b->home = blk;
 		t->n++;

@@ -271,13 +271,17 @@ static bool evict_slot(struct pcache *pc, uint32_t i)
  */
 static int write_slot(struct pcache *pc, uint32_t i, uint64_t v, void *bounce)
 {
-	uint64_t tag = PCACHE_TAG_OF(v), cur;
+	uint64_t tag = PCACHE_TAG_OF(v), cur, f;
 	int r;
 
 	if (!cas(pc, i, &v, word(PCACHE_BUSY, pc->node, PCACHE_LOST, tag)))
 		return -EAGAIN;
-	__builtin_memcpy(bounce, page_of(pc, load(&pc->frames[i])), PCACHE_BLOCK);
-	r = pc->ops->write(pc->ctx, tag, bounce);
+	f = load(&pc->frames[i]);
+	__builtin_memcpy(bounce, page_of(pc, f), PCACHE_BLOCK);
+	if (pc->ops->gone && pc->ops->gone(pc->ctx, PCACHE_FRAME_PPN(f)))
+		r = -EIO;               /* the copy may hold a failed region's wiped bytes */
+	else
+		r = pc->ops->write(pc->ctx, tag, bounce);
 	cur = load(&pc->slots[i]);
 	while (!cas(pc, i, &cur, word(PCACHE_VALID, 0, (cur & PCACHE_DIRTY) |
 				       (r < 0 ? PCACHE_DIRTY : 0), tag)))

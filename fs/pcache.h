@@ -153,6 +153,11 @@ struct pcache_ops {
 	 * of this very node, asleep on the disk: the kernel gives it the CPU
 	 * here (NULL: spin politely, pool_relax). */
 	void (*relax)(void *ctx);
+	/* Optional: has page ppn's memory failed (its pool region)? Asked
+	 * after a writeback copied the page and before it writes the copy,
+	 * since a failure wipes a region before the nodes hear of it: a page
+	 * that is gone is not written, it stays dirty for pcache_lost. */
+	bool (*gone)(void *ctx, uint64_t ppn);
 };
 
 /* The shared disk's counters of one node (fs/blk.h's, in bytes). */

@@ -124,6 +124,11 @@ uint64_t pmem_failures(void)
 	return xlate ? xlate_failures(xlate) : 0;
 }
 
+bool pmem_page_lost(uint64_t ppn)
+{
+	return xlate && xlate_failures(xlate) && xlate_lost(xlate, ppn, 0, UINT64_MAX, NULL);
+}
+
 int pmem_free(uint64_t ppn)
 {
 	if (!pool.joined)

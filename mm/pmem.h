@@ -77,6 +77,10 @@ int pmem_make_room(uint64_t pages);
  * pool): a cheap test before looking for what they took. Context: any. */
 uint64_t pmem_failures(void);
 
+/* Is pool page ppn backed by a region that failed (its bytes may be wiped,
+ * even before this node heard of the failure)? Context: any. */
+bool pmem_page_lost(uint64_t ppn);
+
 /* Give a pool page back (dropping this node's window mapping of it).
  * Return: 0 (also when the node lost the pool) or -EINVAL. */
 int pmem_free(uint64_t ppn);
