@@ -27,8 +27,44 @@ CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Wshadow -Wmissing-prototypes -Wundef 
 ASFLAGS := -I. -MMD -MP
 LDFLAGS := -nostdlib -static -no-pie -Wl,--no-warn-rwx-segments -Wl,--build-id=none -z max-page-size=4096 -T arch/x86_64/kernel.ld
 
-KSRCS := $(wildcard arch/x86_64/*.S arch/x86_64/*.c kernel/*.c kernel/cluster/*.c mm/*.c sched/*.c fs/*.c)
+KSRCS := $(wildcard arch/x86_64/*.S arch/x86_64/*.c kernel/*.c kernel/cluster/*.c mm/*.c sched/*.c \
+	fs/*.c net/*.c)
 KOBJS := $(patsubst %,$(B)/obj/%.o,$(basename $(KSRCS)))
+
+# lwIP 2.1.3, from Debian's lwip source package (tools/fetch-source.sh; the
+# source is never kept in the tree): its NO_SYS core, IPv4 and Ethernet,
+# built into the kernel with our port layer in net/include (lwipopts.h,
+# arch/cc.h, string.h and stdlib.h over kernel/kernel.h). Only net/ and
+# lwIP see those headers. lwIP is third-party code: it gets the kernel's
+# code generation flags but not our stricter warnings.
+.DEFAULT_GOAL := all
+LWIP := $(B)/lwip
+LWIP_STAMP := $(LWIP)/.dmos-source
+LWIP_SRCS := core/def.c core/inet_chksum.c core/init.c core/ip.c core/mem.c core/memp.c \
+	core/netif.c core/pbuf.c core/stats.c core/sys.c core/tcp.c core/tcp_in.c \
+	core/tcp_out.c core/timeouts.c core/udp.c core/ipv4/dhcp.c core/ipv4/etharp.c \
+	core/ipv4/icmp.c core/ipv4/ip4.c core/ipv4/ip4_addr.c core/ipv4/ip4_frag.c \
+	netif/ethernet.c
+LWIP_OBJS := $(LWIP_SRCS:%.c=$(B)/obj/lwip/%.o)
+LWIP_INC := -Inet/include -I$(LWIP)/src/include
+LWIP_CFLAGS := $(filter-out -Werror -Wmissing-prototypes -Wshadow -Wundef -Wextra,$(CFLAGS)) \
+	-Wno-address $(LWIP_INC)
+NET_OBJS := $(filter $(B)/obj/net/%,$(KOBJS))
+KOBJS += $(LWIP_OBJS)
+
+$(LWIP_STAMP):
+	@sh tools/fetch-source.sh lwip $(LWIP)
+	@grep -q '^lwip 2\.1\.3' $@ || { echo "lwip: $$(cat $@), not 2.1.3" >&2; rm -f $@; exit 1; }
+$(LWIP)/src/%.c: | $(LWIP_STAMP)
+	@test -f $@
+
+$(B)/obj/lwip/%.o: $(LWIP)/src/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      lwip/$*.c"
+	@$(CC) $(LWIP_CFLAGS) -c $< -o $@
+
+$(NET_OBJS): CFLAGS += $(LWIP_INC)
+$(NET_OBJS): | $(LWIP_STAMP)
 
 .PHONY: all deps run test unit tools-test cluster-test bench gdb install clean
 all: $(B)/dmos.iso

@@ -15,6 +15,7 @@
 #include "sched/sched.h"
 #include "fs/blk.h"
 #include "fs/probe.h"
+#include "net/net.h"
 #include "sched/remote.h"
 #include "mm/mm.h"
 #include "mm/loss.h"
@@ -99,6 +100,7 @@ void kmain(struct boot_info *bi)
 	       self.id, self.cluster, self.nodes, self.local_mem >> 20);
 	pci_init();
 	blk_init();
+	net_init();
 	fs_probe();
 	if (pool_init() == 0) {
 		if (pool.doorbell < 0) {        /* no doorbell: poll the rings more often */

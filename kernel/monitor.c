@@ -22,6 +22,7 @@
 #include "sched/sched.h"
 #include "fs/blk.h"
 #include "fs/dmosfs.h"
+#include "net/net.h"
 #include "sched/remote.h"
 #include "mm/mm.h"
 #include "mm/palloc.h"
@@ -482,6 +483,13 @@ static void cmd_programs(char **w, int n)
 	printk("node %d: programs\n", self.id);
 }
 
+static void cmd_net(char **w, int n)
+{
+	(void)w, (void)n;
+	net_show();
+	printk("node %d: net\n", self.id);
+}
+
 static void cmd_help(char **w, int n);
 
 /* The commands. A handler gets the line's words, the command's name first. */
@@ -516,6 +524,7 @@ static const struct command {
 	{ "blk", "[read|write|pool|flush|bench]", "the shared disk: read, write, flush, time it",
 	  cmd_blk, 1, false },
 	{ "fs", "", "the cluster file system: disk and page cache counters", cmd_fs, 1, false },
+	{ "net", "", "the network card: MAC, address, link, frame counters", cmd_net, 1, false },
 	{ "help", "", "this list", cmd_help, 1, false },
 };
 

@@ -1,0 +1,109 @@
+/*
+ * lwIP's configuration for dmos (lwip/opt.h reads it first). lwIP runs
+ * without an OS (NO_SYS): only the kernel thread calls it, from the
+ * network work of net/netif.c, so there are no threads, semaphores or
+ * locks, and no netconn or socket API (sockets for programs come later,
+ * on the raw API). IPv4 only, with ARP, ICMP, UDP, TCP and DHCP built in.
+ *
+ * lwIP's defaults are sized for microcontrollers (MSS 536, a window of 4
+ * segments, 1600 bytes of heap, 5 TCP connections). A node has 128 MiB and
+ * a 1500-byte MTU, so the sizes below are for real traffic; each says why.
+ */
+#ifndef NET_LWIPOPTS_H
+#define NET_LWIPOPTS_H
+
+/* --- the system around it --------------------------------------------- */
+#define NO_SYS                  1       /* one thread: the kernel thread */
+#define SYS_LIGHTWEIGHT_PROT    0       /* ... so no critical sections either */
+#define LWIP_NETCONN            0       /* these need threads */
+#define LWIP_SOCKET             0
+#define LWIP_TIMERS             1       /* sys_check_timeouts() every tick */
+#define MEM_LIBC_MALLOC         0       /* lwIP's own heap, below: no kernel allocator */
+#define MEMP_MEM_MALLOC         0       /* ... and its own fixed pools */
+#define MEM_ALIGNMENT           8       /* x86_64: keep u64 and pointers aligned */
+
+/* --- protocols ----------------------------------------------------------- */
+#define LWIP_IPV4               1
+#define LWIP_IPV6               0
+#define LWIP_ARP                1
+#define LWIP_ETHERNET           1
+#define LWIP_ICMP               1       /* answers ping */
+#define LWIP_RAW                0
+#define LWIP_UDP                1
+#define LWIP_TCP                1
+#define LWIP_DHCP               1       /* built, used with ip=dhcp (static is the default) */
+#define LWIP_DNS                0
+#define LWIP_IGMP               0
+#define LWIP_AUTOIP             0
+#define IP_FORWARD              0       /* a node is a host, not a router */
+#define IP_REASSEMBLY           1       /* a fragmented UDP datagram still arrives */
+#define IP_FRAG                 1
+#define ETHARP_TABLE_MATCH_NETIF 0
+#define ARP_TABLE_SIZE          32      /* every node of the segment, and the gateway */
+#define LWIP_NETIF_LINK_CALLBACK 0      /* net/netif.c polls the link itself */
+#define LWIP_SINGLE_NETIF       1       /* one card per node */
+
+/* Every checksum in software: the driver takes no checksum offload. */
+#define CHECKSUM_GEN_IP         1
+#define CHECKSUM_GEN_UDP        1
+#define CHECKSUM_GEN_TCP        1
+#define CHECKSUM_GEN_ICMP       1
+#define CHECKSUM_CHECK_IP       1
+#define CHECKSUM_CHECK_UDP      1
+#define CHECKSUM_CHECK_TCP      1
+#define CHECKSUM_CHECK_ICMP     1
+
+/* --- TCP sizes ------------------------------------------------------------- */
+/* A full Ethernet segment: 1500 - 20 (IP) - 20 (TCP). */
+#define TCP_MSS                 1460
+/* 32 segments in flight each way (46720 bytes, under the 64 KiB a window
+ * without scaling can say): with lwIP's 4 the sender stalls on every round
+ * trip; 32 keeps a host client's stream moving across slirp's latency. */
+#define TCP_WND                 (32 * TCP_MSS)
+#define TCP_SND_BUF             (32 * TCP_MSS)
+#define TCP_SND_QUEUELEN        ((4 * TCP_SND_BUF + TCP_MSS - 1) / TCP_MSS)
+/* Connections at once: listeners and accepted ones together, so that a
+ * flood of clients is refused (a RST) rather than stalls memory. */
+#define MEMP_NUM_TCP_PCB        64
+#define MEMP_NUM_TCP_PCB_LISTEN 16
+/* Queued segments of all connections: at least one connection's whole
+ * send queue (lwIP checks), several connections' in practice. */
+#define MEMP_NUM_TCP_SEG        (4 * TCP_SND_QUEUELEN)
+/* A listener holds at most this many connections not yet accepted;
+ * lwIP's default has no backlog at all. */
+#define TCP_LISTEN_BACKLOG      1
+#define TCP_DEFAULT_LISTEN_BACKLOG 16
+#define LWIP_TCP_KEEPALIVE      1       /* a dead client's connection goes, eventually */
+#define TCP_QUEUE_OOSEQ         1       /* keep segments that arrive out of order */
+
+/* --- memory -------------------------------------------------------------- */
+/* The heap holds what tcp_write copies (PBUF_RAM) and ARP's queued
+ * packets: about TCP_SND_BUF for each of a dozen busy connections. */
+#define MEM_SIZE                (1024 * 1024)
+/* Received frames are copied into pool pbufs of one frame each; a full
+ * window of one connection is 32 of them, so 256 serve several at once
+ * plus the out-of-order queues. */
+#define PBUF_POOL_SIZE          256
+#define PBUF_POOL_BUFSIZE       LWIP_MEM_ALIGN_SIZE(1514 + ETH_PAD_SIZE)
+#define ETH_PAD_SIZE            0
+#define MEMP_NUM_PBUF           64      /* pbufs pointing at data we do not copy */
+#define MEMP_NUM_UDP_PCB        16
+#define MEMP_NUM_ARP_QUEUE      64      /* packets waiting for an ARP answer */
+
+/* --- counters, for the monitor's `net` ------------------------------------- */
+#define LWIP_STATS              1
+#define LWIP_STATS_DISPLAY      0
+#define LINK_STATS              1
+#define ETHARP_STATS            1
+#define IP_STATS                1
+#define ICMP_STATS              1
+#define UDP_STATS               1
+#define TCP_STATS               1
+#define MEM_STATS               1
+#define MEMP_STATS              1
+#define SYS_STATS               0
+
+#define LWIP_NETIF_HOSTNAME     0
+#define LWIP_NETIF_API          0
+
+#endif
