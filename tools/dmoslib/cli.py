@@ -88,6 +88,12 @@ def build_parser():
                    help="node N waits for gdb before it runs; repeatable")
     c.add_argument("--gdb-base", type=int, metavar="PORT",
                    help="gdb port of node 0; node N gets PORT+N (default: per user)")
+    c.add_argument("--no-net", action="store_true",
+                   help="boot the nodes without a network card (default: one segment "
+                   "for the cluster, behind a hub QEMU with slirp; docs/net.md)")
+    c.add_argument("--net-base", type=int, metavar="PORT",
+                   help="host port forwarded to node 0's tcp echo; node N gets PORT+N "
+                   "(default: per user)")
     c.add_argument("--detach", action="store_true",
                    help="run in the background; return once every node joined")
     c.add_argument("--timeout", type=float, default=params.TIMEOUT_DEFAULT, metavar="SEC",

@@ -135,6 +135,16 @@ class Run:
         cfg = self.cfg or self.load()
         return ivshmem.live_pid(cfg) if cfg else None
 
+    def hub_pid(self):
+        """Pid of this cluster's network hub while it runs, else None."""
+        cfg = self.cfg or self.load()
+        net = (cfg or {}).get("net") or {}
+        pid = net.get("pid")
+        if pid and qemu.alive(pid, net.get("start")) and (
+                "-name dmos-%s-hub" % cfg["cluster"]) in qemu.proc_cmdline(pid):
+            return pid
+        return None
+
     def leftovers(self):
         """What a dead supervisor left behind: pids (QEMUs, then the
         ivshmem-server) and file paths."""
@@ -146,8 +156,9 @@ class Run:
             files.append(pool)
         if self.disk_owned():
             files.append(self.disk_owned())
-        server = self.server_pid()
-        return [pid for _, pid in self.live_nodes()] + ([server] if server else []), files
+        server, hub = self.server_pid(), self.hub_pid()
+        return ([pid for _, pid in self.live_nodes()] + ([hub] if hub else [])
+                + ([server] if server else []), files)
 
     def clean(self, echo=None):
         """Stop leftover QEMUs, remove sockets, pid files, the pool file and the disk image.
@@ -156,11 +167,14 @@ class Run:
         """
         done = []
         pids, files = self.leftovers()
-        server = self.server_pid()
-        nodes = [p for p in pids if p != server]
+        server, hub = self.server_pid(), self.hub_pid()
+        nodes = [p for p in pids if p not in (server, hub)]
         if nodes:
             done.append("stopped QEMU pid %s" % ", ".join(map(str, nodes)))
             stop_pids(nodes)
+        if hub:
+            done.append("stopped network hub pid %d" % hub)
+            stop_pids([hub])
         if server:                      # after the QEMUs, as the supervisor does
             done.append("stopped ivshmem-server pid %d" % server)
             stop_pids([server])
@@ -179,7 +193,8 @@ class Run:
                 pass
         if self.cfg and not self.cfg.get("stopped"):
             self.cfg["stopped"] = now()
-            for nd in self.cfg.get("node", []) + [self.cfg.get("ivshmem") or {}]:
+            for nd in self.cfg.get("node", []) + [self.cfg.get("ivshmem") or {},
+                                                   self.cfg.get("net") or {}]:
                 if nd and nd.get("state") not in ("exited", "off"):
                     nd["state"] = "exited"
                     nd.setdefault("exit", "lost (supervisor gone)")

@@ -49,33 +49,53 @@ def port_free(port):
 
 
 def claimed_ports(name):
-    """gdb ports of other running clusters (their QEMUs may not listen yet)."""
+    """gdb and network ports of other running clusters (their QEMUs may not
+    listen yet)."""
     ports = set()
     for r in cluster.all_runs():
         if r.name != name and r.running():
             ports.update(nd["gdb_port"] for nd in r.cfg["node"])
+            ports.update((r.cfg.get("net") or {}).get("echo_ports", ()))
     return ports
 
 
-def pick_gdb_base(given, nodes, claimed=frozenset()):
-    """The first gdb port: --gdb-base if free, else this user's range or the next free one."""
+def pick_gdb_base(given, nodes, claimed=frozenset(), option="--gdb-base", shift=0):
+    """The first gdb port: --gdb-base if free, else this user's range or the
+    next free one. With option="--net-base" and shift half the ranges, the
+    same for the host ports forwarded to the nodes' network."""
     def free(p):
         return p not in claimed and port_free(p)
     if given is not None:
-        params.check_port(given, nodes)
+        params.check_port(given, nodes, option)
         busy = [p for p in range(given, given + nodes) if not free(p)]
         if busy:
-            raise UsageError("--gdb-base %d: port %d on 127.0.0.1 is in use; choose "
-                             "another base or leave it out" % (given, busy[0]))
+            raise UsageError("%s %d: port %d on 127.0.0.1 is in use; choose "
+                             "another base or leave it out" % (option, given, busy[0]))
         return given
     ranges = (65536 - params.GDB_BASE) // params.GDB_SPAN - 1
-    first = params.gdb_range()
+    first = params.gdb_range() + shift
     for i in range(ranges):
         base = params.GDB_BASE + (first + i) % ranges * params.GDB_SPAN
         if all(free(p) for p in range(base, base + nodes)):
             return base
-    raise UsageError("no %d free ports for gdb stubs on 127.0.0.1 above %d; give "
-                     "--gdb-base PORT" % (nodes, params.GDB_BASE))
+    raise UsageError("no %d free ports for %s on 127.0.0.1 above %d; give "
+                     "%s PORT" % (nodes, "gdb stubs" if shift == 0 else "the network",
+                                  params.GDB_BASE, option))
+
+
+NET_SHIFT = (65536 - params.GDB_BASE) // params.GDB_SPAN // 2   # net ports: far from gdb's
+
+
+def pick_net(a, nodes, gdb_base, claimed):
+    """The host ports forwarded to each node's echo service, or None with --no-net."""
+    if a.no_net:
+        if a.net_base is not None:
+            raise UsageError("--no-net with --net-base: choose one")
+        return None
+    claimed = set(claimed) | set(range(gdb_base, gdb_base + nodes))
+    base = pick_gdb_base(a.net_base, nodes, claimed, "--net-base", NET_SHIFT)
+    return dict(echo_ports=[base + n for n in range(nodes)], pid=None, start=None,
+                state="starting")
 
 
 def who(pid):
@@ -250,12 +270,13 @@ def plan(a):
         raise UsageError("--fs-cache private with --no-disk: without a disk there is no "
                          "page cache to make private")
     gdb_base = pick_gdb_base(a.gdb_base, nodes, claimed_ports(name))
+    net = pick_net(a, nodes, gdb_base, claimed_ports(name))
     sock, pidfile, log = ivshmem.paths(run.dir)
     cfg = dict(cluster=name, nodes=nodes, mem=mem, pool_size=pool_size,
                pool_path=pool_path, pool_is_device=is_device, iso=iso, qemu=binary,
                doorbell=doorbell, vectors=params.DOORBELL_VECTORS,
                disk_path=disk_path, disk_size=disk_size, disk_kept=disk_kept, disk_id=None,
-               fs_cache=a.fs_cache,
+               fs_cache=a.fs_cache, net=net,
                ivshmem=dict(pid=None, start=None, state="starting", socket=sock,
                             pidfile=pidfile, log=log) if doorbell else None,
                accel="kvm" if qemu.kvm_usable() else "tcg",
@@ -395,6 +416,13 @@ def intro(run):
         "s" if c["nodes"] > 1 else "", c["gdb_base"], "..%d" % last if c["nodes"] > 1 else "",
         os.path.relpath(run.dir), "" if c["mode"] == "detached" else
         "; Ctrl-C stops the cluster"))
+    net = c.get("net")
+    if net:
+        print("network: the nodes are %s..%s on one segment behind slirp (gateway %s); "
+              "each node's tcp echo (port %d) is at %s" % (
+                  qemu.node_ip(0), qemu.node_ip(c["nodes"] - 1), qemu.NET_GATEWAY,
+                  qemu.NET_ECHO_PORT, ", ".join("127.0.0.1:%d (node %d)" % (p, n)
+                                                for n, p in enumerate(net["echo_ports"]))))
     for n in c["gdb_wait"]:
         print("node %d waits for gdb: %s" % (n, gdb_command(c["gdb_base"] + n)))
     sys.stdout.flush()

@@ -199,10 +199,10 @@ def parse_node_args(specs, nodes):
     return out
 
 
-def check_port(port, nodes):
+def check_port(port, nodes, option="--gdb-base"):
     if not 1024 <= port <= 65535 - nodes + 1:
-        raise UsageError("--gdb-base %d is out of range; ports 1024..%d leave room "
-                         "for %d nodes" % (port, 65536 - nodes, nodes))
+        raise UsageError("%s %d is out of range; ports 1024..%d leave room "
+                         "for %d nodes" % (option, port, 65536 - nodes, nodes))
     return port
 
 

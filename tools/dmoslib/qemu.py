@@ -95,6 +95,64 @@ def disk_args(cfg):
             "-device", "virtio-blk-pci,drive=disk0,share-rw=on,disable-modern=on"]
 
 
+# The cluster's network (docs/net.md): one L2 segment, slirp's 10.0.2.0/24.
+NET_ECHO_PORT = 7               # the kernel's TCP echo service (net/net.h)
+NET_GATEWAY = "10.0.2.2"        # slirp
+
+
+def node_ip(n):
+    """Node n's own address, as the kernel picks it without ip= (net/netif.c)."""
+    return "10.0.2.%d" % (15 + n)
+
+
+def node_mac(n):
+    return "52:54:00:00:00:%02x" % n
+
+
+def net_paths(run_dir, n):
+    """Unix datagram sockets of node n's link: its QEMU's end, the hub's end."""
+    return (os.path.join(run_dir, "net%d.sock" % n), os.path.join(run_dir, "hub%d.sock" % n))
+
+
+def hub_log(run_dir):
+    return os.path.join(run_dir, "hub.log")
+
+
+def _dgram(name, local, remote):
+    return ("dgram,id=%s,local.type=unix,local.path=%s,remote.type=unix,remote.path=%s"
+            % (name, _opt(local), _opt(remote)))
+
+
+def hub_argv(cfg):
+    """The cluster's network hub: a QEMU without a machine (-M none) whose
+    only devices are netdevs on one hub: slirp (user mode networking, the
+    gateway to the host, with each node's echo port forwarded from
+    127.0.0.1) and, per node, a unix datagram socket pair to that node's
+    NIC. The hub repeats every frame to every other port, as an Ethernet
+    hub does. No root, no taps, no host addresses."""
+    net = cfg["net"]
+    fwd = "".join(",hostfwd=tcp:127.0.0.1:%d-%s:%d" % (port, node_ip(n), NET_ECHO_PORT)
+                  for n, port in enumerate(net["echo_ports"]))
+    a = [cfg["qemu"], "-M", "none", "-nodefaults", "-display", "none", "-monitor", "none",
+         "-serial", "none", "-netdev", "user,id=slirp,net=10.0.2.0/24" + fwd,
+         "-netdev", "hubport,id=up,hubid=0,netdev=slirp"]
+    for n in range(cfg["nodes"]):
+        node, hub = net_paths(cfg["run_dir"], n)
+        a += ["-netdev", _dgram("link%d" % n, hub, node),
+              "-netdev", "hubport,id=port%d,hubid=0,netdev=link%d" % (n, n)]
+    return a + ["-name", "dmos-%s-hub" % cfg["cluster"]]
+
+
+def net_args(cfg, n):
+    """Node n's NIC: legacy virtio-net (disable-modern=on, as the disk) on its
+    datagram link to the hub, with the node's fixed MAC."""
+    if not cfg.get("net"):
+        return []
+    node, hub = net_paths(cfg["run_dir"], n)
+    return ["-netdev", _dgram("net0", node, hub),
+            "-device", "virtio-net-pci,netdev=net0,mac=%s,disable-modern=on" % node_mac(n)]
+
+
 def argv(cfg, n):
     """The QEMU command line of node n of the cluster described by cfg."""
     sock, qmp, log = sockets(cfg["run_dir"], n)
@@ -106,7 +164,7 @@ def argv(cfg, n):
     a += ["-cpu", "max,-tsc", "-smp", "1,maxcpus=2", "-m", "%dM" % (cfg["mem"] >> 20),
           "-nodefaults", "-display", "none", "-vga", "none", "-no-reboot",
           "-boot", "d", "-cdrom", cfg["iso"],
-          *pool_args(cfg), *disk_args(cfg),
+          *pool_args(cfg), *disk_args(cfg), *net_args(cfg, n),
           # COM1 is the interactive console; the kernel copies all output to
           # COM2, a plain file: QEMU's logfile= can repeat a byte when a
           # console client comes and goes, and logs must be exact.

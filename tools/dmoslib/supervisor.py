@@ -1,13 +1,14 @@
 """The supervisor: the one process that owns a running cluster.
 
 With the doorbell on it first starts the cluster's ivshmem-server (see
-ivshmem.py), then every node's QEMU (each dies with it: PR_SET_PDEATHSIG, the
+ivshmem.py) and, unless --no-net, the network hub (qemu.hub_argv), then
+every node's QEMU (each dies with it: PR_SET_PDEATHSIG, the
 server too), logs every event with a time to launcher.log, and in the
 foreground streams each node's console to stdout as `node<N>| ...`. When a
 node's QEMU exits (a crash, `dmos kill`, a guest halt) it logs how, removes
 that node's sockets and pid file and keeps the others running. When the last
 node is gone, or on SIGTERM, SIGINT or SIGHUP, it stops every QEMU (SIGTERM,
-SIGKILL after 3 s), then the ivshmem-server, deletes the pool file (never a
+SIGKILL after 3 s), then the network hub and the ivshmem-server, deletes the pool file (never a
 device the user gave), the sockets and the pid files, and exits.
 """
 
@@ -43,6 +44,7 @@ class Supervisor:
         self.sel = selectors.DefaultSelector()
         self.stop = None                        # why we are stopping
         self.server = None                      # Popen of the ivshmem-server
+        self.hub = None                         # Popen of the network hub
         self.term = None                        # terminal.Terminal once every node joined
         self.joining = {}                       # node -> LogWatch of its whole log, until
                                                 # it printed `cluster up`
@@ -83,6 +85,8 @@ class Supervisor:
                     self.event(self.stop)
                     if self.stream:
                         print("dmos: %s" % e, file=sys.stderr)
+            if self.cfg.get("net") and not self.stop:
+                self.start_hub()
             for n in range(self.cfg["nodes"]):
                 if self.stop:
                     break
@@ -137,6 +141,41 @@ class Supervisor:
         self.server.wait()
         self.event("ivshmem-server pid %d stopped (%s)" % (pid, self.server_exited()))
 
+    def start_hub(self):
+        """Start the network hub; its sockets exist before any node sends."""
+        net, log = self.cfg["net"], qemu.hub_log(self.run.dir)
+        args = qemu.hub_argv(self.cfg)
+        try:
+            with open(log, "ab") as out:
+                self.hub = qemu.spawn(args, out=out)
+        except OSError as e:
+            net.update(state="exited", exit="not started: %s" % e.strerror)
+            self.event("network hub: cannot start %s: %s; the nodes have no network"
+                       % (args[0], e.strerror))
+            return
+        net.update(pid=self.hub.pid, start=qemu.start_time(self.hub.pid), state="running",
+                   argv=args, started=cluster.now())
+        self.run.save()
+        self.event("network hub started (pid %d, log %s): node N's tcp echo is at "
+                   "127.0.0.1:%d+N" % (self.hub.pid, os.path.relpath(log),
+                                       net["echo_ports"][0]))
+
+    def hub_exited(self):
+        status = status_text(self.hub.returncode)
+        self.cfg["net"].update(state="exited", exit=status, exited=cluster.now())
+        self.hub = None
+        self.run.save()
+        return status
+
+    def stop_hub(self):
+        if not self.hub:
+            return
+        pid = self.hub.pid
+        if self.hub.poll() is None:
+            cluster.stop_pids([pid], reap=lambda p: self.hub.poll() is not None)
+        self.hub.wait()
+        self.event("network hub pid %d stopped (%s)" % (pid, self.hub_exited()))
+
     def start(self, n):
         nd = self.cfg["node"][n]
         args = qemu.argv(self.cfg, n)
@@ -179,6 +218,10 @@ class Supervisor:
         for n, p in list(self.procs.items()):
             if p.poll() is not None:
                 self.exited(n)
+        if self.hub and self.hub.poll() is not None:
+            pid = self.hub.pid
+            self.event("network hub pid %d exited (%s); the nodes' network is cut off"
+                       % (pid, self.hub_exited()))
         if self.server and self.server.poll() is not None:
             pid = self.server.pid
             self.event("ivshmem-server pid %d exited (%s); the nodes keep their pool, "
@@ -278,6 +321,7 @@ class Supervisor:
             for n in list(self.procs):
                 self.procs[n].wait()
                 self.exited(n)
+        self.stop_hub()
         self.stop_server()
         pool = self.run.pool_owned()
         if pool:
@@ -286,7 +330,8 @@ class Supervisor:
         else:
             self.event("kept pool device %s" % self.cfg["pool_path"])
         for n in range(self.cfg["nodes"]):
-            for path in qemu.sockets(self.run.dir, n)[:2] + (self._pidfile(n),):
+            for path in (qemu.sockets(self.run.dir, n)[:2] + qemu.net_paths(self.run.dir, n)
+                         + (self._pidfile(n),)):
                 _unlink(path)
         for path in ivshmem.paths(self.run.dir)[:2]:
             _unlink(path)
