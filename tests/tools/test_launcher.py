@@ -48,6 +48,9 @@ BAD_UP = [
     (["--node-arg", "1:a\tb"], "printable ASCII"),
     (["--gdb-wait", "5"], "--gdb-wait node 5 does not exist"),
     (["--gdb-base", "80"], "--gdb-base 80 is out of range"),
+    (["--net-base", "80"], "--net-base 80 is out of range"),
+    (["--net-base", "65535"], "--net-base 65535 is out of range"),
+    (["--no-net", "--net-base", "30000"], "--no-net with --net-base: choose one"),
     (["--timeout", "0"], "--timeout 0 is not allowed"),
 ]
 
