@@ -34,7 +34,7 @@ def test_inspector_on_a_live_cluster(launch):
     assert sb["cluster_id"] == c.name and sb["expected_nodes"] == 3
     # the kernel formats exactly what poolimage lays out
     want = poolimage.layout(64 * MiB, 3)
-    same = set(want) - {"magic", "cluster_id", "format_claim", "reserved", "pad", "pad2"}
+    same = set(want) - {"magic", "cluster_id", "format_claim", "reserved", "pad", "pad2", "pad3"}
     assert {k: sb[k] for k in same} == {k: want[k] for k in same}
     assert [(n["slot"], n["state"], n["epoch"], n["dead_by"]) for n in rep["nodes"]] == \
         [(n, "up", 1, None) for n in range(3)]
