@@ -17,7 +17,7 @@ import pytest
 
 from dmoslib import params
 
-RUN_DONE = r"node %d: run: %s \(pid (\d+)\) exited with status (\d+)"
+from dmoslib.drive import RUN_DONE
 GETLK = r"fsop: getlk %s: write lock of 0\.\.EOF held by pid (\d+) on node (\d+)"
 
 
@@ -37,15 +37,12 @@ def boot(launch, disk):
 
 
 def start(c, n, line):
-    mark = c.mark(n)
-    c.send(n, "run " + line)
-    return mark
+    return c.start_program(n, line)
 
 
 def wait(c, n, line, mark, timeout=120):
     """(pid, status, output) of the run of line started on node n at mark."""
-    m = c.wait_line(n, RUN_DONE % (n, re.escape(line.split()[0])), timeout=timeout, since=mark)
-    return int(m.group(1)), int(m.group(2)), c.log(n)[mark:m.start()]
+    return c.program_done(n, line, mark, timeout)
 
 
 def ok(c, n, line, timeout=120):

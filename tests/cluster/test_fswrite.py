@@ -15,7 +15,7 @@ import pytest
 
 from dmoslib import params
 
-RUN_DONE = r"node %d: run: %s \(pid \d+\) exited with status (\d+)"
+from dmoslib.drive import RUN_DONE
 REC = 16
 # fsop's pattern (userland/bin/fsop.c pat()), for the host to check the bytes
 PATTERN = r"""
@@ -47,14 +47,12 @@ def disk(tmp_path):
 
 def start(c, n, line):
     """Start `line` on node n's monitor; returns the log mark to wait from."""
-    mark = c.mark(n)
-    c.send(n, "run " + line)
-    return mark
+    return c.start_program(n, line)
 
 
 def wait(c, n, line, mark, timeout=300):
-    m = c.wait_line(n, RUN_DONE % (n, re.escape(line.split()[0])), timeout=timeout, since=mark)
-    return int(m.group(1)), c.log(n)[mark:m.start()]
+    _, status, out = c.program_done(n, line, mark, timeout)
+    return status, out
 
 
 def run(c, n, line, timeout=300):

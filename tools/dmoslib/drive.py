@@ -11,6 +11,7 @@ into a node's cleaned console text (no carriage returns or escape codes).
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -22,6 +23,8 @@ from .logwatch import LogWatch, until
 from .pool import PoolError
 
 DMOS = [sys.executable, os.path.join(params.REPO, "tools", "dmos")]
+# the monitor's line when a program it ran ends (kernel/monitor.c: run)
+RUN_DONE = r"node %d: run: %s \(pid (\d+)\) exited with status (\d+)"
 
 
 class DriveError(Exception):
@@ -226,6 +229,19 @@ class Cluster:
         found = self.wait({n: (done % n if "%d" in done else done, marks[n]) for n in nodes},
                           timeout)
         return [found[n][0] for n in nodes]
+
+    def start_program(self, n, line):
+        """`run line` on node n's monitor, not waited for; returns the log mark
+        program_done() waits from."""
+        mark = self.mark(n)
+        self.send(n, "run " + line)
+        return mark
+
+    def program_done(self, n, line, mark, timeout=300):
+        """(pid, exit status, output) of the program start_program() started at mark."""
+        m = self.wait_line(n, RUN_DONE % (n, re.escape(line.split()[0])), timeout=timeout,
+                           since=mark)
+        return int(m.group(1)), int(m.group(2)), self.log(n)[mark:m.start()]
 
     def qmp(self, n, command, **arguments):
         return qemu.qmp(os.path.join(self.run_dir, "node%d.qmp" % n), command,
