@@ -1,11 +1,14 @@
 #!/bin/sh
 # Install the Debian packages dmos needs to build, boot and test, if any are
-# missing. Non-interactive; uses sudo when not run as root.
+# missing. Non-interactive; uses sudo when not run as root. curl, ab
+# (apache2-utils) and wrk are the host clients of the network tests and
+# benchmarks.
 set -eu
 
 PKGS="gcc make binutils libc6-dev grub-pc-bin grub-common xorriso mtools
 qemu-system-x86 qemu-utils gdb libcmocka-dev python3 python3-pytest
-python3-matplotlib python3-pexpect iproute2 procps newlib-source cpio dpkg-dev"
+python3-matplotlib python3-pexpect iproute2 procps newlib-source cpio dpkg-dev
+curl apache2-utils wrk"
 
 missing=""
 for p in $PKGS; do
