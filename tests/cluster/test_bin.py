@@ -18,7 +18,6 @@ import pytest
 
 from dmoslib import params
 
-RUN_DONE = r"node %d: run: %s \(pid \d+\) exited with status (\d+)"
 START_FAILED = r"node %d: run: %s: cannot start \((-?\d+)\)"
 DISK_READS = r"  disk: (\d+) reads"
 HITS = r"  cache: (\d+) hits"
@@ -33,11 +32,7 @@ def tool(*args):
 
 def run(c, n, line, timeout=120):
     """`run LINE` on node n's monitor: (exit status, its output)."""
-    prog = line.split()[0]
-    mark = c.mark(n)
-    c.send(n, "run " + line)
-    m = c.wait_line(n, RUN_DONE % (n, re.escape(prog)), timeout=timeout, since=mark)
-    return int(m.group(1)), c.log(n)[mark:m.start()]
+    return c.run_program(n, line, timeout)
 
 
 def refused(c, n, prog):

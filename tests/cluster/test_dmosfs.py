@@ -25,7 +25,6 @@ MiB = 1 << 20
 BIG = 16 * MiB
 BLOCK = 4096
 POOL = "512M"       # a page cache of 32768 slots (pool.h): the big file fills an eighth
-RUN_DONE = r"node %d: run: %s \(pid \d+\) exited with status (\d+)"
 READ = (r"fsread: (\S+): (\d+) bytes, fnv1a64 ([0-9a-f]{16}), (\d+) us; disk reads (\d+) "
         r"\((\d+) bytes\), cache hits (\d+), misses (\d+), fills (\d+), fill waits (\d+), "
         r"evictions (\d+)")
@@ -68,10 +67,7 @@ def image(tmp_path):
 
 def run(c, n, line, timeout=300):
     """Run a program on node n's monitor; return (exit status, its output)."""
-    mark = c.mark(n)
-    c.send(n, "run " + line)
-    m = c.wait_line(n, RUN_DONE % (n, re.escape(line.split()[0])), timeout=timeout, since=mark)
-    return int(m.group(1)), c.log(n)[mark:m.start()]
+    return c.run_program(n, line, timeout)
 
 
 def fsread(c, n, path):

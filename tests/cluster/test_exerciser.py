@@ -34,7 +34,6 @@ import re
 
 import pytest
 
-RUN_DONE = r"node %d: run: %s \(pid \d+\) (exited with status (\d+)|killed by signal (\d+))"
 CONFIG = "/tmp/postmark.cfg"    # each node's own, whatever the place
 
 # (directory, shared by the nodes): each node's memory file system, and
@@ -65,24 +64,17 @@ REPORT = re.compile(
     r"\s+(?P<bytes_written>[\d.]+) (?P<written_unit>\w+) written")
 
 
-def start(c, n, line):
-    """Start `run LINE` on node n; return its log mark for finish()."""
-    mark = c.mark(n)
-    c.send(n, "run " + line)
-    return mark
-
-
 def finish(c, n, line, mark, timeout=120):
-    """Wait for the run started at mark; return (exit status or None, the
-    program's output: without the command echoed and the kernel's lines)."""
-    m = c.wait_line(n, RUN_DONE % (n, re.escape(line.split()[0])), timeout=timeout, since=mark)
-    lines = c.log(n)[mark:m.start()].split("\n")[1:]
-    out = "\n".join(x for x in lines if not TIMESTAMP.match(x))
-    return (int(m.group(2)) if m.group(2) is not None else None), out
+    """Wait for the run started at mark (c.start_program); return (exit status
+    or None, the program's output: without the command echoed and the
+    kernel's lines)."""
+    _, status, out = c.program_done(n, line, mark, timeout)
+    lines = out.split("\n")[1:]
+    return status, "\n".join(x for x in lines if not TIMESTAMP.match(x))
 
 
 def run(c, n, line, timeout=120):
-    return finish(c, n, line, start(c, n, line), timeout)
+    return finish(c, n, line, c.start_program(n, line), timeout)
 
 
 def must(c, n, line):
@@ -157,7 +149,7 @@ def run_everywhere(c, nodes, base, shared):
         write_config(c, n, "%s/node%d" % (base, n), "%s/node%d.report" % (base, n))
     cwd = {n: must(c, n, "sh -c pwd").strip() for n in nodes}
     line = "sh -c postmark < %s" % CONFIG
-    marks = {n: start(c, n, line) for n in nodes}
+    marks = {n: c.start_program(n, line) for n in nodes}
     for n in nodes:
         status, out = finish(c, n, line, marks[n], timeout=600)
         report = must(c, n, "cat %s/node%d.report" % (base, n))

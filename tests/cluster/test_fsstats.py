@@ -20,7 +20,6 @@ from dmoslib import params
 
 BLOCK = 4096
 PAGES = 64
-RUN_DONE = r"node %d: run: %s \(pid \d+\) exited with status (\d+)"
 READ = r"fsread: /data: (\d+) bytes, fnv1a64 ([0-9a-f]{16}), \d+ us; disk reads (\d+) "
 # fsstat's names -> the counters table's (poolcache.STATS)
 NAMES = {"disk_reads": "disk_reads", "disk_read_bytes": "disk_read_bytes",
@@ -53,10 +52,7 @@ def disk(tmp_path):
 
 def run(c, n, line):
     """Run a program on node n's monitor: (exit status, its output)."""
-    mark = c.mark(n)
-    c.send(n, "run " + line)
-    m = c.wait_line(n, RUN_DONE % (n, re.escape(line.split()[0])), timeout=120, since=mark)
-    return int(m.group(1)), c.log(n)[mark:m.start()]
+    return c.run_program(n, line, timeout=120)
 
 
 def fsstat(c, n):

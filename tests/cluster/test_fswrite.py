@@ -15,7 +15,6 @@ import pytest
 
 from dmoslib import params
 
-from dmoslib.drive import RUN_DONE
 REC = 16
 # fsop's pattern (userland/bin/fsop.c pat()), for the host to check the bytes
 PATTERN = r"""

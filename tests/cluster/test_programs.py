@@ -13,18 +13,15 @@ import pytest
 
 from dmoslib.logwatch import until
 
-RUN_DONE = r"node %d: run: %s \(pid \d+\) (exited with status (\d+)|killed by signal (\d+))"
-
-
 def run(c, n, line, timeout=120):
-    """Run a program on node n's monitor; return (exit status or None, output)."""
-    prog = line.split()[0] if not line.startswith("runon") else line.split()[2]
-    cmd = line if line.startswith("runon") else "run " + line
+    """Run a program on node n's monitor (`run LINE`, or a `runon N PROG ...`
+    line as it is); return (exit status or None, output)."""
+    if not line.startswith("runon"):
+        return c.run_program(n, line, timeout)
     mark = c.mark(n)
-    c.send(n, cmd)
-    m = c.wait_line(n, RUN_DONE % (n, re.escape(prog)), timeout=timeout, since=mark)
-    out = c.log(n)[mark:m.start()]
-    return (int(m.group(2)) if m.group(2) is not None else None), out
+    c.send(n, line)
+    _, status, out = c.program_done(n, line.split(None, 2)[2], mark, timeout)
+    return status, out
 
 
 @pytest.mark.boot
@@ -52,13 +49,12 @@ def test_in_guest_suite_passes_with_the_initrd_at_root(launch):
 @pytest.mark.boot
 def test_linked_list_in_a_shared_segment_crosses_nodes(launch):
     c = launch(nodes=3, pool="256M")
-    mark0 = c.mark(0)
-    c.send(0, "run seglist produce chain 5000")
+    mark0 = c.start_program(0, "seglist produce chain 5000")
     status, out = run(c, 2, "seglist consume chain 5000")
     assert status == 0, out
     assert re.search(r"seglist: consumed 5000 items, sum \d+, 0 bad", out), out
-    m = c.wait_line(0, RUN_DONE % (0, "seglist"), timeout=60, since=mark0)
-    assert m.group(2) == "0", m.group(0)
+    _, status, out = c.program_done(0, "seglist", mark0, timeout=60)
+    assert status == 0, out
 
 
 @pytest.mark.boot
@@ -77,12 +73,10 @@ def test_a_program_can_use_more_memory_than_its_node_has(launch):
 @pytest.mark.boot
 def test_syscall_fuzzer_does_not_fault_any_kernel(launch):
     c = launch(nodes=3)
-    marks = {n: c.mark(n) for n in range(3)}
+    marks = {n: c.start_program(n, "sysfuzz 8 %d" % (n + 1)) for n in range(3)}
     for n in range(3):
-        c.send(n, "run sysfuzz 8 %d" % (n + 1))
-    for n in range(3):
-        m = c.wait_line(n, RUN_DONE % (n, "sysfuzz"), timeout=120, since=marks[n])
-        assert m.group(2) == "0", m.group(0)
+        _, status, out = c.program_done(n, "sysfuzz", marks[n], timeout=120)
+        assert status == 0, out
         assert "kernel still here" in c.log(n)[marks[n]:]
         assert "CPU exception" not in c.log(n)
     status, out = run(c, 0, "hello")

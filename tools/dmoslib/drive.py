@@ -23,8 +23,9 @@ from .logwatch import LogWatch, until
 from .pool import PoolError
 
 DMOS = [sys.executable, os.path.join(params.REPO, "tools", "dmos")]
-# the monitor's line when a program it ran ends (kernel/monitor.c: run)
-RUN_DONE = r"node %d: run: %s \(pid (\d+)\) exited with status (\d+)"
+# the monitor's line when a program it ran ends (kernel/monitor.c: run): its pid,
+# then its exit status, or the signal that killed it
+RUN_DONE = r"node %d: run: %s \(pid (\d+)\) (?:exited with status (\d+)|killed by signal (\d+))"
 
 
 class DriveError(Exception):
@@ -238,10 +239,27 @@ class Cluster:
         return mark
 
     def program_done(self, n, line, mark, timeout=300):
-        """(pid, exit status, output) of the program start_program() started at mark."""
+        """(pid, exit status, output) of the program start_program() started at
+        mark; the status is None if a signal killed it (program_signal() says
+        which). The output is the console's from the `run` line on."""
         m = self.wait_line(n, RUN_DONE % (n, re.escape(line.split()[0])), timeout=timeout,
                            since=mark)
-        return int(m.group(1)), int(m.group(2)), self.log(n)[mark:m.start()]
+        status = int(m.group(2)) if m.group(2) is not None else None
+        return int(m.group(1)), status, self.log(n)[mark:m.start()]
+
+    def run_program(self, n, line, timeout=300):
+        """`run line` on node n's monitor, waited for: (exit status or None, output)."""
+        _, status, out = self.program_done(n, line, self.start_program(n, line), timeout)
+        return status, out
+
+    def program_ok(self, n, line, timeout=300):
+        """run_program() of a program that must exit with status 0: its output."""
+        status, out = self.run_program(n, line, timeout)
+        if status != 0:
+            raise DriveError("node %d: %s: %s\n%s" % (
+                n, line, "killed by a signal" if status is None else "exit status %d" % status,
+                out[-3000:]))
+        return out
 
     def qmp(self, n, command, **arguments):
         return qemu.qmp(os.path.join(self.run_dir, "node%d.qmp" % n), command,
