@@ -606,13 +606,16 @@ static int process(struct conn *c)
 static int flush(struct conn *c)
 {
 	for (;;) {
-		if (c->out_off == c->out_len && c->file >= 0) {
-			size_t want = c->file_left < OUT_CAP ? (size_t)c->file_left : OUT_CAP;
-			ssize_t n = read(c->file, c->out, want);
+		if (c->out_off == c->out_len)
+			c->out_off = c->out_len = 0;
+		/* The file after what is queued: a small file goes out with its header, in one send. */
+		if (c->file >= 0 && c->out_len < OUT_CAP) {
+			size_t room = OUT_CAP - c->out_len;
+			size_t want = c->file_left < room ? (size_t)c->file_left : room;
+			ssize_t n = read(c->file, c->out + c->out_len, want);
 			if (n <= 0)
 				return -1;      /* the file shrank or failed: the length was promised */
-			c->out_off = 0;
-			c->out_len = (size_t)n;
+			c->out_len += (size_t)n;
 			if (!(c->file_left -= (uint64_t)n)) {
 				close(c->file);
 				c->file = -1;

@@ -11,7 +11,7 @@
  *     -p PORT    port to listen on (default 6379, Redis's)
  *     -s NAME    the segment (default "kvd"); kvds with the same NAME share data
  *     -g GROUPS  groups of 32 slots when this kvd creates the segment, a power
- *                of two from 1 to 4096 (default 256: 8192 keys, 10.4 MiB);
+ *                of two from 1 to 4096 (default 256: 8192 slots, 10.3 MiB);
  *                one that attaches takes what the segment has
  *     -c CONNS   clients at once, 1..1024 (default 256)
  *     -t SECS    a client idle this long is dropped, 1..86400 (default 300)
@@ -27,11 +27,13 @@
  * Commands are case-insensitive. A key is 1..240 bytes with no space or
  * control byte; a value at most 1024 bytes with no control byte but tab.
  * A line over 4096 bytes is refused with "ERROR line too long" and
- * skipped up to its end; a group with no free slot is "ERROR store full".
+ * skipped up to its end; a new key whose two groups have no free slot is
+ * "ERROR store full".
  *
- * The segment: a header page, then GROUPS groups. A key's hash picks its
- * group and a start slot; probing is linear and stays inside the group
- * (32 slots), so one group's lock covers everything an operation touches.
+ * The segment: a header page, then GROUPS groups of 32 slots. A key's
+ * hash names two groups and a start slot; the key lives in one of the two
+ * (kv_lookup), probing linearly inside it, so the two groups' locks cover
+ * everything an operation touches.
  *
  * Locks across processes and nodes: each group has a lock word holding
  * the pid of its holder (0: free), taken with compare-and-swap (pool
@@ -308,26 +310,75 @@ static struct kv_group *group_at(uint32_t i)
 	return (struct kv_group *)((char *)kv.groups + (size_t)i * sizeof(struct kv_group));
 }
 
-/* The group of a key's hash. */
-static struct kv_group *group_of(uint64_t h)
+/*
+ * A key's place. Its hash names two groups (one when there is only one);
+ * the key lives in one of them, and a new key goes to the one holding
+ * fewer (two-choice hashing: groups fill evenly, so a SET finds the store
+ * full only when about 93% of all slots are used, where one group per key
+ * would at about 80%). Both groups are locked, in index order, so two
+ * processes taking the same two never wait for each other in a cycle.
+ */
+struct where {
+	struct kv_group *g[2];          /* locked; g[1] == g[0] with one group */
+	struct kv_group *in;            /* the group holding the key, or NULL */
+	int at;                         /* ... and its slot there */
+	struct kv_group *room_g;        /* where a new key goes, NULL: both full */
+	int room;
+};
+
+static void kv_lookup(const char *key, size_t klen, uint64_t h, struct where *w)
 {
-	return group_at((uint32_t)(h & (kv.ngroups - 1)));
+	uint32_t a = (uint32_t)h & (kv.ngroups - 1), b = (uint32_t)(h >> 16) & (kv.ngroups - 1);
+
+	if (b == a)
+		b = a ^ (kv.ngroups > 1);
+	if (b < a) {
+		uint32_t t = a;
+		a = b;
+		b = t;
+	}
+	w->g[0] = group_at(a);
+	w->g[1] = group_at(b);
+	w->in = w->room_g = NULL;
+	group_lock(w->g[0]);
+	if (b != a)
+		group_lock(w->g[1]);
+	for (int i = 0; i < (b != a ? 2 : 1); i++) {
+		struct kv_group *g = w->g[i];
+		int room, at = group_find(g, key, klen, h, &room);
+		if (at >= 0) {
+			w->in = g;
+			w->at = at;
+		}
+		if (room >= 0 && (!w->room_g || g->count < w->room_g->count)) {
+			w->room_g = g;
+			w->room = room;
+		}
+	}
 }
 
-/* Return: 0, or -1 when the group has no free slot. */
+static void kv_unlock(struct where *w)
+{
+	if (w->g[1] != w->g[0])
+		group_unlock(w->g[1]);
+	group_unlock(w->g[0]);
+}
+
+/* Return: 0, or -1 when the key is new and both its groups are full. */
 static int kv_set(const char *key, size_t klen, const char *val, size_t vlen)
 {
 	uint64_t h = hash_key(key, klen);
-	struct kv_group *g = group_of(h);
-	int at, room, rc = 0;
+	struct where w;
+	struct kv_group *g;
+	int at;
 
-	group_lock(g);
-	if ((at = group_find(g, key, klen, h, &room)) < 0 && (at = room) >= 0)
-		g->count++;
-	if (at < 0) {
-		rc = -1;
-	} else {
+	kv_lookup(key, klen, h, &w);
+	g = w.in ? w.in : w.room_g;
+	at = w.in ? w.at : w.room;
+	if (g) {
 		struct kv_slot *s = &g->scratch;
+		if (!w.in)
+			g->count++;
 		memcpy(s->key, key, klen);
 		memcpy(s->value, val, vlen);
 		s->klen = (uint16_t)klen;
@@ -339,42 +390,40 @@ static int kv_set(const char *key, size_t klen, const char *val, size_t vlen)
 		__atomic_store_n(&g->intent, 0, __ATOMIC_RELEASE);
 		g->writes++;
 	}
-	group_unlock(g);
-	return rc;
+	kv_unlock(&w);
+	return g ? 0 : -1;
 }
 
 /* The value of key into val (VALUE_MAX bytes). Return: its length, or -1: none. */
 static int kv_get(const char *key, size_t klen, char *val)
 {
-	uint64_t h = hash_key(key, klen);
-	struct kv_group *g = group_of(h);
-	int at, room, n = -1;
+	struct where w;
+	int n = -1;
 
-	group_lock(g);
-	if ((at = group_find(g, key, klen, h, &room)) >= 0) {
-		n = g->slot[at].vlen;
-		memcpy(val, g->slot[at].value, (size_t)n);
+	kv_lookup(key, klen, hash_key(key, klen), &w);
+	if (w.in) {
+		n = w.in->slot[w.at].vlen;
+		memcpy(val, w.in->slot[w.at].value, (size_t)n);
 	}
-	group_unlock(g);
+	kv_unlock(&w);
 	return n;
 }
 
 /* Return: 0, or -1 when there was no such key. */
 static int kv_del(const char *key, size_t klen)
 {
-	uint64_t h = hash_key(key, klen);
-	struct kv_group *g = group_of(h);
-	int at, room;
+	struct where w;
+	struct kv_group *g;
 
-	group_lock(g);
-	if ((at = group_find(g, key, klen, h, &room)) >= 0) {
-		__atomic_store_n(&g->slot[at].state, SLOT_TOMB, __ATOMIC_RELEASE);
+	kv_lookup(key, klen, hash_key(key, klen), &w);
+	if ((g = w.in)) {
+		__atomic_store_n(&g->slot[w.at].state, SLOT_TOMB, __ATOMIC_RELEASE);
 		g->count--;
 		g->writes++;
 		group_sweep(g);
 	}
-	group_unlock(g);
-	return at < 0 ? -1 : 0;
+	kv_unlock(&w);
+	return g ? 0 : -1;
 }
 
 static uint64_t kv_keys(void)
