@@ -17,6 +17,7 @@ segment's layout below is kvd.c's (and dmhost.c's header page).
 
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -50,11 +51,15 @@ def free_port():
 class Server:
     """A server process on a free port; its first line says it listens."""
 
-    def __init__(self, argv, env=None, want=r"listening on port (\d+)"):
+    def __init__(self, argv, env=None, want=r"listening on port (\d+)", fds=None):
         self.port = free_port()
+
+        def limit():    # as few descriptors as a dmos process has
+            resource.setrlimit(resource.RLIMIT_NOFILE, (fds, fds))
         self.proc = subprocess.Popen(argv + ["-p", str(self.port)], stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True,
-                                     env=dict(os.environ, **(env or {})))
+                                     env=dict(os.environ, **(env or {})),
+                                     preexec_fn=limit if fds else None)
         self.lines = []
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -387,6 +392,24 @@ def test_ab(httpd, keep):
     assert "Non-2xx" not in r.stdout
     if keep:
         assert re.search(r"^Keep-Alive requests:\s+2000$", r.stdout, re.M), r.stdout
+
+
+@need_ab
+def test_ab_with_dmos_descriptors(docroot):
+    """32 descriptors, as a dmos process has: httpd keeps 8 for files and
+    takes fewer connections; ab -c 16 on a 64 KiB file (its descriptor stays
+    open across polls) sees no failure and no 503."""
+    (docroot / "64k.bin").write_bytes(bytes(range(256)) * 256)
+    s = Server([HTTPD, "-r", str(docroot)], fds=32)
+    try:
+        m = re.match(r"httpd: (\d+) descriptors free: at most (\d+) connections at once$", s.lines[0])
+        assert m and int(m.group(2)) == int(m.group(1)) - 8, s.lines
+        r = subprocess.run(["ab", "-q", "-k", "-n", "1000", "-c", "16", "http://127.0.0.1:%d/64k.bin" % s.port],
+                           capture_output=True, text=True, timeout=120)
+        assert re.search(r"^Complete requests:\s+1000$", r.stdout, re.M), r.stdout + r.stderr
+        assert re.search(r"^Failed requests:\s+0$", r.stdout, re.M) and "Non-2xx" not in r.stdout, r.stdout
+    finally:
+        s.stop()
 
 
 def test_counts_at_sigterm(docroot):

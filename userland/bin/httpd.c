@@ -8,7 +8,9 @@
  *     -p PORT   port to listen on (default 80)
  *     -r DIR    document root (default /www, on the cluster file system)
  *     -c CONNS  connections open at once, 1..1024 (default 256; past that
- *               the listener is not polled and new ones wait in its backlog)
+ *               the listener is not polled and new ones wait in its backlog).
+ *               Fewer if the process has not that many descriptors: 8 stay
+ *               for files (a dmos process has 32, so about 20 connections)
  *     -t SECS   idle timeout of a connection, 1..3600 (default 15)
  *
  * What it serves:
@@ -69,6 +71,7 @@
 #define OUT_CAP         16384
 #define WORK_MAX        100000000L
 #define LINGER_MS       2000
+#define FILE_FDS        8               /* descriptors kept for files being sent */
 
 struct conn {
 	int fd;
@@ -749,7 +752,7 @@ static int usage(void)
 
 int main(int argc, char **argv)
 {
-	int lfd, opt, status;
+	int lfd, opt, status, room;
 
 	srv.root = "/www";
 	srv.port = 80;
@@ -794,6 +797,11 @@ int main(int argc, char **argv)
 	srv.start_ms = srv_now_ms();
 	if ((lfd = srv_listen(PROG, srv.port, 128)) < 0)
 		return 1;
+	/* Connections may take every descriptor but FILE_FDS, kept for files being sent. */
+	if ((room = srv_fd_room(lfd, srv.conn_max + FILE_FDS)) < srv.conn_max + FILE_FDS) {
+		srv.conn_max = room > FILE_FDS ? room - FILE_FDS : 1;
+		printf(PROG ": %d descriptors free: at most %d connections at once\n", room, srv.conn_max);
+	}
 	printf(PROG ": node %d listening on port %d, root %s\n", srv.node, srv.port,
 	       *srv.root ? srv.root : "/");
 	status = srv_loop(PROG, lfd, srv.conn_max, &http_ops);

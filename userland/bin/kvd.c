@@ -59,7 +59,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -248,7 +247,7 @@ static void group_lock(struct kv_group *g)
 			cpu_relax();
 			continue;
 		}
-		sched_yield();          /* the holder may be on this node's one CPU */
+		dm_yield();             /* the holder may be on this node's one CPU */
 		now = srv_now_ms();
 		if (!next) {
 			since = now;
@@ -687,7 +686,7 @@ static int attach(const char *name, long groups)
 			fprintf(stderr, PROG ": segment %s: never formatted (its creator died?)\n", name);
 			return 1;
 		}
-		sched_yield();
+		dm_yield();
 	}
 	if (h->magic != KV_MAGIC || h->version != KV_VERSION || h->slots != SLOTS ||
 	    h->key_max != KEY_MAX || h->value_max != VALUE_MAX || h->slot_bytes != sizeof(struct kv_slot) ||

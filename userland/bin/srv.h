@@ -136,6 +136,22 @@ static inline int srv_accept(int lfd)
 	return fd;
 }
 
+/*
+ * How many more descriptors this process can open, counted up to max by
+ * duplicating fd (any open one) until that fails. Portable where
+ * getrlimit is not (newlib has none): dmos gives a process 32.
+ */
+static inline int srv_fd_room(int fd, int max)
+{
+	int got[max > 0 ? max : 1], n = 0;
+
+	while (n < max && (got[n] = dup(fd)) >= 0)
+		n++;
+	for (int i = 0; i < n; i++)
+		close(got[i]);
+	return n;
+}
+
 /* Whether errno after a failed read or send means "try again later". */
 static inline int srv_again(void)
 {

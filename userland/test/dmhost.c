@@ -16,12 +16,14 @@
  *   seg_detach        unmaps
  *   dm_ps             the host's processes from /proc (pid, ppid, state,
  *                     name; node -1: a host process has none)
+ *   dm_yield          sched_yield
  */
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +49,11 @@ int dm_node(void)
 	const char *s = getenv("DMOS_NODE");
 
 	return s && *s ? atoi(s) : 0;
+}
+
+void dm_yield(void)
+{
+	sched_yield();
 }
 
 /* The segment's file name into buf; -1 with EINVAL for a bad name. */
