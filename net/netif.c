@@ -20,6 +20,7 @@
 #include "arch/arch.h"
 #include "net/net.h"
 #include "net/virtio_net.h"
+#include "net/vip.h"
 
 #include <stdlib.h>             /* atoi, defined here for lwIP */
 
@@ -49,6 +50,7 @@ static uint64_t link_checked_ns;
 /* The echo service's counters. */
 static struct {
 	uint64_t accepted, open, bytes, refused;
+	int vip;                        /* its vip_listen handle: VIP:7 is the cluster's */
 } echo;
 
 uint32_t sys_now(void)
@@ -114,6 +116,8 @@ static err_t nif_init(struct netif *n)
 /* A good frame from the driver: into a pool pbuf, up to lwIP. Return: kept. */
 static bool deliver(const void *frame, unsigned len)
 {
+	if (!vip_filter(frame, len))
+		return true;            /* the VIP's, and another node's to take (net/vip.c) */
 	struct pbuf *p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_POOL);
 
 	if (!p)
@@ -141,6 +145,7 @@ static void poll_link(void)
 	else
 		netif_set_link_down(&nif);
 	printk("net: link %s\n", up ? "up" : "down");
+	vip_link(up);
 }
 
 static void net_fn(void);
@@ -152,6 +157,7 @@ static void net_fn(void)
 	if (vnet_rx(deliver, RX_BUDGET) == RX_BUDGET)
 		kthread_kick(&net_work);        /* more may wait: the next pass takes them */
 	poll_link();
+	vip_poll(&nif);
 	sys_check_timeouts();
 }
 
@@ -333,6 +339,8 @@ void net_init(void)
 	if (dhcp_on && dhcp_start(&nif) != ERR_OK)
 		printk("net: cannot start DHCP\n");
 	int err = echo_start(NET_ECHO_PORT);
+	if (!err && (echo.vip = vip_listen(VIP_TCP, NET_ECHO_PORT, 0)) < 0)
+		printk("net: the echo service is not on the cluster IP (%d)\n", echo.vip);
 	kthread_register(&net_work);
 	const uint8_t *m = vnet_mac();
 	char addr[24] = "by DHCP";
@@ -369,4 +377,5 @@ void net_show(void)
 	       lwip_stats.icmp.drop, lwip_stats.udp.drop, lwip_stats.tcp.drop);
 	printk("net: echo on tcp port %d: %lu accepted, %lu open, %lu refused, %lu bytes\n",
 	       NET_ECHO_PORT, echo.accepted, echo.open, echo.refused, echo.bytes);
+	vip_show();
 }

@@ -17,6 +17,7 @@
 #include "mm/loss.h"
 #include "sched/futex.h"
 #include "sched/remote.h"
+#include "net/vip.h"
 #include "arch/arch.h"
 
 static struct watch {
@@ -91,6 +92,7 @@ static void bury(int n, const char *why)
 	seg_node_dead(n);
 	dmosfs_node_dead(n);
 	futex_node_dead(n);
+	vip_node_dead(n, watch[n].epoch);
 	__atomic_add_fetch(&e->reclaimed, pages, __ATOMIC_ACQ_REL);
 	arch_pool_flush(e, sizeof(*e));
 	uint32_t by;

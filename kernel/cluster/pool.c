@@ -24,6 +24,7 @@
 #include "fs/pcache.h"
 #include "sched/futex.h"
 #include "sched/remote.h"
+#include "net/vip.h"
 #include "arch/arch.h"
 #include "kernel/bits.h"
 
@@ -90,7 +91,8 @@ static int format(volatile struct pool_super *sb, uint64_t size)
 	if (ring_mesh_format(base + sb->ring_off, self.nodes, POOL_RING_SLOTS) ||
 	    xlate_format(base + sb->xlate_off, &xg) ||
 	    palloc_format(base + sb->palloc_off, &pg) ||
-	    pcache_format(base + sb->pcache_off, sb->pcache_nsets))
+	    pcache_format(base + sb->pcache_off, sb->pcache_nsets) ||
+	    vip_format_pool(base + sb->port_off))
 		return -EINVAL;
 	sb->version = POOL_VERSION;
 	sb->expected_nodes = self.nodes;
@@ -155,6 +157,8 @@ int pool_attach(void *base, uint64_t size)
 		uint32_t claim = __atomic_load_n(&sb->format_claim, __ATOMIC_ACQUIRE);
 		if (claim == 0) {
 			if (!zero((uint8_t *)sb + 16, PAGE_SIZE - 16) || sb->version) {
+				if (__atomic_load_n(&sb->format_claim, __ATOMIC_ACQUIRE))
+					continue;       /* claimed and being written meanwhile */
 				bad = "damaged pool: no magic, but the superblock is not empty";
 				break;
 			}
@@ -220,6 +224,7 @@ static void attach_areas(uint8_t *base, uint64_t pa)
 	clusterlk_attach_pool(base + sb->lock_off);
 	pmem_attach_pool(base + sb->xlate_off, base + sb->data_off, pa + sb->data_off);
 	dmosfs_attach_pool(base + sb->pcache_off);
+	vip_attach_pool(base + sb->port_off);
 }
 
 int pool_join(void)

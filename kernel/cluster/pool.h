@@ -12,6 +12,8 @@
  *   futex_off         futex waiters of the whole cluster (sched/futex.c)
  *   proc_off          every node's processes, for ps (sched/remote.c)
  *   lock_off          record locks of dmosfs files, held and waited for (fs/locktab.h)
+ *   port_off          the cluster IP's port table: listeners, members, bucket owners
+ *                     (net/porttab.h)
  *   xlate_off         translation table and region table (mm/xlate.h)
  *   palloc_off        pool page allocator: chunks, bitmaps, owners (mm/palloc.h)
  *   pcache_off        the page cache index of the cluster file system (fs/pcache.h)
@@ -37,6 +39,8 @@
  *   processes      sched/remote.c (remote_attach_pool); others use sched/remote.h
  *   record locks   fs/clusterlk.c (clusterlk_attach_pool), through fs/locktab.h;
  *                  others lock files with fcntl, through the VFS
+ *   port table     net/vip.c (vip_attach_pool; vip_format_pool formats it),
+ *                  through net/porttab.h; others listen with vip_listen
  *   translation    mm/pmem.c (pmem_attach_pool); others hand pmem_xlate()
  *                  to mm/xlate.h's calls
  *   device frames  mm/pmem.c too; others use mm/pmem.h
@@ -55,8 +59,9 @@
 #include "fs/pcache.h"
 
 #define POOL_MAGIC   0x4C4F4F50534F4D44ULL      /* "DMOSPOOL" */
-#define POOL_VERSION 4        /* 2: control areas for leases, rings, segments, futexes,
-				 processes; 3: the page cache index; 4: record locks */
+#define POOL_VERSION 5        /* 2: control areas for leases, rings, segments, futexes,
+				 processes; 3: the page cache index; 4: record locks;
+				 5: the cluster IP's port table */
 
 struct pool_super {
 	uint64_t magic;                 /* written last by the formatter */
@@ -99,6 +104,9 @@ struct pool_super {
 	uint64_t lock_off;              /* the table of record locks (fs/locktab.h) */
 	uint32_t nlocks;                /* its entries: locktab_area_size(nlocks) bytes */
 	uint32_t pad3;
+	uint64_t port_off;              /* the cluster IP's port table (net/porttab.h) */
+	uint32_t nports;                /* its listener entries */
+	uint32_t nsvcs;                 /* and services: porttab_area_size(nports, nsvcs) bytes */
 };
 
 enum node_state {
@@ -126,7 +134,7 @@ struct pool_node {
 	uint64_t reserved[1];
 } __attribute__((aligned(64)));
 
-_Static_assert(sizeof(struct pool_super) == 264, "pool_super layout is part of the pool format");
+_Static_assert(sizeof(struct pool_super) == 280, "pool_super layout is part of the pool format");
 _Static_assert(sizeof(struct pool_node) == 64, "a node-table entry is one cache line");
 
 struct palloc;
@@ -159,6 +167,9 @@ struct pool {
 #define POOL_NLOCKS     1024    /* record locks: ranges held or waited for, cluster-wide */
 #define POOL_LEASE_SEGS 0       /* the lease that guards the segment table */
 #define POOL_LEASE_LOCKS 1      /* the lease that guards the table of record locks */
+#define POOL_LEASE_PORTS 2      /* the lease that guards the cluster IP's port table */
+#define POOL_NPORTS     512     /* VIP listeners, cluster-wide: 8 per node of 64 */
+#define POOL_NSVCS      64      /* (protocol, port)s listened on at the VIP at once */
 
 /*
  * The page cache index has one set of PCACHE_WAYS (8) slots per
@@ -186,7 +197,8 @@ static inline uint32_t pool_pcache_sets(uint64_t npages)
 /**
  * pool_lease - lease i of the pool's lease area (kernel/cluster/lease.h)
  * @i: 0 .. pool.super->nleases - 1; POOL_LEASE_SEGS names the segment table's,
- *     POOL_LEASE_LOCKS the record locks'; the kernel uses no other (the
+ *     POOL_LEASE_LOCKS the record locks', POOL_LEASE_PORTS the port table's;
+ *     the kernel uses no other (the
  *     monitor's `lock` takes any)
  *
  * Each lease sits alone on its cache line.

@@ -28,6 +28,7 @@
 #include "mm/xlate.h"
 #include "fs/pcache.h"
 #include "fs/locktab.h"
+#include "net/porttab.h"
 
 #define PC_PAGE 4096            /* the pool's page: ppn * 4096 is a pool address */
 #define LINE 64                 /* every area starts on a cache line */
@@ -142,7 +143,7 @@ struct area {
 };
 
 /* The areas in pool order, as tools/dmoslib/pool.py Pool.areas() lists them. */
-#define NAREAS 11
+#define NAREAS 12
 
 static void areas(const struct pool_super *sb, struct area a[NAREAS])
 {
@@ -155,10 +156,11 @@ static void areas(const struct pool_super *sb, struct area a[NAREAS])
 	a[5] = (struct area){ "processes", sb->proc_off,
 			      (uint64_t)sb->max_nodes * sb->procs_per_node * 64 };
 	a[6] = (struct area){ "record locks", sb->lock_off, locktab_area_size(sb->nlocks) };
-	a[7] = (struct area){ "translation", sb->xlate_off, sb->xlate_size };
-	a[8] = (struct area){ "allocator", sb->palloc_off, sb->palloc_size };
-	a[9] = (struct area){ "page cache", sb->pcache_off, sb->pcache_size };
-	a[10] = (struct area){ "data", sb->data_off, sat_mul(sb->npages, PC_PAGE) };
+	a[7] = (struct area){ "port table", sb->port_off, porttab_area_size(sb->nports, sb->nsvcs) };
+	a[8] = (struct area){ "translation", sb->xlate_off, sb->xlate_size };
+	a[9] = (struct area){ "allocator", sb->palloc_off, sb->palloc_size };
+	a[10] = (struct area){ "page cache", sb->pcache_off, sb->pcache_size };
+	a[11] = (struct area){ "data", sb->data_off, sat_mul(sb->npages, PC_PAGE) };
 }
 
 static int check_geometry(struct pc *c)
@@ -468,6 +470,56 @@ static int check_locks(struct pc *c)
 	return 0;
 }
 
+static int check_ports(struct pc *c)
+{
+	const struct pool_super *sb = &c->sb;
+	const struct porttab_hdr *h = (const void *)(c->base + sb->port_off);
+	uint64_t ent = sb->port_off + PORTTAB_HDR_BYTES, bad = 0, owners = 0, first = 0;
+	uint64_t svc = ent + (uint64_t)sb->nports * PORTTAB_ENT_BYTES, fepoch = 0;
+	uint32_t fstate = 0, fproto = 0, fport = 0, fnode = 0;
+	struct line l = { .len = 0 };
+
+	if (h->magic != PORTTAB_MAGIC || h->version != PORTTAB_VERSION)
+		return FAIL(c, PORT_MAGIC, h->magic, h->version, (uint64_t)PORTTAB_MAGIC,
+			    PORTTAB_VERSION);
+	want(&l, "nents", h->nents, sb->nports);
+	want(&l, "nsvcs", h->nsvcs, sb->nsvcs);
+	want(&l, "nbuckets", h->nbuckets, PORTTAB_BUCKETS);
+	if (!l.len && (!h->nents || h->nents > PORTTAB_MAX_ENTS || !h->nsvcs ||
+		       h->nsvcs > PORTTAB_MAX_SVCS))
+		add(&l, "%u entries and %u services, outside 1..%u and 1..%u", h->nents, h->nsvcs,
+		    PORTTAB_MAX_ENTS, PORTTAB_MAX_SVCS);
+	if (!l.len && (!h->vip || (h->mac[0] & 3) != 2))
+		add(&l, "vip 0x%08x, mac %02x:%02x:%02x:%02x:%02x:%02x (want a non-zero address "
+		    "and a locally administered unicast MAC)", h->vip, h->mac[0], h->mac[1],
+		    h->mac[2], h->mac[3], h->mac[4], h->mac[5]);
+	if (l.len)
+		return FAIL(c, PORT_HEADER, l.buf);
+	for (uint32_t i = 0; i < sb->nports; i++, ent += PORTTAB_ENT_BYTES) {
+		uint32_t state = ld32(c, ent + __builtin_offsetof(struct porttab_ent, state));
+		uint32_t word = ld32(c, ent + __builtin_offsetof(struct porttab_ent, port));
+		uint64_t epoch = ld64(c, ent);
+		uint16_t port = (uint16_t)word;
+		uint8_t proto = (uint8_t)(word >> 16), node = (uint8_t)(word >> 24);
+
+		if (!porttab_ent_sound(state, proto, port, node, epoch, sb->max_nodes) && !bad++) {
+			first = i;
+			fstate = state, fproto = proto, fport = port, fnode = node, fepoch = epoch;
+		}
+	}
+	for (uint32_t i = 0; i < sb->nsvcs; i++, svc += PORTTAB_SVC_BYTES) {
+		for (uint32_t b = 0; b < PORTTAB_BUCKETS; b += 4) {
+			uint32_t w = ld32(c, svc + __builtin_offsetof(struct porttab_svc, owner) + b);
+
+			for (uint32_t k = 0; k < 4 && b + k < PORTTAB_BUCKETS; k++, w >>= 8)
+				owners += (w & 0xff) != PORTTAB_NONE && (w & 0xff) >= sb->max_nodes;
+		}
+	}
+	if (bad || owners)
+		return FAIL(c, PORT_ENTRY, bad, owners, first, fstate, fproto, fport, fnode, fepoch);
+	return 0;
+}
+
 int poolcheck(const void *base, uint64_t size, char *why, size_t n)
 {
 	struct pc c = { .base = base, .size = size, .sb = { 0 }, .why = why, .n = n };
@@ -479,9 +531,9 @@ int poolcheck(const void *base, uint64_t size, char *why, size_t n)
 	memcpy(&c.sb, base, size < sizeof(c.sb) ? size : sizeof(c.sb));
 	if ((err = check_super(&c)) || (err = check_geometry(&c)) || (err = check_nodes(&c)) ||
 	    (err = check_xlate(&c)) || (err = check_palloc(&c)) || (err = check_pcache(&c)) ||
-	    (err = check_rings(&c)) || (err = check_leases(&c)))
+	    (err = check_rings(&c)) || (err = check_leases(&c)) || (err = check_locks(&c)))
 		return err;
-	return check_locks(&c);
+	return check_ports(&c);
 }
 
 int pool_layout(volatile struct pool_super *sb, uint64_t size, uint32_t nodes,
@@ -505,7 +557,10 @@ int pool_layout(volatile struct pool_super *sb, uint64_t size, uint32_t nodes,
 	sb->procs_per_node = POOL_PROCS_PER_NODE;
 	sb->lock_off = round_up(sb->proc_off + MAX_NODES * POOL_PROCS_PER_NODE * 64UL, LINE);
 	sb->nlocks = POOL_NLOCKS;
-	sb->xlate_off = round_up(sb->lock_off + locktab_area_size(POOL_NLOCKS), LINE);
+	sb->port_off = round_up(sb->lock_off + locktab_area_size(POOL_NLOCKS), LINE);
+	sb->nports = POOL_NPORTS;
+	sb->nsvcs = POOL_NSVCS;
+	sb->xlate_off = round_up(sb->port_off + porttab_area_size(POOL_NPORTS, POOL_NSVCS), LINE);
 	sb->xlate_size = xlate_meta_size(&xg);
 	sb->palloc_off = round_up(sb->xlate_off + sb->xlate_size, LINE);
 	sb->palloc_size = palloc_meta_size(&pg);

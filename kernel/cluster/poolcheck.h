@@ -90,6 +90,12 @@
 /* the record locks (fs/locktab.h) */
 #define POOLCHECK_LOCK_ENTRY "record locks: %lu entries are none the kernel writes (first: " \
 	"entry %lu, kind %u, pid %d, range 0x%lx..0x%lx)"
+/* the cluster IP's port table (net/porttab.h) */
+#define POOLCHECK_PORT_MAGIC "port table: bad magic 0x%016lx or version %u, want 0x%016lx " \
+	"\"DMPORTTB\" version %u"
+#define POOLCHECK_PORT_HEADER "port table header disagrees with the superblock: %s"
+#define POOLCHECK_PORT_ENTRY "port table: %lu entries and %lu bucket owners are none the " \
+	"kernel writes (first entry %lu: state %u, proto %u, port %u, node %u, epoch %lu)"
 
 /* X(ID, name): every invariant, in the order poolcheck() checks them. */
 #define POOLCHECK_INVARIANTS(X) \
@@ -113,7 +119,8 @@
 	X(RING_VERSION, ring_version) X(RING_GEOMETRY, ring_geometry) \
 	X(RING_SIZE, ring_size) X(RING_SLOTS, ring_slots) X(RING_HEADER, ring_header) \
 	X(RING_COUNTERS, ring_counters) \
-	X(LEASE_WORD, lease_word) X(LEASE_STRAY, lease_stray) X(LOCK_ENTRY, lock_entry)
+	X(LEASE_WORD, lease_word) X(LEASE_STRAY, lease_stray) X(LOCK_ENTRY, lock_entry) \
+	X(PORT_MAGIC, port_magic) X(PORT_HEADER, port_header) X(PORT_ENTRY, port_entry)
 
 #define POOLCHECK_ENUM(id, name) POOLCHECK_##id##_ID,
 enum poolcheck_id {

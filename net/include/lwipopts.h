@@ -41,7 +41,8 @@
 #define ETHARP_TABLE_MATCH_NETIF 0
 #define ARP_TABLE_SIZE          32      /* every node of the segment, and the gateway */
 #define LWIP_NETIF_LINK_CALLBACK 0      /* net/netif.c polls the link itself */
-#define LWIP_SINGLE_NETIF       1       /* one card per node */
+#define LWIP_SINGLE_NETIF       0       /* the card's netif, and the cluster IP's
+						   (net/vip.c), which ip4_input accepts on */
 
 /* Every checksum in software: the driver takes no checksum offload. */
 #define CHECKSUM_GEN_IP         1

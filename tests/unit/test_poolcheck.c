@@ -25,6 +25,7 @@
 #include "mm/xlate.h"
 #include "fs/pcache.h"
 #include "fs/locktab.h"
+#include "net/porttab.h"
 
 #define MiB (1UL << 20)
 #define PAGE 4096UL
@@ -33,6 +34,9 @@
 #define POOL_BYTES (17 * MiB)
 #define NODES 3
 #define REGION_PAGES 1024
+#define VIP (10u << 24 | 2u << 8 | 100u)  /* 10.0.2.100 */
+
+static const uint8_t vip_mac[6] = { 0x02, 0x44, 0x4d, 0x00, 0x02, 0x64 };
 
 static uint8_t *sound;          /* formatted once; each case damages a copy */
 
@@ -53,6 +57,7 @@ static uint8_t *format_pool(uint64_t size, uint32_t nodes, uint32_t gshift, uint
 	assert_int_equal(xlate_format(p + sb->xlate_off, &xg), 0);
 	assert_int_equal(palloc_format(p + sb->palloc_off, &pg), 0);
 	assert_int_equal(pcache_format(p + sb->pcache_off, sb->pcache_nsets), 0);
+	assert_int_equal(porttab_format(p + sb->port_off, sb->nports, sb->nsvcs, VIP, vip_mac), 0);
 	sb->version = POOL_VERSION;
 	sb->format_claim = 1;
 	sb->expected_nodes = nodes;
@@ -124,6 +129,7 @@ static const struct { const char *name; size_t off, size; } fields[] = {
 	FIELD(region_pages), FIELD(dead_after_ms), FIELD(seg_off), FIELD(nsegs), FIELD(nfutex),
 	FIELD(futex_off), FIELD(proc_off), FIELD(procs_per_node), FIELD(pcache_off),
 	FIELD(pcache_size), FIELD(pcache_nsets), FIELD(lock_off), FIELD(nlocks),
+	FIELD(port_off), FIELD(nports), FIELD(nsvcs),
 };
 
 static uint64_t get(const uint8_t *p, uint64_t off, size_t n)
@@ -179,6 +185,12 @@ static uint64_t area(const uint8_t *p, const char *name)
 		return sb->lock_off;
 	if (!strcmp(name, "lent"))
 		return sb->lock_off + LOCKTAB_HDR_BYTES;
+	if (!strcmp(name, "ports"))
+		return sb->port_off;
+	if (!strcmp(name, "pent"))
+		return sb->port_off + PORTTAB_HDR_BYTES;
+	if (!strcmp(name, "psvc"))
+		return sb->port_off + PORTTAB_HDR_BYTES + (uint64_t)sb->nports * PORTTAB_ENT_BYTES;
 	fail_msg("unknown area '%s'", name);
 	return 0;
 }
