@@ -113,7 +113,7 @@ def test_other_exceptions_dump_and_halt(launch, kind, vector, name):
 @pytest.mark.boot
 @pytest.mark.parametrize("kind,message", [
     ("cluster", r"pool refused: pool belongs to cluster 'other', this node is in cluster '"),
-    ("version", r"pool refused: dmos pool format version 7, want version 4"),
+    ("version", r"pool refused: dmos pool format version 7, want version 5"),
     ("magic", r"pool refused: not a dmos pool \(bad magic 0x0000000000001234, want "),
 ])
 def test_node_refuses_a_bad_pool(launch, tmp_path, kind, message):

@@ -96,7 +96,7 @@ def bad_pool(path, kind, sound):
     ("text", r"dmos: damaged pool: .* is 30 bytes, a pool is at least 8 KiB"),
     ("random", r"dmos: not a dmos pool \(bad magic 0x[0-9a-f]{16}"),
     ("zero", r"dmos: pool .* is not formatted yet \(no node has booted on it\)"),
-    ("version", r"dmos: dmos pool format version 7, want version 4"),
+    ("version", r"dmos: dmos pool format version 7, want version 5"),
     ("xlate", r"dmos: damaged pool .*: translation format version 1, want version 2"),
     ("region state", r"dmos: damaged pool .*: region 3: state 9 is none of"),
 ])
@@ -218,7 +218,7 @@ def test_a_node_that_is_not_up_keeps_its_link(tmp_path, state):
 
 @pytest.mark.parametrize("kind,message", [
     ("zero", r"pool .* is not formatted yet \(no node has booted on it\)"),
-    ("version", r"dmos pool format version 7, want version 4"),
+    ("version", r"dmos pool format version 7, want version 5"),
     ("random", r"not a dmos pool \(bad magic 0x[0-9a-f]{16}"),
     ("region state", r"damaged pool .*: region 3: state 9 is none of"),
 ])

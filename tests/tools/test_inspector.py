@@ -49,7 +49,7 @@ def test_a_fresh_pool(tmp_path):
     assert [(g["from"], g["to"]) for g in rep["rings"]["rings"]] == \
         [(f, t) for f in range(3) for t in range(3) if f != t]
     assert rep["leases"]["free"] == 64 and rep["leases"]["held"] == []
-    assert "superblock: version 4, cluster 'fresh', formatted by node 2" in r.stdout
+    assert "superblock: version 5, cluster 'fresh', formatted by node 2" in r.stdout
     text_agrees_with_json(r.stdout, rep)
 
 
@@ -353,7 +353,7 @@ def one_line(r):
                     r"\(truncated\?\)"),
     (dict(cut=6000), r"damaged pool: .* is 6000 bytes, a pool is at least 8 KiB"),
     (dict(magic=0x1234), r"not a dmos pool \(bad magic 0x0000000000001234"),
-    (dict(version=7), r"dmos pool format version 7, want version 4"),
+    (dict(version=7), r"dmos pool format version 7, want version 5"),
     (dict(max_nodes=1000), r"damaged pool: max_nodes is 1000, must be 1..64"),
     (dict(size=MiB, max_nodes=0), r"damaged pool: max_nodes is 0"),
     (dict(size=MiB, table=0x10), r"damaged pool: node table at 0x10 \(64 entries\)"),

@@ -20,7 +20,8 @@ import pytest
 
 from conftest import REPO
 from dmoslib import inspector, poolctl, poolimage
-from dmoslib.pool import INVARIANTS, LINE, SUPER_FIELDS, PoolError
+from dmoslib.pool import (INVARIANTS, LINE, PORT_ENT_BYTES, PORT_HDR_BYTES, SUPER_FIELDS,
+                          PoolError)
 
 MiB = 1 << 20
 CASES = os.path.join(REPO, "tests", "unit", "poolcheck_cases.txt")
@@ -61,7 +62,9 @@ def area(img, name):
           "bmp": lambda: pa + _u(img, pa + 48, 8), "rec": lambda: pa + _u(img, pa + 56, 8),
           "pcache": lambda: pc, "pslot": lambda: pc + _u(img, pc + 16, 8),
           "pframe": lambda: pc + _u(img, pc + 24, 8), "locks": lambda: sb["lock_off"],
-          "lent": lambda: sb["lock_off"] + LINE}
+          "lent": lambda: sb["lock_off"] + LINE, "ports": lambda: sb["port_off"],
+          "pent": lambda: sb["port_off"] + PORT_HDR_BYTES,
+          "psvc": lambda: sb["port_off"] + PORT_HDR_BYTES + sb["nports"] * PORT_ENT_BYTES}
     return at[name]()
 
 

@@ -10,7 +10,8 @@ palloc_stats and palloc_check say in the kernel, plus pages leaked by dead
 or absent nodes), the page cache (its pages, per file and per state, and each
 node's counters: lookups, disk reads, evictions, writebacks, losses, pins;
 given the cluster's disk image, each file's path), every ring of the message
-mesh, the leases and the record locks held and waited for on dmosfs files
+mesh, the leases, the record locks held and waited for on dmosfs files and
+the cluster IP's port table (netview.py; `dmos net` shows it alone)
 (the segment, futex and process tables are listed as areas, not decoded).
 `--json` prints that dict; describe() turns it into the text `dmos pool`
 shows, with the same numbers. A file that is not a pool at all raises
@@ -18,11 +19,11 @@ pool.PoolError; damage inside a pool that can still be read lands in
 report["problems"] (and `dmos pool` exits 1 after printing).
 """
 
-from . import fsimage, poolcache, poolctl, poolmem
+from . import fsimage, netview, poolcache, poolctl, poolmem
 from .pool import PAGE_SIZE, PoolError, PoolFile, parse
 
 AREAS = ("node table", "leases", "rings", "segments", "futexes", "processes",
-         "record locks", "translation", "allocator", "page cache", "data")
+         "record locks", "port table", "translation", "allocator", "page cache", "data")
 TOP_FILES = 20                  # the files the text shows (the JSON has them all)
 COUNTERS = ("attaches", "hits", "misses", "fills", "fill_waits", "evictions",
             "writebacks", "lost", "pins", "disk_reads", "disk_read_bytes", "disk_writes",
@@ -40,7 +41,7 @@ def inspect(path, disk=None):
                "formatted_by": p.format_claim - 1 if p.format_claim else None,
                "superblock": None, "nodes": [], "regions": None, "translation": None,
                "allocator": None, "page_cache": None, "rings": None, "leases": None,
-               "locks": None,
+               "locks": None, "ports": None,
                "warnings": list(p.warnings), "problems": list(p.problems)}
         if not p.formatted:
             return rep
@@ -59,7 +60,8 @@ def inspect(path, disk=None):
                             ("page_cache", lambda: poolcache.read_pcache(f, p)),
                             ("rings", lambda: poolctl.read_rings(f, p)),
                             ("leases", lambda: poolctl.read_leases(f, p)),
-                            ("locks", lambda: poolctl.read_locks(f, p))):
+                            ("locks", lambda: poolctl.read_locks(f, p)),
+                            ("ports", lambda: netview.read_ports(f, p))):
             try:
                 rep[key], probs = reader()
             except PoolError as e:      # e.g. a device that cannot be mapped there
@@ -100,8 +102,8 @@ def superblock(p):
         "ring_size", "ring_slots", "xlate_off", "xlate_size", "palloc_off",
         "palloc_size", "data_off", "npages", "gshift", "chunk_pages", "region_pages",
         "dead_after_ms", "seg_off", "nsegs", "futex_off", "nfutex", "proc_off",
-        "procs_per_node", "lock_off", "nlocks", "pcache_off", "pcache_size",
-        "pcache_nsets")}
+        "procs_per_node", "lock_off", "nlocks", "port_off", "nports", "nsvcs",
+        "pcache_off", "pcache_size", "pcache_nsets")}
     sb["magic"] = "0x%016x" % p.magic
     sb["regions"] = p.nregions
     sb["granularity"] = PAGE_SIZE << p.gshift if p.gshift < 64 else None   # damaged
@@ -153,7 +155,7 @@ def describe(rep):
                                    for a in sb["areas"])]
     out += _nodes(rep) + _regions(rep) + _xlate(rep) + _palloc(rep) + _pcache(rep)
     out += _rings(rep)
-    out += _leases(rep) + _locks(rep)
+    out += _leases(rep) + _locks(rep) + _ports(rep)
     out += ["warning: " + w for w in rep["warnings"]]
     out += ["DAMAGED: " + w for w in rep["problems"]]
     return out
@@ -303,3 +305,13 @@ def _locks(rep):
     if rows:
         out += _table(rows, ["inode", "type", "bytes", "pid", "node", "state"])
     return out
+
+
+def _ports(rep):
+    t = rep["ports"]
+    if not t:
+        return ["port table: unreadable"]
+    return ["port table: vip %s (mac %s), %d of %d entries listening, %d services, leader %s "
+            "(`dmos net` shows them)" % (
+                t["vip"], t["mac"], len(t["listeners"]), t["entries"], len(t["services"]),
+                "node %d" % t["leader"] if t["leader"] is not None else "nobody")]

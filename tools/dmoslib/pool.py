@@ -1,6 +1,6 @@
 """Read-only view of a dmos pool: the reader, the superblock, the node table.
 
-The kernels write the pool (kernel/cluster/pool.h is the contract; layout version 4,
+The kernels write the pool (kernel/cluster/pool.h is the contract; layout version 5,
 little endian); host tools only read it, from a pool file under /dev/shm or a
 dax character device, with the nodes running or not. read_pool() returns a
 Pool, or raises PoolError with one sentence saying why the file is not a
@@ -14,9 +14,9 @@ at attach, printing the reason the inspector gives first. The areas after the no
 (leases, rings) and poolmem.py (translation, regions, allocator);
 inspector.py puts everything together for `dmos pool`.
 
-  struct pool_super @0 (the first page; 264 bytes used)
+  struct pool_super @0 (the first page; 280 bytes used)
     @0   u64 magic "DMOSPOOL", last     @96  u64 lease_off
-    @8   u32 version (4)                @104 u32 nleases, @108 u32 ring_slots
+    @8   u32 version (5)                @104 u32 nleases, @108 u32 ring_slots
     @12  u32 format_claim (node + 1)    @112 u64 ring_off, @120 u64 ring_size
     @16  u64 pool_size                  @128 u64 xlate_off, @136 u64 xlate_size
     @24  u64 region_size                @144 u64 palloc_off, @152 u64 palloc_size
@@ -28,10 +28,12 @@ inspector.py puts everything together for `dmos pool`.
     @88  u64 reserved                   @208 u64 proc_off, @216 u32 procs_per_node
     @224 u64 pcache_off, @232 u64 pcache_size, @240 u32 pcache_nsets
     @248 u64 lock_off, @256 u32 nlocks
+    @264 u64 port_off, @272 u32 nports, @276 u32 nsvcs
   Areas in pool order: node table, leases, rings, segments (nsegs x 256),
   futexes (nfutex x 32), processes (max_nodes x procs_per_node x 64),
   record locks (a line, then nlocks x 32: fs/locktab.h, poolctl.py),
-  translation, allocator, page cache (fs/pcache.h, poolcache.py), data.
+  port table (a header of 576 bytes, nports x 32, nsvcs x 1088:
+  net/porttab.h, netview.py), translation, allocator, page cache (fs/pcache.h, poolcache.py), data.
   struct pool_node (64 bytes: one line per slot, max_nodes slots)
     @0  u32 state  @4 u32 node_id  @8 u64 epoch  @16 u64 heartbeat
     @24 u64 local_mem  @32 i32 doorbell (ivshmem peer id, -1: none)
@@ -47,14 +49,15 @@ import struct
 from dataclasses import asdict, dataclass, field
 
 POOL_MAGIC = 0x4C4F4F50534F4D44     # b"DMOSPOOL" read as a little-endian u64
-POOL_VERSION = 4
+POOL_VERSION = 5
 PAGE_SIZE = 4096
 SUPER_SIZE = PAGE_SIZE              # the superblock's page
 MIN_FILE = 8 * 1024                 # superblock plus at least one page
 MAX_NODES = 64                      # kernel/param.h
 CLUSTER_ID_MAX = 32
 LINE = 64                           # areas and leases are cache-line aligned
-SUPER_FMT = struct.Struct("<QIIQQII32sQQQ" "QIIQQQQQQQIIII" "QIIQQII" "QQII" "QII")  # pool_super
+SUPER_FMT = struct.Struct("<QIIQQII32sQQQ" "QIIQQQQQQQIIII" "QIIQQII" "QQII" "QII"
+                          "QII")                                # struct pool_super
 NODE_FMT = struct.Struct("<IIQQQiIQQ8x")                        # struct pool_node
 NODE_LINK_DOWN_OFF = 48             # offsetof(struct pool_node, link_down)
 NODE_SIZE = NODE_FMT.size
@@ -66,7 +69,7 @@ SUPER_FIELDS = ("magic", "version", "format_claim", "pool_size", "region_size",
                 "npages", "gshift", "chunk_pages", "region_pages", "dead_after_ms",
                 "seg_off", "nsegs", "nfutex", "futex_off", "proc_off", "procs_per_node",
                 "pad", "pcache_off", "pcache_size", "pcache_nsets", "pad2",
-                "lock_off", "nlocks", "pad3")
+                "lock_off", "nlocks", "pad3", "port_off", "nports", "nsvcs")
 POOL_SEG_BYTES = 256                # kernel/cluster/pool.h: one struct pool_seg (mm/seg.h)
 POOL_FUTEX_BYTES = 32               # one futex waiter
 PROC_BYTES = 64                     # one struct dm_proc
@@ -74,7 +77,10 @@ XLATE_MAX_GSHIFT = 20               # mm/xlate.h: the largest translation block
 LOCK_HDR_BYTES = 64                 # fs/locktab.h: the record locks' header line,
 LOCK_ENT_BYTES = 32                 # and one entry
 LOCKTAB_MAX = 4096                  # the most entries a kernel takes
-assert SUPER_FMT.size == 264 and NODE_SIZE == 64    # the C _Static_asserts
+PORT_HDR_BYTES = 64 + MAX_NODES * 8  # net/porttab.h: the port table's header,
+PORT_ENT_BYTES = 32                 # one listener entry,
+PORT_SVC_BYTES = 64 + 1024          # and one service (a line, then its bucket owners)
+assert SUPER_FMT.size == 280 and NODE_SIZE == 64    # the C _Static_asserts
 
 # kept for older callers
 MAGIC, VERSION, STATES = POOL_MAGIC, POOL_VERSION, NODE_STATES
@@ -148,6 +154,12 @@ INVARIANTS = [
     # the record locks (poolctl.py)
     ("lock_entry", "record locks: %lu entries are none the kernel writes (first: entry %lu, "
                    "kind %u, pid %d, range 0x%lx..0x%lx)"),
+    # the cluster IP's port table (netview.py)
+    ("port_magic", 'port table: bad magic 0x%016lx or version %u, want 0x%016lx "DMPORTTB" '
+                   'version %u'),
+    ("port_header", "port table header disagrees with the superblock: %s"),
+    ("port_entry", "port table: %lu entries and %lu bucket owners are none the kernel writes "
+                   "(first entry %lu: state %u, proto %u, port %u, node %u, epoch %lu)"),
 ]
 _REASONS = dict(INVARIANTS)
 
@@ -284,6 +296,9 @@ class Pool:
     lock_off: int = 0
     nlocks: int = 0
     pad3: int = 0
+    port_off: int = 0
+    nports: int = 0
+    nsvcs: int = 0
     nodes: list = field(default_factory=list)     # every slot, absent ones too
     warnings: list = field(default_factory=list)  # odd but usable
     problems: list = field(default_factory=list)  # the kernel would refuse this
@@ -316,6 +331,8 @@ class Pool:
                 ("processes", self.proc_off, self.max_nodes * self.procs_per_node
                  * PROC_BYTES),
                 ("record locks", self.lock_off, LOCK_HDR_BYTES + self.nlocks * LOCK_ENT_BYTES),
+                ("port table", self.port_off, PORT_HDR_BYTES + self.nports * PORT_ENT_BYTES
+                 + self.nsvcs * PORT_SVC_BYTES),
                 ("translation", self.xlate_off, self.xlate_size),
                 ("allocator", self.palloc_off, self.palloc_size),
                 ("page cache", self.pcache_off, self.pcache_size),

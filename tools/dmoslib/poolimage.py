@@ -17,9 +17,11 @@ from array import array
 from . import poolcache as pcm
 from . import poolctl as rc
 from . import poolmem as pm
+from . import netview as nv
 from .pool import (CLUSTER_ID_MAX, LINE, LOCK_ENT_BYTES, LOCK_HDR_BYTES, MAX_NODES, NODE_FMT,
                    NODE_SIZE, NODE_STATES, PAGE_SIZE, POOL_FUTEX_BYTES, POOL_MAGIC,
-                   POOL_SEG_BYTES, POOL_VERSION, PROC_BYTES, SUPER_FIELDS, SUPER_FMT)
+                   POOL_SEG_BYTES, POOL_VERSION, PORT_ENT_BYTES, PORT_HDR_BYTES,
+                   PORT_SVC_BYTES, PROC_BYTES, SUPER_FIELDS, SUPER_FMT)
 
 REGION_SIZE = 32 << 20          # kernel/param.h
 DEAD_AFTER_MS = 2000
@@ -30,6 +32,9 @@ POOL_NSEGS = 64
 POOL_NFUTEX = 256
 POOL_PROCS_PER_NODE = 64
 POOL_NLOCKS = 1024
+POOL_NPORTS = 512
+POOL_NSVCS = 64
+VIP = (10 << 24) | (2 << 8) | 100   # net/vip.h VIP_DEFAULT, 10.0.2.100
 POOL_PAGES_PER_SET = 16         # kernel/cluster/pool.h: page cache sets per pool page
 DATA_ALIGN = 2 << 20            # data_off is 2 MiB aligned
 NODE_STATE = {v: k for k, v in NODE_STATES.items()}
@@ -62,6 +67,16 @@ def pcache_sets(npages):
     return n
 
 
+def port_area_size(nents, nsvcs):
+    """porttab_area_size() of net/porttab.h."""
+    return PORT_HDR_BYTES + nents * PORT_ENT_BYTES + nsvcs * PORT_SVC_BYTES
+
+
+def cluster_mac(vip):
+    """The cluster MAC net/vip.c derives from a VIP: 02:44:4d and its low three bytes."""
+    return bytes([0x02, 0x44, 0x4D, vip >> 16 & 255, vip >> 8 & 255, vip & 255])
+
+
 def layout(size, nodes, region=REGION_SIZE, gshift=0):
     """The superblock fields format() in kernel/cluster/pool.c writes."""
     sb = dict.fromkeys(SUPER_FIELDS, 0)
@@ -79,7 +94,9 @@ def layout(size, nodes, region=REGION_SIZE, gshift=0):
     sb["procs_per_node"] = POOL_PROCS_PER_NODE
     sb["lock_off"] = _up(sb["proc_off"] + MAX_NODES * POOL_PROCS_PER_NODE * PROC_BYTES, 64)
     sb["nlocks"] = POOL_NLOCKS
-    sb["xlate_off"] = _up(sb["lock_off"] + LOCK_HDR_BYTES + POOL_NLOCKS * LOCK_ENT_BYTES, 64)
+    sb["port_off"] = _up(sb["lock_off"] + LOCK_HDR_BYTES + POOL_NLOCKS * LOCK_ENT_BYTES, 64)
+    sb["nports"], sb["nsvcs"] = POOL_NPORTS, POOL_NSVCS
+    sb["xlate_off"] = _up(sb["port_off"] + port_area_size(POOL_NPORTS, POOL_NSVCS), 64)
     whole = size // PAGE_SIZE               # sized for the whole pool first
     sb["xlate_size"] = xlate_meta_size(whole, gshift, min(region, size) // PAGE_SIZE)
     sb["palloc_off"] = _up(sb["xlate_off"] + sb["xlate_size"], 64)
@@ -136,6 +153,12 @@ def create(path, size=64 << 20, nodes=3, cluster="test", claim=1, region=REGION_
         pcm.PCACHE_MAGIC, pcm.PCACHE_VERSION, ns, LINE, LINE + ns * LINE,
         LINE + 2 * ns * LINE, LINE + 3 * ns * LINE,
         LINE + 3 * ns * LINE + pcm.PCACHE_NLOCKS * LINE, pcm.stats_off(ns)))
+    img.put(sb["port_off"], nv.HDR_FMT.pack(nv.PORTTAB_MAGIC, nv.PORTTAB_VERSION, VIP,
+                                            cluster_mac(VIP), nv.PORTTAB_BUCKETS,
+                                            POOL_NPORTS, POOL_NSVCS, 0))
+    svc0 = sb["port_off"] + PORT_HDR_BYTES + POOL_NPORTS * PORT_ENT_BYTES
+    for i in range(POOL_NSVCS):                 # every owner nobody
+        img.put(svc0 + i * PORT_SVC_BYTES + 64, bytes([nv.NONE]) * 1024)
     img.geom = dict(nblocks=nblocks, regions_off=regions_off, words=words,
                     bmp_off=bmp_off, rec_off=rec_off)
     if fields:
@@ -246,3 +269,21 @@ class Image:
         held; 3, 4 waited for; 0 free), as fs/locktab.c writes it."""
         self.put(self.sb["lock_off"] + LOCK_HDR_BYTES + i * LOCK_ENT_BYTES,
                  rc.LOCK_ENT_FMT.pack(ino, start, end, pid, kind))
+
+    def port_member(self, node, epoch):
+        """member[node] of the port table: the epoch that takes part, 0 none."""
+        self.put(self.sb["port_off"] + 64 + node * 8, epoch.to_bytes(8, "little"))
+
+    def port_listener(self, i, proto, port, node, pid, epoch, state=1):
+        """Entry i of the port table (proto 6 tcp, 17 udp), as net/porttab.c writes it."""
+        self.put(self.sb["port_off"] + PORT_HDR_BYTES + i * PORT_ENT_BYTES,
+                 nv.ENT_FMT.pack(epoch, pid, port, proto, node, state))
+
+    def port_service(self, i, proto, port, owners, builds=1):
+        """Service i of the port table: (proto, port) and its bucket owners
+        (a list of PORTTAB_BUCKETS node ids or nv.NONE)."""
+        off = (self.sb["port_off"] + PORT_HDR_BYTES + self.sb["nports"] * PORT_ENT_BYTES
+               + i * PORT_SVC_BYTES)
+        nodes = len({o for o in owners if o != nv.NONE})
+        self.put(off, nv.SVC_FMT.pack(proto << 16 | port, nodes, builds))
+        self.put(off + 64, bytes(owners))
