@@ -17,8 +17,8 @@ import signal
 import sys
 import time
 
-from . import (cluster, console, inject, inspector, install, ivshmem, launcher, params,
-               pool, qemu, supervisor)
+from . import (cluster, console, inject, inspector, install, ivshmem, launcher, netview,
+               params, pool, qemu, supervisor)
 from .params import DmosError, UsageError
 
 
@@ -92,8 +92,9 @@ def build_parser():
                    help="boot the nodes without a network card (default: one segment "
                    "for the cluster, behind a hub QEMU with slirp; docs/net.md)")
     c.add_argument("--net-base", type=int, metavar="PORT",
-                   help="host port forwarded to node 0's tcp echo; node N gets PORT+N "
-                   "(default: per user)")
+                   help="host port forwarded to node 0's tcp echo; node N gets PORT+N, "
+                   "its tcp 80 PORT+NODES+N, and the cluster IP's tcp 7 and 80 follow "
+                   "(docs/net.md; default: per user)")
     c.add_argument("--detach", action="store_true",
                    help="run in the background; return once every node joined")
     c.add_argument("--timeout", type=float, default=params.TIMEOUT_DEFAULT, metavar="SEC",
@@ -126,16 +127,25 @@ def build_parser():
         c.add_argument("node", type=int, metavar="N", help="node id")
         cluster_opt(c)
 
-    c = cmd("pool", "inspect a pool, read-only, nodes running or not: superblock, "
-            "nodes, regions, translation, allocator, page cache, rings, leases; exit 1 "
-            "if it is damaged")
-    g = c.add_mutually_exclusive_group()
-    g.add_argument("--cluster", metavar="NAME", help="the pool of this running cluster")
-    g.add_argument("--pool-path", metavar="PATH", help="a pool file or device")
-    c.add_argument("--json", action="store_true", help="machine-readable output, the "
-                   "same content")
+    def pool_reader(name, help_):
+        c = cmd(name, help_)
+        g = c.add_mutually_exclusive_group()
+        g.add_argument("--cluster", metavar="NAME", help="the pool of this running cluster")
+        g.add_argument("--pool-path", metavar="PATH", help="a pool file or device")
+        c.add_argument("--json", action="store_true", help="machine-readable output, the "
+                       "same content")
+        return c
+
+    c = pool_reader("pool", "inspect a pool, read-only, nodes running or not: superblock, "
+                    "nodes, regions, translation, allocator, page cache, rings, leases, "
+                    "port table; exit 1 if it is damaged")
     c.add_argument("--disk-path", metavar="PATH", help="the cluster's disk image, to name "
                    "the files the page cache holds (default: a running cluster's own)")
+
+    pool_reader("net", "the cluster IP, read from the pool: its address and MAC, the "
+                "members, each port listened on with its listeners (node, pid, epoch) and "
+                "buckets per node, and the host ports forwarded to it; exit 1 if the table "
+                "is damaged")
 
     c = cmd("fail-region", "fault injection: mark REGION of the pool failed and destroy "
             "its contents, as a dead DIMM would; the nodes must notice and react")
@@ -231,7 +241,7 @@ def status_of(run):
           "pool_path": cfg["pool_path"], "pool_size": cfg["pool_size"],
           "doorbell": bool(cfg.get("doorbell")), "ivshmem_server": None, "nodes": [],
           "disk_path": cfg.get("disk_path"), "disk_size": cfg.get("disk_size"),
-          "disk_kept": bool(cfg.get("disk_kept"))}
+          "disk_kept": bool(cfg.get("disk_kept")), "net": cfg.get("net")}
     if cfg.get("disk_path"):
         st["disk"] = "present" if os.path.exists(cfg["disk_path"]) else \
             "removed" if cfg.get("stopped") else "missing"
@@ -289,6 +299,8 @@ def print_status(st):
             "yours (kept on down)" if st["disk_kept"] else "removed on down"))
     else:
         print("  no disk")
+    if st.get("net"):
+        print("  " + launcher.vip_text(st["net"]))
     srv = st["ivshmem_server"]
     if not st["doorbell"]:
         print("  doorbell off: ivshmem-plain, the nodes poll for messages")
@@ -415,6 +427,26 @@ def cmd_pool(a):
     return 0
 
 
+def cmd_net(a):
+    path, run = _pool_of(a)
+    run = run or _running_on(path)
+    net = (run.cfg.get("net") or {}) if run else {}
+    try:
+        with pool.PoolFile(path) as f:
+            rep = netview.net_report(f, pool.parse(f))
+    except pool.PoolError as e:
+        raise DmosError(str(e))
+    rep["forwards"] = net.get("vip_ports", [])
+    if a.json:
+        print(json.dumps(rep, indent=2))
+    else:
+        print("\n".join(netview.describe(rep, rep["forwards"])))
+    if rep["problems"]:
+        sys.stdout.flush()
+        raise DmosError("damaged port table in %s: %s" % (path, rep["problems"][0]))
+    return 0
+
+
 def cmd_fail_region(a):
     path, run = _pool_of(a, "fail a region of")
     try:
@@ -461,5 +493,5 @@ def cmd_install(a):
 
 COMMANDS = {"up": launcher.up, "down": cmd_down, "status": cmd_status,
             "console": cmd_console, "kill": cmd_kill, "gdb": cmd_gdb, "pool": cmd_pool,
-            "fail-region": cmd_fail_region, "fail-link": cmd_fail_link,
+            "net": cmd_net, "fail-region": cmd_fail_region, "fail-link": cmd_fail_link,
             "install": cmd_install}

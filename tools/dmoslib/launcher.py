@@ -55,19 +55,22 @@ def claimed_ports(name):
     for r in cluster.all_runs():
         if r.name != name and r.running():
             ports.update(nd["gdb_port"] for nd in r.cfg["node"])
-            ports.update((r.cfg.get("net") or {}).get("echo_ports", ()))
+            net = r.cfg.get("net") or {}
+            ports.update(net.get("echo_ports", ()), net.get("http_ports", ()),
+                         (host for _, _, host in net.get("vip_ports", ())))
     return ports
 
 
-def pick_gdb_base(given, nodes, claimed=frozenset(), option="--gdb-base", shift=0):
+def pick_gdb_base(given, nodes, claimed=frozenset(), option="--gdb-base", shift=0, count=None):
     """The first gdb port: --gdb-base if free, else this user's range or the
-    next free one. With option="--net-base" and shift half the ranges, the
-    same for the host ports forwarded to the nodes' network."""
+    next free one. With option="--net-base", shift half the ranges and count
+    the ports it takes, the same for the host ports forwarded to the network."""
+    count = count or nodes
     def free(p):
         return p not in claimed and port_free(p)
     if given is not None:
-        params.check_port(given, nodes, option)
-        busy = [p for p in range(given, given + nodes) if not free(p)]
+        params.check_port(given, count, option)
+        busy = [p for p in range(given, given + count) if not free(p)]
         if busy:
             raise UsageError("%s %d: port %d on 127.0.0.1 is in use; choose "
                              "another base or leave it out" % (option, given, busy[0]))
@@ -76,10 +79,10 @@ def pick_gdb_base(given, nodes, claimed=frozenset(), option="--gdb-base", shift=
     first = params.gdb_range() + shift
     for i in range(ranges):
         base = params.GDB_BASE + (first + i) % ranges * params.GDB_SPAN
-        if all(free(p) for p in range(base, base + nodes)):
+        if all(free(p) for p in range(base, base + count)):
             return base
     raise UsageError("no %d free ports for %s on 127.0.0.1 above %d; give "
-                     "%s PORT" % (nodes, "gdb stubs" if shift == 0 else "the network",
+                     "%s PORT" % (count, "gdb stubs" if shift == 0 else "the network",
                                   params.GDB_BASE, option))
 
 
@@ -87,15 +90,15 @@ NET_SHIFT = (65536 - params.GDB_BASE) // params.GDB_SPAN // 2   # net ports: far
 
 
 def pick_net(a, nodes, gdb_base, claimed):
-    """The host ports forwarded to each node's echo service, or None with --no-net."""
+    """The host ports forwarded to the network (qemu.net_ports), or None with --no-net."""
     if a.no_net:
         if a.net_base is not None:
             raise UsageError("--no-net with --net-base: choose one")
         return None
     claimed = set(claimed) | set(range(gdb_base, gdb_base + nodes))
-    base = pick_gdb_base(a.net_base, nodes, claimed, "--net-base", NET_SHIFT)
-    return dict(echo_ports=[base + n for n in range(nodes)], pid=None, start=None,
-                state="starting")
+    base = pick_gdb_base(a.net_base, nodes, claimed, "--net-base", NET_SHIFT,
+                         qemu.net_port_count(nodes))
+    return dict(qemu.net_ports(base, nodes), pid=None, start=None, state="starting")
 
 
 def who(pid):
@@ -423,9 +426,19 @@ def intro(run):
                   qemu.node_ip(0), qemu.node_ip(c["nodes"] - 1), qemu.NET_GATEWAY,
                   qemu.NET_ECHO_PORT, ", ".join("127.0.0.1:%d (node %d)" % (p, n)
                                                 for n, p in enumerate(net["echo_ports"]))))
+        print(vip_text(net))
     for n in c["gdb_wait"]:
         print("node %d waits for gdb: %s" % (n, gdb_command(c["gdb_base"] + n)))
     sys.stdout.flush()
+
+
+def vip_text(net):
+    """'vip 10.0.2.100: tcp 7 at 127.0.0.1:P, ...; node N's tcp 80 at ...'."""
+    http = net.get("http_ports") or []
+    return "vip %s: %s%s" % (
+        net.get("vip", qemu.VIP), ", ".join("%s %d at 127.0.0.1:%d" % tuple(v)
+                                            for v in net.get("vip_ports", ())) or "no ports",
+        "; node N's tcp %d at 127.0.0.1:%d+N" % (qemu.NET_HTTP_PORT, http[0]) if http else "")
 
 
 def disk_text(cfg):

@@ -98,6 +98,26 @@ def disk_args(cfg):
 # The cluster's network (docs/net.md): one L2 segment, slirp's 10.0.2.0/24.
 NET_ECHO_PORT = 7               # the kernel's TCP echo service (net/net.h)
 NET_GATEWAY = "10.0.2.2"        # slirp
+NET_HTTP_PORT = 80              # each node's own HTTP port, forwarded for benchmarks
+VIP = "10.0.2.100"              # the cluster IP (net/vip.h VIP_DEFAULT)
+# The VIP's ports the host reaches through slirp: (protocol, port). Host port
+# net_base + 2 * nodes + i is the i-th (see net_ports()).
+VIP_FORWARDS = (("tcp", 7), ("tcp", 80))
+
+
+def net_ports(base, nodes):
+    """The host ports of a cluster's network, from the base: node N's tcp echo
+    at base + N, node N's tcp 80 at base + nodes + N, then the VIP's
+    VIP_FORWARDS. A dict as cluster.json keeps it under "net"."""
+    return dict(echo_ports=[base + n for n in range(nodes)],
+                http_ports=[base + nodes + n for n in range(nodes)],
+                vip=VIP, vip_ports=[[proto, port, base + 2 * nodes + i]
+                                    for i, (proto, port) in enumerate(VIP_FORWARDS)])
+
+
+def net_port_count(nodes):
+    """How many host ports net_ports() takes from its base."""
+    return 2 * nodes + len(VIP_FORWARDS)
 
 
 def node_ip(n):
@@ -126,13 +146,17 @@ def _dgram(name, local, remote):
 def hub_argv(cfg):
     """The cluster's network hub: a QEMU without a machine (-M none) whose
     only devices are netdevs on one hub: slirp (user mode networking, the
-    gateway to the host, with each node's echo port forwarded from
-    127.0.0.1) and, per node, a unix datagram socket pair to that node's
+    gateway to the host, with each node's echo and HTTP ports and the
+    VIP's ports forwarded from 127.0.0.1: net_ports()) and, per node, a unix datagram socket pair to that node's
     NIC. The hub repeats every frame to every other port, as an Ethernet
     hub does. No root, no taps, no host addresses."""
     net = cfg["net"]
     fwd = "".join(",hostfwd=tcp:127.0.0.1:%d-%s:%d" % (port, node_ip(n), NET_ECHO_PORT)
                   for n, port in enumerate(net["echo_ports"]))
+    fwd += "".join(",hostfwd=tcp:127.0.0.1:%d-%s:%d" % (port, node_ip(n), NET_HTTP_PORT)
+                   for n, port in enumerate(net.get("http_ports", ())))
+    fwd += "".join(",hostfwd=%s:127.0.0.1:%d-%s:%d" % (proto, host, net["vip"], port)
+                   for proto, port, host in net.get("vip_ports", ()))
     a = [cfg["qemu"], "-M", "none", "-nodefaults", "-display", "none", "-monitor", "none",
          "-serial", "none", "-netdev", "user,id=slirp,net=10.0.2.0/24" + fwd,
          "-netdev", "hubport,id=up,hubid=0,netdev=slirp"]
