@@ -273,7 +273,6 @@ static void start(struct netif *nif)
 	ip4_addr_set_zero(&gw);
 	netif_add(&vipif, &a, &mask, &gw, NULL, vipif_init, netif_input);
 	netif_set_up(&vipif);
-	netif_set_default(nif);
 	if (lock(LEASE_WAIT_NS)) {
 		printk("node %d: vip: the port table's lease stays taken; this node serves no VIP\n",
 		       self.id);

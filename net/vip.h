@@ -71,25 +71,45 @@ void vip_node_dead(int node, uint64_t epoch);
 
 struct netif;
 
-/*
- * Bring the VIP up once the node is in the cluster: check the pool's VIP
- * against vip=, add the VIP's netif, join the bucket tables, enter the
- * listeners registered so far; then retry what had to wait for the lease.
+/**
+ * vip_poll - bring the VIP up once the node is in the cluster, then keep it
+ * @nif: the card's netif (its address must not be the VIP)
+ *
+ * The first pass after the node joined checks the pool's VIP against vip=,
+ * adds the VIP's netif, joins the bucket tables and enters the listeners
+ * registered so far; later passes retry what had to wait for the lease (a
+ * dead node's cleanup, a link change, a closed listener).
  * Context: the network work, every pass; cheap when there is nothing to do.
  */
 void vip_poll(struct netif *nif);
 
-/* The card's link went up or down: join, or withdraw from, every bucket table. */
+/**
+ * vip_link - the card's link went up or down
+ * @up: its new state
+ * Join every bucket table again, or withdraw from them all (the node keeps
+ * its listeners, the others take its buckets meanwhile).
+ * Context: the network work (netif.c's link poll).
+ */
 void vip_link(bool up);
 
-/*
- * Is a received frame for this node's lwIP? Frames for the VIP go to the
- * node that owns them (docs/net.md); ARP requests for the VIP are answered
- * here. Every other frame is. Context: the network work.
+/**
+ * vip_filter - is a received frame for this node's lwIP?
+ * @frame: the Ethernet frame
+ * @len: its bytes, VNET_FRAME_MIN or more
+ *
+ * Frames for the VIP go to the node that takes them (docs/net.md); ARP
+ * requests for the VIP are answered here; malformed ones are counted.
+ * Context: the network work, before the frame becomes a pbuf.
+ * Return: true to hand it to lwIP (every frame not for the VIP, and the
+ * VIP's this node takes), false to drop it.
  */
 bool vip_filter(const uint8_t *frame, unsigned len);
 
-/* The VIP, its MAC, the port table and the bucket owners (the monitor's `net`). */
+/**
+ * vip_show - print the VIP, its MAC, this node's part and counters, and
+ * each port's listeners and buckets per node (the monitor's `net`)
+ * Context: kernel thread.
+ */
 void vip_show(void);
 
 #endif
