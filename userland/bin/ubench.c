@@ -486,7 +486,7 @@ static int bench_handoff(int argc, char **argv)
 		return 1;
 	printf("ubench: handoff: two memcpys of %lu MiB (into pool memory, out of it): %.1f ms\n",
 	       mib, ref);
-	result("handoff_memcpy2", ref, "ms");
+	result("handoff_memcpys", ref, "ms");
 	printf("ubench: handoff_ratio %.2f x\n", warm.total / ref);     /* two decimals */
 	return 0;
 }
