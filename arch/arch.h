@@ -123,13 +123,18 @@ int mm_user_fault(uint64_t addr, bool write);
 
 /*
  * User address spaces: a root page table whose kernel half is shared by
- * all. Mappings are 4 KiB pages in the user half (below USER_TOP).
+ * all. Mappings are 4 KiB pages in the user half (below USER_TOP), or
+ * ARCH_LARGE_SIZE ones (arch_as_map_large: va and pa aligned to it; -EEXIST
+ * while 4 KiB pages are mapped in that range). arch_as_unmap() drops the
+ * mapping of va: the whole large page, if one covers it.
  */
 #define ARCH_PROT_WRITE 1
 #define ARCH_PROT_EXEC  2
+#define ARCH_LARGE_SIZE (2UL << 20)
 uint64_t *arch_as_new(void);
 void arch_as_free(uint64_t *root);
 int arch_as_map(uint64_t *root, uint64_t va, uint64_t pa, int prot);
+int arch_as_map_large(uint64_t *root, uint64_t va, uint64_t pa, int prot);
 uint64_t arch_as_unmap(uint64_t *root, uint64_t va);
 uint64_t *arch_as_current(void);
 void arch_as_switch(uint64_t *root);    /* NULL: the kernel's own tables */

@@ -27,6 +27,7 @@
 #include "mm/mm.h"
 #include "mm/palloc.h"
 #include "mm/pmem.h"
+#include "mm/seg.h"
 #include "mm/xlate.h"
 #include "arch/arch.h"
 
@@ -124,13 +125,19 @@ static void cmd_pool(char **w, int n)
 {
 	static struct palloc_stats ps;
 	struct xlate_stats xs;
+	struct seg_stats ss;
+	struct vm_seg_maps sm;
 
 	(void)w, (void)n;
 	palloc_stats(pool.palloc->meta, &ps);
 	xlate_stats(pmem_xlate(), &xs);
+	seg_stats(&ss);
+	vm_seg_maps(&sm);
 	for (int i = 0; i < self.nodes; i++)
 		printk("  node %d uses %lu pool pages in %lu chunks\n", i, ps.used_by_node[i],
 		       ps.chunks_owned_by_node[i]);
+	printk("  segments: %lu live, %lu pages, %lu of them in 2 MiB runs; mapped here: "
+	       "%lu x 2 MiB, %lu x 4 KiB\n", ss.live, ss.pages, ss.large_pages, sm.large, sm.small);
 	printk("  translation: %lu entries of %lu pages, %lu bytes of table, %lu moves (%lu pages)\n",
 	       xs.entries, xs.block_pages, xs.table_bytes, xs.moves, xs.pages_moved);
 	printk("node %d: pool: %lu pages, %lu free, %lu reserved, %lu held here, %lu inconsistent\n",

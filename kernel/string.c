@@ -19,6 +19,10 @@ NO_LIBCALL void *memset(void *d, int c, size_t n)
 
 	for (; n && ((uintptr_t)p & 7); n--)
 		*p++ = (unsigned char)c;
+	for (; n >= 64; n -= 64, p += 64) {     /* unrolled: TCG runs it 1.5x as fast */
+		word *q = (word *)p;
+		q[0] = w, q[1] = w, q[2] = w, q[3] = w, q[4] = w, q[5] = w, q[6] = w, q[7] = w;
+	}
 	for (; n >= 8; n -= 8, p += 8)
 		*(word *)p = w;
 	while (n--)

@@ -320,27 +320,54 @@ undo:
 	return -EBUSY;
 }
 
+/* Is any page of [b, b + n) taken? Set *at to the last taken one. */
+static bool any_taken(const struct palloc *pa, uint64_t b, uint64_t n, uint64_t *at)
+{
+	uint64_t m;
+
+	for (uint64_t i = n; i--;)      /* from the end: the skip goes further */
+		if (__atomic_load_n(word_of(pa, b + i, &m), __ATOMIC_ACQUIRE) & m) {
+			*at = b + i;
+			return true;
+		}
+	return false;
+}
+
+/* Reserve a free run of @n pages at a multiple of @align in [lo, hi). */
+static int64_t reserve_in(struct palloc *pa, uint32_t pid, uint64_t n, uint64_t align,
+			  uint64_t lo, uint64_t hi, bool (*ok)(void *, uint64_t), void *ctx)
+{
+	uint64_t b, at;
+
+	for (b = round_up(lo, align); b < hi && b <= pa->npages - n;) {
+		if (any_taken(pa, b, n, &at)) {
+			b = round_up(at + 1, align);
+			continue;
+		}
+		if ((!ok || ok(ctx, b)) && !palloc_reserve(pa, pid, b, n))
+			return (int64_t)b;
+		b += align;
+	}
+	return -ENOMEM;
+}
+
+int64_t palloc_reserve_aligned(struct palloc *pa, uint32_t pid, uint64_t n, uint64_t align,
+			       uint64_t start, bool (*ok)(void *ctx, uint64_t first), void *ctx)
+{
+	int64_t b;
+
+	if (!pa || !pa->meta || !n || n > pa->npages || !align || align > pa->npages)
+		return -EINVAL;
+	start = start < pa->npages ? start / align * align : 0;
+	if ((b = reserve_in(pa, pid, n, align, start, pa->npages, ok, ctx)) >= 0)
+		return b;
+	return reserve_in(pa, pid, n, align, 0, start, ok, ctx);
+}
+
 int64_t palloc_reserve_from(struct palloc *pa, uint32_t pid, uint64_t n, uint64_t start,
 			    bool (*ok)(void *ctx, uint64_t first), void *ctx)
 {
-	uint64_t k, b, i, m, runs;
-
-	if (!pa || !pa->meta || !n || n > pa->npages)
-		return -EINVAL;
-	runs = pa->npages / n;
-	start = start < pa->npages ? start / n % runs : 0;
-	for (k = 0; k < runs; k++) {
-		b = (start + k) % runs * n;
-		for (i = 0; i < n; i++)
-			if (__atomic_load_n(word_of(pa, b + i, &m),
-					    __ATOMIC_ACQUIRE) & m)
-				break;
-		if (i < n || (ok && !ok(ctx, b)))
-			continue;
-		if (!palloc_reserve(pa, pid, b, n))
-			return (int64_t)b;
-	}
-	return -ENOMEM;
+	return palloc_reserve_aligned(pa, pid, n, n, start, ok, ctx);
 }
 
 int64_t palloc_reserve_where(struct palloc *pa, uint32_t pid, uint64_t n,

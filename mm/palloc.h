@@ -208,6 +208,27 @@ int64_t palloc_reserve_where(struct palloc *pa, uint32_t pid, uint64_t n,
 			     bool (*ok)(void *ctx, uint64_t first), void *ctx);
 
 /**
+ * palloc_reserve_aligned() - reserve @n free pages starting at a multiple
+ * of @align
+ * @pa: this node's handle
+ * @pid: owner recorded with the pages (flag PALLOC_F_RESERVED)
+ * @n: pages in the run
+ * @align: the run starts at a multiple of this (1: anywhere)
+ * @start: look from here on, then from 0 up to it
+ * @ok: predicate on the run's first ppn (NULL: any run)
+ * @ctx: first argument of @ok
+ *
+ * A taken page rules out every candidate start whose run would cover it:
+ * the scan goes on at the next multiple of @align after it, so a search
+ * costs about one look at each page, not one per page and candidate.
+ * Context: any node; lock-free; scans the pool (slow path).
+ * Return: the first ppn of the run, -ENOMEM if no such run is free,
+ * -EINVAL for bad args.
+ */
+int64_t palloc_reserve_aligned(struct palloc *pa, uint32_t pid, uint64_t n, uint64_t align,
+			       uint64_t start, bool (*ok)(void *ctx, uint64_t first), void *ctx);
+
+/**
  * palloc_reserve_from() - palloc_reserve_where(), looking from @start on
  * (and then from 0 up to @start): a caller that takes many runs one after
  * the other passes where the last one ended, and does not scan the taken

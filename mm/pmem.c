@@ -59,25 +59,61 @@ bool mm_pool_fault(uint64_t addr)
 }
 
 /*
- * Zero a fresh pool page through the device window, where the whole pool is
- * mapped with large pages: going through the translated window instead
- * would build a page table for every 2 MiB of pool this node ever touches.
- * A move that lands while we write shows as a new entry afterwards: then
- * the new frame is zeroed too. Return: 0, or -ETIMEDOUT if the page's
- * block stayed moving (its mover died mid-move).
+ * How many pages from @ppn on (at most @max) are backed by frames @dfn,
+ * @dfn + 1, ... and not moving: each 2 MiB of pool pages takes one look
+ * (xlate_resolve_run), page by page only where the frames stop following
+ * one another.
  */
-static int zero(uint64_t ppn)
+static uint64_t extent(uint64_t ppn, uint64_t max, uint64_t dfn)
 {
-	uint64_t dfn, again;
+	uint64_t n = 0, d, step;
+
+	for (; n < max; n += step) {
+		step = MIN(max - n, POOL_CHUNK_PAGES - (ppn + n) % POOL_CHUNK_PAGES);
+		if (xlate_resolve_run(xlate, ppn + n, step, &d) || d != dfn + n)
+			break;
+	}
+	while (n < max && !xlate_resolve(xlate, ppn + n, &d) && d == dfn + n)
+		n++;
+	return n;
+}
+
+/*
+ * Zero fresh pool pages [ppn, ppn + pages) through the device window, where
+ * the whole pool is mapped with large pages: going through the translated
+ * window instead would build a page table for every 2 MiB of pool this
+ * node ever touches, and fault once per page. Pages whose frames follow
+ * one another are zeroed in one go. A move that lands while we write shows
+ * afterwards as a page on another frame, or still moving: that page is
+ * zeroed again once the move is over, on its new frame. Return: 0, or
+ * -ETIMEDOUT if a block stayed moving (its mover died mid-move).
+ */
+static int zero(uint64_t ppn, uint64_t pages)
+{
+	uint64_t dfn, n;
 	int err;
 
-	do {
+	while (pages) {
 		if ((err = xlate_resolve_wait(xlate, ppn, &dfn, msg_poll)))
 			return err;
-		memset(frames + (dfn << PAGE_SHIFT), 0, PAGE_SIZE);
-		again = xlate_lookup(xlate, ppn);
-	} while (again != dfn && again != XLATE_NONE);
+		if (!(n = extent(ppn, pages, dfn)))
+			continue;               /* it started moving: wait again */
+		memset(frames + (dfn << PAGE_SHIFT), 0, n << PAGE_SHIFT);
+		arch_pool_flush(frames + (dfn << PAGE_SHIFT), n << PAGE_SHIFT);
+		n = extent(ppn, n, dfn);        /* the pages that did not move under it */
+		ppn += n;
+		pages -= n;
+	}
 	return 0;
+}
+
+int pmem_zero(uint64_t ppn, uint64_t pages)
+{
+	if (!pool.joined)
+		return -ENOMEM;
+	if (!pages || ppn >= pool.super->npages || pages > pool.super->npages - ppn)
+		return -EINVAL;
+	return zero(ppn, pages);
 }
 
 static uint32_t (*reclaimer)(uint32_t pages);
@@ -97,7 +133,7 @@ int64_t pmem_alloc(uint32_t pid)
 	if (ppn == -ENOMEM && reclaimer && reclaimer(PMEM_RECLAIM_BATCH))
 		ppn = palloc_alloc(pool.palloc, pid);
 
-	if (ppn >= 0 && (err = zero(ppn))) {
+	if (ppn >= 0 && (err = zero(ppn, 1))) {
 		pmem_free(ppn);         /* not zeroed: nobody may have it */
 		return err;
 	}

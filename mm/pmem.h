@@ -59,6 +59,15 @@ void *pmem_page(uint64_t ppn);
  */
 int64_t pmem_alloc(uint32_t pid);
 
+/**
+ * pmem_zero - zero pool pages [ppn, ppn + pages) that the caller holds
+ * (a new shared segment), through the device window, and flush them
+ * Context: main loop; a move of the pages meanwhile is waited out.
+ * Return: 0; -ETIMEDOUT if a block stayed moving (a mover died mid-move);
+ * -EINVAL for a range outside the pool; -ENOMEM if the node has no pool.
+ */
+int pmem_zero(uint64_t ppn, uint64_t pages);
+
 /* PMEM_RECLAIM_BATCH pages are asked back at a time: fn frees up to that
  * many pool pages and returns how many it freed. Context: boot. */
 #define PMEM_RECLAIM_BATCH 64

@@ -2,8 +2,9 @@
  * Shared segments (see seg.h). The table lives in the pool and changes
  * under one lease (POOL_LEASE_SEGS): a node that dies holding it cannot
  * wedge the others, whoever takes the lease next finds it broken and goes
- * on. A segment's pages are one aligned run of pool pages reserved from
- * the allocator, so an entry needs no page list.
+ * on. A segment's pages are one run of pool pages reserved from the
+ * allocator, so an entry needs no page list; a run of 2 MiB or more starts
+ * on a 2 MiB boundary when the pool has such a run free (see reserve()).
  */
 #include "kernel/kernel.h"
 #include "kernel/cluster/cluster.h"
@@ -81,12 +82,45 @@ static void destroy(struct pool_seg *s)
 /* A run of free pages whose frames are all in online regions. */
 static bool usable_run(void *ctx, uint64_t first)
 {
-	uint64_t n = *(uint64_t *)ctx;
+	return xlate_usable_run(pmem_xlate(), first, *(uint64_t *)ctx);
+}
 
-	for (uint64_t i = 0; i < n; i++)
-		if (!xlate_usable(pmem_xlate(), first + i))
-			return false;
-	return true;
+/*
+ * The segment's run of n pages: 2 MiB aligned if it is that large, so that
+ * every whole 2 MiB of it can be mapped with one large page; anywhere when
+ * no aligned run is free (a fragmented pool), then mapped 4 KiB at a time.
+ */
+static int64_t reserve(uint64_t n, int pid)
+{
+	int64_t first = -ENOMEM;
+
+	if (n >= SEG_LARGE_PAGES)
+		first = palloc_reserve_aligned(pool.palloc, pid, n, SEG_LARGE_PAGES, 0, usable_run, &n);
+	if (first == -ENOMEM)
+		first = palloc_reserve_aligned(pool.palloc, pid, n, 1, 0, usable_run, &n);
+	return first;
+}
+
+/* Pages of a segment that processes can map 2 MiB at a time: its whole
+ * 2 MiB, if its run starts 2 MiB aligned (its address always does). */
+static uint64_t large_pages(const struct pool_seg *s)
+{
+	return s->first_ppn % SEG_LARGE_PAGES ? 0 : s->npages / SEG_LARGE_PAGES * SEG_LARGE_PAGES;
+}
+
+void seg_stats(struct seg_stats *st)
+{
+	*st = (struct seg_stats){ 0 };
+	if (!pool.joined)
+		return;
+	for (uint32_t i = 0; i < pool.super->nsegs; i++) {
+		struct pool_seg *s = seg(i);
+		if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != SEG_LIVE)
+			continue;
+		st->live++;
+		st->pages += s->npages;
+		st->large_pages += large_pages(s);
+	}
 }
 
 int seg_slot_of(uint64_t addr)
@@ -127,15 +161,19 @@ int64_t seg_create(struct vm *vm, const char *name, uint64_t bytes, uint32_t key
 	for (uint32_t i = 0; i < pool.super->nsegs && slot < 0; i++)
 		if (seg(i)->state == SEG_FREE)
 			slot = (int)i;
-	int64_t first = slot < 0 ? -ENOSPC : palloc_reserve_where(pool.palloc, pid, n, usable_run, &n);
+	int64_t first = slot < 0 ? -ENOSPC : reserve(n, pid);
 	if (first < 0) {
 		unlock();
 		return first == -ENOSPC ? -ENOSPC : -ENOMEM;
 	}
-	for (uint64_t i = 0; i < n; i++) {      /* zeroed before anyone sees them */
-		palloc_share(pool.palloc, first + i);
-		memset(pmem_page(first + i), 0, PAGE_SIZE);
+	if ((err = pmem_zero(first, n))) {      /* zeroed before anyone sees them */
+		for (uint64_t i = 0; i < n; i++)
+			palloc_free(pool.palloc, first + i);
+		unlock();
+		return err;
 	}
+	for (uint64_t i = 0; i < n; i++)
+		palloc_share(pool.palloc, first + i);
 	struct pool_seg *s = seg(slot);
 	memset(s, 0, sizeof(*s));
 	strlcpy(s->name, name, SEG_NAME_MAX);

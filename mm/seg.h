@@ -4,7 +4,9 @@
  * at SEG_BASE + i * SEG_SPAN), so plain pointers inside work on every node.
  * A segment made with a nonzero key may be attached only by giving that
  * key. Its pages are zeroed when it is made and go back to the pool when
- * the last attachment goes (detach, exit, or its node's death).
+ * the last attachment goes (detach, exit, or its node's death). One of
+ * 2 MiB or more sits 2 MiB aligned in the pool, so that processes map each
+ * whole 2 MiB of it with one large page (mm/vm.c).
  */
 #ifndef MM_SEG_H
 #define MM_SEG_H
@@ -28,6 +30,23 @@ struct pool_seg {
 };
 
 enum { SEG_FREE = 0, SEG_LIVE = 1 };
+
+/* A segment this large (pages) starts 2 MiB aligned in the pool, so that
+ * processes map it with 2 MiB pages (mm/vm.c). */
+#define SEG_LARGE_PAGES 512
+
+struct seg_stats {
+	uint64_t live;                          /* segments in the table */
+	uint64_t pages;                         /* their pages */
+	uint64_t large_pages;                   /* ... in whole 2 MiB aligned runs */
+};
+
+/**
+ * seg_stats - what the segment table holds now
+ * @st: filled in (zeros if the node has no pool)
+ * Context: any; a snapshot, read without the table's lease.
+ */
+void seg_stats(struct seg_stats *st);
 
 /**
  * seg_attach_pool - take the pool's segment table, the only pointer to it

@@ -160,6 +160,53 @@ static int map_slot(struct vm *vm, struct vm_area *a, uint64_t va, uint64_t s)
 	return arch_as_map(vm->root, va, pa, a->prot);
 }
 
+static struct vm_seg_maps seg_maps;     /* this node's, since boot */
+
+void vm_seg_maps(struct vm_seg_maps *m)
+{
+	*m = seg_maps;
+}
+
+/*
+ * A fault in a shared segment maps the whole 2 MiB around va at once: with
+ * one large page when that 2 MiB is all the segment's, its pool pages are
+ * 2 MiB aligned and translation backs them with one aligned run of frames
+ * (mm/seg.c places a large segment so; a move at 4 KiB granularity breaks
+ * the run up, and then the pages are mapped one by one); else page by
+ * page, each of its pages there that is not moving. Only va's own page
+ * waits out a move: the others are left to fault when touched. A
+ * shootdown of any of the pages drops the large page whole
+ * (arch_as_unmap); the next touch maps it again, large if it still can be.
+ */
+static int fault_seg(struct vm *vm, struct vm_area *a, uint64_t va)
+{
+	uint64_t lo = va & ~(ARCH_LARGE_SIZE - 1), hi = lo + ARCH_LARGE_SIZE, first, dfn, mine;
+	int err = xlate_resolve_wait(pmem_xlate(), a->first_ppn + (va - a->start) / PAGE_SIZE,
+				     &mine, msg_poll);
+
+	if (err)
+		return err;     /* -ETIMEDOUT: its mover died mid-move */
+	first = a->first_ppn + (lo - a->start) / PAGE_SIZE;
+	if (lo >= a->start && hi <= a->end && !(first % SEG_LARGE_PAGES) &&
+	    !xlate_resolve_run(pmem_xlate(), first, SEG_LARGE_PAGES, &dfn) &&
+	    !(dfn % SEG_LARGE_PAGES) &&
+	    !arch_as_map_large(vm->root, lo, pmem_frame_pa(dfn), a->prot)) {
+		seg_maps.large++;
+		return 0;
+	}
+	for (uint64_t p = MAX(lo, a->start); p < MIN(hi, a->end); p += PAGE_SIZE) {
+		if (p == va)
+			dfn = mine;
+		else if (xlate_resolve(pmem_xlate(), a->first_ppn + (p - a->start) / PAGE_SIZE, &dfn))
+			continue;       /* moving: it faults when touched */
+		err = arch_as_map(vm->root, p, pmem_frame_pa(dfn), a->prot);
+		if (err && p == va)
+			return err;
+		seg_maps.small += !err;
+	}
+	return 0;
+}
+
 int vm_fault(struct vm *vm, uint64_t addr, bool write)
 {
 	struct vm_area *a = vm_find(vm, addr);
@@ -167,6 +214,8 @@ int vm_fault(struct vm *vm, uint64_t addr, bool write)
 	if (!a || (write && !(a->prot & ARCH_PROT_WRITE)))
 		return -EFAULT;
 	uint64_t va = addr & ~(PAGE_SIZE - 1), i = (va - a->start) / PAGE_SIZE;
+	if (a->seg >= 0)
+		return fault_seg(vm, a, va);
 	uint64_t s = slot_of(a, i);
 	if (!s) {
 		struct frame_stats fs;

@@ -11,7 +11,9 @@
  * The slots sit in a table that grows as pages are touched (mm/slots.h):
  * an area costs table pages only where it was filled in, so the heap can
  * reserve 512 MiB of address space for a few KiB. A shared segment's area
- * has no table: its pages are its own, consecutive from first_ppn.
+ * has no table: its pages are its own, consecutive from first_ppn; a fault
+ * there maps the whole 2 MiB around it, with one large page where the
+ * segment's pages and their frames allow (see vm_seg_maps).
  *
  * Placement: VM_PLACE_LOCAL and VM_PLACE_POOL are targeted; VM_PLACE_ANY is
  * transparent: local while the node has frames to spare, pool after.
@@ -101,6 +103,17 @@ void vm_lost(struct vm *vm, uint64_t after, uint64_t upto, bool drop, vm_lost_fn
 	     void *ctx);
 #define VM_LOST_LINK UINT64_MAX         /* vm_lost's after: the node lost the pool, every
 					   pool page is gone (region DM_LOSS_LINK) */
+
+/*
+ * Mappings this node made for shared segments since boot: 2 MiB pages
+ * (a whole aligned 2 MiB of a segment, backed by one run of frames) and
+ * 4 KiB ones (the rest, and what a move at 4 KiB granularity broke up).
+ * A fault in a segment maps the 2 MiB around it either way.
+ */
+struct vm_seg_maps {
+	uint64_t large, small;
+};
+void vm_seg_maps(struct vm_seg_maps *m);
 
 /* Drop mappings of pool pages [ppn, ppn+pages) (a shootdown). */
 void vm_shootdown(struct vm *vm, uint64_t ppn, uint64_t pages);

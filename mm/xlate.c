@@ -134,6 +134,29 @@ int xlate_resolve(const void *meta, uint64_t ppn, uint64_t *dfn)
 	return 0;
 }
 
+int xlate_resolve_run(const void *meta, uint64_t ppn, uint64_t pages, uint64_t *dfn)
+{
+	uint64_t b, first, last;
+	struct xv v;
+	uint32_t e, e0 = 0;
+
+	if (view(&v, meta) || !pages || ppn >= v.h->npages || pages > v.h->npages - ppn || !dfn)
+		return -EINVAL;
+	first = ppn >> v.h->gshift;
+	last = (ppn + pages - 1) >> v.h->gshift;
+	for (b = first; b <= last; b++) {
+		e = __atomic_load_n(&v.ent[b], SC);
+		if (e & XLATE_MOVING)
+			return -EBUSY;
+		if (b == first)
+			e0 = e;
+		else if (e != e0 + (b - first))
+			return -ENOENT;
+	}
+	*dfn = ((uint64_t)e0 << v.h->gshift) | (ppn & (v.G - 1));
+	return 0;
+}
+
 int xlate_resolve_wait(const void *meta, uint64_t ppn, uint64_t *dfn,
 		       void (*poll)(void))
 {
@@ -160,6 +183,22 @@ bool xlate_usable(void *meta, uint64_t ppn)
 	e = __atomic_load_n(&v.ent[ppn >> v.h->gshift], SC);
 	return !(e & XLATE_MOVING) &&
 	       state_of(&v, region_of(&v, e)) == XLATE_ONLINE;
+}
+
+bool xlate_usable_run(const void *meta, uint64_t ppn, uint64_t pages)
+{
+	struct xv v;
+	uint64_t b;
+	uint32_t e;
+
+	if (view(&v, meta) || !pages || ppn >= v.h->npages || pages > v.h->npages - ppn)
+		return false;
+	for (b = ppn >> v.h->gshift; b <= (ppn + pages - 1) >> v.h->gshift; b++) {
+		e = __atomic_load_n(&v.ent[b], SC);
+		if ((e & XLATE_MOVING) || state_of(&v, region_of(&v, e)) != XLATE_ONLINE)
+			return false;
+	}
+	return true;
 }
 
 int xlate_region_state(const void *meta, uint32_t region)

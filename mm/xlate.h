@@ -204,6 +204,25 @@ int xlate_resolve_wait(const void *meta, uint64_t ppn, uint64_t *dfn,
 		       void (*poll)(void));
 
 /**
+ * xlate_resolve_run() - the frames backing a run of pool pages, if they
+ * are one run of device frames (what a 2 MiB mapping of the run needs)
+ * @meta: the table
+ * @ppn: first page
+ * @pages: pages in the run
+ * @dfn: set to the frame of @ppn
+ *
+ * Reads one entry per block the run touches (one for a 2 MiB run at 2 MiB
+ * granularity, 512 at 4 KiB). At 4 KiB a move of any page of the run puts
+ * it on another frame, so the run is mapped page by page from then on; at
+ * 2 MiB a block moves as a whole and stays one run.
+ * Context: as xlate_resolve(): the caller has published that it maps the
+ * run before calling this.
+ * Return: 0; -ENOENT if the frames are not consecutive; -EBUSY while a
+ * block of the run is moving; -EINVAL for a bad table or run.
+ */
+int xlate_resolve_run(const void *meta, uint64_t ppn, uint64_t pages, uint64_t *dfn);
+
+/**
  * xlate_usable() - may this pool page be handed out (palloc's predicate)
  * @meta: the table (void * to match palloc's usable())
  * @ppn: the page
@@ -212,6 +231,19 @@ int xlate_resolve_wait(const void *meta, uint64_t ppn, uint64_t *dfn,
  * Return: true if its block is not moving and its frames' region is online.
  */
 bool xlate_usable(void *meta, uint64_t ppn);
+
+/**
+ * xlate_usable_run() - xlate_usable() of every page of a run
+ * @meta: the table
+ * @ppn: first page
+ * @pages: pages in the run
+ *
+ * One look at each block's entry and its region, not one call per page.
+ * Context: any; sequentially consistent loads.
+ * Return: true if every page of [@ppn, @ppn + @pages) may be handed out;
+ * false if one may not, or for a bad table or run.
+ */
+bool xlate_usable_run(const void *meta, uint64_t ppn, uint64_t pages);
 
 /**
  * xlate_region_state() - state of a region

@@ -123,10 +123,10 @@ static void free_level(uint64_t *table, int level)
 {
 	for (int i = 0; i < 512; i++) {
 		uint64_t e = table[i];
-		if ((e & PTE_P) && level > 1 && !(e & PTE_PS))
-			free_level(phys_to_virt(e & PTE_ADDR), level - 1);
-		if ((e & PTE_P) && level > 1)
-			frame_free(e & PTE_ADDR, 0);
+		if (!(e & PTE_P) || level == 1 || (e & PTE_PS))
+			continue;       /* a large page maps memory that is not ours to free */
+		free_level(phys_to_virt(e & PTE_ADDR), level - 1);
+		frame_free(e & PTE_ADDR, 0);
 	}
 }
 
@@ -153,14 +153,59 @@ int arch_as_map(uint64_t *root, uint64_t va, uint64_t pa, int prot)
 	return 0;
 }
 
-/* Drop va's mapping; Return: the physical address it had, or 0. */
+/* The present entry that maps va, 4 KiB (level 0) or 2 MiB (level 1), or NULL. */
+static uint64_t *mapping_of(uint64_t *root, uint64_t va, int *level)
+{
+	uint64_t *table = root;
+
+	for (int l = 3; l >= 0; l--) {
+		uint64_t *e = &table[IDX(va, l)];
+		if (!(*e & PTE_P))
+			return NULL;
+		if (l == 0 || (l == 1 && (*e & PTE_PS))) {
+			*level = l;
+			return e;
+		}
+		if (*e & PTE_PS)
+			return NULL;    /* a 1 GiB page: never in a user half */
+		table = phys_to_virt(*e & PTE_ADDR);
+	}
+	return NULL;
+}
+
+int arch_as_map_large(uint64_t *root, uint64_t va, uint64_t pa, int prot)
+{
+	uint64_t *e, *pt;
+
+	if (((va | pa) & (ARCH_LARGE_SIZE - 1)) || va >= USER_TOP)
+		return -EINVAL;
+	if (!(e = walk_in(root, va, 1, true)))
+		return -ENOMEM;
+	if ((*e & PTE_P) && !(*e & PTE_PS)) {   /* a page table, left by 4 KiB mappings */
+		pt = phys_to_virt(*e & PTE_ADDR);
+		for (int i = 0; i < 512; i++)
+			if (pt[i] & PTE_P)
+				return -EEXIST;
+		*e = 0;
+		if (root == arch_as_current())  /* the walk may have cached the table */
+			__asm__ volatile("invlpg (%0)" : : "r"(va) : "memory");
+		frame_free(virt_to_phys(pt), 0);
+	}
+	*e = pa | PTE_P | PTE_U | PTE_PS | (prot & ARCH_PROT_WRITE ? PTE_W : 0) |
+	     (prot & ARCH_PROT_EXEC ? 0 : PTE_NX);
+	return 0;
+}
+
+/* Drop va's mapping, all 2 MiB of it if large; Return: the physical address va had, or 0. */
 uint64_t arch_as_unmap(uint64_t *root, uint64_t va)
 {
-	uint64_t *e = walk_in(root, va, 0, false), pa;
+	int level;
+	uint64_t *e = mapping_of(root, va, &level), pa;
 
-	if (!e || !(*e & PTE_P))
+	if (!e)
 		return 0;
-	pa = *e & PTE_ADDR;
+	pa = level ? (*e & PTE_ADDR & ~(ARCH_LARGE_SIZE - 1)) + (va & (ARCH_LARGE_SIZE - 1) & ~(PAGE_SIZE - 1))
+		   : *e & PTE_ADDR;
 	*e = 0;
 	if (root == arch_as_current())
 		__asm__ volatile("invlpg (%0)" : : "r"(va) : "memory");
