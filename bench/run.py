@@ -87,7 +87,7 @@ import time
 
 import fsbench
 from harness import (NOTES, REPO, Cluster, Results, Tree, drive, fmt, in_ms, say, section,
-                     with_unit)
+                     value, verdict_line, with_unit)
 from dmoslib.logwatch import until
 
 RESULTS = os.path.join(REPO, "bench", "RESULTS.md")
@@ -173,10 +173,10 @@ def ubench_round(tree):
                 raise SystemExit("bench: `%s` failed (see %s)" % (line, c.run_dir))
             rows += re.findall(r"^ubench: ([a-z_]+) ([\d.]+) (\S+)", c.log(0), re.M)
     seen, out = set(), []
-    for name, value, unit in rows:
+    for name, figure, unit in rows:
         if name not in seen:
             seen.add(name)
-            out.append((name, float(value), unit, "higher" if unit.endswith("/s") else "lower"))
+            out.append((name, float(figure), unit, "higher" if unit.endswith("/s") else "lower"))
     return out
 
 
