@@ -3,11 +3,14 @@
  * monitor and init start are. A character device of its own tiny file
  * system ("cons"), not in any directory: reading takes what
  * kernel/console.c has of the current input line (sleeping until there is
- * some; -EINTR if the reader is killed), writing prints.
+ * some; -EINTR if the reader is killed; -EAGAIN at once with DM_O_NONBLOCK),
+ * writing prints. poll() finds it readable when input waits, writable
+ * always.
  */
 #include "kernel/kernel.h"
 #include "kernel/console.h"
 #include "arch/arch.h"
+#include "fs/fs.h"
 #include "fs/vfs.h"
 #include "fs/fstypes.h"
 
@@ -22,6 +25,8 @@ static int64_t c_read(struct vnode *vn, uint64_t off, const struct uio *u)
 	(void)off;
 	if (!u->len)
 		return 0;
+	if ((u->flags & DM_O_NONBLOCK) && !console_ready())
+		return -EAGAIN;
 	if ((n = console_read(buf, MIN(u->len, sizeof(buf)))) > 0 && (err = uio_copyout(u, 0, buf, (size_t)n)))
 		return err;
 	return n;
@@ -53,7 +58,15 @@ static int c_getattr(struct vnode *vn, struct dm_stat *st)
 	return 0;
 }
 
-static const struct vfs_ops cons_ops = { .read = c_read, .write = c_write, .getattr = c_getattr };
+static int c_poll(struct vnode *vn, int events)
+{
+	(void)vn;
+	(void)events;
+	return DM_POLLOUT | (console_ready() ? DM_POLLIN : 0);
+}
+
+static const struct vfs_ops cons_ops = { .read = c_read, .write = c_write, .getattr = c_getattr,
+					 .poll = c_poll };
 static struct vfs cons_vfs = { .name = "cons", .ops = &cons_ops };
 static struct vnode cons = { &cons_vfs, NULL, 1, VN_CHR, 1 };  /* never freed */
 

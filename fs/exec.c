@@ -115,7 +115,7 @@ int fs_exec_open(const char *path, struct vnode **out, uint64_t *size)
 int64_t fs_exec_read(void *file, uint64_t off, void *buf, uint64_t n)
 {
 	struct vnode *vn = file;
-	struct uio u = { NULL, (uint64_t)buf, n };
+	struct uio u = { NULL, (uint64_t)buf, n, 0 };
 
 	return vn->fs->ops->read(vn, off, &u);
 }

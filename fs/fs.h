@@ -95,7 +95,18 @@ int64_t fs_exec_read(void *file, uint64_t off, void *buf, uint64_t n);
 /* Close and drop a file fs_exec_open gave. */
 void fs_exec_close(struct vnode *vn);
 
-/* The system calls of fs/sysfile.c, for the table in kernel/syscall.c. */
+/**
+ * poll_wake - something may have become ready: a process sleeping in poll()
+ * looks at its descriptors again
+ *
+ * A file system whose poll op's answer changes (a socket got data or room,
+ * the console got input) calls it, after the change. Cheap when nobody
+ * polls.
+ * Context: any, interrupts included.
+ */
+void poll_wake(void);
+
+/* The system calls of fs/sysfile.c and fs/poll.c, for the table in kernel/syscall.c. */
 #define SYSFILE_ARGS uint64_t a __attribute__((unused)), uint64_t b __attribute__((unused)), \
 	uint64_t c __attribute__((unused)), uint64_t d __attribute__((unused)), \
 	uint64_t e_ __attribute__((unused)), uint64_t f_ __attribute__((unused))
@@ -126,5 +137,6 @@ int64_t sys_chmod(SYSFILE_ARGS);
 int64_t sys_fchmod(SYSFILE_ARGS);
 int64_t sys_utimens(SYSFILE_ARGS);
 int64_t sys_umask(SYSFILE_ARGS);
+int64_t sys_poll(SYSFILE_ARGS);
 
 #endif

@@ -169,7 +169,7 @@ int64_t sys_dup2(SYSFILE_ARGS)
 /* Read n bytes into user buf from f at off. */
 static int64_t do_read(struct file *f, uint64_t buf, uint64_t n, uint64_t off)
 {
-	struct uio u = { uvm(), buf, n };
+	struct uio u = { uvm(), buf, n, f->flags };
 
 	if (!readable(f))
 		return -EBADF;
@@ -184,7 +184,7 @@ static int64_t do_read(struct file *f, uint64_t buf, uint64_t n, uint64_t off)
 
 static int64_t do_write(struct file *f, uint64_t buf, uint64_t n, uint64_t *off, bool append)
 {
-	struct uio u = { uvm(), buf, n };
+	struct uio u = { uvm(), buf, n, f->flags };
 
 	if (!writable(f))
 		return -EBADF;
@@ -202,7 +202,7 @@ int64_t sys_read(SYSFILE_ARGS)
 
 	if (!f)
 		return -EBADF;
-	if ((r = do_read(f, b, c, f->off)) > 0 && f->vn->type != VN_CHR)
+	if ((r = do_read(f, b, c, f->off)) > 0 && vn_seekable(f->vn->type))
 		f->off += (uint64_t)r;
 	return r;
 }
@@ -216,7 +216,7 @@ int64_t sys_write(SYSFILE_ARGS)
 	if (!f)
 		return -EBADF;
 	off = f->off;
-	if ((r = do_write(f, b, c, &off, f->flags & DM_O_APPEND)) >= 0 && f->vn->type != VN_CHR)
+	if ((r = do_write(f, b, c, &off, f->flags & DM_O_APPEND)) >= 0 && vn_seekable(f->vn->type))
 		f->off = off;
 	return r;
 }
@@ -226,7 +226,7 @@ static int positional(int64_t fd, int64_t off, struct file **f)
 {
 	if (!(*f = fd_get(fd_table(), fd)))
 		return -EBADF;
-	if ((*f)->vn->type == VN_CHR)
+	if (!vn_seekable((*f)->vn->type))
 		return -ESPIPE;
 	return off < 0 ? -EINVAL : 0;
 }
@@ -280,7 +280,7 @@ int64_t sys_lseek(SYSFILE_ARGS)
 
 	if (!f)
 		return -EBADF;
-	if (f->vn->type == VN_CHR)
+	if (!vn_seekable(f->vn->type))
 		return -ESPIPE;
 	if ((err = whence_base(f, (int64_t)c, &base)))
 		return err;
@@ -312,7 +312,7 @@ int64_t sys_fsync(SYSFILE_ARGS)
 
 	if (!f)
 		return -EBADF;
-	if (f->vn->type == VN_CHR)
+	if (!vn_seekable(f->vn->type))
 		return -EINVAL;
 	return f->vn->fs->ops->fsync ? f->vn->fs->ops->fsync(f->vn) : 0;
 }
@@ -378,8 +378,8 @@ int64_t sys_access(SYSFILE_ARGS)
 
 static int64_t setattr(struct vnode *vn, const struct vattr *va)
 {
-	if (vn->type == VN_CHR)
-		return 0;               /* the console keeps nothing */
+	if (!vn_seekable(vn->type))
+		return 0;               /* the console and sockets keep nothing */
 	if (vn->fs->rdonly || !vn->fs->ops->setattr)
 		return -EROFS;
 	return vn->fs->ops->setattr(vn, va);

@@ -105,7 +105,19 @@
  *                                 -EDEADLK if waiting would close a cycle
  *                                 of owners). -ENOLCK (no memory). NULL:
  *                                 -ENOLCK.
+ *   poll(vn, events)              which of DM_POLLIN/DM_POLLOUT (of
+ *                                 events) the file is ready for now, plus
+ *                                 DM_POLLERR/DM_POLLHUP whatever events
+ *                                 says; never sleeps. A file system whose
+ *                                 readiness changes calls poll_wake()
+ *                                 (fs/fs.h) when it does. NULL: always
+ *                                 ready for both (a regular file, a
+ *                                 directory).
  *   inactive(vn)                  the last reference went. NULL: nothing.
+ *
+ * A read or write that would wait (the console without input, a socket
+ * without data or room) waits, or with DM_O_NONBLOCK in uio->flags fails
+ * with -EAGAIN; a wait ends with -EINTR when the process is killed.
  */
 #ifndef FS_VFS_H
 #define FS_VFS_H
@@ -117,7 +129,13 @@
 #include "mm/vm.h"
 #include "userland/include/dm_abi.h"
 
-enum vnode_type { VN_REG = 1, VN_DIR = 2, VN_CHR = 3 };
+enum vnode_type { VN_REG = 1, VN_DIR = 2, VN_CHR = 3, VN_SOCK = 4 };
+
+/* Has it offsets (lseek, pread, pwrite)? Not the console, not a socket. */
+static inline bool vn_seekable(enum vnode_type t)
+{
+	return t == VN_REG || t == VN_DIR;
+}
 
 struct vfs;
 
@@ -146,6 +164,7 @@ struct uio {
 	struct vm *vm;
 	uint64_t addr;
 	uint64_t len;
+	int flags;                      /* the open file's DM_O_* flags: DM_O_NONBLOCK */
 };
 
 /* What setattr sets. */
@@ -194,6 +213,7 @@ struct vfs_ops {
 	void (*close)(struct vnode *vn, int flags);
 	int (*getlk)(struct vnode *vn, struct vfs_lock *lk);
 	int (*setlk)(struct vnode *vn, const struct vfs_lock *lk, bool wait);
+	int (*poll)(struct vnode *vn, int events);
 	void (*inactive)(struct vnode *vn);
 };
 

@@ -3,6 +3,7 @@
 #include "kernel/console.h"
 #include "sched/sched.h"
 #include "arch/arch.h"
+#include "fs/fs.h"
 
 static char ring[1024];
 static volatile unsigned head, tail;    /* head: next to read; tail: next to write */
@@ -30,8 +31,15 @@ void console_poll(void)
 			ring[tail++ % sizeof(ring)] = (char)c;
 		got = true;
 	}
-	if (got)
+	if (got) {
 		sched_wakeup(ring);
+		poll_wake();
+	}
+}
+
+bool console_ready(void)
+{
+	return head != tail;
 }
 
 int console_getc(void)

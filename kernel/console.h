@@ -12,6 +12,7 @@
 void console_poll(void);                /* from the tick */
 int console_getc(void);                 /* a byte, or -1 */
 int console_read(char *buf, size_t n);  /* at least one byte (sleeps), or -EINTR */
+bool console_ready(void);               /* is there input to read? (poll) */
 
 /* Hand console input to process pid and its children (init); the monitor
  * reads it again once that process is gone. */

@@ -3,7 +3,8 @@
  * Every pointer from user space is checked (vm_check and the copy
  * functions): a bad one gets -EFAULT, never a kernel fault. Results are
  * returned as they are; failures as a negative errno. The file system's
- * calls are in fs/sysfile.c; the rest are here.
+ * calls are in fs/sysfile.c (poll in fs/poll.c), the sockets' in
+ * net/socket.c; the rest are here.
  */
 #include "kernel/kernel.h"
 #include "kernel/sysnum.h"
@@ -20,6 +21,7 @@
 #include "arch/arch.h"
 #include "fs/fs.h"
 #include "fs/dmosfs.h"
+#include "net/socket.h"
 #include "userland/include/dm_abi.h"
 
 typedef int64_t (*sysfn)(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t);
@@ -394,6 +396,14 @@ static const sysfn table[SYS_MAX] = {
 	[SYS_chmod] = sys_chmod,        [SYS_fchmod] = sys_fchmod,
 	[SYS_utimens] = sys_utimens,    [SYS_umask] = sys_umask,
 	[SYS_fsinfo] = sys_fsinfo,      /* fs/dmosfs.c */
+	[SYS_poll] = sys_poll,          /* fs/poll.c */
+	/* sockets: net/socket.c */
+	[SYS_socket] = sys_socket,      [SYS_bind] = sys_bind,
+	[SYS_listen] = sys_listen,      [SYS_accept] = sys_accept,
+	[SYS_connect] = sys_connect,    [SYS_sendto] = sys_sendto,
+	[SYS_recvfrom] = sys_recvfrom,  [SYS_shutdown] = sys_shutdown,
+	[SYS_setsockopt] = sys_setsockopt,      [SYS_getsockopt] = sys_getsockopt,
+	[SYS_getsockname] = sys_getsockname,    [SYS_getpeername] = sys_getpeername,
 };
 
 int64_t syscall(uint64_t nr, uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e,

@@ -59,7 +59,20 @@
 #define SYS_utimens     48      /* (const char *path, const int64_t times[2] or NULL) */
 #define SYS_umask       49      /* (int mask) -> the old mask */
 #define SYS_fsinfo      50      /* (struct dm_fsinfo *out): the cluster file system's counters */
-#define SYS_MAX         51      /* every number is below this */
+#define SYS_socket      51      /* (int domain, int type, int protocol) -> fd; type may carry DM_SOCK_NONBLOCK, DM_SOCK_CLOEXEC */
+#define SYS_bind        52      /* (int fd, const struct dm_sockaddr_in *a, socklen_t len) */
+#define SYS_listen      53      /* (int fd, int backlog) */
+#define SYS_accept      54      /* (int fd, struct dm_sockaddr_in *a, socklen_t *len, int flags) -> fd; accept4's flags */
+#define SYS_connect     55      /* (int fd, const struct dm_sockaddr_in *a, socklen_t len) */
+#define SYS_sendto      56      /* (int fd, const void *buf, size_t n, int flags, const struct dm_sockaddr_in *a, socklen_t len) -> bytes */
+#define SYS_recvfrom    57      /* (int fd, void *buf, size_t n, int flags, struct dm_sockaddr_in *a, socklen_t *len) -> bytes, 0 at the end */
+#define SYS_shutdown    58      /* (int fd, int how) */
+#define SYS_setsockopt  59      /* (int fd, int level, int name, const void *val, socklen_t len) */
+#define SYS_getsockopt  60      /* (int fd, int level, int name, void *val, socklen_t *len) */
+#define SYS_getsockname 61      /* (int fd, struct dm_sockaddr_in *a, socklen_t *len) */
+#define SYS_getpeername 62      /* (int fd, struct dm_sockaddr_in *a, socklen_t *len) */
+#define SYS_poll        63      /* (struct dm_pollfd *fds, unsigned n, int timeout_ms) -> ready count */
+#define SYS_MAX         64      /* every number is below this */
 
 /*
  * SYS_spawn runs path on node (DM_NODE_ANY: the cluster chooses) with argv
@@ -74,6 +87,10 @@
  * as 0, 1 and 2, and fds naming anything but the console fail the spawn
  * with EXDEV unless node is this node. A local child also starts in the
  * parent's working directory with its umask; a remote one in "/".
+ *
+ * The socket calls (51..62) are BSD's with Linux's constants and layouts
+ * (dm_abi.h, "Sockets"); net/socket.c and docs/net.md say what they do.
+ * SYS_poll takes any descriptor: a socket, the console, a file.
  */
 
 #endif

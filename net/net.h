@@ -6,6 +6,8 @@
 #ifndef NET_NET_H
 #define NET_NET_H
 
+#include <stdbool.h>
+
 #define NET_ECHO_PORT   7       /* the built-in TCP echo service (RFC 862) */
 
 /**
@@ -18,6 +20,30 @@
  * Context: kmain(), before kthread_loop() (it registers the network work).
  */
 void net_init(void);
+
+/**
+ * net_up - is lwIP running (a card was found and set up)?
+ * Context: any. Return: true once net_init() brought it up.
+ */
+bool net_up(void);
+
+/**
+ * net_kick - have the network work run on the kernel thread's next pass:
+ * lwIP queued packets to one of the node's own addresses (its loopback
+ * queue), which only the network work delivers
+ * Context: any.
+ */
+void net_kick(void);
+
+struct netif;
+
+/**
+ * net_spoofed - is frame (len bytes, from the card) an IPv4 packet whose
+ * sender is on n's segment but ARP knows that sender at another MAC?
+ * (net/spoof.c: slirp answers in other nodes' names.)
+ * Context: the network work. Return: true to drop it.
+ */
+bool net_spoofed(struct netif *n, const void *frame, unsigned len);
 
 /* Print the card, address, link and counters (the monitor's `net`). Context: kernel thread. */
 void net_show(void);

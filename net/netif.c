@@ -8,7 +8,9 @@
  * frames into pbufs and feeds them to lwIP, polls the link, and runs lwIP's
  * timers; it also runs every NET_PERIOD_MS for the timers. lwIP's output
  * comes back through linkoutput(), which copies the frame into one of the
- * driver's transmit buffers. No interrupt handler ever calls into lwIP.
+ * driver's transmit buffers. System calls on sockets (net/socket.c) call
+ * lwIP too: the kernel is not preempted, so each call runs alone. No
+ * interrupt handler ever calls into lwIP.
  *
  * The echo service (RFC 862, port NET_ECHO_PORT) is lwIP's raw API: it
  * writes back what it received as the send buffer allows, and acknowledges
@@ -19,6 +21,7 @@
 #include "kernel/kthread.h"
 #include "arch/arch.h"
 #include "net/net.h"
+#include "net/socket.h"
 #include "net/virtio_net.h"
 #include "net/vip.h"
 
@@ -44,7 +47,8 @@ _Static_assert(LWIP_VERSION_MAJOR == 2 && LWIP_VERSION_MINOR == 1,
 #define ECHO_CHUNK      4096    /* bytes copied per tcp_write */
 
 static struct netif nif;
-static bool dhcp_on;
+static bool dhcp_on, lwip_up;
+static uint64_t spoofed;                /* frames net_spoofed() dropped */
 static uint64_t link_checked_ns;
 
 /* The echo service's counters. */
@@ -116,11 +120,15 @@ static err_t nif_init(struct netif *n)
 /* A good frame from the driver: into a pool pbuf, up to lwIP. Return: kept. */
 static bool deliver(const void *frame, unsigned len)
 {
+	struct pbuf *p;
+
+	if (net_spoofed(&nif, frame, len)) {
+		spoofed++;
+		return true;            /* taken: dropped here, counted as spoofed */
+	}
 	if (!vip_filter(frame, len))
 		return true;            /* the VIP's, and another node's to take (net/vip.c) */
-	struct pbuf *p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_POOL);
-
-	if (!p)
+	if (!(p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_POOL)))
 		return false;
 	pbuf_take(p, frame, (u16_t)len);
 	LINK_STATS_INC(link.recv);
@@ -151,11 +159,22 @@ static void poll_link(void)
 static void net_fn(void);
 static struct kwork net_work = { .name = "net", .fn = net_fn, .period_ms = NET_PERIOD_MS };
 
+bool net_up(void)
+{
+	return lwip_up;
+}
+
+void net_kick(void)
+{
+	kthread_kick(&net_work);
+}
+
 static void net_fn(void)
 {
 	vnet_reclaim();
 	if (vnet_rx(deliver, RX_BUDGET) == RX_BUDGET)
 		kthread_kick(&net_work);        /* more may wait: the next pass takes them */
+	netif_poll_all();                       /* packets to our own addresses */
 	poll_link();
 	vip_poll(&nif);
 	sys_check_timeouts();
@@ -342,6 +361,7 @@ void net_init(void)
 	if (!err && (echo.vip = vip_listen(VIP_TCP, NET_ECHO_PORT, 0)) < 0)
 		printk("net: the echo service is not on the cluster IP (%d)\n", echo.vip);
 	kthread_register(&net_work);
+	lwip_up = true;
 	const uint8_t *m = vnet_mac();
 	char addr[24] = "by DHCP";
 	if (!dhcp_on)
@@ -372,10 +392,11 @@ void net_show(void)
 	       "tx not sent %lu (ring full %lu, oversize %lu)\n",
 	       s.rx_runt + s.rx_oversize + s.rx_badid + s.rx_refused, s.rx_runt, s.rx_oversize,
 	       s.rx_badid, s.rx_refused, s.tx_full + s.tx_oversize, s.tx_full, s.tx_oversize);
-	printk("net: lwip dropped: link %u, arp %u, ip %u, icmp %u, udp %u, tcp %u\n",
+	printk("net: lwip dropped: link %u, arp %u, ip %u, icmp %u, udp %u, tcp %u; spoofed %lu\n",
 	       lwip_stats.link.drop, lwip_stats.etharp.drop, lwip_stats.ip.drop,
-	       lwip_stats.icmp.drop, lwip_stats.udp.drop, lwip_stats.tcp.drop);
+	       lwip_stats.icmp.drop, lwip_stats.udp.drop, lwip_stats.tcp.drop, spoofed);
 	printk("net: echo on tcp port %d: %lu accepted, %lu open, %lu refused, %lu bytes\n",
 	       NET_ECHO_PORT, echo.accepted, echo.open, echo.refused, echo.bytes);
 	vip_show();
+	sock_show();
 }

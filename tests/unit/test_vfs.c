@@ -188,14 +188,14 @@ static struct vnode *create(const char *path)
 
 static int64_t write_at(struct vnode *vn, uint64_t off, const void *buf, size_t n)
 {
-	struct uio u = { NULL, (uint64_t)buf, n };
+	struct uio u = { NULL, (uint64_t)buf, n, 0 };
 
 	return vn->fs->ops->write(vn, &off, &u, false);
 }
 
 static int64_t read_at(struct vnode *vn, uint64_t off, void *buf, size_t n)
 {
-	struct uio u = { NULL, (uint64_t)buf, n };
+	struct uio u = { NULL, (uint64_t)buf, n, 0 };
 
 	return vn->fs->ops->read(vn, off, &u);
 }

@@ -52,7 +52,7 @@
 #define DM_O_EXCL       0200
 #define DM_O_TRUNC      01000
 #define DM_O_APPEND     02000
-#define DM_O_NONBLOCK   04000           /* kept and reported; no file of dmos blocks on it */
+#define DM_O_NONBLOCK   04000           /* sockets: calls that would wait fail with EAGAIN */
 #define DM_O_DIRECTORY  0200000         /* fail with ENOTDIR unless it is a directory */
 #define DM_O_NOFOLLOW   0400000         /* accepted: there are no symbolic links */
 #define DM_O_CLOEXEC    02000000        /* the descriptor's DM_FD_CLOEXEC */
@@ -64,6 +64,7 @@
 #define DM_S_IFDIR      0040000
 #define DM_S_IFCHR      0020000
 #define DM_S_IFREG      0100000
+#define DM_S_IFSOCK     0140000
 #define DM_S_PERM       07777
 
 /* SYS_access: what to check (Linux's values) */
@@ -154,6 +155,77 @@ struct dm_dirent {
 #define DM_SIGKILL      9       /* kill's default; no memory to be had; its node died */
 #define DM_SIGBUS       10      /* it lost vital memory (its pool region failed) */
 #define DM_SIGSEGV      11      /* a bad address or another CPU exception */
+
+/*
+ * Sockets (SYS_socket .. SYS_getpeername, kernel/sysnum.h): Linux's
+ * numbers and layouts, so the POSIX headers of userland/include (which
+ * spell them AF_INET, SOCK_STREAM, ...) are these; libc/socket.c checks
+ * that they agree. AF_INET only, TCP and UDP.
+ */
+#define DM_AF_UNSPEC    0
+#define DM_AF_INET      2
+#define DM_SOCK_STREAM  1
+#define DM_SOCK_DGRAM   2
+#define DM_SOCK_NONBLOCK 04000          /* or'ed into socket()'s type, accept4()'s flags */
+#define DM_SOCK_CLOEXEC 02000000
+#define DM_IPPROTO_TCP  6
+#define DM_IPPROTO_UDP  17
+
+/* setsockopt/getsockopt: levels and names */
+#define DM_SOL_SOCKET   1
+#define DM_SO_REUSEADDR 2               /* int */
+#define DM_SO_TYPE      3               /* int, get only */
+#define DM_SO_ERROR     4               /* int, get only: the pending error, cleared */
+#define DM_SO_SNDBUF    7               /* int: the fixed buffer sizes; a set is accepted, ignored */
+#define DM_SO_RCVBUF    8
+#define DM_SO_KEEPALIVE 9               /* int */
+#define DM_SO_RCVTIMEO  20              /* struct dm_timeval; zero: wait for ever */
+#define DM_SO_SNDTIMEO  21
+#define DM_TCP_NODELAY  1               /* level DM_IPPROTO_TCP, int */
+
+/* sendto/recvfrom flags */
+#define DM_MSG_OOB      0x1             /* refused: EOPNOTSUPP */
+#define DM_MSG_PEEK     0x2
+#define DM_MSG_TRUNC    0x20            /* UDP recvfrom: return the datagram's whole length */
+#define DM_MSG_DONTWAIT 0x40
+#define DM_MSG_WAITALL  0x100           /* TCP recvfrom: wait for all n bytes (or the end, an error) */
+#define DM_MSG_NOSIGNAL 0x4000          /* accepted: dmos sends no SIGPIPE, EPIPE only */
+#define DM_MSG_MORE     0x8000          /* TCP: more data follows, hold a partial segment */
+
+#define DM_SHUT_RD      0
+#define DM_SHUT_WR      1
+#define DM_SHUT_RDWR    2
+
+#define DM_SOMAXCONN    128             /* listen()'s backlog is capped at this */
+
+struct dm_sockaddr_in {                 /* Linux's struct sockaddr_in */
+	uint16_t family;                /* DM_AF_INET */
+	uint16_t port;                  /* network byte order */
+	uint32_t addr;                  /* network byte order */
+	uint8_t zero[8];
+};
+
+struct dm_timeval {                     /* Linux's struct timeval on x86_64 */
+	int64_t sec;
+	int64_t usec;
+};
+
+/* SYS_poll: Linux's struct pollfd and event bits */
+struct dm_pollfd {
+	int32_t fd;                     /* negative: ignored, revents 0 */
+	int16_t events;
+	int16_t revents;
+};
+
+#define DM_POLLIN       0x001
+#define DM_POLLPRI      0x002           /* never: there is no urgent data */
+#define DM_POLLOUT      0x004
+#define DM_POLLERR      0x008           /* always reported, never asked for */
+#define DM_POLLHUP      0x010           /* ditto */
+#define DM_POLLNVAL     0x020           /* ditto: fd is not open */
+#define DM_POLLRDNORM   0x040           /* the same as DM_POLLIN */
+#define DM_POLLWRNORM   0x100           /* the same as DM_POLLOUT */
+#define DM_POLL_MAX     1024            /* descriptors one poll may name */
 
 /* SYS_fstat, SYS_stat */
 struct dm_stat {
