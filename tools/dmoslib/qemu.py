@@ -149,7 +149,12 @@ def hub_argv(cfg):
     gateway to the host, with each node's echo and HTTP ports and the
     VIP's ports forwarded from 127.0.0.1: net_ports()) and, per node, a unix datagram socket pair to that node's
     NIC. The hub repeats every frame to every other port, as an Ethernet
-    hub does. No root, no taps, no host addresses."""
+    hub does. No root, no taps, no host addresses.
+
+    restrict=on: slirp sees the frames nodes send each other, and would
+    take a connection to any address of its network as one to the host's
+    loopback and open it; restricted, it opens none but the forwards (it
+    answers the others with a RST, which the nodes drop: net/spoof.c)."""
     net = cfg["net"]
     fwd = "".join(",hostfwd=tcp:127.0.0.1:%d-%s:%d" % (port, node_ip(n), NET_ECHO_PORT)
                   for n, port in enumerate(net["echo_ports"]))
@@ -158,7 +163,7 @@ def hub_argv(cfg):
     fwd += "".join(",hostfwd=%s:127.0.0.1:%d-%s:%d" % (proto, host, net["vip"], port)
                    for proto, port, host in net.get("vip_ports", ()))
     a = [cfg["qemu"], "-M", "none", "-nodefaults", "-display", "none", "-monitor", "none",
-         "-serial", "none", "-netdev", "user,id=slirp,net=10.0.2.0/24" + fwd,
+         "-serial", "none", "-netdev", "user,id=slirp,net=10.0.2.0/24,restrict=on" + fwd,
          "-netdev", "hubport,id=up,hubid=0,netdev=slirp"]
     for n in range(cfg["nodes"]):
         node, hub = net_paths(cfg["run_dir"], n)
