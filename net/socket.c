@@ -342,12 +342,40 @@ static void tcp_remember(struct sock *sk)
 	sk->local_port = sk->pcb.tcp->local_port;
 }
 
+static void t_err(void *arg, err_t err);
+static err_t t_poll(void *arg, struct tcp_pcb *pcb);
+
+/* The pcb is lwIP's now: none of our callbacks. */
+static void tcp_detach(struct tcp_pcb *pcb)
+{
+	tcp_arg(pcb, NULL);
+	tcp_recv(pcb, NULL);
+	tcp_sent(pcb, NULL);
+	tcp_err(pcb, NULL);
+	tcp_poll(pcb, NULL, 0);
+}
+
+/* A closed socket whose close lwIP refused: t_poll retries, t_err ends it. */
+static void zombie_attach(struct sock *sk, struct tcp_pcb *pcb)
+{
+	tcp_arg(pcb, sk);
+	tcp_err(pcb, t_err);
+	tcp_poll(pcb, t_poll, POLL_TICKS);
+}
+
 static err_t t_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 {
 	struct sock *sk = arg;
 
 	if (!p) {
 		sk->eof = true;
+		if (sk->wr_shut && (pcb->state == FIN_WAIT_1 || pcb->state == FIN_WAIT_2 ||
+				    pcb->state == CLOSING || pcb->state == TIME_WAIT)) {
+			/* closed both ways: lwIP ends it (TIME_WAIT) and frees the
+			 * pcb without a word to us, so it is lwIP's from now */
+			tcp_detach(pcb);
+			sk->pcb.tcp = NULL;
+		}
 		wake(sk);
 		return ERR_OK;
 	}
@@ -394,8 +422,6 @@ static err_t t_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
 	return ERR_OK;
 }
 
-static void t_err(void *arg, err_t err);
-
 /* Every POLL_TICKS: a zombie tries its close again; others' writers retry. */
 static err_t t_poll(void *arg, struct tcp_pcb *pcb)
 {
@@ -405,13 +431,9 @@ static err_t t_poll(void *arg, struct tcp_pcb *pcb)
 		wake(sk);
 		return ERR_OK;
 	}
-	tcp_arg(pcb, NULL);
-	tcp_err(pcb, NULL);
-	tcp_poll(pcb, NULL, 0);
+	tcp_detach(pcb);
 	if (tcp_close(pcb) != ERR_OK) {
-		tcp_arg(pcb, sk);
-		tcp_err(pcb, t_err);
-		tcp_poll(pcb, t_poll, POLL_TICKS);
+		zombie_attach(sk, pcb);
 		return ERR_OK;
 	}
 	sock_free(sk);
@@ -621,20 +643,14 @@ static void sock_release(struct sock *sk)
 		pbuf_free(sk->rx);
 	sk->rx = NULL;
 	sk->rx_len = sk->rx_npbufs = 0;
-	tcp_arg(pcb, NULL);
-	tcp_recv(pcb, NULL);            /* lwIP's own then takes what still comes */
-	tcp_sent(pcb, NULL);
-	tcp_err(pcb, NULL);
-	tcp_poll(pcb, NULL, 0);
+	tcp_detach(pcb);                /* lwIP's own recv then takes what still comes */
 	if (tcp_close(pcb) == ERR_OK) {
 		loop_kick();
 		sock_free(sk);
 		return;
 	}
 	sk->zombie = true;              /* no memory for the FIN: t_poll tries again */
-	tcp_arg(pcb, sk);
-	tcp_err(pcb, t_err);
-	tcp_poll(pcb, t_poll, POLL_TICKS);
+	zombie_attach(sk, pcb);
 }
 
 /* ---- data ---------------------------------------------------------------------------- */
