@@ -266,6 +266,14 @@ int child(int argc, char **argv)
 	}
 	if (!strcmp(m, "watchdog") && n == 4)
 		return child_watchdog(a);
+	if (!strcmp(m, "sockconnect") && n == 3)
+		return child_sockconnect(a);
+	if (!strcmp(m, "sockudp") && n == 2)
+		return child_sockudp(a);
+	if (!strcmp(m, "sockaccept") && n == 2)
+		return child_sockaccept(a);
+	if (!strcmp(m, "sockrecv") && n == 2)
+		return child_sockrecv(a);
 	if (!strcmp(m, "ids") && n == 1)
 		return child_ids(a);
 	if (!strcmp(m, "usefree"))

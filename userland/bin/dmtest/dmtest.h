@@ -31,6 +31,9 @@
 #define MS             1000000ULL
 #define CHILD_TIMEOUT_MS 20000  /* a child that runs longer is killed by its watchdog */
 #define PAGE           4096
+#ifndef MIN
+#define MIN(a, b)      ((a) < (b) ? (a) : (b))
+#endif
 
 #define CHECK(cond, ...) do { if (!(cond)) return fail(__VA_ARGS__); } while (0)
 #define ERR(expr, want) do {                                                            \
@@ -241,6 +244,19 @@ const char *t_spawn_paths(void);
 int child_lock(char **a);
 int start_child_lock(struct child *c, int node, const char *p, const char *type, const char *from,
 		     const char *len, const char *how);
+/* sockets.c */
+const char *t_sock_bad_args(void);
+const char *t_sock_tcp_exchange(void);
+const char *t_sock_udp_exchange(void);
+const char *t_sock_nonblocking(void);
+const char *t_sock_rcvtimeo(void);
+const char *t_sock_shutdown(void);
+const char *t_sock_listener_close_frees_port(void);
+const char *t_sock_kill_blocked(void);
+int child_sockconnect(char **a);
+int child_sockudp(char **a);
+int child_sockaccept(char **a);
+int child_sockrecv(char **a);
 /* files.c: what the file tests (files.c, dirs.c, locks.c, tools.c) share */
 extern char dir[64];    /* the test's directory, /tmp/PREFIX.TAG (or TOP/PREFIX.TAG) */
 void rmtree(const char *path);

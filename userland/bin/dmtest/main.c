@@ -5,8 +5,8 @@
  * it), processes start, end, fault and are killed with the right wait
  * status, clocks and sleeps, memory placement (dm_alloc, dm_where,
  * dm_free), shared segments, futexes, files (files.c, dirs.c, locks.c,
- * tools.c), and, when the cluster has more than one node, the same across
- * nodes.
+ * tools.c), sockets (sockets.c), and, when the cluster has more than one
+ * node, the same across nodes.
  *
  * Output is KTAP-like: a plan line `1..N`, one line per test (`ok N name`,
  * `not ok N name - reason`, `ok N name # SKIP reason`), `# ...` comments,
@@ -52,7 +52,14 @@ const char *ename(int e)
 		{ ETIMEDOUT, "ETIMEDOUT" }, { EHOSTDOWN, "EHOSTDOWN" }, { EROFS, "EROFS" },
 		{ ENOTDIR, "ENOTDIR" }, { EISDIR, "EISDIR" }, { EXDEV, "EXDEV" }, { EBUSY, "EBUSY" },
 		{ ENOTEMPTY, "ENOTEMPTY" }, { EDEADLK, "EDEADLK" }, { ENOLCK, "ENOLCK" },
-		{ EFBIG, "EFBIG" },
+		{ EFBIG, "EFBIG" }, { EPIPE, "EPIPE" }, { EDOM, "EDOM" }, { ENOTSOCK, "ENOTSOCK" },
+		{ EDESTADDRREQ, "EDESTADDRREQ" }, { EMSGSIZE, "EMSGSIZE" }, { ENOPROTOOPT, "ENOPROTOOPT" },
+		{ EPROTONOSUPPORT, "EPROTONOSUPPORT" }, { EOPNOTSUPP, "EOPNOTSUPP" },
+		{ EAFNOSUPPORT, "EAFNOSUPPORT" }, { EADDRINUSE, "EADDRINUSE" },
+		{ EADDRNOTAVAIL, "EADDRNOTAVAIL" }, { ENETDOWN, "ENETDOWN" }, { ENETUNREACH, "ENETUNREACH" },
+		{ ECONNRESET, "ECONNRESET" }, { ENOBUFS, "ENOBUFS" }, { EISCONN, "EISCONN" },
+		{ ENOTCONN, "ENOTCONN" }, { ECONNREFUSED, "ECONNREFUSED" }, { EALREADY, "EALREADY" },
+		{ EINPROGRESS, "EINPROGRESS" },
 	};
 
 	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -260,6 +267,14 @@ static const struct test {
 	{ "file_tools", t_file_tools },
 	{ "file_more_tools", t_file_more_tools },
 	{ "spawn_paths", t_spawn_paths },
+	{ "sock_bad_args", t_sock_bad_args },
+	{ "sock_tcp_exchange", t_sock_tcp_exchange },
+	{ "sock_udp_exchange", t_sock_udp_exchange },
+	{ "sock_nonblocking", t_sock_nonblocking },
+	{ "sock_rcvtimeo", t_sock_rcvtimeo },
+	{ "sock_shutdown", t_sock_shutdown },
+	{ "sock_listener_close_frees_port", t_sock_listener_close_frees_port },
+	{ "sock_kill_blocked", t_sock_kill_blocked },
 	{ "unknown_syscall", t_unknown_syscall },
 	{ "dm_alloc_bad_args", t_dm_alloc_bad_args },
 	{ "dm_free_bad_args", t_dm_free_bad_args },
