@@ -15,6 +15,8 @@
  *                                 `nc: sent BYTES bytes sum HEX in MS ms`
  *   nc -l PORT -H SECONDS         listen (backlog SOMAXCONN) and never
  *                                 accept, for SECONDS: a target for floods
+ *                                 (`nc: holding port PORT for SECONDS s`,
+ *                                 then `nc: held port PORT`)
  *
  * HOST is a dotted address or "localhost" (this node). The end of a TCP
  * stream is the peer's close (or shutdown); an interactive nc shuts its
@@ -371,6 +373,7 @@ int main(int argc, char **argv)
 			       (unsigned long long)hold);
 			fflush(stdout);
 			sleep((unsigned)hold);
+			printf("nc: held port %llu\n", (unsigned long long)port);
 			return 0;
 		}
 		int c = accept(fd, NULL, NULL);
