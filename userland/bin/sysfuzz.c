@@ -75,6 +75,12 @@ int main(int argc, char **argv)
 				c &= 63;        /* keep the console readable */
 			if (n == SYS_dm_alloc || n == SYS_sbrk)
 				a &= 0xfffff;   /* memory it may get: keep it small */
+			if (n == SYS_socket)
+				b |= 04000;     /* SOCK_NONBLOCK: its accepts, connects, sends do not block */
+			if (n == SYS_poll)
+				c = 0;          /* a timeout of 0: poll does not block */
+			if (n == SYS_fcntl && b == 4)
+				c |= 04000;     /* F_SETFL keeps a socket's O_NONBLOCK */
 			long r = raw(n, a, b, c, arg(), arg(), arg());
 			calls++;
 			errors += r < 0 && r > -4096;
