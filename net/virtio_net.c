@@ -20,7 +20,8 @@
  * ours is dropped and counted, never handed up.
  *
  * The interrupt handlers only kick the stack's work; everything else runs
- * in the kernel thread (see virtio_net.h), so no lock is needed.
+ * in the kernel thread or lwIP's output in a system call (see
+ * virtio_net.h), never at once, so no lock is needed.
  */
 #include "kernel/kernel.h"
 #include "kernel/kthread.h"

@@ -4,10 +4,12 @@
  * transport, one receive and one transmit queue, no offloads. Frames are
  * plain Ethernet frames without FCS, 14 to VNET_FRAME_MAX bytes.
  *
- * Every call is made from the kernel thread only (kernel/kthread.h); the
- * driver's interrupt handlers touch no queue, they only kick the work given
- * to vnet_init(), which then calls vnet_rx() and vnet_reclaim(). So the
- * queues need no lock and no interrupts off.
+ * Every call is made from the kernel thread (kernel/kthread.h), or for
+ * transmitting from lwIP called by a socket system call (net/socket.c),
+ * never both at once: the kernel is not preempted. The driver's interrupt
+ * handlers touch no queue, they only kick the work given to vnet_init(),
+ * which then calls vnet_rx() and vnet_reclaim(). So the queues need no
+ * lock and no interrupts off.
  */
 #ifndef NET_VIRTIO_NET_H
 #define NET_VIRTIO_NET_H
@@ -60,14 +62,15 @@ unsigned vnet_rx(bool (*deliver)(const void *frame, unsigned len), unsigned budg
 
 /**
  * vnet_tx_buf - a transmit buffer of VNET_FRAME_MAX bytes to build a frame in
- * Context: kernel thread. Return: it, or NULL when all are in flight (counted
- * in tx_full). The next vnet_tx_send() sends it.
+ * Context: kernel thread or a system call (lwIP's output). Return: it, or
+ * NULL when all are in flight (counted in tx_full). The next vnet_tx_send()
+ * sends it.
  */
 void *vnet_tx_buf(void);
 
 /**
  * vnet_tx_send - send the frame of len bytes built in vnet_tx_buf()'s buffer
- * Context: kernel thread, right after vnet_tx_buf gave a buffer.
+ * Context: as vnet_tx_buf, right after it gave a buffer.
  * Return: 0, or -EINVAL when len is not a frame's length (not sent).
  */
 int vnet_tx_send(unsigned len);
