@@ -6,6 +6,11 @@
  * store and flushed, an entry's state last when it is taken and first when
  * it is freed, and only the owner bytes that change are stored, so a
  * lookup without the lease sees each bucket's old owner or its new one.
+ *
+ * The claims of new TCP connections are the one part a caller changes
+ * without the table's lease: porttab_claim takes the lease of the claim's
+ * set, and writes a claim's state free first and claimed last, so a holder
+ * that dies mid-write leaves a free way, never a claim of mixed parts.
  */
 #if __STDC_HOSTED__
 #include <errno.h>
@@ -16,12 +21,20 @@
 #include "kernel/cluster/poolsys.h"
 #include "net/porttab.h"
 
-int porttab_format(void *area, uint32_t nents, uint32_t nsvcs, uint32_t vip, const uint8_t mac[6])
+/* Where the claims' header is, in a table of nents entries and nsvcs services. */
+static struct porttab_claims *claims_of(void *area, uint32_t nents, uint32_t nsvcs)
+{
+	return (void *)((uint8_t *)area + PORTTAB_HDR_BYTES + (uint64_t)nents * PORTTAB_ENT_BYTES +
+			(uint64_t)nsvcs * PORTTAB_SVC_BYTES);
+}
+
+int porttab_format(void *area, uint32_t nents, uint32_t nsvcs, uint32_t nsets, uint32_t vip,
+		   const uint8_t mac[6])
 {
 	struct porttab_hdr *h = area;
 
-	if (!nents || nents > PORTTAB_MAX_ENTS || !nsvcs || nsvcs > PORTTAB_MAX_SVCS || !vip ||
-	    (mac[0] & 3) != 2)
+	if (!nents || nents > PORTTAB_MAX_ENTS || !nsvcs || nsvcs > PORTTAB_MAX_SVCS || !nsets ||
+	    nsets > PORTTAB_MAX_CSETS || !vip || (mac[0] & 3) != 2)
 		return -EINVAL;
 	h->version = PORTTAB_VERSION;
 	h->vip = vip;
@@ -33,8 +46,11 @@ int porttab_format(void *area, uint32_t nents, uint32_t nsvcs, uint32_t vip, con
 					 (uint64_t)nents * PORTTAB_ENT_BYTES);
 	for (uint32_t i = 0; i < nsvcs; i++)
 		memset(s[i].owner, PORTTAB_NONE, sizeof(s[i].owner));
+	struct porttab_claims *c = claims_of(area, nents, nsvcs);
+	c->nsets = nsets;               /* the sets: zeroes are free leases and free claims */
+	c->ttl_ms = PORTTAB_CLAIM_TTL_MS;
 	__atomic_store_n(&h->magic, PORTTAB_MAGIC, __ATOMIC_RELEASE);
-	pool_flush(area, porttab_area_size(nents, nsvcs));
+	pool_flush(area, porttab_area_size(nents, nsvcs, nsets));
 	return 0;
 }
 
@@ -48,9 +64,14 @@ int porttab_attach(struct porttab *t, void *area, int node)
 	    !h->nents || h->nents > PORTTAB_MAX_ENTS || !h->nsvcs || h->nsvcs > PORTTAB_MAX_SVCS ||
 	    node < 0 || node >= MAX_NODES)
 		return -EINVAL;
+	struct porttab_claims *c = claims_of(area, h->nents, h->nsvcs);
+	if (!c->nsets || c->nsets > PORTTAB_MAX_CSETS || !c->ttl_ms)
+		return -EINVAL;
 	t->hdr = h;
 	t->ent = (void *)((uint8_t *)area + PORTTAB_HDR_BYTES);
 	t->svc = (void *)((uint8_t *)t->ent + (uint64_t)h->nents * PORTTAB_ENT_BYTES);
+	t->claims = c;
+	t->cset = (void *)(c + 1);
 	t->node = node;
 	return 0;
 }
@@ -147,6 +168,7 @@ static void refill(struct porttab *t, uint32_t i)
 		if (s->owner[b] != owner[b])
 			__atomic_store_n(&s->owner[b], owner[b], __ATOMIC_RELAXED);
 	__atomic_store_n(&s->nodes, n, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->mask, nodes, __ATOMIC_RELEASE);
 	__atomic_add_fetch(&s->builds, 1, __ATOMIC_RELEASE);
 	if (!any)                       /* owners are all PORTTAB_NONE now */
 		__atomic_store_n(&s->key, 0, __ATOMIC_RELEASE);
@@ -290,4 +312,157 @@ int porttab_leader(const struct porttab *t)
 		if (__atomic_load_n(&t->hdr->member[n], __ATOMIC_ACQUIRE))
 			return n;
 	return -1;
+}
+
+/* --- claims of new TCP connections, under their set's lease ------------------ */
+
+uint32_t porttab_cset_of(uint64_t key, uint32_t nsets)
+{
+	return (uint32_t)(mix(key) % nsets);
+}
+
+static uint64_t ttl_ns(const struct porttab *t)
+{
+	return (uint64_t)t->claims->ttl_ms * 1000000ULL;
+}
+
+/* Is claim c live at now: claimed, not expired (either way: a clock ahead
+ * of ours counts the same), its owner the live member in its epoch and one
+ * of the nodes of the claim's port? */
+static bool claim_live(const struct porttab *t, const struct porttab_claim *c, uint64_t now,
+		       lease_alive_fn alive, void *ctx)
+{
+	uint8_t owner = __atomic_load_n(&c->owner, __ATOMIC_RELAXED);
+	uint64_t when = __atomic_load_n(&c->time, __ATOMIC_RELAXED), ttl = ttl_ns(t);
+	uint64_t epoch = __atomic_load_n(&c->epoch, __ATOMIC_RELAXED);
+
+	if (__atomic_load_n(&c->state, __ATOMIC_ACQUIRE) != PC_CLAIMED || owner >= MAX_NODES ||
+	    (now >= when ? now - when : when - now) >= ttl)
+		return false;
+	if (!epoch || __atomic_load_n(&t->hdr->member[owner], __ATOMIC_ACQUIRE) != epoch ||
+	    !alive(ctx, owner, epoch))
+		return false;
+	int s = find_svc(t, PORTTAB_KEY(PORTTAB_TCP, (uint16_t)__atomic_load_n(&c->key,
+									     __ATOMIC_RELAXED)));
+	return s >= 0 && (__atomic_load_n(&t->svc[s].mask, __ATOMIC_ACQUIRE) >> owner & 1);
+}
+
+/* The next turn of service s: its nodes that are live members, in node order. */
+static int next_turn(const struct porttab *t, struct porttab_svc *s, lease_alive_fn alive,
+		     void *ctx, uint64_t *epoch, uint64_t *ticket)
+{
+	uint64_t mask = __atomic_load_n(&s->mask, __ATOMIC_ACQUIRE), live = 0;
+	uint64_t ep[MAX_NODES];
+
+	for (int n = 0; n < MAX_NODES; n++) {
+		if (!(mask >> n & 1))
+			continue;
+		ep[n] = __atomic_load_n(&t->hdr->member[n], __ATOMIC_ACQUIRE);
+		if (ep[n] && alive(ctx, n, ep[n]))
+			live |= 1ULL << n;
+	}
+	if (!live)
+		return -ENOENT;
+	*ticket = __atomic_fetch_add(&s->turns, 1, __ATOMIC_ACQ_REL);
+	pool_flush(&s->turns, sizeof(s->turns));
+	uint64_t pick = *ticket % (uint64_t)__builtin_popcountll(live);
+	for (int n = 0;; n++)
+		if ((live >> n & 1) && !pick--) {
+			*epoch = ep[n];
+			return n;
+		}
+}
+
+static void count(uint64_t *counter)
+{
+	__atomic_add_fetch(counter, 1, __ATOMIC_RELAXED);
+	pool_flush(counter, sizeof(*counter));
+}
+
+/* Write claim c: free first, claimed last, so a dead writer leaves it free. */
+static void write_claim(struct porttab_claim *c, uint64_t key, int owner, uint64_t epoch,
+			uint64_t now, uint64_t ticket)
+{
+	__atomic_store_n(&c->state, PC_FREE, __ATOMIC_RELEASE);
+	__atomic_store_n(&c->key, key, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->epoch, epoch, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->time, now, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->ticket, (uint32_t)ticket, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->owner, (uint8_t)owner, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->state, PC_CLAIMED, __ATOMIC_RELEASE);
+	pool_flush(c, sizeof(*c));
+}
+
+int porttab_claim(struct porttab *t, uint64_t epoch, uint16_t port, uint32_t addr,
+		  uint16_t cport, uint64_t now, lease_alive_fn alive, void *ctx, uint64_t wait_ns,
+		  enum porttab_how *how)
+{
+	uint64_t key = PORTTAB_TUPLE(addr, cport, port), owner_epoch = 0, ticket = 0;
+	int si = find_svc(t, PORTTAB_KEY(PORTTAB_TCP, port)), r;
+	enum porttab_how done = PT_FOLLOWED;
+
+	if (si < 0 || !port)
+		return -ENOENT;         /* nobody listens: no lease, no claim */
+	struct porttab_cset *set = &t->cset[porttab_cset_of(key, t->claims->nsets)];
+	r = lease_acquire(&set->lease, t->node, epoch, alive, ctx, wait_ns);
+	if (r < 0) {
+		if (r == -ETIMEDOUT)
+			count(&t->claims->busy);
+		return r;
+	}
+	/* LEASE_TAKEN_OVER needs no repair: a dead holder's half-written claim is free */
+	struct porttab_claim *mine = NULL, *spare = NULL;
+	for (int w = 0; w < PORTTAB_WAYS; w++) {
+		struct porttab_claim *c = &set->claim[w];
+
+		if (c->state == PC_CLAIMED && c->key == key) {
+			mine = c;
+			break;
+		}
+		if (!spare && !claim_live(t, c, now, alive, ctx))
+			spare = c;
+	}
+	if (mine && claim_live(t, mine, now, alive, ctx)) {
+		r = mine->owner;
+	} else if (mine || spare) {
+		struct porttab_claim *c = mine ? mine : spare;
+
+		r = next_turn(t, &t->svc[si], alive, ctx, &owner_epoch, &ticket);
+		if (r >= 0) {
+			write_claim(c, key, r, owner_epoch, now, ticket);
+			count(&t->claims->taken);
+			if (mine)
+				count(&t->claims->retaken);
+			done = mine ? PT_RETAKEN : PT_CLAIMED;
+		}
+	} else {
+		r = porttab_owner(t, PORTTAB_TCP, port, porttab_bucket(addr, cport));
+		done = PT_FALLBACK;
+		if (r == t->node)
+			count(&t->claims->full);
+	}
+	lease_release(&set->lease, t->node, epoch);
+	if (how)
+		*how = done;
+	return r;
+}
+
+uint32_t porttab_claims_live(const struct porttab *t, uint64_t now, lease_alive_fn alive,
+			     void *ctx, uint32_t *per_node)
+{
+	uint32_t live = 0;
+
+	if (per_node)
+		memset(per_node, 0, MAX_NODES * sizeof(per_node[0]));
+	for (uint32_t i = 0; i < t->claims->nsets; i++)
+		for (int w = 0; w < PORTTAB_WAYS; w++) {
+			const struct porttab_claim *c = &t->cset[i].claim[w];
+
+			if (!claim_live(t, c, now, alive, ctx))
+				continue;
+			live++;
+			if (per_node)
+				per_node[c->owner]++;
+		}
+	return live;
 }

@@ -1,17 +1,21 @@
 /*
  * The cluster IP's port table: one area of the pool (kernel/cluster/pool.h)
- * that says which nodes listen on which (protocol, port) of the VIP, and,
- * for each such service, which node takes the new connections of each of
- * PORTTAB_BUCKETS buckets of clients. Every node reads it for every frame
- * sent to the VIP (net/vip.c); the host reads it for `dmos net`
+ * that says which nodes listen on which (protocol, port) of the VIP; for
+ * each such service, which node takes the new flows of each of
+ * PORTTAB_BUCKETS buckets of clients; and, for new TCP connections, which
+ * node each one was given to, in turn (the claims). Every node reads it for
+ * every frame sent to the VIP (net/vip.c); the host reads it for `dmos net`
  * (tools/dmoslib/netview.py). docs/net.md has the design.
  *
- * This file is only the table. It has no locking of its own: every change
- * is made under the table's lease (POOL_LEASE_PORTS, taken by net/vip.c),
- * so changes never interleave; lookups (porttab_owner, porttab_leader) take
- * no lease and read single bytes and words, each either the old or the new
- * value. It has no kernel dependency, so it runs unchanged in the host unit
- * tests (tests/unit/test_porttab.c).
+ * This file is only the table. Listeners, members and bucket owners have no
+ * locking of their own: every change is made under the table's lease
+ * (POOL_LEASE_PORTS, taken by net/vip.c), so changes never interleave;
+ * lookups (porttab_owner, porttab_leader) take no lease and read single
+ * bytes and words, each either the old or the new value. The claims are
+ * the exception: porttab_claim takes the lease of the claim's set itself,
+ * since every node looks every SYN up. It has no kernel dependency, so it
+ * runs unchanged in the host unit tests (tests/unit/test_porttab.c,
+ * test_claims.c).
  *
  * The area, every part on a cache line:
  *
@@ -26,8 +30,19 @@
  *            taken, first when it is freed)
  *   services nsvcs x PORTTAB_SVC_BYTES, one per (protocol, port) listened on:
  *            @0 u32 key (proto << 16 | port, 0: free)  @4 u32 nodes (that
- *            own buckets)  @8 u64 builds  @64 u8 owner[nbuckets] (node id, or
- *            PORTTAB_NONE)
+ *            own buckets)  @8 u64 builds  @16 u64 mask (those nodes, bit n:
+ *            node n)  @24 u64 turns (claims handed out, round robin)
+ *            @64 u8 owner[nbuckets] (node id, or PORTTAB_NONE)
+ *   claims   a header line: @0 u32 nsets  @4 u32 ttl_ms  @8 u64 taken
+ *            @16 u64 retaken  @24 u64 full  @32 u64 busy (counters, below);
+ *            then nsets x PORTTAB_CSET_BYTES, a set of PORTTAB_WAYS claims:
+ *            @0 its lease (kernel/cluster/lease.h) alone on a line, then
+ *            each claim @0 u64 key (PORTTAB_TUPLE: client address, client
+ *            port, VIP port)  @8 u64 epoch (the owner's)  @16 u64 time (ns
+ *            of the cluster clock when claimed)  @24 u32 ticket (the turn it
+ *            got, low bits)  @28 u8 owner  @29 u8 state (PC_FREE,
+ *            PC_CLAIMED: written first as free when a claim is rewritten,
+ *            last as claimed)
  *
  * Who counts: an entry counts for its service only while member[node] is
  * the entry's epoch. So a node that withdraws (member 0: its link went
@@ -42,7 +57,24 @@
  * the service and the node), and the nodes take turns claiming the next
  * free bucket of their permutation. Every node gets nbuckets/N buckets, give
  * or take one, and when a node leaves, the others' buckets mostly stay
- * where they were (tests/unit/test_porttab.c measures how mostly).
+ * where they were (tests/unit/test_porttab.c measures how mostly). UDP
+ * goes by the buckets; so does TCP when its claim set is full.
+ *
+ * A claim gives one TCP connection (client address and port, VIP port) to
+ * one node, exactly once: the first node to see its SYN takes the lease of
+ * the tuple's set (a hash picks it), finds no live claim of the tuple, takes
+ * the service's next turn (a fetch-and-add of turns) and gives the
+ * connection to that listener of the nodes that count, in node order, and
+ * writes the claim; every other node, under the same lease, finds it and
+ * follows it. Because the lease serialises the lookups of a set, a tuple
+ * has at most one claim, whatever the nodes' clocks say about expiry, and
+ * a turn is taken once per connection, so N connections give each of k
+ * listeners N/k, give or take one. A claim is void when its owner is not
+ * the live incarnation (dead), is no member in its epoch (withdrawn, or
+ * restarted) or no longer counts for the port; it expires ttl_ms after it
+ * was made. A void or expired claim's way is taken again (the same tuple
+ * first, then any); a set full of live claims is a fallback to the bucket
+ * owner, counted in full by that owner.
  */
 #ifndef NET_PORTTAB_H
 #define NET_PORTTAB_H
@@ -50,9 +82,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "kernel/param.h"
+#include "kernel/cluster/lease.h"
 
 #define PORTTAB_MAGIC   0x425454524f504d44ULL   /* "DMPORTTB" */
-#define PORTTAB_VERSION 1
+#define PORTTAB_VERSION 2               /* 2: the claims, and the services' mask and turns */
 #define PORTTAB_BUCKETS 1021            /* prime: every skip walks all buckets */
 #define PORTTAB_NONE    0xff            /* owner of a bucket nobody takes */
 #define PORTTAB_HDR_BYTES (64 + MAX_NODES * 8)
@@ -61,6 +94,19 @@
 #define PORTTAB_SVC_BYTES (64 + PORTTAB_OWNER_BYTES)
 #define PORTTAB_MAX_ENTS 4096           /* the most a table may have (poolcheck) */
 #define PORTTAB_MAX_SVCS 1024
+#define PORTTAB_WAYS    8               /* claims a set, under the set's lease */
+#define PORTTAB_CLAIM_BYTES 32
+#define PORTTAB_CSET_BYTES (64 + PORTTAB_WAYS * PORTTAB_CLAIM_BYTES)
+#define PORTTAB_CHDR_BYTES 64           /* the claims' header line */
+#define PORTTAB_MAX_CSETS 65536
+/*
+ * How long a claim lives: a client's SYN and its retransmissions (Linux
+ * sends them 1, 3, 7 and 15 s after the first) and the handshake must all
+ * find it, give or take the second by which the nodes' clocks disagree (the
+ * RTC's, read at boot); any longer and the table must be bigger for the
+ * same rate of new connections (rate x lifetime claims are live).
+ */
+#define PORTTAB_CLAIM_TTL_MS 20000
 
 #define PORTTAB_TCP     6               /* protocols: IP's numbers */
 #define PORTTAB_UDP     17
@@ -68,6 +114,11 @@
 enum porttab_state {
 	PT_FREE = 0,
 	PT_LISTEN = 1,
+};
+
+enum porttab_claim_state {
+	PC_FREE = 0,
+	PC_CLAIMED = 1,
 };
 
 struct porttab_hdr {
@@ -97,30 +148,76 @@ struct porttab_svc {
 	uint32_t key;                   /* PORTTAB_KEY(proto, port), 0: free */
 	uint32_t nodes;                 /* nodes the owners were filled from */
 	uint64_t builds;                /* +1 every fill */
-	uint64_t pad[6];
+	uint64_t mask;                  /* those nodes, bit n: node n */
+	uint64_t turns;                 /* claims handed out: the round robin's counter */
+	uint64_t pad[4];
 	uint8_t owner[PORTTAB_OWNER_BYTES];
+};
+
+struct porttab_claims {
+	uint32_t nsets;                 /* sets of PORTTAB_WAYS claims */
+	uint32_t ttl_ms;                /* a claim's life */
+	uint64_t taken;                 /* claims made: new tuples, void or expired ones again */
+	uint64_t retaken;               /* of them, a tuple's own void claim taken again */
+	uint64_t full;                  /* SYNs of a full set, counted by the bucket owner */
+	uint64_t busy;                  /* lookups given up: the set's lease stayed taken */
+	uint64_t pad[3];
+};
+
+struct porttab_claim {
+	uint64_t key;                   /* PORTTAB_TUPLE(addr, cport, port) */
+	uint64_t epoch;                 /* the owner's incarnation */
+	uint64_t time;                  /* ns of the cluster clock when it was claimed */
+	uint32_t ticket;                /* the service's turn it got, low 32 bits */
+	uint8_t owner;                  /* the node that takes the connection */
+	uint8_t state;                  /* enum porttab_claim_state */
+	uint16_t pad;
+};
+
+struct porttab_cset {
+	struct lease lease;             /* every lookup of the set holds it */
+	uint64_t pad[7];
+	struct porttab_claim claim[PORTTAB_WAYS];
 };
 
 _Static_assert(sizeof(struct porttab_hdr) == PORTTAB_HDR_BYTES, "port table header is pool format");
 _Static_assert(sizeof(struct porttab_ent) == PORTTAB_ENT_BYTES, "port table entry is pool format");
 _Static_assert(sizeof(struct porttab_svc) == PORTTAB_SVC_BYTES, "service is pool format");
+_Static_assert(sizeof(struct porttab_claims) == PORTTAB_CHDR_BYTES, "claims header is pool format");
+_Static_assert(sizeof(struct porttab_claim) == PORTTAB_CLAIM_BYTES, "a claim is pool format");
+_Static_assert(sizeof(struct porttab_cset) == PORTTAB_CSET_BYTES, "a claim set is pool format");
 _Static_assert(MAX_NODES < PORTTAB_NONE, "a node id fits an owner byte");
+_Static_assert(MAX_NODES <= 64, "a service's nodes fit its mask");
 
 #define PORTTAB_KEY(proto, port) ((uint32_t)(proto) << 16 | (uint16_t)(port))
+/* A connection's claim key: never 0, since a VIP port is not */
+#define PORTTAB_TUPLE(addr, cport, port) \
+	((uint64_t)(uint32_t)(addr) << 32 | (uint64_t)(uint16_t)(cport) << 16 | (uint16_t)(port))
+
+/* What porttab_claim did (how it found the owner it returns). */
+enum porttab_how {
+	PT_FOLLOWED,                    /* the tuple's live claim */
+	PT_CLAIMED,                     /* a new claim: the service's next turn */
+	PT_RETAKEN,                     /* the tuple's void or expired claim, taken again */
+	PT_FALLBACK,                    /* the set is full of live claims: the bucket owner */
+};
 
 /* A node's handle on the table. */
 struct porttab {
 	struct porttab_hdr *hdr;
 	struct porttab_ent *ent;
 	struct porttab_svc *svc;
+	struct porttab_claims *claims;
+	struct porttab_cset *cset;
 	int node;                       /* this node */
 };
 
-/* Bytes of an area of nents entries and nsvcs services. */
-static inline uint64_t porttab_area_size(uint32_t nents, uint32_t nsvcs)
+/* Bytes of an area of nents entries, nsvcs services and nsets claim sets. */
+static inline uint64_t porttab_area_size(uint32_t nents, uint32_t nsvcs, uint32_t nsets)
 {
 	return PORTTAB_HDR_BYTES + (uint64_t)nents * PORTTAB_ENT_BYTES +
-	       (uint64_t)nsvcs * PORTTAB_SVC_BYTES;
+	       (uint64_t)nsvcs * PORTTAB_SVC_BYTES + PORTTAB_CHDR_BYTES +
+	       (uint64_t)nsets * PORTTAB_CSET_BYTES;
 }
 
 /*
@@ -152,18 +249,39 @@ static inline bool porttab_ent_sound(uint32_t state, uint8_t proto, uint16_t por
 		node < max_nodes && epoch);
 }
 
+/*
+ * Is a claim one the table's writers leave (for poolcheck)? A free one
+ * always is; a claimed one names a node of the pool in an epoch, for a VIP
+ * port (the low 16 bits of its key).
+ */
+static inline bool porttab_claim_sound(uint8_t state, uint8_t owner, uint64_t epoch,
+				       uint64_t key, uint32_t max_nodes)
+{
+	return state == PC_FREE || (state == PC_CLAIMED && owner < max_nodes && epoch &&
+				    (uint16_t)key);
+}
+
+/*
+ * The set of claim key @key in a table of @nsets: a fixed function (the
+ * Maglev fill's mix), as porttab_bucket is. Context: any. Return: 0..nsets-1.
+ */
+uint32_t porttab_cset_of(uint64_t key, uint32_t nsets);
+
 /**
  * porttab_format - lay an empty table out at @area
  * @nents: listener entries, 1..PORTTAB_MAX_ENTS
  * @nsvcs: services, 1..PORTTAB_MAX_SVCS
+ * @nsets: claim sets of PORTTAB_WAYS claims, 1..PORTTAB_MAX_CSETS
  * @vip: the cluster IP (a<<24|...), not 0
  * @mac: the cluster MAC, a locally administered unicast address
+ * Claims live PORTTAB_CLAIM_TTL_MS.
  * Context: the pool's formatter, before the magic of the pool is written;
- * @area is porttab_area_size(nents, nsvcs) bytes of zeroes.
+ * @area is porttab_area_size(nents, nsvcs, nsets) bytes of zeroes.
  * Return: 0, or -EINVAL for sizes out of range, a zero VIP or a MAC that is
  * not locally administered unicast (nothing written).
  */
-int porttab_format(void *area, uint32_t nents, uint32_t nsvcs, uint32_t vip, const uint8_t mac[6]);
+int porttab_format(void *area, uint32_t nents, uint32_t nsvcs, uint32_t nsets, uint32_t vip,
+		   const uint8_t mac[6]);
 
 /**
  * porttab_attach - a handle on the formatted table at @area for @node
@@ -232,6 +350,46 @@ void porttab_repair(struct porttab *t);
  * the port, or none of its listeners counts).
  */
 int porttab_owner(const struct porttab *t, int proto, uint16_t port, uint32_t bucket);
+
+/**
+ * porttab_claim - the node that takes the new TCP connection from client
+ * @addr:@cport to VIP port @port: its claim's owner, claimed now if it has
+ * no live claim
+ * @t: this node's handle
+ * @epoch: this node's incarnation (it holds the set's lease in it)
+ * @now: the cluster clock, ns since 1970 (every node's, within a second)
+ * @alive: the judge of claim owners, of the nodes in turn and of the set
+ *     lease's holder (the kernel's: node_alive)
+ * @ctx: for @alive
+ * @wait_ns: how long to wait for the set's lease (0: try once)
+ * @how: where to say how the owner was found (enum porttab_how); may be NULL
+ *
+ * Takes the lease of the tuple's set, then: a live claim of the tuple gives
+ * its owner; else the service's next turn over its listener nodes that
+ * count and are alive, in node order, is written in the tuple's void or
+ * expired claim, or a free, void or expired way (counted in taken, and a
+ * tuple's own in retaken); a set without one gives the bucket owner
+ * (porttab_owner), counted in full when that is this node.
+ * Context: any, for a SYN; not under the set's lease (it takes it).
+ * Return: the owner's node id; -ENOENT if nobody takes the connection (no
+ * service for the port, or none of its listeners counts and is alive; a
+ * void claim then stays as it is); -ETIMEDOUT (@wait_ns passed, counted in
+ * busy) or -EBUSY (@wait_ns 0) if a live node held the set's lease all
+ * along: the caller drops the SYN, the client sends it again; -EINVAL for
+ * an epoch a lease cannot hold.
+ */
+int porttab_claim(struct porttab *t, uint64_t epoch, uint16_t port, uint32_t addr,
+		  uint16_t cport, uint64_t now, lease_alive_fn alive, void *ctx, uint64_t wait_ns,
+		  enum porttab_how *how);
+
+/**
+ * porttab_claims_live - the claims that are live at @now (claimed, not
+ * expired, not void by @alive, the members and the services' nodes)
+ * Context: any, without the leases (a view: claims change meanwhile).
+ * Return: how many; *per_node[n] (if not NULL, MAX_NODES of them) those of node n.
+ */
+uint32_t porttab_claims_live(const struct porttab *t, uint64_t now, lease_alive_fn alive,
+			     void *ctx, uint32_t *per_node);
 
 /*
  * The lowest member, which answers for the VIP what no service takes:

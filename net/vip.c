@@ -142,7 +142,7 @@ int vip_format_pool(void *area)
 		vip = parse(VIP_DEFAULT);
 	}
 	cluster_mac(vip, mac);
-	return porttab_format(area, POOL_NPORTS, POOL_NSVCS, vip, mac);
+	return porttab_format(area, POOL_NPORTS, POOL_NSVCS, POOL_NCLAIM_SETS, vip, mac);
 }
 
 void vip_attach_pool(void *area)

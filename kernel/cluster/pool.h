@@ -12,8 +12,8 @@
  *   futex_off         futex waiters of the whole cluster (sched/futex.c)
  *   proc_off          every node's processes, for ps (sched/remote.c)
  *   lock_off          record locks of dmosfs files, held and waited for (fs/locktab.h)
- *   port_off          the cluster IP's port table: listeners, members, bucket owners
- *                     (net/porttab.h)
+ *   port_off          the cluster IP's port table: listeners, members, bucket owners,
+ *                     claims of new connections (net/porttab.h)
  *   xlate_off         translation table and region table (mm/xlate.h)
  *   palloc_off        pool page allocator: chunks, bitmaps, owners (mm/palloc.h)
  *   pcache_off        the page cache index of the cluster file system (fs/pcache.h)
@@ -106,7 +106,8 @@ struct pool_super {
 	uint32_t pad3;
 	uint64_t port_off;              /* the cluster IP's port table (net/porttab.h) */
 	uint32_t nports;                /* its listener entries */
-	uint32_t nsvcs;                 /* and services: porttab_area_size(nports, nsvcs) bytes */
+	uint32_t nsvcs;                 /* and services: porttab_area_size(nports, nsvcs,
+					   POOL_NCLAIM_SETS) bytes with the claims */
 };
 
 enum node_state {
@@ -170,6 +171,8 @@ struct pool {
 #define POOL_LEASE_PORTS 2      /* the lease that guards the cluster IP's port table */
 #define POOL_NPORTS     512     /* VIP listeners, cluster-wide: 8 per node of 64 */
 #define POOL_NSVCS      64      /* (protocol, port)s listened on at the VIP at once */
+#define POOL_NCLAIM_SETS 1024   /* claims of new VIP connections: 8192, 320 KiB; with
+				   their 20 s life, 400 new connections a second */
 
 /*
  * The page cache index has one set of PCACHE_WAYS (8) slots per

@@ -156,7 +156,8 @@ static void areas(const struct pool_super *sb, struct area a[NAREAS])
 	a[5] = (struct area){ "processes", sb->proc_off,
 			      (uint64_t)sb->max_nodes * sb->procs_per_node * 64 };
 	a[6] = (struct area){ "record locks", sb->lock_off, locktab_area_size(sb->nlocks) };
-	a[7] = (struct area){ "port table", sb->port_off, porttab_area_size(sb->nports, sb->nsvcs) };
+	a[7] = (struct area){ "port table", sb->port_off,
+			      porttab_area_size(sb->nports, sb->nsvcs, POOL_NCLAIM_SETS) };
 	a[8] = (struct area){ "translation", sb->xlate_off, sb->xlate_size };
 	a[9] = (struct area){ "allocator", sb->palloc_off, sb->palloc_size };
 	a[10] = (struct area){ "page cache", sb->pcache_off, sb->pcache_size };
@@ -470,6 +471,33 @@ static int check_locks(struct pc *c)
 	return 0;
 }
 
+/* The claim sets after the claims' header at off: sound claims, leases that name a node. */
+static int check_claims(struct pc *c, uint64_t off)
+{
+	uint64_t set = off + PORTTAB_CHDR_BYTES, bad = 0, leases = 0, first = 0, fepoch = 0, fkey = 0;
+	uint32_t fstate = 0, fowner = 0, max = c->sb.max_nodes;
+
+	for (uint32_t i = 0; i < POOL_NCLAIM_SETS; i++, set += PORTTAB_CSET_BYTES) {
+		uint64_t w = ld64(c, set);
+
+		leases += w != LEASE_FREE && w != LEASE_BROKEN && ((w >> 48) == 0 || (w >> 48) > max);
+		for (uint32_t k = 0; k < PORTTAB_WAYS; k++) {
+			uint64_t cl = set + 64 + (uint64_t)k * PORTTAB_CLAIM_BYTES;
+			uint64_t key = ld64(c, cl), epoch = ld64(c, cl + 8);
+			uint32_t word = ld32(c, cl + __builtin_offsetof(struct porttab_claim, owner));
+			uint8_t owner = (uint8_t)word, state = (uint8_t)(word >> 8);
+
+			if (!porttab_claim_sound(state, owner, epoch, key, max) && !bad++) {
+				first = (uint64_t)i * PORTTAB_WAYS + k;
+				fstate = state, fowner = owner, fepoch = epoch, fkey = key;
+			}
+		}
+	}
+	if (bad || leases)
+		return FAIL(c, PORT_CLAIM, bad, leases, first, fstate, fowner, fepoch, fkey);
+	return 0;
+}
+
 static int check_ports(struct pc *c)
 {
 	const struct pool_super *sb = &c->sb;
@@ -489,6 +517,12 @@ static int check_ports(struct pc *c)
 		       h->nsvcs > PORTTAB_MAX_SVCS))
 		add(&l, "%u entries and %u services, outside 1..%u and 1..%u", h->nents, h->nsvcs,
 		    PORTTAB_MAX_ENTS, PORTTAB_MAX_SVCS);
+	uint64_t claims = svc + (uint64_t)sb->nsvcs * PORTTAB_SVC_BYTES;
+	if (!l.len) {
+		want(&l, "claim sets", ld32(c, claims), POOL_NCLAIM_SETS);
+		if (!ld32(c, claims + 4))
+			add(&l, "claims live 0 ms");
+	}
 	if (!l.len && (!h->vip || (h->mac[0] & 3) != 2))
 		add(&l, "vip 0x%08x, mac %02x:%02x:%02x:%02x:%02x:%02x (want a non-zero address "
 		    "and a locally administered unicast MAC)", h->vip, h->mac[0], h->mac[1],
@@ -517,7 +551,7 @@ static int check_ports(struct pc *c)
 	}
 	if (bad || owners)
 		return FAIL(c, PORT_ENTRY, bad, owners, first, fstate, fproto, fport, fnode, fepoch);
-	return 0;
+	return check_claims(c, claims);
 }
 
 int poolcheck(const void *base, uint64_t size, char *why, size_t n)
@@ -560,7 +594,8 @@ int pool_layout(volatile struct pool_super *sb, uint64_t size, uint32_t nodes,
 	sb->port_off = round_up(sb->lock_off + locktab_area_size(POOL_NLOCKS), LINE);
 	sb->nports = POOL_NPORTS;
 	sb->nsvcs = POOL_NSVCS;
-	sb->xlate_off = round_up(sb->port_off + porttab_area_size(POOL_NPORTS, POOL_NSVCS), LINE);
+	sb->xlate_off = round_up(sb->port_off + porttab_area_size(POOL_NPORTS, POOL_NSVCS,
+								   POOL_NCLAIM_SETS), LINE);
 	sb->xlate_size = xlate_meta_size(&xg);
 	sb->palloc_off = round_up(sb->xlate_off + sb->xlate_size, LINE);
 	sb->palloc_size = palloc_meta_size(&pg);

@@ -96,6 +96,8 @@
 #define POOLCHECK_PORT_HEADER "port table header disagrees with the superblock: %s"
 #define POOLCHECK_PORT_ENTRY "port table: %lu entries and %lu bucket owners are none the " \
 	"kernel writes (first entry %lu: state %u, proto %u, port %u, node %u, epoch %lu)"
+#define POOLCHECK_PORT_CLAIM "port table: %lu claims and %lu claim set leases are none the " \
+	"kernel writes (first claim %lu: state %u, owner %u, epoch %lu, key 0x%016lx)"
 
 /* X(ID, name): every invariant, in the order poolcheck() checks them. */
 #define POOLCHECK_INVARIANTS(X) \
@@ -120,7 +122,8 @@
 	X(RING_SIZE, ring_size) X(RING_SLOTS, ring_slots) X(RING_HEADER, ring_header) \
 	X(RING_COUNTERS, ring_counters) \
 	X(LEASE_WORD, lease_word) X(LEASE_STRAY, lease_stray) X(LOCK_ENTRY, lock_entry) \
-	X(PORT_MAGIC, port_magic) X(PORT_HEADER, port_header) X(PORT_ENTRY, port_entry)
+	X(PORT_MAGIC, port_magic) X(PORT_HEADER, port_header) X(PORT_ENTRY, port_entry) \
+	X(PORT_CLAIM, port_claim)
 
 #define POOLCHECK_ENUM(id, name) POOLCHECK_##id##_ID,
 enum poolcheck_id {

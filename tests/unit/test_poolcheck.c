@@ -57,7 +57,8 @@ static uint8_t *format_pool(uint64_t size, uint32_t nodes, uint32_t gshift, uint
 	assert_int_equal(xlate_format(p + sb->xlate_off, &xg), 0);
 	assert_int_equal(palloc_format(p + sb->palloc_off, &pg), 0);
 	assert_int_equal(pcache_format(p + sb->pcache_off, sb->pcache_nsets), 0);
-	assert_int_equal(porttab_format(p + sb->port_off, sb->nports, sb->nsvcs, VIP, vip_mac), 0);
+	assert_int_equal(porttab_format(p + sb->port_off, sb->nports, sb->nsvcs, POOL_NCLAIM_SETS, VIP,
+					 vip_mac), 0);
 	sb->version = POOL_VERSION;
 	sb->format_claim = 1;
 	sb->expected_nodes = nodes;
@@ -191,6 +192,10 @@ static uint64_t area(const uint8_t *p, const char *name)
 		return sb->port_off + PORTTAB_HDR_BYTES;
 	if (!strcmp(name, "psvc"))
 		return sb->port_off + PORTTAB_HDR_BYTES + (uint64_t)sb->nports * PORTTAB_ENT_BYTES;
+	if (!strcmp(name, "pclaim") || !strcmp(name, "pcset"))
+		return sb->port_off + PORTTAB_HDR_BYTES + (uint64_t)sb->nports * PORTTAB_ENT_BYTES +
+		       (uint64_t)sb->nsvcs * PORTTAB_SVC_BYTES +
+		       (name[2] == 's' ? PORTTAB_CHDR_BYTES : 0);
 	fail_msg("unknown area '%s'", name);
 	return 0;
 }

@@ -27,6 +27,7 @@
 
 #define NENTS 64
 #define NSVCS 8
+#define NSETS 4
 #define VIP   (10u << 24 | 0u << 16 | 2u << 8 | 100u)
 #define TCP   PORTTAB_TCP
 #define UDP   PORTTAB_UDP
@@ -38,10 +39,10 @@ static uint64_t area_bytes;
 static int setup(void **state)
 {
 	(void)state;
-	area_bytes = porttab_area_size(NENTS, NSVCS);
+	area_bytes = porttab_area_size(NENTS, NSVCS, NSETS);
 	area = mmap(NULL, area_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	assert_true(area != MAP_FAILED);
-	assert_int_equal(porttab_format(area, NENTS, NSVCS, VIP, cmac), 0);
+	assert_int_equal(porttab_format(area, NENTS, NSVCS, NSETS, VIP, cmac), 0);
 	return 0;
 }
 
@@ -78,26 +79,27 @@ static uint32_t owned(const struct porttab *t, int proto, uint16_t port, uint32_
 
 static void test_format_refusals_and_attach(void **state)
 {
-	static uint8_t a[PORTTAB_HDR_BYTES + PORTTAB_ENT_BYTES + PORTTAB_SVC_BYTES];
+	static uint8_t a[PORTTAB_HDR_BYTES + PORTTAB_ENT_BYTES + PORTTAB_SVC_BYTES +
+			 PORTTAB_CHDR_BYTES + PORTTAB_CSET_BYTES] __attribute__((aligned(64)));
 	const uint8_t global[6] = { 0x00, 0x16, 0x3e, 0, 0, 1 }, multi[6] = { 0x03, 0, 0, 0, 0, 1 };
 	struct porttab t;
 
 	(void)state;
-	assert_int_equal(porttab_format(a, 0, 1, VIP, cmac), -EINVAL);
-	assert_int_equal(porttab_format(a, 1, 0, VIP, cmac), -EINVAL);
-	assert_int_equal(porttab_format(a, PORTTAB_MAX_ENTS + 1, 1, VIP, cmac), -EINVAL);
-	assert_int_equal(porttab_format(a, 1, 1, 0, cmac), -EINVAL);
-	assert_int_equal(porttab_format(a, 1, 1, VIP, global), -EINVAL);   /* not local */
-	assert_int_equal(porttab_format(a, 1, 1, VIP, multi), -EINVAL);    /* multicast */
+	assert_int_equal(porttab_format(a, 0, 1, 1, VIP, cmac), -EINVAL);
+	assert_int_equal(porttab_format(a, 1, 0, 1, VIP, cmac), -EINVAL);
+	assert_int_equal(porttab_format(a, PORTTAB_MAX_ENTS + 1, 1, 1, VIP, cmac), -EINVAL);
+	assert_int_equal(porttab_format(a, 1, 1, 1, 0, cmac), -EINVAL);
+	assert_int_equal(porttab_format(a, 1, 1, 1, VIP, global), -EINVAL);   /* not local */
+	assert_int_equal(porttab_format(a, 1, 1, 1, VIP, multi), -EINVAL);    /* multicast */
 	assert_int_equal(porttab_attach(&t, a, 0), -EINVAL);               /* nothing written */
-	assert_int_equal(porttab_format(a, 1, 1, VIP, cmac), 0);
+	assert_int_equal(porttab_format(a, 1, 1, 1, VIP, cmac), 0);
 	assert_int_equal(porttab_attach(&t, a, MAX_NODES), -EINVAL);
 	assert_int_equal(porttab_attach(&t, a, 3), 0);
 	assert_int_equal(t.hdr->vip, VIP);
 	assert_memory_equal(t.hdr->mac, cmac, 6);
 	assert_int_equal(porttab_leader(&t), -1);
 	assert_int_equal(porttab_owner(&t, TCP, 7, 0), -ENOENT);
-	t.hdr->version = 2;
+	t.hdr->version = 1;                                                /* before the claims */
 	assert_int_equal(porttab_attach(&t, a, 3), -EINVAL);
 }
 
