@@ -20,8 +20,8 @@ import pytest
 
 from conftest import REPO
 from dmoslib import inspector, poolctl, poolimage
-from dmoslib.pool import (INVARIANTS, LINE, PORT_ENT_BYTES, PORT_HDR_BYTES, SUPER_FIELDS,
-                          PoolError)
+from dmoslib.pool import (INVARIANTS, LINE, PORT_CHDR_BYTES, PORT_ENT_BYTES, PORT_HDR_BYTES,
+                          PORT_SVC_BYTES, SUPER_FIELDS, PoolError)
 
 MiB = 1 << 20
 CASES = os.path.join(REPO, "tests", "unit", "poolcheck_cases.txt")
@@ -55,6 +55,8 @@ def area(img, name):
                                                              poolctl.MESH_FMT.size))
         return sb["ring_off"] + LINE + (int(m[1]) * nodes + int(m[2])) * rb
     x, pa, pc = sb["xlate_off"], sb["palloc_off"], sb["pcache_off"]
+    claims = (sb["port_off"] + PORT_HDR_BYTES + sb["nports"] * PORT_ENT_BYTES
+              + sb["nsvcs"] * PORT_SVC_BYTES)
     at = {"node": lambda: sb["node_table_off"], "lease": lambda: sb["lease_off"],
           "mesh": lambda: sb["ring_off"], "xlate": lambda: x,
           "xent": lambda: x + _u(img, x + 40, 8), "xreg": lambda: x + _u(img, x + 48, 8),
@@ -64,7 +66,8 @@ def area(img, name):
           "pframe": lambda: pc + _u(img, pc + 24, 8), "locks": lambda: sb["lock_off"],
           "lent": lambda: sb["lock_off"] + LINE, "ports": lambda: sb["port_off"],
           "pent": lambda: sb["port_off"] + PORT_HDR_BYTES,
-          "psvc": lambda: sb["port_off"] + PORT_HDR_BYTES + sb["nports"] * PORT_ENT_BYTES}
+          "psvc": lambda: sb["port_off"] + PORT_HDR_BYTES + sb["nports"] * PORT_ENT_BYTES,
+          "pclaim": lambda: claims, "pcset": lambda: claims + PORT_CHDR_BYTES}
     return at[name]()
 
 

@@ -32,8 +32,8 @@ inspector.py puts everything together for `dmos pool`.
   Areas in pool order: node table, leases, rings, segments (nsegs x 256),
   futexes (nfutex x 32), processes (max_nodes x procs_per_node x 64),
   record locks (a line, then nlocks x 32: fs/locktab.h, poolctl.py),
-  port table (a header of 576 bytes, nports x 32, nsvcs x 1088:
-  net/porttab.h, netview.py), translation, allocator, page cache (fs/pcache.h, poolcache.py), data.
+  port table (a header of 576 bytes, nports x 32, nsvcs x 1088, the claims:
+  a line, then POOL_NCLAIM_SETS x 320: net/porttab.h, netview.py), translation, allocator, page cache (fs/pcache.h, poolcache.py), data.
   struct pool_node (64 bytes: one line per slot, max_nodes slots)
     @0  u32 state  @4 u32 node_id  @8 u64 epoch  @16 u64 heartbeat
     @24 u64 local_mem  @32 i32 doorbell (ivshmem peer id, -1: none)
@@ -79,7 +79,20 @@ LOCK_ENT_BYTES = 32                 # and one entry
 LOCKTAB_MAX = 4096                  # the most entries a kernel takes
 PORT_HDR_BYTES = 64 + MAX_NODES * 8  # net/porttab.h: the port table's header,
 PORT_ENT_BYTES = 32                 # one listener entry,
-PORT_SVC_BYTES = 64 + 1024          # and one service (a line, then its bucket owners)
+PORT_SVC_BYTES = 64 + 1024          # one service (a line, then its bucket owners),
+PORT_CHDR_BYTES = 64                # the claims' header line,
+PORT_WAYS = 8                       # and claim sets: a lease line, then 8 claims of 32
+PORT_CLAIM_BYTES = 32
+PORT_CSET_BYTES = 64 + PORT_WAYS * PORT_CLAIM_BYTES
+POOL_NCLAIM_SETS = 1024             # kernel/cluster/pool.h: the claim sets of a pool
+
+
+def port_area_size(nents, nsvcs, nsets=POOL_NCLAIM_SETS):
+    """porttab_area_size() of net/porttab.h."""
+    return (PORT_HDR_BYTES + nents * PORT_ENT_BYTES + nsvcs * PORT_SVC_BYTES
+            + PORT_CHDR_BYTES + nsets * PORT_CSET_BYTES)
+
+
 assert SUPER_FMT.size == 280 and NODE_SIZE == 64    # the C _Static_asserts
 
 # kept for older callers
@@ -160,6 +173,8 @@ INVARIANTS = [
     ("port_header", "port table header disagrees with the superblock: %s"),
     ("port_entry", "port table: %lu entries and %lu bucket owners are none the kernel writes "
                    "(first entry %lu: state %u, proto %u, port %u, node %u, epoch %lu)"),
+    ("port_claim", "port table: %lu claims and %lu claim set leases are none the kernel "
+                   "writes (first claim %lu: state %u, owner %u, epoch %lu, key 0x%016lx)"),
 ]
 _REASONS = dict(INVARIANTS)
 
@@ -331,8 +346,7 @@ class Pool:
                 ("processes", self.proc_off, self.max_nodes * self.procs_per_node
                  * PROC_BYTES),
                 ("record locks", self.lock_off, LOCK_HDR_BYTES + self.nlocks * LOCK_ENT_BYTES),
-                ("port table", self.port_off, PORT_HDR_BYTES + self.nports * PORT_ENT_BYTES
-                 + self.nsvcs * PORT_SVC_BYTES),
+                ("port table", self.port_off, port_area_size(self.nports, self.nsvcs)),
                 ("translation", self.xlate_off, self.xlate_size),
                 ("allocator", self.palloc_off, self.palloc_size),
                 ("page cache", self.pcache_off, self.pcache_size),

@@ -20,8 +20,9 @@ from . import poolmem as pm
 from . import netview as nv
 from .pool import (CLUSTER_ID_MAX, LINE, LOCK_ENT_BYTES, LOCK_HDR_BYTES, MAX_NODES, NODE_FMT,
                    NODE_SIZE, NODE_STATES, PAGE_SIZE, POOL_FUTEX_BYTES, POOL_MAGIC,
-                   POOL_SEG_BYTES, POOL_VERSION, PORT_ENT_BYTES, PORT_HDR_BYTES,
-                   PORT_SVC_BYTES, PROC_BYTES, SUPER_FIELDS, SUPER_FMT)
+                   POOL_NCLAIM_SETS, POOL_SEG_BYTES, POOL_VERSION, PORT_CHDR_BYTES,
+                   PORT_CLAIM_BYTES, PORT_CSET_BYTES, PORT_ENT_BYTES, PORT_HDR_BYTES,
+                   PORT_SVC_BYTES, PROC_BYTES, SUPER_FIELDS, SUPER_FMT, port_area_size)
 
 REGION_SIZE = 32 << 20          # kernel/param.h
 DEAD_AFTER_MS = 2000
@@ -35,6 +36,7 @@ POOL_NLOCKS = 1024
 POOL_NPORTS = 512
 POOL_NSVCS = 64
 VIP = (10 << 24) | (2 << 8) | 100   # net/vip.h VIP_DEFAULT, 10.0.2.100
+PORTTAB_CLAIM_TTL_MS = 20000    # net/porttab.h: a claim's life
 POOL_PAGES_PER_SET = 16         # kernel/cluster/pool.h: page cache sets per pool page
 DATA_ALIGN = 2 << 20            # data_off is 2 MiB aligned
 NODE_STATE = {v: k for k, v in NODE_STATES.items()}
@@ -65,11 +67,6 @@ def pcache_sets(npages):
     while n * 2 <= npages // POOL_PAGES_PER_SET and n * 2 <= pcm.PCACHE_MAX_SETS:
         n *= 2
     return n
-
-
-def port_area_size(nents, nsvcs):
-    """porttab_area_size() of net/porttab.h."""
-    return PORT_HDR_BYTES + nents * PORT_ENT_BYTES + nsvcs * PORT_SVC_BYTES
 
 
 def cluster_mac(vip):
@@ -159,6 +156,8 @@ def create(path, size=64 << 20, nodes=3, cluster="test", claim=1, region=REGION_
     svc0 = sb["port_off"] + PORT_HDR_BYTES + POOL_NPORTS * PORT_ENT_BYTES
     for i in range(POOL_NSVCS):                 # every owner nobody
         img.put(svc0 + i * PORT_SVC_BYTES + 64, bytes([nv.NONE]) * 1024)
+    img.put(svc0 + POOL_NSVCS * PORT_SVC_BYTES,
+            nv.CHDR_FMT.pack(POOL_NCLAIM_SETS, PORTTAB_CLAIM_TTL_MS, 0, 0, 0, 0))
     img.geom = dict(nblocks=nblocks, regions_off=regions_off, words=words,
                     bmp_off=bmp_off, rec_off=rec_off)
     if fields:
@@ -279,11 +278,33 @@ class Image:
         self.put(self.sb["port_off"] + PORT_HDR_BYTES + i * PORT_ENT_BYTES,
                  nv.ENT_FMT.pack(epoch, pid, port, proto, node, state))
 
-    def port_service(self, i, proto, port, owners, builds=1):
+    def port_service(self, i, proto, port, owners, builds=1, turns=0):
         """Service i of the port table: (proto, port) and its bucket owners
-        (a list of PORTTAB_BUCKETS node ids or nv.NONE)."""
+        (a list of PORTTAB_BUCKETS node ids or nv.NONE); its mask is theirs."""
         off = (self.sb["port_off"] + PORT_HDR_BYTES + self.sb["nports"] * PORT_ENT_BYTES
                + i * PORT_SVC_BYTES)
-        nodes = len({o for o in owners if o != nv.NONE})
-        self.put(off, nv.SVC_FMT.pack(proto << 16 | port, nodes, builds))
+        nodes = {o for o in owners if o != nv.NONE}
+        self.put(off, nv.SVC_FMT.pack(proto << 16 | port, len(nodes), builds,
+                                      sum(1 << n for n in nodes), turns))
         self.put(off + 64, bytes(owners))
+
+    def _claims_off(self):
+        return (self.sb["port_off"] + PORT_HDR_BYTES + self.sb["nports"] * PORT_ENT_BYTES
+                + self.sb["nsvcs"] * PORT_SVC_BYTES)
+
+    def port_claims(self, taken=0, retaken=0, full=0, busy=0, nsets=POOL_NCLAIM_SETS,
+                    ttl_ms=PORTTAB_CLAIM_TTL_MS):
+        """The claims' header: geometry and counters."""
+        self.put(self._claims_off(), nv.CHDR_FMT.pack(nsets, ttl_ms, taken, retaken, full, busy))
+
+    def port_claim(self, s, way, key, owner, epoch, when, ticket=0, state=1):
+        """Claim `way` of claim set s, as porttab_claim writes it (key: the tuple,
+        client addr << 32 | client port << 16 | vip port; when: ns since 1970)."""
+        self.put(self._claims_off() + PORT_CHDR_BYTES + s * PORT_CSET_BYTES + 64
+                 + way * PORT_CLAIM_BYTES,
+                 nv.CLAIM_FMT.pack(key, epoch, when, ticket, owner, state, 0))
+
+    def port_claim_lease(self, s, word):
+        """The lease word of claim set s (kernel/cluster/lease.h)."""
+        self.put(self._claims_off() + PORT_CHDR_BYTES + s * PORT_CSET_BYTES,
+                 word.to_bytes(8, "little"))
