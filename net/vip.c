@@ -7,8 +7,12 @@
  *   - ARP requests for the VIP: the leader (porttab_leader) answers with
  *     the cluster MAC (which is never any frame's source);
  *   - TCP: a node takes the segments of connections it has (lwIP's active
- *     and TIME-WAIT pcbs, by 4-tuple), and the SYNs of the buckets it owns
- *     for the port (the bucket is a hash of the client's address and port);
+ *     and TIME-WAIT pcbs, by 4-tuple), and the SYNs of the connections
+ *     claimed for it: every node looks every SYN up in the pool's claims
+ *     (porttab_claim), and the first one gives the connection to the
+ *     port's next listener in turn; when the tuple's claim set is full, the
+ *     SYN goes to the owner of its bucket (a hash of the client's address
+ *     and port), as everything but a SYN does;
  *   - UDP: the owner of the datagram's bucket;
  *   - what no service takes (no listener on the port, ICMP, fragments,
  *     other protocols): the leader, whose lwIP answers (a reset, an echo
@@ -21,7 +25,9 @@
  * The listeners and bucket owners live in the pool's port table
  * (porttab.h), changed under its lease: vip_listen/vip_unlisten, the
  * node's joining and its withdrawing while its link is down, and a dead
- * node's cleanup by the survivors (vip_node_dead, from cluster.c).
+ * node's cleanup by the survivors (vip_node_dead, from cluster.c). The
+ * claims are in the same table, each set under a lease of its own, which
+ * every node takes for every SYN to the VIP (and for nothing else).
  */
 #include "kernel/kernel.h"
 #include "kernel/cluster/cluster.h"
@@ -39,6 +45,9 @@ _Static_assert(VIP_TCP == PORTTAB_TCP && VIP_UDP == PORTTAB_UDP, "one protocol n
 
 #define LEASE_WAIT_NS   2000000000ULL   /* vip_listen waits this long for the table */
 #define POLL_WAIT_NS    100000000ULL    /* the network work and the dead hook: this long */
+/* A SYN waits this long for its claim set's lease: the holder needs microseconds, unless
+ * the host has descheduled its vCPU; then the SYN is dropped and sent again by the client. */
+#define CLAIM_WAIT_NS   5000000ULL
 #define LOCAL_MAX       64              /* listeners of this node */
 
 #define ETH_HDR         14
@@ -66,6 +75,7 @@ static struct local {
 
 static struct {
 	uint64_t taken, others, leader, arp, malformed;
+	uint64_t claimed, fallback, busy;       /* SYNs: claims made, buckets', given up */
 } st;
 
 static uint64_t my_epoch(void)
@@ -479,12 +489,25 @@ bool vip_filter(const uint8_t *f, unsigned len)
 		uint8_t flags = l4[13];
 		if (have_conn(lwip_htonl(src), sport, lwip_htonl(vip_h), dport))
 			return take(true, false);
-		int o = porttab_owner(&tab, VIP_TCP, dport, porttab_bucket(src, sport));
+		if ((flags & (TCP_SYN | TCP_ACK)) != TCP_SYN) {
+			/* a stray segment of someone else's connection (or of one that died
+			 * with its node) to nobody; if nobody listens, the leader resets it */
+			if (porttab_owner(&tab, VIP_TCP, dport, porttab_bucket(src, sport)) == -ENOENT)
+				return take(leader(), true);
+			return take(false, false);
+		}
+		enum porttab_how how = PT_FOLLOWED;
+		int o = porttab_claim(&tab, my_epoch(), dport, src, sport,
+				      (uint64_t)clock_realtime_ns(), alive, NULL, CLAIM_WAIT_NS, &how);
 		if (o == -ENOENT)       /* nobody listens: the leader's lwIP resets it */
 			return take(leader(), true);
-		/* a new connection goes to its bucket's owner; a stray segment of
-		 * someone else's connection (or of one that died with its node) to nobody */
-		return take((flags & (TCP_SYN | TCP_ACK)) == TCP_SYN && o == self.id, false);
+		if (o < 0) {            /* the claim set's lease stayed taken: the client retries */
+			st.busy++;
+			return take(false, false);
+		}
+		st.claimed += how == PT_CLAIMED || how == PT_RETAKEN;
+		st.fallback += how == PT_FALLBACK && o == self.id;
+		return take(o == self.id, false);
 	}
 	if (ip[9] == VIP_UDP) {
 		if (l4len < 8) {
@@ -513,6 +536,14 @@ void vip_show(void)
 	       member ? "member" : "not a member", porttab_leader(&tab));
 	printk("net: vip frames: %lu taken (%lu as leader), %lu left to others, %lu malformed, "
 	       "%lu arp answered\n", st.taken, st.leader, st.others, st.malformed, st.arp);
+	const struct porttab_claims *c = tab.claims;
+	printk("net: vip claims: %u live of %u, %lu taken (%lu void ones again), %lu fallbacks to "
+	       "buckets, %lu given up busy; this node claimed %lu, took %lu fallbacks, gave up %lu\n",
+	       porttab_claims_live(&tab, (uint64_t)clock_realtime_ns(), alive, NULL, NULL),
+	       c->nsets * PORTTAB_WAYS, __atomic_load_n(&c->taken, __ATOMIC_RELAXED),
+	       __atomic_load_n(&c->retaken, __ATOMIC_RELAXED),
+	       __atomic_load_n(&c->full, __ATOMIC_RELAXED),
+	       __atomic_load_n(&c->busy, __ATOMIC_RELAXED), st.claimed, st.fallback, st.busy);
 	for (uint32_t i = 0; i < tab.hdr->nsvcs; i++) {
 		const struct porttab_svc *s = &tab.svc[i];
 		uint32_t key = __atomic_load_n(&s->key, __ATOMIC_ACQUIRE);
@@ -540,7 +571,8 @@ void vip_show(void)
 		for (int n = 0; n < MAX_NODES && len < (int)sizeof(line); n++)
 			if (count[n])
 				len += snprintf(line + len, sizeof(line) - len, " node %d %u", n, count[n]);
-		printk("net: vip %s %u: buckets of %u:%s\n", key >> 16 == VIP_TCP ? "tcp" : "udp",
-		       key & 0xffff, PORTTAB_BUCKETS, len ? line : " nobody");
+		printk("net: vip %s %u: buckets of %u:%s; %lu turns\n",
+		       key >> 16 == VIP_TCP ? "tcp" : "udp", key & 0xffff, PORTTAB_BUCKETS,
+		       len ? line : " nobody", __atomic_load_n(&s->turns, __ATOMIC_RELAXED));
 	}
 }

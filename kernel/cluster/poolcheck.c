@@ -521,7 +521,7 @@ static int check_ports(struct pc *c)
 	if (!l.len) {
 		want(&l, "claim sets", ld32(c, claims), POOL_NCLAIM_SETS);
 		if (!ld32(c, claims + 4))
-			add(&l, "claims live 0 ms");
+			add(&l, "%sclaims live 0 ms", l.len ? ", " : "");
 	}
 	if (!l.len && (!h->vip || (h->mac[0] & 3) != 2))
 		add(&l, "vip 0x%08x, mac %02x:%02x:%02x:%02x:%02x:%02x (want a non-zero address "
