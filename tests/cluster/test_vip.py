@@ -2,15 +2,16 @@
 VIP:7 (the kernel's echo, registered on every node as a listener of pid 0)
 through the launcher's forward of 127.0.0.1 to 10.0.2.100:7.
 
-slirp keeps a host client's source port, so the test picks them: the
-bucket of each connection (porttab_bucket of 10.0.2.2 and the port) and its
-owner (the pool's bucket table, read by dmoslib.netview) say which node must
-serve it, and the nodes' echo counters must say the same, connection for
-connection. A node's QEMU killed or its NIC taken down (QMP set_link): the
-connections of its buckets succeed again within 1 s of its death being
-declared (or of its withdrawal), its entries and buckets are gone from the
-pool, and when the link comes back the node takes its buckets back. Garbage
-frames at the VIP (truncated headers, random bytes, bad ARP) crash no node.
+New TCP connections are claimed in the pool, round robin over the live
+listeners: 300 connections from ordinary host clients (ephemeral source
+ports, no bind) are all served, a third each (the nodes' echo counters),
+with exactly one claim and one turn each. A node's QEMU killed or its NIC
+taken down (QMP set_link): the rotation skips it within 1 s of its death
+being declared (or of its withdrawal), connections after that go only to
+the live listeners (served at once, shared equally), its entries and
+buckets are gone from the pool, and when the link comes back the node
+takes its turns (and its buckets) back. Garbage frames at the VIP
+(truncated headers, random bytes, bad ARP) crash no node.
 """
 
 import json
@@ -28,7 +29,6 @@ from dmoslib import pool as poolmod
 
 BUCKETS = netview.PORTTAB_BUCKETS
 SERVING = r"node %d: vip: 10\.0\.2\.100, mac 02:44:4d:00:02:64, serving$"
-CLIENT = "10.0.2.2"                     # what the nodes see of a host client (slirp)
 
 
 def boot(launch, **kw):
@@ -55,6 +55,7 @@ def net(c):
     t["members"] = {int(n): e for n, e in t["members"].items()}
     for s in t["services"]:
         s["buckets"] = {int(n): k for n, k in s["buckets"].items()}
+    t["claims"]["live_by_node"] = {int(n): k for n, k in t["claims"]["live_by_node"].items()}
     return t
 
 
@@ -69,31 +70,10 @@ def accepted(c, n):
     return int(m.group(1))
 
 
-class Ports:
-    """Free host source ports, each used once (a closed one lingers in TIME-WAIT)."""
-
-    def __init__(self):
-        self.left = random.sample(range(32768, 60000), 27000)
-
-    def take(self, want=None, own=None):
-        """A port whose bucket's owner is in want (any port if want is None)."""
-        while True:
-            p = self.left.pop()
-            if want is None or own[netview.bucket(CLIENT, p)] in want:
-                return p
-
-
-def echo_from(sport, port, data=b"ping\n", timeout=5.0):
-    """One connection from 127.0.0.1:sport to the forward: True if data came back."""
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", sport))
-        except OSError:
-            return None                 # taken on the host: not the VIP's fault
-        s.settimeout(timeout)
-        try:
-            s.connect(("127.0.0.1", port))
+def echo(port, data=b"ping\n", timeout=5.0):
+    """One connection from an ephemeral host port to the forward: True if data came back."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
             s.sendall(data)
             got = b""
             while len(got) < len(data):
@@ -102,22 +82,31 @@ def echo_from(sport, port, data=b"ping\n", timeout=5.0):
                     break
                 got += b
             return got == data
-        except OSError:
-            return False
+    except OSError:
+        return False
 
 
-def until_served(ports, own, want, port, since, limit=10.0):
-    """Try fresh connections into the buckets of nodes want, one at a time with a
-    short timeout, until one is served; return the seconds from since (monotonic)."""
+def shares(c, nodes, port, n, timeout=0.9):
+    """n connections, each served at once (within timeout: before a client's first
+    SYN retransmission, 1 s), and how many each of nodes accepted."""
+    before = {k: accepted(c, k) for k in nodes}
+    served = [echo(port, timeout=timeout) for _ in range(n)]
+    assert served.count(False) == 0, served
+    return {k: accepted(c, k) - before[k] for k in nodes}
+
+
+def until_rotation(port, since, limit=10.0):
+    """Runs of three connections with a short timeout each until all three are
+    served: the rotation no longer holds a node that cannot answer. Return the
+    seconds from since (monotonic)."""
     while time.monotonic() - since < limit:
-        if echo_from(ports.take(want, own), port, timeout=0.3):
+        if all(echo(port, timeout=0.3) for _ in range(3)):
             return time.monotonic() - since
-    pytest.fail("no connection into the buckets of nodes %s was served within %g s"
-                % (sorted(want), limit))
+    pytest.fail("three connections in a row were not served within %g s" % limit)
 
 
 @pytest.mark.boot
-def test_three_nodes_share_vip_connections_by_their_buckets(launch):
+def test_three_nodes_serve_300_vip_connections_a_third_each(launch):
     c = boot(launch)
     t = net(c)
     assert t["vip"] == "10.0.2.100" and t["mac"] == "02:44:4d:00:02:64"
@@ -127,62 +116,74 @@ def test_three_nodes_share_vip_connections_by_their_buckets(launch):
                   if x["port"] == 7) == [(0, 0), (1, 0), (2, 0)]
     assert sum(s["buckets"].values()) == BUCKETS and s["unowned"] == 0
     assert sorted(s["buckets"].values()) == [340, 340, 341]
+    assert s["mask"] == 0b111
     text = c.dmos("net").stdout
     assert re.search(r"tcp 7: 3 listeners on 3 nodes, buckets node 0 34[01], node 1 34[01], "
-                     r"node 2 34[01]", text), text
+                     r"node 2 34[01], \d+ turns", text), text
     assert "tcp 7 at 127.0.0.1:%d" % vip_port(c) in text
 
-    own, ports, port = owners(c), Ports(), vip_port(c)
+    port = vip_port(c)
     before = [accepted(c, n) for n in range(3)]
-    want = [0, 0, 0]
-    served = 0
-    for _ in range(300):
-        sp = ports.take()
-        ok = echo_from(sp, port)
-        if ok is None:
-            continue
-        assert ok, "connection from port %d was not served" % sp
-        served += 1
-        want[own[netview.bucket(CLIENT, sp)]] += 1
+    t0 = time.monotonic()
+    failed = [i for i in range(300) if not echo(port)]
+    took = time.monotonic() - t0
     got = [accepted(c, n) - b for n, b in zip(range(3), before)]
-    assert served >= 290
-    assert got == want, (got, want)         # each connection on its bucket's owner
-    for n in range(3):                      # and the buckets share them fairly
-        assert abs(got[n] - served / 3) <= 0.1 * served, got
+    t1 = net(c)
+    cl0, cl1 = t["claims"], t1["claims"]
+    print("vip: 300 connections in %.1f s, served %s; claims %s" % (took, got, cl1))
+    assert failed == [], failed                     # all answered
+    assert sum(got) == 300
+    for n in range(3):                              # each node a fair share
+        assert 90 <= got[n] <= 110, got
+    # one claim and one turn per connection, none fell back to the buckets
+    assert cl1["taken"] - cl0["taken"] == 300, (cl0, cl1)
+    assert tcp7(t1)["turns"] - s["turns"] == 300
+    assert cl1["full"] == 0 and cl1["retaken"] == 0
+    assert 0 < cl1["live"] <= 300 and set(cl1["live_by_node"]) <= {0, 1, 2}
+    m = c.mark(0)
+    c.command(0, "net", r"net: vip claims: (\d+) live of 8192, (\d+) taken")
+    assert re.search(r"net: vip claims: \d+ live of 8192, \d+ taken \(0 void ones again\), "
+                     r"0 fallbacks to buckets, \d+ given up busy; this node claimed \d+",
+                     c.log(0)[m:])
     for n in range(3):
         assert "panic" not in c.log(n).lower()
 
 
 @pytest.mark.boot
-def test_a_killed_node_s_buckets_are_served_again_within_a_second(launch):
+def test_after_a_kill_new_connections_go_only_to_the_live_listeners(launch):
     c = boot(launch, node_args={"all": "dead_after=600"})
-    own, ports, port = owners(c), Ports(), vip_port(c)
-    assert echo_from(ports.take({1}, own), port)
+    own, port = owners(c), vip_port(c)
+    assert echo(port)
+    while tcp7(net(c))["turns"] % 3 != 1:           # node 1's turn is next
+        assert echo(port)
     marks = [c.mark(n) for n in range(3)]
     c.kill(1)
     killed = time.monotonic()
-    # until it is declared dead, the SYNs of its buckets go nowhere
-    assert echo_from(ports.take({1}, own), port, timeout=0.3) is False
+    # until it is declared dead, its turn goes nowhere
+    assert echo(port, timeout=0.3) is False
     seen = c.watch({n: (n, r"node %d: node 1 (declared dead|is dead)" % n, marks[n])
                     for n in (0, 2)}, timeout=10)
     assert seen, "nobody declared node 1 dead"
     declared = c.t0 + min(t for _, t in seen.values())      # when it was seen, monotonic
-    took = until_served(ports, own, {1}, port, declared)
-    print("vip failover after a kill: %.3f s after the death was seen declared "
-          "(%.3f s after the kill)" % (took, declared - killed + took))
+    took = until_rotation(port, declared)
+    print("vip failover after a kill: the rotation skips it %.3f s after the death was seen "
+          "declared (%.3f s after the kill)" % (took, declared - killed + took))
     assert took < 1.0
+    # every connection now goes to a survivor at once, shared equally
+    got = shares(c, (0, 2), port, 30)
+    print("vip after a kill: 30 connections served by %s" % got)
+    assert sum(got.values()) == 30 and all(14 <= k <= 16 for k in got.values()), got
     # the dead node's entry and buckets are gone; its buckets went to the others
     t = net(c)
     assert sorted(t["members"]) == [0, 2]
     assert sorted(x["node"] for x in t["listeners"] if x["port"] == 7) == [0, 2]
     s = tcp7(t)
-    assert sorted(s["buckets"]) == [0, 2]
+    assert sorted(s["buckets"]) == [0, 2] and s["mask"] == 0b101
     assert sum(s["buckets"].values()) == BUCKETS
+    assert 1 not in t["claims"]["live_by_node"]     # its claims are void
     after = owners(c)
     moved = sum(1 for a, b in zip(own, after) if a != 1 and a != b)
     assert moved < 0.05 * BUCKETS, moved    # the survivors keep theirs, mostly
-    for _ in range(20):                     # and everything is served
-        assert echo_from(ports.take(), port) in (True, None)
     # one survivor did the cleanup (the other found it done) and said so
     said = [n for n in (0, 2) if re.search(r"node %d: vip: dropped 1 listeners of dead node 1; "
                                            r"its buckets moved to the others" % n,
@@ -193,20 +194,22 @@ def test_a_killed_node_s_buckets_are_served_again_within_a_second(launch):
 @pytest.mark.boot
 def test_a_node_whose_link_goes_down_withdraws_and_comes_back(launch):
     c = boot(launch)
-    own, ports, port = owners(c), Ports(), vip_port(c)
+    own, port = owners(c), vip_port(c)
     mark = c.mark(2)
     c.qmp(2, "set_link", name="net0", up=False)
     down = time.monotonic()
     m = c.wait_line(2, r"node 2: vip: link down: withdrawn from the bucket tables$",
                     timeout=5, since=mark)
     assert m
-    took = until_served(ports, own, {2}, port, down)
-    print("vip failover after a link down: %.3f s after set_link" % took)
+    took = until_rotation(port, down)
+    print("vip failover after a link down: the rotation skips it %.3f s after set_link" % took)
     assert took < 1.0                       # the link is polled every 100 ms
+    got = shares(c, (0, 1), port, 20)
+    assert sum(got.values()) == 20 and all(9 <= k <= 11 for k in got.values()), got
     t = net(c)
     assert sorted(t["members"]) == [0, 1]
     s = tcp7(t)
-    assert sorted(s["buckets"]) == [0, 1]
+    assert sorted(s["buckets"]) == [0, 1] and s["mask"] == 0b011
     assert sum(s["buckets"].values()) == BUCKETS
     assert [x["counts"] for x in t["listeners"] if x["node"] == 2] == [False]
     text = c.dmos("net").stdout
@@ -215,11 +218,10 @@ def test_a_node_whose_link_goes_down_withdraws_and_comes_back(launch):
     mark = c.mark(2)
     c.qmp(2, "set_link", name="net0", up=True)
     c.wait_line(2, r"node 2: vip: link up: back in the bucket tables$", timeout=5, since=mark)
-    assert owners(c) == own                 # the very same table as before
-    before = accepted(c, 2)
-    mine = [ports.take({2}, own) for _ in range(10)]
-    assert [echo_from(p, port) for p in mine].count(False) == 0
-    assert accepted(c, 2) - before >= 9
+    assert owners(c) == own                 # the very same buckets as before
+    got = shares(c, (0, 1, 2), port, 30)    # and node 2 takes its turns again
+    print("vip after the link came back: 30 connections served by %s" % got)
+    assert sum(got.values()) == 30 and all(9 <= k <= 11 for k in got.values()), got
 
 
 def _eth(dst, typ, payload):
@@ -273,9 +275,8 @@ def test_garbage_frames_at_the_vip_crash_no_node(launch):
             for f in malformed + other:
                 s.sendto(f, link)
     time.sleep(0.5)
-    ports = Ports()
     for _ in range(10):
-        assert echo_from(ports.take(), port) in (True, None)
+        assert echo(port)
     for n in range(3):
         mark = c.mark(n)
         c.command(n, "net", r"net: vip frames: (\d+) taken")
