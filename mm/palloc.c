@@ -6,8 +6,13 @@
  *   take:  fetch_or(bit p)      lost the bit      -> someone else has p
  *          CAS rec[p] 0 -> v    failed            -> p is used; bit stays set
  *          usable(p) again      no                -> give p back
+ *          fetch_and(~zero bit p)                  -> was it known zero?
  *   give:  CAS rec[p] v -> 0    failed            -> not ours to free
  *          fetch_and(~bit p)
+ *
+ * A run (palloc_reserve and the like) is taken a bitmap word at a time:
+ * one fetch_or for up to 64 pages, then each record, then their zero bits,
+ * and one flush of each of the three at the end.
  *
  * All of these are sequentially consistent, so a drainer that marks a
  * region draining and then reads the records cannot miss a page that an
@@ -20,6 +25,24 @@
 
 #define LINE 64
 #define SC __ATOMIC_SEQ_CST
+
+static uint64_t min3(uint64_t a, uint64_t b, uint64_t c)
+{
+	return a < b ? (a < c ? a : c) : (b < c ? b : c);
+}
+
+/* The low @k bits (1 <= k <= 64). */
+static uint64_t low_bits(uint64_t k)
+{
+	return k >= 64 ? ~0ULL : (1ULL << k) - 1;
+}
+
+/* Where the zero bits start: after the records (not in the header, which
+ * is full; every reader derives it the same way). */
+static uint64_t zero_off(const struct palloc_hdr *h)
+{
+	return round_up(h->rec_off + h->npages * 8, LINE);
+}
 
 /* Fill in a header for @g; -EINVAL if the geometry is not supported. */
 static int layout(const struct palloc_geom *g, struct palloc_hdr *h)
@@ -59,6 +82,7 @@ static int view(struct palloc *pa, const void *meta)
 	pa->owners = (uint32_t *)(base + h->owners_off);
 	pa->bmp = (uint64_t *)(base + h->bmp_off);
 	pa->rec = (uint64_t *)(base + h->rec_off);
+	pa->zero = (uint64_t *)(base + zero_off(h));
 	pa->npages = h->npages;
 	pa->chunk_pages = h->chunk_pages;
 	pa->nchunks = h->nchunks;
@@ -79,6 +103,51 @@ static uint64_t *word_of(const struct palloc *pa, uint64_t p, uint64_t *mask)
 
 	*mask = 1ull << (i % 64);
 	return &pa->bmp[c * pa->words + i / 64];
+}
+
+/*
+ * The bitmap word of pages [p, p + *k): as many of the @left pages from @p
+ * on as share p's bitmap word and its zero word (*k >= 1); *mask = their
+ * bits in the bitmap word.
+ */
+static uint64_t *word_span(const struct palloc *pa, uint64_t p, uint64_t left, uint64_t *mask,
+			   uint64_t *k)
+{
+	uint64_t c = p / pa->chunk_pages, i = p % pa->chunk_pages;
+
+	*k = min3(left, 64 - i % 64, min3(pa->chunk_pages - i, 64 - p % 64, 64));
+	*mask = low_bits(*k) << (i % 64);
+	return &pa->bmp[c * pa->words + i / 64];
+}
+
+static bool taken(const struct palloc *pa, uint64_t p)
+{
+	uint64_t m;
+
+	return __atomic_load_n(word_of(pa, p, &m), __ATOMIC_ACQUIRE) & m;
+}
+
+static bool known_zero(const struct palloc *pa, uint64_t p)
+{
+	return __atomic_load_n(&pa->zero[p / 64], __ATOMIC_ACQUIRE) >> (p % 64) & 1;
+}
+
+/*
+ * Clear the zero bits of [p, p + k), pages the caller has just taken (one
+ * zero word: k <= 64 - p % 64). Return: which of them were set, as bits
+ * 0..k-1. The look before the atomic is enough when none is: only a holder
+ * sets a zero bit, and the last holder of these pages set it before it
+ * gave them back, so before the take that made them ours.
+ */
+static uint64_t forget_zero(struct palloc *pa, uint64_t p, uint64_t k)
+{
+	uint64_t *z = &pa->zero[p / 64], m = low_bits(k) << (p % 64), old;
+
+	if (!(__atomic_load_n(z, SC) & m))
+		return 0;
+	old = __atomic_fetch_and(z, ~m, SC);
+	pool_flush(z, sizeof(*z));
+	return (old & m) >> (p % 64);
 }
 
 /* Pages of chunk @c that exist (the last chunk may be short). */
@@ -121,11 +190,12 @@ static int give(struct palloc *pa, uint64_t p, uint64_t v)
 	return 0;
 }
 
-/* Take page @p with record @v; @ok (if any) is checked once it is ours. */
+/* Take page @p with record @v; @ok (if any) is checked once it is ours.
+ * Return: 1 if it is known to hold zeros, 0 if not, -EBUSY if not taken. */
 static int take(struct palloc *pa, uint64_t p, uint64_t v,
 		bool (*ok)(void *, uint64_t), void *ctx)
 {
-	uint64_t m, *w = word_of(pa, p, &m), zero = 0;
+	uint64_t m, *w = word_of(pa, p, &m), zero = 0, known;
 
 	if (__atomic_fetch_or(w, m, SC) & m)
 		return -EBUSY;
@@ -135,13 +205,72 @@ static int take(struct palloc *pa, uint64_t p, uint64_t v,
 		give(pa, p, v);
 		return -EBUSY;
 	}
+	known = forget_zero(pa, p, 1);
 	flush_page(pa, p, w);
+	return (int)known;
+}
+
+/* Set @k bits of @value into bitmap @map at bit @at. */
+static void put_bits(uint64_t *map, uint64_t at, uint64_t value, uint64_t k)
+{
+	map[at / 64] |= value << (at % 64);
+	if (at % 64 + k > 64)
+		map[at / 64 + 1] |= value >> (64 - at % 64);
+}
+
+/*
+ * Take every page of [first, first + n) with record @v, all or none, a
+ * bitmap word at a time; then their zero bits go, into @known (n bits; may
+ * be NULL). A page whose bit was set, or whose record was not free (taken,
+ * not marked: its bit now agrees), makes it give back what it took.
+ * Return: 0 or -EBUSY.
+ */
+static int take_run(struct palloc *pa, uint64_t first, uint64_t n, uint64_t v, uint64_t *known)
+{
+	uint64_t end = first + n, p, q, k, m, old, *w, zero, dm;
+
+	for (p = first; p < end; p += k) {
+		w = word_span(pa, p, end - p, &m, &k);
+		old = __atomic_fetch_or(w, m, SC);
+		if (old & m) {
+			__atomic_fetch_and(w, ~(m & ~old), SC);    /* only the bits we set */
+			pool_flush(w, sizeof(*w));
+			goto undo;
+		}
+		for (q = p; q < p + k; q++) {
+			zero = 0;
+			if (__atomic_compare_exchange_n(&pa->rec[q], &zero, v, false, SC, SC))
+				continue;
+			dm = m & ~(low_bits(q - p + 1) << (p % pa->chunk_pages % 64));
+			if (dm)                 /* the pages after q of this word */
+				__atomic_fetch_and(w, ~dm, SC);
+			pool_flush(w, sizeof(*w));
+			p = q;                  /* q stays taken: its record says so */
+			goto undo;
+		}
+	}
+	if (known)
+		for (p = 0; p < (n + 63) / 64; p++)
+			known[p] = 0;
+	for (p = first; p < end; p += k) {
+		k = min3(end - p, 64 - p % 64, 64);
+		old = forget_zero(pa, p, k);
+		if (known && old)
+			put_bits(known, p - first, old, k);
+	}
+	pool_flush(&pa->rec[first], n * sizeof(uint64_t));
+	w = word_of(pa, first, &m);
+	pool_flush(w, (size_t)(word_of(pa, end - 1, &m) - w + 1) * sizeof(*w));
 	return 0;
+undo:
+	while (p-- > first)
+		give(pa, p, v);
+	return -EBUSY;
 }
 
 /* Take a page of chunk @c that satisfies @ok; its ppn, or -ENOMEM. */
 static int64_t take_in(struct palloc *pa, uint32_t c, uint64_t v,
-		       bool (*ok)(void *, uint64_t), void *ctx)
+		       bool (*ok)(void *, uint64_t), void *ctx, bool *zero)
 {
 	uint64_t *w = &pa->bmp[(uint64_t)c * pa->words];
 	uint32_t j;
@@ -155,8 +284,11 @@ static int64_t take_in(struct palloc *pa, uint32_t c, uint64_t v,
 
 			if (ok && !ok(ctx, p))
 				continue;
-			if (!take(pa, p, v, ok, ctx))
+			int known = take(pa, p, v, ok, ctx);
+			if (known >= 0) {
+				*zero = known;
 				return (int64_t)p;
+			}
 		}
 	}
 	return -ENOMEM;
@@ -186,10 +318,10 @@ size_t palloc_meta_size(const struct palloc_geom *g)
 
 	if (layout(g, &h))
 		return 0;
-	return (size_t)round_up(h.rec_off + g->npages * 8, LINE);
+	return (size_t)round_up(zero_off(&h) + (g->npages + 63) / 64 * 8, LINE);
 }
 
-int palloc_format(void *meta, const struct palloc_geom *g)
+int palloc_format(void *meta, const struct palloc_geom *g, bool zeroed)
 {
 	struct palloc_hdr h, *out = meta;
 	uint64_t *w, i, c, size;
@@ -208,6 +340,9 @@ int palloc_format(void *meta, const struct palloc_geom *g)
 	for (c = 0; c < h.nchunks; c++)         /* padding bits stay taken */
 		for (i = chunk_size(&pa, (uint32_t)c); i < h.words * 64ull; i++)
 			pa.bmp[c * h.words + i / 64] |= 1ull << (i % 64);
+	w = (uint64_t *)((char *)meta + zero_off(&h));
+	for (i = 0; zeroed && i < h.npages; i += 64)
+		w[i / 64] = low_bits(h.npages - i);
 	pool_flush(meta, size);
 	__atomic_store_n(&out->magic, PALLOC_MAGIC, __ATOMIC_RELEASE);
 	pool_flush(&out->magic, sizeof(out->magic));
@@ -233,8 +368,8 @@ int palloc_attach(struct palloc *pa, void *meta, uint32_t node,
 	return 0;
 }
 
-int64_t palloc_alloc_where(struct palloc *pa, uint32_t pid,
-			   bool (*ok)(void *ctx, uint64_t ppn), void *ctx)
+static int64_t alloc_where(struct palloc *pa, uint32_t pid, bool (*ok)(void *ctx, uint64_t ppn),
+			   void *ctx, bool *known)
 {
 	uint32_t me, n, i, c = 0, zero;
 	uint64_t v;
@@ -249,7 +384,7 @@ int64_t palloc_alloc_where(struct palloc *pa, uint32_t pid,
 		c = (pa->hint + i) % n;
 		if (__atomic_load_n(&pa->owners[c], __ATOMIC_ACQUIRE) != me)
 			continue;
-		if ((p = take_in(pa, c, v, ok, ctx)) >= 0)
+		if ((p = take_in(pa, c, v, ok, ctx, known)) >= 0)
 			goto found;
 		release_if_empty(pa, c);
 	}
@@ -263,7 +398,7 @@ int64_t palloc_alloc_where(struct palloc *pa, uint32_t pid,
 			continue;
 		pool_flush(&pa->owners[c], sizeof(uint32_t));
 		pa->nowned++;
-		if ((p = take_in(pa, c, v, ok, ctx)) >= 0)
+		if ((p = take_in(pa, c, v, ok, ctx, known)) >= 0)
 			goto found;
 		put_chunk(pa, c);       /* nothing usable there */
 	}
@@ -271,7 +406,7 @@ int64_t palloc_alloc_where(struct palloc *pa, uint32_t pid,
 		c = (pa->hint + i) % n;
 		if (__atomic_load_n(&pa->owners[c], __ATOMIC_ACQUIRE) == me)
 			continue;
-		if ((p = take_in(pa, c, v, ok, ctx)) >= 0)
+		if ((p = take_in(pa, c, v, ok, ctx, known)) >= 0)
 			return p;
 	}
 	return -ENOMEM;
@@ -280,11 +415,26 @@ found:
 	return p;
 }
 
+int64_t palloc_alloc_where(struct palloc *pa, uint32_t pid,
+			   bool (*ok)(void *ctx, uint64_t ppn), void *ctx)
+{
+	bool known;
+
+	return alloc_where(pa, pid, ok, ctx, &known);
+}
+
 int64_t palloc_alloc(struct palloc *pa, uint32_t pid)
 {
-	if (!pa)
+	bool known;
+
+	return palloc_alloc_zero(pa, pid, &known);
+}
+
+int64_t palloc_alloc_zero(struct palloc *pa, uint32_t pid, bool *zero)
+{
+	if (!pa || !zero)
 		return -EINVAL;
-	return palloc_alloc_where(pa, pid, pa->usable, pa->ctx);
+	return alloc_where(pa, pid, pa->usable, pa->ctx, zero);
 }
 
 int palloc_free(struct palloc *pa, uint64_t ppn)
@@ -304,64 +454,63 @@ int palloc_free(struct palloc *pa, uint64_t ppn)
 
 int palloc_reserve(struct palloc *pa, uint32_t pid, uint64_t first, uint64_t n)
 {
-	uint64_t v, i;
-
 	if (!pa || !pa->meta || !n || first >= pa->npages ||
 	    n > pa->npages - first)
 		return -EINVAL;
-	v = rec_val(pa->node, PALLOC_F_RESERVED, pid);
-	for (i = 0; i < n; i++)
-		if (take(pa, first + i, v, NULL, NULL))
-			goto undo;
-	return 0;
-undo:
-	while (i--)
-		give(pa, first + i, v);
-	return -EBUSY;
+	return take_run(pa, first, n, rec_val(pa->node, PALLOC_F_RESERVED, pid), NULL);
 }
 
-/* Is any page of [b, b + n) taken? Set *at to the last taken one. */
-static bool any_taken(const struct palloc *pa, uint64_t b, uint64_t n, uint64_t *at)
+/* Does a page of [b, b + n) rule the run out (taken, or not known zero
+ * when @zero_only)? Set *at to the last such page. */
+static bool blocked(const struct palloc *pa, uint64_t b, uint64_t n, bool zero_only, uint64_t *at)
 {
-	uint64_t m;
-
 	for (uint64_t i = n; i--;)      /* from the end: the skip goes further */
-		if (__atomic_load_n(word_of(pa, b + i, &m), __ATOMIC_ACQUIRE) & m) {
+		if (taken(pa, b + i) || (zero_only && !known_zero(pa, b + i))) {
 			*at = b + i;
 			return true;
 		}
 	return false;
 }
 
-/* Reserve a free run of @n pages at a multiple of @align in [lo, hi). */
-static int64_t reserve_in(struct palloc *pa, uint32_t pid, uint64_t n, uint64_t align,
-			  uint64_t lo, uint64_t hi, bool (*ok)(void *, uint64_t), void *ctx)
+/* Reserve a run as @r wants, with record @v, starting in [lo, hi). */
+static int64_t reserve_in(struct palloc *pa, uint64_t v, const struct palloc_run *r,
+			  uint64_t lo, uint64_t hi)
 {
-	uint64_t b, at;
+	uint64_t b, at, n = r->n, align = r->align;
 
 	for (b = round_up(lo, align); b < hi && b <= pa->npages - n;) {
-		if (any_taken(pa, b, n, &at)) {
+		if (blocked(pa, b, n, r->zero_only, &at)) {
 			b = round_up(at + 1, align);
 			continue;
 		}
-		if ((!ok || ok(ctx, b)) && !palloc_reserve(pa, pid, b, n))
+		if ((!r->ok || r->ok(r->ctx, b)) && !take_run(pa, b, n, v, r->known))
 			return (int64_t)b;
 		b += align;
 	}
 	return -ENOMEM;
 }
 
+int64_t palloc_reserve_run(struct palloc *pa, uint32_t pid, const struct palloc_run *r)
+{
+	uint64_t start, v;
+	int64_t b;
+
+	if (!pa || !pa->meta || !r || !r->n || r->n > pa->npages || !r->align ||
+	    r->align > pa->npages)
+		return -EINVAL;
+	v = rec_val(pa->node, PALLOC_F_RESERVED, pid);
+	start = r->start < pa->npages ? r->start / r->align * r->align : 0;
+	if ((b = reserve_in(pa, v, r, start, pa->npages)) >= 0)
+		return b;
+	return reserve_in(pa, v, r, 0, start);
+}
+
 int64_t palloc_reserve_aligned(struct palloc *pa, uint32_t pid, uint64_t n, uint64_t align,
 			       uint64_t start, bool (*ok)(void *ctx, uint64_t first), void *ctx)
 {
-	int64_t b;
+	struct palloc_run r = { .n = n, .align = align, .start = start, .ok = ok, .ctx = ctx };
 
-	if (!pa || !pa->meta || !n || n > pa->npages || !align || align > pa->npages)
-		return -EINVAL;
-	start = start < pa->npages ? start / align * align : 0;
-	if ((b = reserve_in(pa, pid, n, align, start, pa->npages, ok, ctx)) >= 0)
-		return b;
-	return reserve_in(pa, pid, n, align, 0, start, ok, ctx);
+	return palloc_reserve_run(pa, pid, &r);
 }
 
 int64_t palloc_reserve_from(struct palloc *pa, uint32_t pid, uint64_t n, uint64_t start,
@@ -404,20 +553,80 @@ uint64_t palloc_reclaim(struct palloc *pa, uint32_t dead_node)
 	return n;
 }
 
-int palloc_share(struct palloc *pa, uint64_t ppn)
+int64_t palloc_find_unzeroed(const struct palloc *pa, uint64_t start, uint64_t max,
+			     uint64_t *n)
 {
-	uint64_t v;
+	uint64_t p, k, m, i, free, cand, end;
 
-	if (!pa || !pa->meta || ppn >= pa->npages)
+	if (!pa || !pa->meta || !max || !n)
 		return -EINVAL;
-	v = __atomic_load_n(&pa->rec[ppn], SC);
+	for (p = start; p < pa->npages; p += k) {
+		i = p % pa->chunk_pages;
+		free = ~(__atomic_load_n(word_span(pa, p, pa->npages - p, &m, &k), __ATOMIC_ACQUIRE) >>
+			 (i % 64));
+		cand = free & ~(__atomic_load_n(&pa->zero[p / 64], __ATOMIC_ACQUIRE) >> (p % 64)) &
+		       low_bits(k);
+		if (!cand)
+			continue;
+		p += (uint64_t)__builtin_ctzll(cand);
+		end = (p / pa->chunk_pages + 1) * pa->chunk_pages;
+		if (end > pa->npages)
+			end = pa->npages;
+		if (end - p > max)
+			end = p + max;
+		for (*n = 1; p + *n < end && !taken(pa, p + *n) && !known_zero(pa, p + *n); (*n)++)
+			;
+		return (int64_t)p;
+	}
+	return -ENOENT;
+}
+
+int palloc_mark_zero(struct palloc *pa, uint64_t first, uint64_t n)
+{
+	uint64_t p, k;
+
+	if (!pa || !pa->meta || !n || first >= pa->npages || n > pa->npages - first)
+		return -EINVAL;
+	for (p = first; p < first + n; p++)
+		if (!__atomic_load_n(&pa->rec[p], SC))
+			return -EINVAL;
+	for (p = first; p < first + n; p += k) {
+		k = min3(first + n - p, 64 - p % 64, 64);
+		__atomic_fetch_or(&pa->zero[p / 64], low_bits(k) << (p % 64), SC);
+	}
+	pool_flush(&pa->zero[first / 64], ((first + n - 1) / 64 - first / 64 + 1) * 8);
+	return 0;
+}
+
+/* Set PALLOC_F_SHARED in page @p's record; -EINVAL if it is free. */
+static int share(struct palloc *pa, uint64_t p)
+{
+	uint64_t v = __atomic_load_n(&pa->rec[p], SC);
+
 	do {
 		if (!v)
 			return -EINVAL;
-	} while (!__atomic_compare_exchange_n(&pa->rec[ppn], &v, v | (uint64_t)PALLOC_F_SHARED << 16,
+	} while (!__atomic_compare_exchange_n(&pa->rec[p], &v, v | (uint64_t)PALLOC_F_SHARED << 16,
 					      false, SC, SC));
-	pool_flush(&pa->rec[ppn], sizeof(uint64_t));
 	return 0;
+}
+
+int palloc_share(struct palloc *pa, uint64_t ppn)
+{
+	return palloc_share_run(pa, ppn, 1);
+}
+
+int palloc_share_run(struct palloc *pa, uint64_t first, uint64_t n)
+{
+	uint64_t p;
+	int err = 0;
+
+	if (!pa || !pa->meta || !n || first >= pa->npages || n > pa->npages - first)
+		return -EINVAL;
+	for (p = first; p < first + n && !err; p++)
+		err = share(pa, p);
+	pool_flush(&pa->rec[first], (p - first) * sizeof(uint64_t));
+	return err;
 }
 
 int palloc_owner(const void *meta, uint64_t ppn, uint32_t *node, uint32_t *pid)
@@ -453,9 +662,10 @@ void palloc_stats(const void *meta, struct palloc_stats *st)
 	for (p = 0; p < pa.npages; p++) {
 		v = __atomic_load_n(&pa.rec[p], __ATOMIC_ACQUIRE);
 		o = v & 0xffff;
-		if (!v)
+		if (!v) {
 			st->free++;
-		else if (o >= 1 && o <= MAX_NODES)
+			st->zeroed += known_zero(&pa, p);
+		} else if (o >= 1 && o <= MAX_NODES)
 			st->used_by_node[o - 1]++;
 		if (v >> 16 & PALLOC_F_RESERVED)
 			st->reserved++;

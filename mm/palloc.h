@@ -18,6 +18,9 @@
  *   owners      one u32 per chunk: 0 unowned, else node + 1; read-mostly
  *   bitmaps     per chunk, cache-line aligned: bit set = page taken
  *   records     one u64 per page: u16 node + 1 (0 = free), u16 flags, u32 pid
+ *   zero bits   one bit per page, by ppn, after the records (at
+ *               round_up(rec_off + npages * 8, 64)): set = the page is free
+ *               and known to hold zeros
  *
  * The page record is the truth: a page is allocated exactly when its
  * record is non-zero, and records change only by CAS, so two frees or two
@@ -26,6 +29,21 @@
  * fast. A node that dies between the two leaves a bit with no record;
  * palloc_reclaim() clears such bits. Any drift a reclaim causes by racing
  * with a live node is "taken, not marked" and heals at the next look.
+ *
+ * Known-zero pages. A new page must read as zeros, and zeroing it when it
+ * is handed out puts a memset on every allocation's path (20 ms for a
+ * 64 MiB segment under TCG). So a free page may carry a zero bit: its
+ * bytes are zero. Only a holder sets it (palloc_mark_zero: a node that
+ * zeroed pages it holds, just before it frees them), and every take
+ * clears it, after the record is written and before the page is returned,
+ * telling the taker whether the page still needs zeroing. No free page is
+ * written by anyone (a move copies its bytes as they are; a drain's spare
+ * pages, which end up backed by the drained frames, were taken and so lost
+ * their bits; a failed region's wiped pages are never handed out again),
+ * so the bit stays true while it is set. A pool formatted on a file the launcher
+ * created sparse starts with every bit set (palloc_format's zeroed); any other
+ * starts with none, and the zero bits only ever cost a zeroing that would
+ * have happened anyway.
  *
  * Pages whose device frame is not in an online region are never handed
  * out: the usable() predicate given at attach (xlate_usable) is checked
@@ -62,7 +80,7 @@ struct palloc_geom {
  * tools/dmoslib/poolmem.py read it.
  */
 #define PALLOC_MAGIC   0x434F4C4C4150444DULL    /* "MDPALLOC" */
-#define PALLOC_VERSION 1
+#define PALLOC_VERSION 2        /* 2: the zero bits */
 
 struct palloc_hdr {
 	uint64_t magic;                 /* written last by palloc_format */
@@ -83,6 +101,7 @@ struct palloc {
 	uint32_t *owners;
 	uint64_t *bmp;
 	uint64_t *rec;
+	uint64_t *zero;                 /* the zero bits */
 	uint64_t npages;
 	uint32_t chunk_pages, nchunks, words, max_nodes;
 	uint32_t node;                  /* this node's id */
@@ -96,6 +115,7 @@ struct palloc_stats {
 	uint64_t npages;
 	uint64_t free;                  /* pages with no record */
 	uint64_t reserved;              /* pages held by palloc_reserve */
+	uint64_t zeroed;                /* free pages known to hold zeros */
 	uint64_t chunks, chunks_unowned;
 	uint64_t used_by_node[MAX_NODES];
 	uint64_t chunks_owned_by_node[MAX_NODES];
@@ -114,13 +134,15 @@ size_t palloc_meta_size(const struct palloc_geom *g);
  * palloc_format() - write an empty allocator into the pool
  * @meta: palloc_meta_size(@g) bytes of pool, 8-byte (ideally 64) aligned
  * @g: geometry
+ * @zeroed: every page reads as zeros (a pool file the launcher created
+ *          sparse): each starts with its zero bit set; else none does
  *
  * Every page is free and every chunk unowned. The magic goes in last, so a
  * node that attaches early sees no allocator rather than half of one.
  * Context: once per pool, by the node that formats it, before any attach.
  * Return: 0, or -EINVAL for a bad geometry or a NULL @meta.
  */
-int palloc_format(void *meta, const struct palloc_geom *g);
+int palloc_format(void *meta, const struct palloc_geom *g, bool zeroed);
 
 /**
  * palloc_attach() - open the pool's allocator as one node
@@ -162,6 +184,18 @@ int64_t palloc_alloc(struct palloc *pa, uint32_t pid);
  */
 int64_t palloc_alloc_where(struct palloc *pa, uint32_t pid,
 			   bool (*ok)(void *ctx, uint64_t ppn), void *ctx);
+
+/**
+ * palloc_alloc_zero() - palloc_alloc(), and whether the page holds zeros
+ * @pa: this node's handle
+ * @pid: owning process
+ * @zero: set to true if the page is known to hold zeros (it need not be
+ *        zeroed), false if its bytes are whatever its last holder left
+ *
+ * Context: as palloc_alloc_where().
+ * Return: the ppn, or -ENOMEM / -EINVAL.
+ */
+int64_t palloc_alloc_zero(struct palloc *pa, uint32_t pid, bool *zero);
 
 /**
  * palloc_free() - free an allocated (or reserved) pool page
@@ -228,6 +262,65 @@ int64_t palloc_reserve_where(struct palloc *pa, uint32_t pid, uint64_t n,
 int64_t palloc_reserve_aligned(struct palloc *pa, uint32_t pid, uint64_t n, uint64_t align,
 			       uint64_t start, bool (*ok)(void *ctx, uint64_t first), void *ctx);
 
+/* What palloc_reserve_run() looks for, and what it reports. */
+struct palloc_run {
+	uint64_t n;                     /* pages in the run */
+	uint64_t align;                 /* it starts at a multiple of this (1: anywhere) */
+	uint64_t start;                 /* look from here on, then from 0 up to it */
+	bool zero_only;                 /* only a run whose every page is known zero */
+	bool (*ok)(void *ctx, uint64_t first);  /* predicate on the first ppn (NULL: any) */
+	void *ctx;                      /* first argument of ok */
+	uint64_t *known;                /* NULL, or n bits to fill in: bit i set = page
+					   first + i is known to hold zeros */
+};
+
+/**
+ * palloc_reserve_run() - reserve a free run of pages as @r describes
+ * @pa: this node's handle
+ * @pid: owner recorded with the pages
+ * @r: the run wanted (see struct palloc_run)
+ *
+ * palloc_reserve_aligned() with the zero bits: the pages are taken a
+ * bitmap word at a time (flag PALLOC_F_RESERVED), and r->known says which
+ * of them need no zeroing.
+ * Context: any node; lock-free; scans the pool (slow path).
+ * Return: the first ppn of the run, -ENOMEM if no such run is free,
+ * -EINVAL for bad args.
+ */
+int64_t palloc_reserve_run(struct palloc *pa, uint32_t pid, const struct palloc_run *r);
+
+/**
+ * palloc_find_unzeroed() - a run of free pages not known to hold zeros
+ * @pa: a node's handle
+ * @start: look from this ppn on (to the end of the pool)
+ * @max: pages in the run, at most (> 0)
+ * @n: set to the pages in the run found
+ *
+ * For a node that zeroes free pages while it has nothing else to do: it
+ * reserves the run (palloc_reserve), zeroes it, palloc_mark_zero()s it
+ * and frees it. The run lies in one chunk.
+ * Context: any; a snapshot (the run may be taken meanwhile).
+ * Return: the run's first ppn, -ENOENT if there is none from @start on,
+ * -EINVAL for bad args.
+ */
+int64_t palloc_find_unzeroed(const struct palloc *pa, uint64_t start, uint64_t max,
+			     uint64_t *n);
+
+/**
+ * palloc_mark_zero() - record that held pages hold zeros
+ * @pa: a node's handle
+ * @first: first ppn
+ * @n: pages
+ *
+ * The caller holds every page of [first, first + n) and has zeroed them
+ * and flushed the zeros (pmem_zero); it frees them next, and the next
+ * taker of each finds its zero bit and need not zero it.
+ * Context: any node; lock-free.
+ * Return: 0, or -EINVAL for a range outside the pool or a free page in it
+ * (nothing is marked then).
+ */
+int palloc_mark_zero(struct palloc *pa, uint64_t first, uint64_t n);
+
 /**
  * palloc_reserve_from() - palloc_reserve_where(), looking from @start on
  * (and then from 0 up to @start): a caller that takes many runs one after
@@ -263,6 +356,18 @@ uint64_t palloc_reclaim(struct palloc *pa, uint32_t dead_node);
  * Context: any node. Return: 0, or -EINVAL if the page is free.
  */
 int palloc_share(struct palloc *pa, uint64_t ppn);
+
+/**
+ * palloc_share_run() - palloc_share() every page of [first, first + n)
+ * @pa: a node's handle
+ * @first: first ppn
+ * @n: pages
+ *
+ * One flush of the records at the end, not one per page.
+ * Context: any node. Return: 0, or -EINVAL for a range outside the pool
+ * or a free page in it (the pages before it are shared then).
+ */
+int palloc_share_run(struct palloc *pa, uint64_t first, uint64_t n);
 
 /**
  * palloc_owner() - who owns a pool page

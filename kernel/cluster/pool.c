@@ -90,7 +90,8 @@ static int format(volatile struct pool_super *sb, uint64_t size)
 	memset(base + PAGE_SIZE, 0, sb->data_off - PAGE_SIZE);
 	if (ring_mesh_format(base + sb->ring_off, self.nodes, POOL_RING_SLOTS) ||
 	    xlate_format(base + sb->xlate_off, &xg) ||
-	    palloc_format(base + sb->palloc_off, &pg) ||
+	    /* poolzero=1: the launcher made the pool file sparse: all zeros */
+	    palloc_format(base + sb->palloc_off, &pg, cmdline_long("poolzero", 0) == 1) ||
 	    pcache_format(base + sb->pcache_off, sb->pcache_nsets) ||
 	    vip_format_pool(base + sb->port_off))
 		return -EINVAL;

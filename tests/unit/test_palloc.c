@@ -2,7 +2,9 @@
  * Host unit tests for the pool page allocator (mm/palloc.c). The "pool" is
  * a MAP_SHARED anonymous mapping; each pthread plays one node with its own
  * struct palloc, as the kernels of a cluster do. A per-page atomic counter
- * in the test catches any page handed to two holders at once.
+ * in the test catches any page handed to two holders at once; the zero bits
+ * (pages known to hold zeros) are checked against a model and with a
+ * simulated page content under a concurrent zeroer.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,7 +19,8 @@
 #include "mm/palloc.h"
 #include "kernel/errno.h"
 
-static void *pool_new(const struct palloc_geom *g, size_t *size)
+/* A formatted pool; @zeroed: as if its pages all read as zeros. */
+static void *pool_new_zeroed(const struct palloc_geom *g, bool zeroed, size_t *size)
 {
 	void *p;
 
@@ -27,8 +30,13 @@ static void *pool_new(const struct palloc_geom *g, size_t *size)
 		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	assert_true(p != MAP_FAILED);
 	memset(p, 0xa5, *size);         /* format must not rely on zeroes */
-	assert_int_equal(palloc_format(p, g), 0);
+	assert_int_equal(palloc_format(p, g, zeroed), 0);
 	return p;
+}
+
+static void *pool_new(const struct palloc_geom *g, size_t *size)
+{
+	return pool_new_zeroed(g, false, size);
 }
 
 static uint64_t rnd(uint64_t *s)
@@ -95,8 +103,8 @@ static void test_geometry(void **state)
 	bad = g, bad.max_nodes = MAX_NODES + 1;
 	assert_int_equal(palloc_meta_size(&bad), 0);
 	assert_int_equal(palloc_meta_size(NULL), 0);
-	assert_int_equal(palloc_format(zero, &bad), -EINVAL);
-	assert_int_equal(palloc_format(NULL, &g), -EINVAL);
+	assert_int_equal(palloc_format(zero, &bad, false), -EINVAL);
+	assert_int_equal(palloc_format(NULL, &g, false), -EINVAL);
 	assert_true(palloc_meta_size(&g) >= 1000 * 8);
 	assert_int_equal(palloc_meta_size(&g) % 64, 0);
 
@@ -617,6 +625,376 @@ static void test_reclaim(void **state)
 	munmap(sh.meta, size);
 }
 
+/* ---- the zero bits ---------------------------------------------------------------------
+ *
+ * Which free pages are known to hold zeros, so that allocating them needs
+ * no zeroing. A model of every page's state (free or held, known zero or
+ * not) is checked against the allocator through random operations, on a
+ * geometry whose chunks do not fill whole bitmap words; and threads playing
+ * nodes, one of them a zeroer, check with a simulated page content that no
+ * page is ever said to be zero when it is not.
+ */
+static uint64_t zeroed(const void *meta)
+{
+	struct palloc_stats st;
+
+	palloc_stats(meta, &st);
+	return st.zeroed;
+}
+
+static bool bit(const uint64_t *map, uint64_t i)
+{
+	return map[i / 64] >> (i % 64) & 1;
+}
+
+static void test_a_fresh_pool_is_known_zero(void **state)
+{
+	struct palloc_geom g = { 1000, 64, 4 };         /* the last chunk is short */
+	struct palloc pa;
+	size_t size;
+	bool zero;
+	void *meta = pool_new_zeroed(&g, true, &size);
+	void *dirty = pool_new_zeroed(&g, false, &size);
+
+	(void)state;
+	assert_int_equal(zeroed(meta), 1000);
+	assert_int_equal(zeroed(dirty), 0);
+	assert_int_equal(palloc_attach(&pa, meta, 0, NULL, NULL), 0);
+	int64_t p = palloc_alloc_zero(&pa, 7, &zero);
+	assert_true(p >= 0 && zero);
+	assert_int_equal(zeroed(meta), 999);            /* taken: the bit went with it */
+	assert_int_equal(palloc_free(&pa, (uint64_t)p), 0);
+	assert_int_equal(zeroed(meta), 999);            /* freed as its holder left it */
+	assert_int_equal(palloc_alloc_zero(&pa, 7, &zero), p);  /* the same page again */
+	assert_false(zero);
+	assert_int_equal(palloc_alloc_zero(&pa, 7, NULL), -EINVAL);
+	assert_int_equal(palloc_alloc_zero(NULL, 7, &zero), -EINVAL);
+
+	assert_int_equal(palloc_attach(&pa, dirty, 0, NULL, NULL), 0);
+	assert_true(palloc_alloc_zero(&pa, 7, &zero) >= 0);
+	assert_false(zero);
+	munmap(meta, size);
+	munmap(dirty, size);
+}
+
+static void test_marked_pages_come_back_zero(void **state)
+{
+	struct palloc_geom g = { 256, 64, 2 };
+	struct palloc pa;
+	size_t size;
+	void *meta = pool_new_zeroed(&g, false, &size);
+	int64_t p;
+
+	(void)state;
+	assert_int_equal(palloc_attach(&pa, meta, 1, NULL, NULL), 0);
+	assert_int_equal(palloc_mark_zero(&pa, 3, 1), -EINVAL);        /* free: not ours */
+	assert_int_equal(palloc_reserve(&pa, 9, 60, 10), 0);            /* spans two chunks */
+	assert_int_equal(palloc_mark_zero(&pa, 59, 11), -EINVAL);       /* 59 is free */
+	assert_int_equal(palloc_mark_zero(&pa, 60, 0), -EINVAL);
+	assert_int_equal(palloc_mark_zero(&pa, 250, 7), -EINVAL);       /* past the end */
+	assert_int_equal(palloc_mark_zero(NULL, 60, 1), -EINVAL);
+	assert_int_equal(zeroed(meta), 0);              /* a refusal marks nothing */
+	assert_int_equal(palloc_mark_zero(&pa, 60, 10), 0);
+	assert_int_equal(zeroed(meta), 0);              /* held pages are not counted */
+	for (uint64_t i = 60; i < 70; i++)
+		assert_int_equal(palloc_free(&pa, i), 0);
+	assert_int_equal(zeroed(meta), 10);
+	assert_int_equal(palloc_check(meta), 0);
+	p = palloc_reserve_aligned(&pa, 9, 10, 1, 0, NULL, NULL);
+	assert_int_equal(p, 0);                         /* any run: the first */
+	uint64_t known[1];
+	struct palloc_run r = { .n = 10, .align = 1, .zero_only = true, .known = known };
+	assert_int_equal(palloc_reserve_run(&pa, 9, &r), 60);
+	assert_int_equal(known[0], 0x3ff);
+	assert_int_equal(zeroed(meta), 0);
+	assert_int_equal(palloc_reserve_run(&pa, 9, &r), -ENOMEM);      /* no zero run left */
+	assert_int_equal(palloc_free(&pa, 65), 0);     /* freed unmarked */
+	r = (struct palloc_run){ .n = 1, .align = 1, .start = 65, .known = known };
+	assert_int_equal(palloc_reserve_run(&pa, 9, &r), 65);
+	assert_int_equal(known[0], 0);
+	munmap(meta, size);
+}
+
+/* A run over a taken page, or over a page whose record was written without
+ * its bit (a repair raced a take), is refused and leaves everything as it was. */
+static void test_a_run_is_taken_all_or_none(void **state)
+{
+	struct palloc_geom g = { 1000, 100, 2 };        /* chunks of 100: words do not line up */
+	struct palloc pa;
+	size_t size;
+	void *meta = pool_new_zeroed(&g, true, &size);
+	uint64_t known[2];
+	struct palloc_run r = { .n = 70, .align = 1, .known = known };
+
+	(void)state;
+	assert_int_equal(palloc_attach(&pa, meta, 0, NULL, NULL), 0);
+	assert_int_equal(palloc_reserve(&pa, 5, 95, 1), 0);
+	assert_int_equal(palloc_reserve(&pa, 5, 60, 70), -EBUSY);
+	assert_int_equal(zeroed(meta), 999);
+	assert_int_equal(palloc_check(meta), 0);
+	for (uint64_t p = 60; p < 130; p++)
+		assert_int_equal(palloc_owner(meta, p, NULL, NULL), p == 95 ? 0 : -ENOENT);
+	pa.rec[120] = 1 | (uint64_t)77 << 32;           /* node 0, pid 77, no bit */
+	assert_int_equal(palloc_check(meta), 1);
+	assert_int_equal(palloc_reserve(&pa, 5, 110, 20), -EBUSY);
+	assert_int_equal(palloc_check(meta), 0);        /* its bit now agrees */
+	for (uint64_t p = 110; p < 130; p++)
+		assert_int_equal(palloc_owner(meta, p, NULL, NULL), p == 120 ? 0 : -ENOENT);
+	assert_int_equal(zeroed(meta), 998);
+	r.start = 96;
+	assert_int_equal(palloc_reserve_run(&pa, 5, &r), 121);  /* past both */
+	assert_int_equal(known[0], ~0ULL);
+	assert_int_equal(known[1], 0x3f);
+	assert_int_equal(zeroed(meta), 998 - 70);
+	munmap(meta, size);
+}
+
+/*
+ * Random operations against a model of every page: held or free, known
+ * zero or not. What the allocator says about zero pages must be exactly
+ * what the model says; find_unzeroed must find exactly the model's run.
+ */
+#define MPAGES 1000
+static struct {
+	bool held, zero;
+} model[MPAGES];
+
+static void check_run_known(const uint64_t *known, uint64_t first, uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i++) {
+		assert_int_equal(bit(known, i), model[first + i].zero);
+		assert_false(model[first + i].held);
+		model[first + i] = (typeof(model[0])){ .held = true };
+	}
+}
+
+static void test_zero_bits_follow_a_model(void **state)
+{
+	struct palloc_geom g = { MPAGES, 100, 2 };
+	struct palloc pa;
+	size_t size;
+	void *meta = pool_new_zeroed(&g, true, &size);
+	uint64_t seed = 0x243f6a8885a308d3ull, known[MPAGES / 64 + 1], n, held = 0;
+	int64_t p;
+	bool zero;
+
+	(void)state;
+	for (int i = 0; i < MPAGES; i++)
+		model[i] = (typeof(model[0])){ .zero = true };
+	assert_int_equal(palloc_attach(&pa, meta, 1, NULL, NULL), 0);
+	for (int op = 0; op < 20000; op++) {
+		uint64_t r = rnd(&seed), q = r % MPAGES;
+
+		switch (r >> 32 & 7) {
+		case 0:
+		case 1:                 /* one page */
+			if ((p = palloc_alloc_zero(&pa, 1, &zero)) < 0)
+				break;
+			assert_false(model[p].held);
+			assert_int_equal(zero, model[p].zero);
+			model[p] = (typeof(model[0])){ .held = true };
+			break;
+		case 2: {               /* a run, maybe only a zero one */
+			struct palloc_run run = { .n = 1 + (r >> 40) % 150, .align = 1 + (r >> 50) % 64,
+						  .start = q, .zero_only = r >> 59 & 1, .known = known };
+			if ((p = palloc_reserve_run(&pa, 2, &run)) < 0) {
+				assert_int_equal(p, -ENOMEM);
+				break;
+			}
+			assert_int_equal((uint64_t)p % run.align, 0);
+			for (uint64_t i = 0; run.zero_only && i < run.n; i++)
+				assert_true(model[p + i].zero);
+			check_run_known(known, (uint64_t)p, run.n);
+			break;
+		}
+		case 3:
+		case 4:                 /* free what is held, zeroed or not */
+			for (n = 0; n < 50 && q < MPAGES; q++) {
+				if (!model[q].held)
+					continue;
+				if (r >> 63) {
+					assert_int_equal(palloc_mark_zero(&pa, q, 1), 0);
+					model[q].zero = true;
+				}
+				assert_int_equal(palloc_free(&pa, q), 0);
+				model[q].held = false;
+				n++;
+			}
+			break;
+		default: {              /* what a zeroer looks for */
+			uint64_t max = 1 + (r >> 40) % 80, want = q, end;
+			while (want < MPAGES && (model[want].held || model[want].zero))
+				want++;
+			p = palloc_find_unzeroed(&pa, q, max, &n);
+			if (want == MPAGES) {
+				assert_int_equal(p, -ENOENT);
+				break;
+			}
+			assert_int_equal(p, want);
+			for (end = want + 1; end < MPAGES && end % 100 && end - want < max &&
+			     !model[end].held && !model[end].zero; end++)
+				;
+			assert_int_equal(n, end - want);
+			break;
+		}
+		}
+	}
+	for (int i = 0; i < MPAGES; i++)
+		held += model[i].held;
+	struct palloc_stats st;
+	palloc_stats(meta, &st);
+	assert_int_equal(st.free, MPAGES - held);
+	n = 0;
+	for (int i = 0; i < MPAGES; i++)
+		n += !model[i].held && model[i].zero;
+	assert_int_equal(st.zeroed, n);
+	assert_int_equal(palloc_check(meta), 0);
+	assert_int_equal(palloc_find_unzeroed(&pa, MPAGES, 1, &n), -ENOENT);
+	assert_int_equal(palloc_find_unzeroed(&pa, 0, 0, &n), -EINVAL);
+	munmap(meta, size);
+}
+
+/*
+ * Nodes at once: three write their mark into every page they take (after
+ * checking that a page said to be zero is), a fourth zeroes free pages as a
+ * node's idle zeroer does. The page contents are the test's own array.
+ */
+#define CPAGES 2048
+struct czero {
+	void *meta;
+	uint8_t content[CPAGES];
+	int go, stop;
+};
+
+struct cnode {
+	struct czero *z;
+	struct palloc pa;
+	uint32_t node;
+	uint64_t seed, held[256];
+	int nheld;
+	long bad, zero_seen, zeroed;
+};
+
+static void take_page(struct cnode *c, uint64_t p, bool zero)
+{
+	uint8_t *b = &c->z->content[p];
+
+	if (zero) {
+		c->zero_seen++;
+		if (__atomic_load_n(b, __ATOMIC_SEQ_CST))
+			c->bad++;
+	}
+	__atomic_store_n(b, (uint8_t)(c->node + 1), __ATOMIC_SEQ_CST);
+	c->held[c->nheld++] = p;
+}
+
+static void *allocator_run(void *arg)
+{
+	struct cnode *c = arg;
+	uint64_t known[2];
+	bool zero;
+	int64_t p;
+
+	while (!__atomic_load_n(&c->z->go, __ATOMIC_ACQUIRE))
+		;
+	for (int i = 0; i < 20000; i++) {
+		uint64_t r = rnd(&c->seed);
+		if (c->nheld > 200 || (c->nheld && r % 3 == 0)) {
+			int k = (int)((r >> 8) % (uint64_t)c->nheld);
+			if (palloc_free(&c->pa, c->held[k]))
+				c->bad++;
+			c->held[k] = c->held[--c->nheld];
+		} else if (r % 5 == 1) {
+			struct palloc_run run = { .n = 1 + (r >> 20) % 40, .align = 1,
+						  .start = (r >> 32) % CPAGES, .known = known };
+			if ((p = palloc_reserve_run(&c->pa, c->node, &run)) >= 0)
+				for (uint64_t j = 0; j < run.n; j++)
+					take_page(c, (uint64_t)p + j, bit(known, j));
+		} else if ((p = palloc_alloc_zero(&c->pa, c->node, &zero)) >= 0) {
+			take_page(c, (uint64_t)p, zero);
+		}
+	}
+	while (c->nheld)
+		if (palloc_free(&c->pa, c->held[--c->nheld]))
+			c->bad++;
+	return NULL;
+}
+
+static void *zeroer_run(void *arg)
+{
+	struct cnode *c = arg;
+	uint64_t cursor = 0, n;
+	int64_t p;
+
+	while (!__atomic_load_n(&c->z->go, __ATOMIC_ACQUIRE))
+		;
+	while (!__atomic_load_n(&c->z->stop, __ATOMIC_ACQUIRE)) {
+		if ((p = palloc_find_unzeroed(&c->pa, cursor, 64, &n)) < 0) {
+			cursor = 0;
+			continue;
+		}
+		cursor = (uint64_t)p + n;
+		if (palloc_reserve(&c->pa, 0, (uint64_t)p, n))
+			continue;               /* someone took part of it */
+		for (uint64_t j = 0; j < n; j++)
+			__atomic_store_n(&c->z->content[p + j], 0, __ATOMIC_SEQ_CST);
+		if (palloc_mark_zero(&c->pa, (uint64_t)p, n))
+			c->bad++;
+		c->zeroed += (long)n;
+		for (uint64_t j = 0; j < n; j++)
+			if (palloc_free(&c->pa, (uint64_t)p + j))
+				c->bad++;
+	}
+	return NULL;
+}
+
+static void test_nodes_and_a_zeroer_at_once(void **state)
+{
+	struct palloc_geom g = { CPAGES, 64, 4 };
+	static struct czero z;
+	static struct cnode c[4];
+	pthread_t t[4];
+	size_t size;
+	long zero_seen = 0;
+
+	(void)state;
+	memset(&z, 0, sizeof(z));
+	z.meta = pool_new_zeroed(&g, true, &size);
+	for (int i = 0; i < 4; i++) {
+		memset(&c[i], 0, sizeof(c[i]));
+		c[i].z = &z;
+		c[i].node = (uint32_t)i;
+		c[i].seed = 0x9e3779b97f4a7c15ull * (i + 1);
+		assert_int_equal(palloc_attach(&c[i].pa, z.meta, (uint32_t)i, NULL, NULL), 0);
+		assert_int_equal(pthread_create(&t[i], NULL, i < 3 ? allocator_run : zeroer_run,
+						&c[i]), 0);
+	}
+	__atomic_store_n(&z.go, 1, __ATOMIC_RELEASE);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+	__atomic_store_n(&z.stop, 1, __ATOMIC_RELEASE);
+	assert_int_equal(pthread_join(t[3], NULL), 0);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(c[i].bad, 0);
+		zero_seen += c[i].zero_seen;
+	}
+	/* the zeroer's work was used, not only the fresh pool's zeros */
+	assert_true(c[3].zeroed > 0);
+	assert_true(zero_seen > CPAGES);
+	assert_int_equal(palloc_check(z.meta), 0);
+	struct palloc_stats st;
+	palloc_stats(z.meta, &st);
+	assert_int_equal(st.free, CPAGES);
+	/* every page still said to be zero is */
+	for (uint64_t p = 0; p < CPAGES; p++) {
+		uint64_t n;
+		bool is_zero = palloc_find_unzeroed(&c[0].pa, p, 1, &n) != (int64_t)p;
+		if (is_zero)
+			assert_int_equal(z.content[p], 0);
+	}
+	munmap(z.meta, size);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -629,6 +1007,11 @@ int main(void)
 		cmocka_unit_test(test_reserve),
 		cmocka_unit_test(test_concurrent),
 		cmocka_unit_test(test_reclaim),
+		cmocka_unit_test(test_a_fresh_pool_is_known_zero),
+		cmocka_unit_test(test_marked_pages_come_back_zero),
+		cmocka_unit_test(test_a_run_is_taken_all_or_none),
+		cmocka_unit_test(test_zero_bits_follow_a_model),
+		cmocka_unit_test(test_nodes_and_a_zeroer_at_once),
 	};
 
 	return cmocka_run_group_tests_name("palloc", tests, NULL, NULL);

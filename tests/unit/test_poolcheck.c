@@ -55,7 +55,7 @@ static uint8_t *format_pool(uint64_t size, uint32_t nodes, uint32_t gshift, uint
 	xg = (struct xlate_geom){ sb->npages, gshift, sb->region_pages };
 	assert_int_equal(ring_mesh_format(p + sb->ring_off, nodes, POOL_RING_SLOTS), 0);
 	assert_int_equal(xlate_format(p + sb->xlate_off, &xg), 0);
-	assert_int_equal(palloc_format(p + sb->palloc_off, &pg), 0);
+	assert_int_equal(palloc_format(p + sb->palloc_off, &pg, false), 0);
 	assert_int_equal(pcache_format(p + sb->pcache_off, sb->pcache_nsets), 0);
 	assert_int_equal(porttab_format(p + sb->port_off, sb->nports, sb->nsvcs, POOL_NCLAIM_SETS, VIP,
 					 vip_mac), 0);

@@ -94,7 +94,7 @@ struct env *env_new(uint32_t gshift)
 	e->pmeta = map_shared(e->psize);
 	e->dev = map_shared((size_t)NPAGES * FRAME);
 	assert_int_equal(xlate_format(e->xmeta, &e->xg), 0);
-	assert_int_equal(palloc_format(e->pmeta, &pg), 0);
+	assert_int_equal(palloc_format(e->pmeta, &pg, false), 0);
 	assert_int_equal(palloc_attach(&e->pa, e->pmeta, 3, xlate_usable,
 				       e->xmeta), 0);
 	for (f = 0; f < NPAGES; f++)            /* each frame names itself */

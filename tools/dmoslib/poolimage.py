@@ -58,7 +58,8 @@ def palloc_layout(npages, chunk_pages=POOL_CHUNK_PAGES):
     words = _up(chunk_pages, LINE * 8) // 64
     bmp_off = _up(LINE + nchunks * 4, LINE)
     rec_off = bmp_off + nchunks * words * 8
-    return nchunks, words, bmp_off, rec_off, _up(rec_off + npages * 8, LINE)
+    zero_off = _up(rec_off + npages * 8, LINE)             # the zero bits (version 2)
+    return nchunks, words, bmp_off, rec_off, _up(zero_off + -(-npages // 64) * 8, LINE)
 
 
 def pcache_sets(npages):

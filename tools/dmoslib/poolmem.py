@@ -39,7 +39,7 @@ REGION_COUNTS = ("moves_out", "pages_out", "lost_optional", "lost_vital", "kille
 
 # mm/palloc.h, mm/palloc.c
 PALLOC_MAGIC = 0x434F4C4C4150444D           # "MDPALLOC"
-PALLOC_VERSION = 1
+PALLOC_VERSION = 2                          # 2: the zero bits after the records
 PALLOC_MAX_NODES = 64
 PALLOC_MAX_CHUNK = 65536
 PALLOC_F_RESERVED = 1

@@ -57,6 +57,8 @@ def _opt(s):
 def cmdline(cfg, n):
     """The kernel's command line of node n."""
     words = ["node=%d" % n, "nodes=%d" % cfg["nodes"], "cluster=%s" % cfg["cluster"]]
+    if not cfg.get("pool_is_device"):           # a pool file we created sparse: all zeros
+        words.append("poolzero=1")
     if cfg.get("fs_cache") == "private":        # `up --fs-cache private`
         words.append("fscache=private")
     extra = cfg["node_args"].get(str(n), "")
