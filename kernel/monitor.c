@@ -140,6 +140,8 @@ static void cmd_pool(char **w, int n)
 	       "%lu x 2 MiB, %lu x 4 KiB\n", ss.live, ss.pages, ss.large_pages, sm.large, sm.small);
 	printk("  translation: %lu entries of %lu pages, %lu bytes of table, %lu moves (%lu pages)\n",
 	       xs.entries, xs.block_pages, xs.table_bytes, xs.moves, xs.pages_moved);
+	printk("  zero: %lu free pages known to hold zeros; %lu zeroed in advance here\n",
+	       ps.zeroed, pmem_zeroed());
 	printk("node %d: pool: %lu pages, %lu free, %lu reserved, %lu held here, %lu inconsistent\n",
 	       self.id, ps.npages, ps.free, ps.reserved, nheld, palloc_check(pool.palloc->meta));
 }

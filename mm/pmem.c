@@ -5,8 +5,14 @@
  * map. A move (drain, compaction) first shoots down every node's mapping
  * of the block (MSG_SHOOTDOWN, waiting for each live node's ack), then
  * copies, then publishes the new frame; the next touch faults it in.
+ *
+ * New pool pages must read as zeros. The allocator knows which free pages
+ * do (their zero bits, mm/palloc.h); the zeroer below makes more of them
+ * while the node has nothing else to run, so that an allocation, and a
+ * new segment above all, zeroes nothing on its way.
  */
 #include "kernel/kernel.h"
+#include "kernel/kthread.h"
 #include "kernel/cluster/cluster.h"
 #include "mm/pmem.h"
 #include "sched/sched.h"
@@ -18,11 +24,15 @@ static void *xlate;                     /* the pool's translation and region tab
 static uint8_t *frames;                 /* device frame 0, in the pool device window */
 static uint64_t frames_pa;              /* ... and its bus address */
 
+static void zero_slice(void);
+static struct kwork zero_work = { .name = "pool zeroer", .fn = zero_slice };     /* see zero_slice */
+
 void pmem_attach_pool(void *table, uint8_t *frame0, uint64_t frame0_pa)
 {
 	xlate = table;
 	frames = frame0;
 	frames_pa = frame0_pa;
+	kthread_register(&zero_work);
 }
 
 void *pmem_xlate(void)
@@ -107,6 +117,67 @@ static int zero(uint64_t ppn, uint64_t pages)
 	return 0;
 }
 
+/*
+ * The zeroer: a kernel-thread work that, only when no process of the node
+ * can run, zeroes free pool pages not known to hold zeros, ZERO_SLICE at a
+ * time (a slice is a run it reserves, zeroes, marks and frees; it kicks
+ * itself for the next, so the node does not halt in between, and a
+ * process that wakes waits one slice at most). A sweep goes once over the
+ * pool; one starts when this node freed pages (pmem_zero_soon), and every
+ * ZERO_LOOK_MS for pages other nodes freed (a dead node's among them).
+ * Any node may zero any free page: the reservation keeps two zeroers, or a
+ * zeroer and an allocation, off the same page.
+ */
+#define ZERO_SLICE   512                /* pages: 2 MiB, about 0.7 ms under TCG */
+#define ZERO_LOOK_MS 1000
+
+static struct {
+	bool wanted;                    /* pages freed since the sweep began */
+	bool sweeping;
+	uint64_t cursor;                /* the sweep has looked below this ppn */
+	uint64_t next_look_ns;
+	uint64_t zeroed;                /* pages this node zeroed in advance */
+} zr;
+
+static void zero_slice(void)
+{
+	uint64_t now = arch_time_ns(), n;
+	int64_t p;
+
+	if (!pool.joined || sched_others_runnable())
+		return;
+	if (!zr.sweeping) {
+		if (!zr.wanted && now < zr.next_look_ns)
+			return;
+		zr = (typeof(zr)){ .sweeping = true, .zeroed = zr.zeroed,
+				   .next_look_ns = now + ZERO_LOOK_MS * 1000000ULL };
+	}
+	if ((p = palloc_find_unzeroed(pool.palloc, zr.cursor, ZERO_SLICE, &n)) < 0) {
+		zr.sweeping = false;    /* the pool is done; pages freed meanwhile: wanted */
+		return;
+	}
+	zr.cursor = (uint64_t)p + n;
+	/* pages in a region out of use are never handed out: no need */
+	if (xlate_usable_run(xlate, (uint64_t)p, n) &&
+	    !palloc_reserve(pool.palloc, proc_table()[0].pid, (uint64_t)p, n)) {
+		if (!zero((uint64_t)p, n) && !palloc_mark_zero(pool.palloc, (uint64_t)p, n))
+			zr.zeroed += n;
+		for (uint64_t i = 0; i < n; i++)
+			palloc_free(pool.palloc, (uint64_t)p + i);
+	}
+	kthread_kick(&zero_work);
+}
+
+void pmem_zero_soon(void)
+{
+	zr.wanted = true;
+}
+
+uint64_t pmem_zeroed(void)
+{
+	return zr.zeroed;
+}
+
 int pmem_zero(uint64_t ppn, uint64_t pages)
 {
 	if (!pool.joined)
@@ -127,13 +198,14 @@ int64_t pmem_alloc(uint32_t pid)
 {
 	if (!pool.joined)
 		return -ENOMEM;
-	int64_t ppn = palloc_alloc(pool.palloc, pid);
+	bool known;
+	int64_t ppn = palloc_alloc_zero(pool.palloc, pid, &known);
 	int err;
 
 	if (ppn == -ENOMEM && reclaimer && reclaimer(PMEM_RECLAIM_BATCH))
-		ppn = palloc_alloc(pool.palloc, pid);
+		ppn = palloc_alloc_zero(pool.palloc, pid, &known);
 
-	if (ppn >= 0 && (err = zero(ppn, 1))) {
+	if (ppn >= 0 && !known && (err = zero(ppn, 1))) {
 		pmem_free(ppn);         /* not zeroed: nobody may have it */
 		return err;
 	}
@@ -170,6 +242,7 @@ int pmem_free(uint64_t ppn)
 	if (!pool.joined)
 		return 0;               /* the pool is gone: the survivors took it back */
 	arch_poolmem_unmap(ppn, 1);     /* a later move must not leave us a stale mapping */
+	pmem_zero_soon();
 	return palloc_free(pool.palloc, ppn);
 }
 

@@ -50,6 +50,7 @@ void *pmem_page(uint64_t ppn);
 
 /**
  * pmem_alloc - one pool page, zeroed, owned by this node and process pid
+ * (a page the allocator knows to hold zeros is not zeroed again)
  * When the pool has none left, the reclaimer (pmem_set_reclaimer: the
  * file system's page cache) is asked to give some back first, once.
  * Context: main loop.
@@ -67,6 +68,21 @@ int64_t pmem_alloc(uint32_t pid);
  * -EINVAL for a range outside the pool; -ENOMEM if the node has no pool.
  */
 int pmem_zero(uint64_t ppn, uint64_t pages);
+
+/**
+ * pmem_zero_soon - pool pages were freed holding what their users wrote:
+ * have the zeroer (a kernel-thread work that runs while no process can)
+ * zero them in advance, so that the next allocation of them need not
+ * Context: any but an interrupt.
+ */
+void pmem_zero_soon(void);
+
+/**
+ * pmem_zeroed - pool pages this node's zeroer has zeroed in advance
+ * Context: any.
+ * Return: the count since boot.
+ */
+uint64_t pmem_zeroed(void);
 
 /* PMEM_RECLAIM_BATCH pages are asked back at a time: fn frees up to that
  * many pool pages and returns how many it freed. Context: boot. */
