@@ -5,6 +5,10 @@
  * on. A segment's pages are one run of pool pages reserved from the
  * allocator, so an entry needs no page list; a run of 2 MiB or more starts
  * on a 2 MiB boundary when the pool has such a run free (see reserve()).
+ * A new segment reads as zeros: reserve() prefers a run whose pages the
+ * allocator knows to hold zeros (the zeroer of mm/pmem.c makes them while
+ * the node idles), and only the pages of the run not known zero are
+ * zeroed on the way.
  */
 #include "kernel/kernel.h"
 #include "kernel/cluster/cluster.h"
@@ -19,6 +23,8 @@
 _Static_assert(sizeof(struct pool_seg) == POOL_SEG_BYTES, "segment entry size is pool format");
 
 static uint8_t *seg_table;              /* the pool's segment table */
+static uint64_t known[SEG_SPAN / PAGE_SIZE / 64];      /* seg_create's: bit i = page i of the
+							   new run is known zero */
 
 void seg_attach_pool(void *segs)
 {
@@ -76,6 +82,7 @@ static void destroy(struct pool_seg *s)
 {
 	for (uint64_t i = 0; i < s->npages; i++)
 		palloc_free(pool.palloc, s->first_ppn + i);
+	pmem_zero_soon();
 	memset(s, 0, sizeof(*s));
 }
 
@@ -89,16 +96,50 @@ static bool usable_run(void *ctx, uint64_t first)
  * The segment's run of n pages: 2 MiB aligned if it is that large, so that
  * every whole 2 MiB of it can be mapped with one large page; anywhere when
  * no aligned run is free (a fragmented pool), then mapped 4 KiB at a time.
+ * At either alignment a run the allocator knows to be zero comes first,
+ * then any run; known[] says which of its pages are zero.
  */
 static int64_t reserve(uint64_t n, int pid)
 {
+	struct palloc_run r = { .n = n, .ok = usable_run, .ctx = &n, .known = known };
 	int64_t first = -ENOMEM;
 
-	if (n >= SEG_LARGE_PAGES)
-		first = palloc_reserve_aligned(pool.palloc, pid, n, SEG_LARGE_PAGES, 0, usable_run, &n);
-	if (first == -ENOMEM)
-		first = palloc_reserve_aligned(pool.palloc, pid, n, 1, 0, usable_run, &n);
+	for (int i = n >= SEG_LARGE_PAGES ? 0 : 2; i < 4 && first == -ENOMEM; i++) {
+		r.align = i < 2 ? SEG_LARGE_PAGES : 1;
+		r.zero_only = !(i & 1);
+		first = palloc_reserve_run(pool.palloc, pid, &r);
+	}
 	return first;
+}
+
+static bool is_known(uint64_t i)
+{
+	return known[i / 64] >> (i % 64) & 1;
+}
+
+/* Zero the pages of the new run [first, first + n) that known[] does not
+ * say are zero, a stretch of them at a time. Return: 0 or pmem_zero's error. */
+static int zero_unknown(uint64_t first, uint64_t n)
+{
+	uint64_t i = 0, j;
+	int err;
+
+	while (i < n) {
+		if (known[i / 64] == ~0ULL && i % 64 == 0 && n - i >= 64) {
+			i += 64;                /* a whole word of zero pages */
+			continue;
+		}
+		if (is_known(i)) {
+			i++;
+			continue;
+		}
+		for (j = i + 1; j < n && !is_known(j); j++)
+			;
+		if ((err = pmem_zero(first + i, j - i)))
+			return err;
+		i = j;
+	}
+	return 0;
 }
 
 /* Pages of a segment that processes can map 2 MiB at a time: its whole
@@ -166,14 +207,13 @@ int64_t seg_create(struct vm *vm, const char *name, uint64_t bytes, uint32_t key
 		unlock();
 		return first == -ENOSPC ? -ENOSPC : -ENOMEM;
 	}
-	if ((err = pmem_zero(first, n))) {      /* zeroed before anyone sees them */
+	if ((err = zero_unknown(first, n))) {   /* zeroed before anyone sees them */
 		for (uint64_t i = 0; i < n; i++)
 			palloc_free(pool.palloc, first + i);
 		unlock();
 		return err;
 	}
-	for (uint64_t i = 0; i < n; i++)
-		palloc_share(pool.palloc, first + i);
+	palloc_share_run(pool.palloc, first, n);
 	struct pool_seg *s = seg(slot);
 	memset(s, 0, sizeof(*s));
 	strlcpy(s->name, name, SEG_NAME_MAX);
