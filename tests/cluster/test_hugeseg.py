@@ -166,3 +166,39 @@ def test_a_region_failure_under_a_2mib_mapped_segment(launch):
     assert after["allocator"]["leaked"] == 0 and after["allocator"]["inconsistent"] == 0
     for n in range(2):
         assert "CPU exception" not in c.log(n)[marks[n]:]
+
+
+def zero_pages(c, n):
+    """Node n's `pool`: (free pages, free pages known to hold zeros, pages its zeroer zeroed)."""
+    mark = c.mark(n)
+    c.send(n, "pool")
+    end = c.wait_line(n, r"node %d: pool: \d+ pages, (\d+) free" % n, since=mark)
+    m = re.search(r"^\[[ \d.]+\]\s+zero: (\d+) free pages known to hold zeros; "
+                  r"(\d+) zeroed in advance here$", c.log(n)[mark:], re.M)
+    assert m, c.log(n)[mark:]
+    return int(end.group(1)), int(m.group(1)), int(m.group(2))
+
+
+@pytest.mark.boot
+def test_a_segment_on_the_pages_of_one_just_ended_reads_zero(launch):
+    """A fresh pool is known zero page by page, so a new segment zeroes
+    nothing; `ubench reuse 40` ends a 40 MiB segment it filled and at once
+    (the node never idles in between, so its zeroer cannot run) creates
+    another: in a 64 MiB pool that one must take pages the first wrote, and
+    every byte of it reads zero. Then, idle, the node's zeroer zeroes the
+    freed pages in advance, until every free page is known zero again."""
+    c = launch(nodes=1, mem="64M", pool="64M")
+    free, known, _ = zero_pages(c, 0)
+    assert known == free, "a pool file made sparse is all zeros"
+    mark = c.mark(0)
+    c.send(0, "run ubench reuse 40")
+    m = c.wait_line(0, r"node 0: run: ubench \(pid \d+\) exited with status (\d+)",
+                    timeout=120, since=mark)
+    text = c.log(0)[mark:m.start()]
+    assert m.group(1) == "0" and "40 MiB twice, every byte zero" in text, text
+    pages = 40 << 8
+    assert free - pages < pages, "the second segment cannot fit in pages still zero"
+    assert until(lambda: zero_pages(c, 0)[1] == zero_pages(c, 0)[0], 30, 0.5), \
+        "the zeroer makes every free page known zero again"
+    free, known, zeroed = zero_pages(c, 0)
+    assert zeroed >= pages, zeroed

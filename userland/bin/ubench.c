@@ -10,6 +10,13 @@
  *       parts, of a first run and of the best of three more, beside what
  *       two memcpys of MIB MiB take (into pool memory and out of it), and
  *       the ratio of the two.
+ *   ubench reuse MIB
+ *       a new segment on the pages of one just ended: seg_create MIB MiB,
+ *       fill it, detach it (the last detach ends it) and at once, before
+ *       the node's zeroer can run, create it again: with MIB more than
+ *       half of the free pool it must take pages the first one wrote, and
+ *       every byte of it is checked to be zero. Reports the two creates'
+ *       times (reuse_create: zeroing on the way).
  *
  *   syscall  getpid round trip, ns
  *   switch   two processes of this node ping-ponging through a futex in a
@@ -491,6 +498,63 @@ static int bench_handoff(int argc, char **argv)
 	return 0;
 }
 
+/* ---- reuse ------------------------------------------------------------------------ */
+
+/* Which words of @p's @bytes are not zero: the first such word's index
+ * into *at and how many there are. */
+static size_t nonzero(const uint64_t *p, size_t bytes, size_t *at)
+{
+	size_t n = 0;
+
+	for (size_t i = bytes / 8; i--;)
+		if (p[i]) {
+			*at = i;
+			n++;
+		}
+	return n;
+}
+
+static int bench_reuse(int argc, char **argv)
+{
+	unsigned long mib = argc > 0 ? strtoul(argv[0], NULL, 10) : 0;
+	char name[DM_NAME_MAX];
+	double ms[2];
+	size_t bad, at = 0;
+
+	if (argc != 1 || !mib || mib > 1000) {
+		printf("usage: ubench reuse MIB    (MIB 1..1000)\n");
+		return 2;
+	}
+	size_t bytes = mib << 20;
+	snprintf(name, sizeof(name), "ub%d.re", getpid());
+	for (int round = 0; round < 2; round++) {
+		uint64_t t0 = now();
+		uint64_t *p = seg_create(name, bytes, 0);
+		if (!p) {
+			printf("ubench: reuse: seg_create(%lu MiB), round %d: %s\n", mib, round,
+			       strerror(errno));
+			return 1;
+		}
+		ms[round] = (double)(now() - t0) / MS;
+		if ((bad = nonzero(p, bytes, &at))) {
+			printf("ubench: reuse: round %d: %zu words of the new segment are not zero, "
+			       "the first at byte %zu: 0x%llx\n", round, bad, at * 8,
+			       (unsigned long long)p[at]);
+			seg_detach(p);
+			return 1;
+		}
+		memset(p, 0xa5, bytes);
+		if (seg_detach(p)) {
+			printf("ubench: reuse: seg_detach: %s\n", strerror(errno));
+			return 1;
+		}
+	}
+	printf("ubench: reuse: %lu MiB twice, every byte zero; create %.1f ms, then on its "
+	       "pages %.1f ms\n", mib, ms[0], ms[1]);
+	result("reuse_create", ms[1], "ms");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -508,13 +572,16 @@ int main(int argc, char **argv)
 		return consume(argv[2]);
 	if (argc > 1 && !strcmp(argv[1], "handoff"))
 		return bench_handoff(argc - 2, argv + 2);
+	if (argc > 1 && !strcmp(argv[1], "reuse"))
+		return bench_reuse(argc - 2, argv + 2);
 	for (int i = 1; i < argc; i++) {
 		int k;
 		for (k = 0; k < 4 && strcmp(argv[i], benches[k].name); k++)
 			;
 		if (k == 4) {
 			printf("usage: ubench [syscall|switch|fault|memcpy]...\n"
-			       "       ubench handoff [MIB] [NODE]\n");
+			       "       ubench handoff [MIB] [NODE]\n"
+			       "       ubench reuse MIB\n");
 			return 2;
 		}
 	}
