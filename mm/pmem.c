@@ -122,40 +122,41 @@ static int zero(uint64_t ppn, uint64_t pages)
  * can run, zeroes free pool pages not known to hold zeros, ZERO_SLICE at a
  * time (a slice is a run it reserves, zeroes, marks and frees; it kicks
  * itself for the next, so the node does not halt in between, and a
- * process that wakes waits one slice at most). A sweep goes once over the
- * pool; one starts when this node freed pages (pmem_zero_soon), and every
- * ZERO_LOOK_MS for pages other nodes freed (a dead node's among them).
- * Any node may zero any free page: the reservation keeps two zeroers, or a
+ * process that wakes waits one slice at most). It sweeps the span of pool
+ * pages this node freed since the last sweep (pmem_zero_soon), not the
+ * whole pool: a pool not known zero from its format (a dax device, a kept
+ * image) is not zeroed wholesale behind the user's back, its pages that
+ * nobody freed are zeroed when they are handed out, as are a dead node's
+ * that a survivor reclaimed. The reservation keeps two zeroers, or a
  * zeroer and an allocation, off the same page.
  */
 #define ZERO_SLICE   512                /* pages: 2 MiB, about 0.7 ms under TCG */
-#define ZERO_LOOK_MS 1000
 
 static struct {
-	bool wanted;                    /* pages freed since the sweep began */
-	bool sweeping;
-	uint64_t cursor;                /* the sweep has looked below this ppn */
-	uint64_t next_look_ns;
+	uint64_t lo, hi;                /* pages freed since the sweep began: within [lo, hi) */
+	uint64_t cursor, end;           /* the sweep: [cursor, end) still to look at */
 	uint64_t zeroed;                /* pages this node zeroed in advance */
 } zr;
 
 static void zero_slice(void)
 {
-	uint64_t now = arch_time_ns(), n;
+	uint64_t n;
 	int64_t p;
 
 	if (!pool.joined || sched_others_runnable())
 		return;
-	if (!zr.sweeping) {
-		if (!zr.wanted && now < zr.next_look_ns)
+	if (zr.cursor >= zr.end) {
+		if (zr.lo >= zr.hi)
 			return;
-		zr = (typeof(zr)){ .sweeping = true, .zeroed = zr.zeroed,
-				   .next_look_ns = now + ZERO_LOOK_MS * 1000000ULL };
+		zr.cursor = zr.lo, zr.end = zr.hi;
+		zr.lo = zr.hi = 0;
 	}
-	if ((p = palloc_find_unzeroed(pool.palloc, zr.cursor, ZERO_SLICE, &n)) < 0) {
-		zr.sweeping = false;    /* the pool is done; pages freed meanwhile: wanted */
+	p = palloc_find_unzeroed(pool.palloc, zr.cursor, ZERO_SLICE, &n);
+	if (p < 0 || (uint64_t)p >= zr.end) {
+		zr.cursor = zr.end;     /* done; pages freed meanwhile are the next sweep's */
 		return;
 	}
+	n = MIN(n, zr.end - (uint64_t)p);
 	zr.cursor = (uint64_t)p + n;
 	/* pages in a region out of use are never handed out: no need */
 	if (xlate_usable_run(xlate, (uint64_t)p, n) &&
@@ -168,9 +169,14 @@ static void zero_slice(void)
 	kthread_kick(&zero_work);
 }
 
-void pmem_zero_soon(void)
+void pmem_zero_soon(uint64_t ppn, uint64_t pages)
 {
-	zr.wanted = true;
+	if (!pages)
+		return;
+	if (zr.lo >= zr.hi)
+		zr.lo = ppn, zr.hi = ppn + pages;
+	zr.lo = MIN(zr.lo, ppn);
+	zr.hi = MAX(zr.hi, ppn + pages);
 }
 
 uint64_t pmem_zeroed(void)
@@ -242,7 +248,7 @@ int pmem_free(uint64_t ppn)
 	if (!pool.joined)
 		return 0;               /* the pool is gone: the survivors took it back */
 	arch_poolmem_unmap(ppn, 1);     /* a later move must not leave us a stale mapping */
-	pmem_zero_soon();
+	pmem_zero_soon(ppn, 1);
 	return palloc_free(pool.palloc, ppn);
 }
 

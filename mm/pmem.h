@@ -70,12 +70,13 @@ int64_t pmem_alloc(uint32_t pid);
 int pmem_zero(uint64_t ppn, uint64_t pages);
 
 /**
- * pmem_zero_soon - pool pages were freed holding what their users wrote:
- * have the zeroer (a kernel-thread work that runs while no process can)
- * zero them in advance, so that the next allocation of them need not
+ * pmem_zero_soon - pool pages [ppn, ppn + pages) were freed holding what
+ * their users wrote: have the zeroer (a kernel-thread work that runs while
+ * no process can) zero them in advance, so that the next allocation of
+ * them need not
  * Context: any but an interrupt.
  */
-void pmem_zero_soon(void);
+void pmem_zero_soon(uint64_t ppn, uint64_t pages);
 
 /**
  * pmem_zeroed - pool pages this node's zeroer has zeroed in advance

@@ -82,7 +82,7 @@ static void destroy(struct pool_seg *s)
 {
 	for (uint64_t i = 0; i < s->npages; i++)
 		palloc_free(pool.palloc, s->first_ppn + i);
-	pmem_zero_soon();
+	pmem_zero_soon(s->first_ppn, s->npages);
 	memset(s, 0, sizeof(*s));
 }
 
