@@ -77,12 +77,31 @@ static uint32_t refs(struct pool_seg *s)
 	return n;
 }
 
-/* Free a segment nobody holds. Context: under the lease. */
-static void destroy(struct pool_seg *s)
+/* Did a region failure take any of the segment's pages? */
+static bool lost(struct pool_seg *s)
 {
 	for (uint64_t i = 0; i < s->npages; i++)
+		if (xlate_lost(pmem_xlate(), s->first_ppn + i, 0, UINT64_MAX, NULL))
+			return true;
+	return false;
+}
+
+/*
+ * Free a segment nobody holds. With @zero_now (the last detach, in its
+ * process) its pages are zeroed and marked zero before they go, so the
+ * next segment on them zeroes nothing: the detacher pays (and another
+ * node's seg_create or seg_attach meanwhile waits on the lease). Else (a dead node's references, in the kernel thread,
+ * which must not spend that long) the idle zeroer gets them.
+ * Context: under the lease.
+ */
+static void destroy(struct pool_seg *s, bool zero_now)
+{
+	if (!zero_now || (pmem_failures() && lost(s)) ||        /* lost pages: never used again */
+	    pmem_zero(s->first_ppn, s->npages) ||
+	    palloc_mark_zero(pool.palloc, s->first_ppn, s->npages))
+		pmem_zero_soon(s->first_ppn, s->npages);
+	for (uint64_t i = 0; i < s->npages; i++)
 		palloc_free(pool.palloc, s->first_ppn + i);
-	pmem_zero_soon(s->first_ppn, s->npages);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -229,15 +248,6 @@ int64_t seg_create(struct vm *vm, const char *name, uint64_t bytes, uint32_t key
 	return map(vm, slot);
 }
 
-/* Did a region failure take any of the segment's pages? */
-static bool lost(struct pool_seg *s)
-{
-	for (uint64_t i = 0; i < s->npages; i++)
-		if (xlate_lost(pmem_xlate(), s->first_ppn + i, 0, UINT64_MAX, NULL))
-			return true;
-	return false;
-}
-
 int64_t seg_attach(struct vm *vm, const char *name, uint32_t key)
 {
 	int err, slot;
@@ -284,7 +294,7 @@ void seg_put(int slot)
 	if (s->state == SEG_LIVE && s->refs[self.id]) {
 		s->refs[self.id]--;
 		if (!refs(s))
-			destroy(s);
+			destroy(s, true);
 	}
 	unlock();
 }
@@ -299,7 +309,7 @@ void seg_node_dead(int n)
 			continue;
 		s->refs[n] = 0;
 		if (!refs(s))
-			destroy(s);
+			destroy(s, false);
 	}
 	unlock();
 }
