@@ -414,7 +414,9 @@ def fig_ubench(res, rounds):
          "out); in the same run, `handoff_memcpys` is one memcpy of 64 MiB into pool memory",
          "already in place and one out of it, the same way. `handoff` is the best of three",
          "handoffs after a first one (`handoff_cold`: the pool pages' first touch on the host,",
-         "section 13 of docs/design.md)."],
+         "section 13 of docs/design.md). A new segment zeroes only the pages the allocator does",
+         "not know to be zero: each handoff's last detach zeroes its pages, after the handoff",
+         "is timed and before the next one (docs/design.md, section 4, mm/)."],
         ["measure", "value"],
         [(m, "%s %s" % (fmt(res.median("ubench", m), res.meta["ubench", m][0]),
                         res.meta["ubench", m][0])) for m in res.metrics("ubench")])
