@@ -62,8 +62,10 @@
 #include "fs/file.h"
 #include "net/net.h"
 #include "net/socket.h"
+#include "net/vip.h"
 #include "userland/include/dm_abi.h"
 
+#include "lwip/ip.h"
 #include "lwip/ip_addr.h"
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
@@ -97,6 +99,7 @@ struct dgram {
 	struct pbuf *p;
 	ip_addr_t from;
 	u16_t port;
+	bool to_vip;                    /* it was sent to the cluster IP */
 };
 
 struct sock {
@@ -106,6 +109,9 @@ struct sock {
 	uint8_t backlog;                /* a listener's */
 	bool bound;                     /* it has a local port */
 	bool listed;                    /* listener_opened() took it */
+	int vip;                        /* its vip_listen() handle, or -1 */
+	ip_addr_t vip_peer;             /* UDP: the last peer whose datagram came to the VIP, */
+	u16_t vip_peer_port;            /* ... answered from the VIP (0: none) */
 	bool zombie;                    /* closed, lwIP could not close it yet */
 	bool rd_shut, wr_shut;          /* shutdown() */
 	bool eof;                       /* TCP: the peer's FIN came */
@@ -241,6 +247,24 @@ static u16_t port_of(const struct sock *sk)
  */
 static int listener_opened(struct sock *sk)
 {
+	const ip_addr_t *at = sk->type == DM_SOCK_STREAM ? &sk->pcb.tcp->local_ip :
+			      &sk->pcb.udp->local_ip;
+	uint32_t vip = vip_address();
+
+	sk->vip = -1;
+	if (ip_addr_isany(at) || (vip && ip4_addr_get_u32(ip_2_ip4(at)) == vip)) {
+		int h = vip_listen(sk->type == DM_SOCK_STREAM ? VIP_TCP : VIP_UDP, port_of(sk),
+				   sk->pid);
+
+		if (h >= 0)
+			sk->vip = h;
+		else if (h == -ENOSPC)          /* the pool's port table is full */
+			return -ENOBUFS;
+		else if (h == -ETIMEDOUT)       /* its lease stayed taken: try again */
+			return -EAGAIN;
+		else if (h != -EHOSTDOWN)       /* no VIP here: the node's own address only */
+			return h;
+	}
 	sk->lnext = listeners;
 	listeners = sk;
 	sk->listed = true;
@@ -252,6 +276,9 @@ static void listener_closed(struct sock *sk)
 {
 	if (!sk->listed)
 		return;
+	if (sk->vip >= 0)
+		vip_unlisten(sk->vip);
+	sk->vip = -1;
 	for (struct sock **pp = &listeners; *pp; pp = &(*pp)->lnext)
 		if (*pp == sk) {
 			*pp = sk->lnext;
@@ -593,6 +620,7 @@ static void u_recv(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_addr
 	d->p = p;
 	ip_addr_copy(d->from, *addr);
 	d->port = port;
+	d->to_vip = vip_address() && ip4_addr_get_u32(ip4_current_dest_addr()) == vip_address();
 	sk->dq_bytes += p->tot_len;
 	wake(sk);
 }
@@ -794,6 +822,44 @@ static int64_t stream_recv(struct sock *sk, const struct uio *u, int flags, bool
 	return done ? (int64_t)done : err;
 }
 
+/*
+ * Does a datagram to (to, port) (NULL: the connected peer) leave from the
+ * cluster IP? When the socket is bound to it, and when it is bound to any
+ * address and the peer's last datagram came to the VIP: lwIP would send
+ * from the card's address, which the peer never wrote to (as a socket on
+ * Linux does without IP_PKTINFO).
+ */
+static bool from_vip(const struct sock *sk, const ip_addr_t *to, u16_t port)
+{
+	uint32_t vip = vip_address();
+	const struct udp_pcb *u = sk->pcb.udp;
+
+	if (!vip)
+		return false;
+	if (ip4_addr_get_u32(ip_2_ip4(&u->local_ip)) == vip)
+		return true;
+	if (!to) {
+		to = &u->remote_ip;
+		port = u->remote_port;
+	}
+	return ip_addr_isany(&u->local_ip) && sk->vip_peer_port == port &&
+	       ip_addr_cmp(&sk->vip_peer, to);
+}
+
+/* udp_sendto() from the VIP, through the card's netif (the VIP's has no link). */
+static err_t vip_sendto(struct udp_pcb *pcb, struct pbuf *p, const ip_addr_t *to, u16_t port)
+{
+	struct netif *out = ip4_route(ip_2_ip4(to));
+	ip_addr_t src;
+
+	if (!out)
+		return ERR_RTE;
+	ip_addr_set_ip4_u32(&src, vip_address());
+	if (!pcb->local_port && udp_bind(pcb, &pcb->local_ip, 0) != ERR_OK)
+		return ERR_USE;
+	return udp_sendto_if_src(pcb, p, to, port, out, &src);
+}
+
 static int64_t dgram_send(struct sock *sk, const struct uio *u, const ip_addr_t *to, u16_t port)
 {
 	struct pbuf *p;
@@ -816,7 +882,9 @@ static int64_t dgram_send(struct sock *sk, const struct uio *u, const ip_addr_t 
 		pbuf_free(p);
 		return err;
 	}
-	e = to ? udp_sendto(sk->pcb.udp, p, to, port) : udp_send(sk->pcb.udp, p);
+	e = from_vip(sk, to, port) ? vip_sendto(sk->pcb.udp, p, to ? to : &sk->pcb.udp->remote_ip,
+						   to ? port : sk->pcb.udp->remote_port) :
+	    to ? udp_sendto(sk->pcb.udp, p, to, port) : udp_send(sk->pcb.udp, p);
 	pbuf_free(p);
 	if (e == ERR_OK)
 		sk->bound = true;       /* lwIP bound it to a port of its choice if it was not */
@@ -849,6 +917,12 @@ static int64_t dgram_recv(struct sock *sk, const struct uio *u, int flags, bool 
 	if (from) {
 		ip_addr_copy(*from, d->from);
 		*port = d->port;
+	}
+	if (d->to_vip) {                /* answers to this peer leave from the VIP */
+		ip_addr_copy(sk->vip_peer, d->from);
+		sk->vip_peer_port = d->port;
+	} else if (d->port == sk->vip_peer_port && ip_addr_cmp(&d->from, &sk->vip_peer)) {
+		sk->vip_peer_port = 0;
 	}
 	if (!(flags & DM_MSG_PEEK)) {   /* the rest of a datagram too long for the buffer is lost */
 		pbuf_free(d->p);

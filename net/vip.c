@@ -576,3 +576,8 @@ void vip_show(void)
 		       len ? line : " nobody", __atomic_load_n(&s->turns, __ATOMIC_RELAXED));
 	}
 }
+
+uint32_t vip_address(void)
+{
+	return netif_is_up(&vipif) ? ip4_addr_get_u32(netif_ip4_addr(&vipif)) : 0;
+}

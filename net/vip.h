@@ -52,6 +52,13 @@ void vip_attach_pool(void *area);
 int vip_listen(int proto, uint16_t port, int pid);
 
 /**
+ * vip_address - the cluster IP this node serves
+ * Context: any. Return: the VIP in network byte order, or 0 while this
+ * node serves none (not yet joined, or its vip= disagreed with the pool).
+ */
+uint32_t vip_address(void);
+
+/**
  * vip_unlisten - stop serving what vip_listen(@handle) started
  * The node's buckets of that port move to the other listeners (if it has
  * no other listener there). A handle not in use is ignored.
