@@ -10,7 +10,7 @@
  *     -c CONNS  connections open at once, 1..1024 (default 256; past that
  *               the listener is not polled and new ones wait in its backlog).
  *               Fewer if the process has not that many descriptors: 8 stay
- *               for files (a dmos process has 32, so about 20 connections)
+ *               for files (a dmos process has 256: DM_OPEN_MAX)
  *     -t SECS   idle timeout of a connection, 1..3600 (default 15)
  *
  * What it serves:

@@ -139,7 +139,8 @@ static inline int srv_accept(int lfd)
 /*
  * How many more descriptors this process can open, counted up to max by
  * duplicating fd (any open one) until that fails. Portable where
- * getrlimit is not (newlib has none): dmos gives a process 32.
+ * getrlimit is not (newlib has none): dmos gives a process 256
+ * (DM_OPEN_MAX).
  */
 static inline int srv_fd_room(int fd, int max)
 {

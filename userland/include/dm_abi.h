@@ -40,7 +40,7 @@
  */
 #define DM_PATH_MAX     1024
 #define DM_FILENAME_MAX 120
-#define DM_OPEN_MAX     32
+#define DM_OPEN_MAX     256     /* enough for a server with a few hundred connections */
 
 /* Flags for SYS_open: Linux's values; libc translates newlib's O_* to these.
  * Other bits are refused (EINVAL). */

@@ -200,9 +200,10 @@ const char *t_sock_bad_args(void)
 	close(t);
 	close(u);
 
-	/* descriptors run out: EMFILE, and they all come back */
+	/* descriptors run out: EMFILE, and they all come back (TCP: the node has
+	 * more TCP pcbs than a process has descriptors, but only 64 UDP ones) */
 	int fds[DM_OPEN_MAX], n = 0;
-	while (n < DM_OPEN_MAX && (fd = socket(AF_INET, SOCK_DGRAM, 0)) >= 0)
+	while (n < DM_OPEN_MAX && (fd = socket(AF_INET, SOCK_STREAM, 0)) >= 0)
 		fds[n++] = fd;
 	int e = errno;
 	for (int i = 0; i < n; i++)
