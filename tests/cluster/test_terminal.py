@@ -4,6 +4,8 @@ there. Driven through a real pseudo-terminal (pexpect), as a person types.
 """
 
 import os
+import re
+import subprocess
 import sys
 
 import pexpect
@@ -34,6 +36,9 @@ def left_behind(name):
 def test_make_run_ends_at_node0_shell_and_reaches_the_others(cluster_name, iso):
     t = up(cluster_name, iso, 3)
     try:
+        # the launcher names the cluster's HTTP server behind the cluster IP
+        t.expect(r"web: .* curl http://127\.0\.0\.1:(\d+)/status \(the cluster IP's port 80")
+        web = int(t.match.group(1))
         t.expect(r"This terminal is node 0's console")
         t.expect(r"sh\$ ")
         # ps lists every node's processes; what we typed came back (echo). The
@@ -41,11 +46,17 @@ def test_make_run_ends_at_node0_shell_and_reaches_the_others(cluster_name, iso):
         for _ in range(20):
             t.sendline("ps")
             t.expect(r"ps\r+\n\s+PID\s+PPID\s+NODE")
-            if t.expect([r"\s2000002\s+2000001\s+2 \S+ .* sh\r+\n", r"sh\$ "]) == 0:
+            if t.expect([r"\s200000\d\s+2000001\s+2 \S+ .* sh\r+\n", r"sh\$ "]) == 0:
                 break
         else:
             pytest.fail("ps never listed node 2's shell")
         t.expect(r"sh\$ ")
+        # init started httpd on every node: the host reaches it through the forward
+        status = subprocess.run(["curl", "-sS", "--max-time", "10", "--retry", "5",
+                                 "--retry-connrefused", "http://127.0.0.1:%d/status" % web],
+                                capture_output=True, text=True)
+        assert status.returncode == 0 and re.search(r"^node [0-2]$", status.stdout, re.M), \
+            status.stdout + status.stderr
         # another node's output is prefixed, ours is not
         t.sendline("@2 hello")
         t.expect(r"node2\| hello from node 2 of 3 in cluster")

@@ -14,6 +14,11 @@ put), which writes through a journal as a node does. `dmos install`
 refuses an image a QEMU has open (cli.py): its nodes would not see the
 change (their page cache is in the pool) and their writes would race the
 tool's.
+
+A disk `dmos up` creates also gets a web root, /www with an index.html
+(www()), which httpd serves by default: init starts httpd on every node
+when /www is there, so a cluster booted with `make run` answers HTTP on
+the cluster IP from the start (docs/net.md).
 """
 
 import os
@@ -23,6 +28,16 @@ from . import params
 from .params import DmosError, UsageError
 
 BIN = "/bin"
+WWW = "/www"
+INDEX = """<!doctype html>
+<html><head><title>dmos cluster %(cluster)s</title></head>
+<body>
+<h1>dmos cluster %(cluster)s</h1>
+<p>This page is /www/index.html on the cluster file system, served by httpd
+on whichever of the %(nodes)d nodes the cluster IP gave this connection to.
+<a href="/status">/status</a> names the node that answers.</p>
+</body></html>
+"""
 
 
 def programs(src=None):
@@ -100,3 +115,22 @@ def install(image, src=None, echo=None):
             echo("installed %s (%s bytes%s)" % (dest, os.path.getsize(path),
                                                 ", replaced" if name in there else ""))
     return len(progs)
+
+
+def www(image, cluster, nodes, echo=None):
+    """Make /www/index.html in image (a fresh disk of `dmos up`): the page
+    httpd serves at /. Raises DmosError."""
+    r = tool("mkdir", image, WWW)
+    if r.returncode != 0:
+        raise DmosError("cannot make %s in %s: %s" % (WWW, image, said(r)))
+    page = os.path.join(os.path.dirname(os.path.abspath(image)), ".index-%d.html" % os.getpid())
+    try:
+        with open(page, "w") as f:
+            f.write(INDEX % {"cluster": cluster, "nodes": nodes})
+        r = tool("put", image, page, WWW + "/index.html")
+    finally:
+        os.unlink(page)
+    if r.returncode != 0:
+        raise DmosError("cannot put %s/index.html into %s: %s" % (WWW, image, said(r)))
+    if echo:
+        echo("made %s/index.html" % WWW)

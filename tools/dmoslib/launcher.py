@@ -388,6 +388,7 @@ def create(run, cfg):
         run.log(mkfs.stdout.strip())
         try:
             n = install.install(cfg["disk_path"], echo=run.log)
+            install.www(cfg["disk_path"], cfg["cluster"], cfg["nodes"], echo=run.log)
         except params.DmosError as e:
             for path in created:
                 _unlink(path)
@@ -427,6 +428,13 @@ def intro(run):
                   qemu.NET_ECHO_PORT, ", ".join("127.0.0.1:%d (node %d)" % (p, n)
                                                 for n, p in enumerate(net["echo_ports"]))))
         print(vip_text(net))
+        web = [host for proto, port, host in net.get("vip_ports", ()) if (proto, port) == (
+            "tcp", qemu.NET_HTTP_PORT)]
+        if web and "init=init" in " ".join(c.get("node_args", {}).values()):
+            print("web: every node's init starts httpd; the cluster's HTTP server is at "
+                  "curl http://127.0.0.1:%d/status (the cluster IP's port %d; each "
+                  "connection is served by one node, which the page names)"
+                  % (web[0], qemu.NET_HTTP_PORT))
     for n in c["gdb_wait"]:
         print("node %d waits for gdb: %s" % (n, gdb_command(c["gdb_base"] + n)))
     sys.stdout.flush()

@@ -104,7 +104,7 @@ NET_HTTP_PORT = 80              # each node's own HTTP port, forwarded for bench
 VIP = "10.0.2.100"              # the cluster IP (net/vip.h VIP_DEFAULT)
 # The VIP's ports the host reaches through slirp: (protocol, port). Host port
 # net_base + 2 * nodes + i is the i-th (see net_ports()).
-VIP_FORWARDS = (("tcp", 7), ("tcp", 80))
+VIP_FORWARDS = (("tcp", 7), ("tcp", 80), ("tcp", 6379))   # echo, httpd, kvd
 
 
 def net_ports(base, nodes):
