@@ -38,6 +38,7 @@
 
 #include "lwip/ip4_addr.h"
 #include "lwip/netif.h"
+#include "lwip/pbuf.h"
 #include "lwip/tcp.h"
 #include "lwip/priv/tcp_priv.h"
 
@@ -46,8 +47,13 @@ _Static_assert(VIP_TCP == PORTTAB_TCP && VIP_UDP == PORTTAB_UDP, "one protocol n
 #define LEASE_WAIT_NS   2000000000ULL   /* vip_listen waits this long for the table */
 #define POLL_WAIT_NS    100000000ULL    /* the network work and the dead hook: this long */
 /* A SYN waits this long for its claim set's lease: the holder needs microseconds, unless
- * the host has descheduled its vCPU; then the SYN is dropped and sent again by the client. */
+ * the host has descheduled its vCPU. Then the SYN is set aside and decided again on the
+ * network work's next passes, for up to DEFER_NS: dropping it would cost the client a
+ * retransmission (a second or more), and lose the connection if this node was its owner. */
 #define CLAIM_WAIT_NS   5000000ULL
+#define DEFER_MAX       8               /* SYNs set aside at once; past that they are dropped */
+#define DEFER_NS        500000000ULL
+#define FRAME_MAX       1514
 #define LOCAL_MAX       64              /* listeners of this node */
 
 #define ETH_HDR         14
@@ -76,7 +82,15 @@ static struct local {
 static struct {
 	uint64_t taken, others, leader, arp, malformed;
 	uint64_t claimed, fallback, busy;       /* SYNs: claims made, buckets', given up */
+	uint64_t deferred;                      /* SYNs set aside for a busy claim set */
 } st;
+
+static struct deferred {                /* a SYN waiting for its claim set's lease */
+	uint64_t since;
+	uint16_t len;
+	uint8_t frame[FRAME_MAX];
+} deferred[DEFER_MAX];
+static unsigned ndeferred;
 
 static uint64_t my_epoch(void)
 {
@@ -346,6 +360,8 @@ void vip_node_dead(int node, uint64_t epoch)
 	bury_pending();
 }
 
+static void retry_deferred(struct netif *nif);
+
 void vip_poll(struct netif *nif)
 {
 	if (mode == OFF || mode == REFUSED)
@@ -365,6 +381,8 @@ void vip_poll(struct netif *nif)
 	}
 	if (link_up != member)
 		vip_link(link_up);
+	if (ndeferred)
+		retry_deferred(nif);
 	for (int i = 0; i < LOCAL_MAX; i++)
 		if (local[i].used && local[i].closing) {
 			if (!lock(POLL_WAIT_NS)) {
@@ -446,7 +464,12 @@ static bool take(bool yes, bool by_leader)
 	return yes;
 }
 
-bool vip_filter(const uint8_t *f, unsigned len)
+/*
+ * The filter's decision for frame f with a claim set's lease waited for up
+ * to wait_ns. Return: 1 for this node's lwIP, 0 to drop it, -1 when the
+ * frame is a SYN whose claim set stayed busy (nothing counted yet).
+ */
+static int decide(const uint8_t *f, unsigned len, uint64_t wait_ns)
 {
 	if (mode != ON && mode != REFUSED)
 		return true;            /* no VIP yet: lwIP drops what is not its own */
@@ -498,13 +521,11 @@ bool vip_filter(const uint8_t *f, unsigned len)
 		}
 		enum porttab_how how = PT_FOLLOWED;
 		int o = porttab_claim(&tab, my_epoch(), dport, src, sport,
-				      (uint64_t)clock_realtime_ns(), alive, NULL, CLAIM_WAIT_NS, &how);
+				      (uint64_t)clock_realtime_ns(), alive, NULL, wait_ns, &how);
 		if (o == -ENOENT)       /* nobody listens: the leader's lwIP resets it */
 			return take(leader(), true);
-		if (o < 0) {            /* the claim set's lease stayed taken: the client retries */
-			st.busy++;
-			return take(false, false);
-		}
+		if (o < 0)              /* the claim set's lease stayed taken */
+			return -1;
 		st.claimed += how == PT_CLAIMED || how == PT_RETAKEN;
 		st.fallback += how == PT_FALLBACK && o == self.id;
 		return take(o == self.id, false);
@@ -517,6 +538,53 @@ bool vip_filter(const uint8_t *f, unsigned len)
 		return take(mine(VIP_UDP, be16(l4 + 2), src, be16(l4)), false);
 	}
 	return take(leader(), true);    /* ICMP (ping) and the rest */
+}
+
+bool vip_filter(const uint8_t *f, unsigned len)
+{
+	int r = decide(f, len, CLAIM_WAIT_NS);
+
+	if (r >= 0)
+		return r;
+	if (ndeferred == DEFER_MAX || len > FRAME_MAX) {
+		st.busy++;              /* dropped: the client sends it again */
+		return take(false, false);
+	}
+	struct deferred *d = &deferred[ndeferred++];
+	d->since = arch_time_ns();
+	d->len = (uint16_t)len;
+	memcpy(d->frame, f, len);
+	st.deferred++;
+	return false;
+}
+
+/* Decide the SYNs set aside again; those for this node go up to lwIP on nif. */
+static void retry_deferred(struct netif *nif)
+{
+	unsigned kept = 0;
+
+	for (unsigned i = 0; i < ndeferred; i++) {
+		struct deferred *d = &deferred[i];
+		int r = decide(d->frame, d->len, 0);
+
+		if (r < 0 && arch_time_ns() - d->since < DEFER_NS) {
+			if (kept != i)
+				deferred[kept] = *d;
+			kept++;
+			continue;
+		}
+		if (r < 0) {
+			st.busy++;
+			take(false, false);
+		} else if (r > 0) {
+			struct pbuf *p = pbuf_alloc(PBUF_RAW, d->len, PBUF_POOL);
+
+			if (p && (pbuf_take(p, d->frame, d->len) != ERR_OK ||
+				  nif->input(p, nif) != ERR_OK))
+				pbuf_free(p);
+		}
+	}
+	ndeferred = kept;
 }
 
 /* --- the view ------------------------------------------------------------------ */
@@ -538,12 +606,14 @@ void vip_show(void)
 	       "%lu arp answered\n", st.taken, st.leader, st.others, st.malformed, st.arp);
 	const struct porttab_claims *c = tab.claims;
 	printk("net: vip claims: %u live of %u, %lu taken (%lu void ones again), %lu fallbacks to "
-	       "buckets, %lu given up busy; this node claimed %lu, took %lu fallbacks, gave up %lu\n",
+	       "buckets, %lu given up busy; this node claimed %lu, took %lu fallbacks, set aside %lu "
+	       "SYNs for a busy set, gave up %lu\n",
 	       porttab_claims_live(&tab, (uint64_t)clock_realtime_ns(), alive, NULL, NULL),
 	       c->nsets * PORTTAB_WAYS, __atomic_load_n(&c->taken, __ATOMIC_RELAXED),
 	       __atomic_load_n(&c->retaken, __ATOMIC_RELAXED),
 	       __atomic_load_n(&c->full, __ATOMIC_RELAXED),
-	       __atomic_load_n(&c->busy, __ATOMIC_RELAXED), st.claimed, st.fallback, st.busy);
+	       __atomic_load_n(&c->busy, __ATOMIC_RELAXED), st.claimed, st.fallback, st.deferred,
+	       st.busy);
 	for (uint32_t i = 0; i < tab.hdr->nsvcs; i++) {
 		const struct porttab_svc *s = &tab.svc[i];
 		uint32_t key = __atomic_load_n(&s->key, __ATOMIC_ACQUIRE);
