@@ -411,7 +411,7 @@ int porttab_claim(struct porttab *t, uint64_t epoch, uint16_t port, uint32_t add
 		return r;
 	}
 	/* LEASE_TAKEN_OVER needs no repair: a dead holder's half-written claim is free */
-	struct porttab_claim *mine = NULL, *spare = NULL;
+	struct porttab_claim *mine = NULL, *spare = NULL, *oldest = &set->claim[0];
 	for (int w = 0; w < PORTTAB_WAYS; w++) {
 		struct porttab_claim *c = &set->claim[w];
 
@@ -421,11 +421,19 @@ int porttab_claim(struct porttab *t, uint64_t epoch, uint16_t port, uint32_t add
 		}
 		if (!spare && !claim_live(t, c, now, alive, ctx))
 			spare = c;
+		if (c->time < oldest->time)
+			oldest = c;
 	}
 	if (mine && claim_live(t, mine, now, alive, ctx)) {
 		r = mine->owner;
-	} else if (mine || spare) {
-		struct porttab_claim *c = mine ? mine : spare;
+	} else {
+		/*
+		 * A set full of live claims: its oldest gives way (its handshake is
+		 * seconds over). Falling back to the bucket owner instead would be this
+		 * node's decision only: another node, a moment later, can find a way
+		 * freed by expiry and claim, and two nodes would answer the SYN.
+		 */
+		struct porttab_claim *c = mine ? mine : spare ? spare : oldest;
 
 		r = next_turn(t, &t->svc[si], alive, ctx, &owner_epoch, &ticket);
 		if (r >= 0) {
@@ -433,13 +441,10 @@ int porttab_claim(struct porttab *t, uint64_t epoch, uint16_t port, uint32_t add
 			count(&t->claims->taken);
 			if (mine)
 				count(&t->claims->retaken);
-			done = mine ? PT_RETAKEN : PT_CLAIMED;
+			else if (!spare)
+				count(&t->claims->full);
+			done = mine ? PT_RETAKEN : spare ? PT_CLAIMED : PT_EVICTED;
 		}
-	} else {
-		r = porttab_owner(t, PORTTAB_TCP, port, porttab_bucket(addr, cport));
-		done = PT_FALLBACK;
-		if (r == t->node)
-			count(&t->claims->full);
 	}
 	lease_release(&set->lease, t->node, epoch);
 	if (how)

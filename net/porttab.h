@@ -58,7 +58,7 @@
  * free bucket of their permutation. Every node gets nbuckets/N buckets, give
  * or take one, and when a node leaves, the others' buckets mostly stay
  * where they were (tests/unit/test_porttab.c measures how mostly). UDP
- * goes by the buckets; so does TCP when its claim set is full.
+ * goes by the buckets.
  *
  * A claim gives one TCP connection (client address and port, VIP port) to
  * one node, exactly once: the first node to see its SYN takes the lease of
@@ -73,8 +73,8 @@
  * the live incarnation (dead), is no member in its epoch (withdrawn, or
  * restarted) or no longer counts for the port; it expires ttl_ms after it
  * was made. A void or expired claim's way is taken again (the same tuple
- * first, then any); a set full of live claims is a fallback to the bucket
- * owner, counted in full by that owner.
+ * first, then any); in a set full of live claims the oldest gives way,
+ * counted in full.
  */
 #ifndef NET_PORTTAB_H
 #define NET_PORTTAB_H
@@ -159,7 +159,7 @@ struct porttab_claims {
 	uint32_t ttl_ms;                /* a claim's life */
 	uint64_t taken;                 /* claims made: new tuples, void or expired ones again */
 	uint64_t retaken;               /* of them, a tuple's own void claim taken again */
-	uint64_t full;                  /* SYNs of a full set, counted by the bucket owner */
+	uint64_t full;                  /* claims that took the way of a set's oldest live one */
 	uint64_t busy;                  /* lookups given up: the set's lease stayed taken */
 	uint64_t pad[3];
 };
@@ -199,7 +199,7 @@ enum porttab_how {
 	PT_FOLLOWED,                    /* the tuple's live claim */
 	PT_CLAIMED,                     /* a new claim: the service's next turn */
 	PT_RETAKEN,                     /* the tuple's void or expired claim, taken again */
-	PT_FALLBACK,                    /* the set is full of live claims: the bucket owner */
+	PT_EVICTED,                     /* the set was full of live claims: the oldest gave way */
 };
 
 /* A node's handle on the table. */
@@ -368,8 +368,8 @@ int porttab_owner(const struct porttab *t, int proto, uint16_t port, uint32_t bu
  * its owner; else the service's next turn over its listener nodes that
  * count and are alive, in node order, is written in the tuple's void or
  * expired claim, or a free, void or expired way (counted in taken, and a
- * tuple's own in retaken); a set without one gives the bucket owner
- * (porttab_owner), counted in full when that is this node.
+ * tuple's own in retaken); in a set without one, the oldest claim gives
+ * way (counted in full too): every node decides every SYN by a claim.
  * Context: any, for a SYN; not under the set's lease (it takes it).
  * Return: the owner's node id; -ENOENT if nobody takes the connection (no
  * service for the port, or none of its listeners counts and is alive; a

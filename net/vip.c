@@ -81,7 +81,7 @@ static struct local {
 
 static struct {
 	uint64_t taken, others, leader, arp, malformed;
-	uint64_t claimed, fallback, busy;       /* SYNs: claims made, buckets', given up */
+	uint64_t claimed, evicted, busy;        /* SYNs: claims made, of them evicting, given up */
 	uint64_t deferred;                      /* SYNs set aside for a busy claim set */
 } st;
 
@@ -527,7 +527,7 @@ static int decide(const uint8_t *f, unsigned len, uint64_t wait_ns)
 		if (o < 0)              /* the claim set's lease stayed taken */
 			return -1;
 		st.claimed += how == PT_CLAIMED || how == PT_RETAKEN;
-		st.fallback += how == PT_FALLBACK && o == self.id;
+		st.evicted += how == PT_EVICTED;
 		return take(o == self.id, false);
 	}
 	if (ip[9] == VIP_UDP) {
@@ -605,14 +605,14 @@ void vip_show(void)
 	printk("net: vip frames: %lu taken (%lu as leader), %lu left to others, %lu malformed, "
 	       "%lu arp answered\n", st.taken, st.leader, st.others, st.malformed, st.arp);
 	const struct porttab_claims *c = tab.claims;
-	printk("net: vip claims: %u live of %u, %lu taken (%lu void ones again), %lu fallbacks to "
-	       "buckets, %lu given up busy; this node claimed %lu, took %lu fallbacks, set aside %lu "
+	printk("net: vip claims: %u live of %u, %lu taken (%lu void ones again, %lu in the way of a "
+	       "full set's oldest), %lu given up busy; this node claimed %lu (%lu evicting), set aside %lu "
 	       "SYNs for a busy set, gave up %lu\n",
 	       porttab_claims_live(&tab, (uint64_t)clock_realtime_ns(), alive, NULL, NULL),
 	       c->nsets * PORTTAB_WAYS, __atomic_load_n(&c->taken, __ATOMIC_RELAXED),
 	       __atomic_load_n(&c->retaken, __ATOMIC_RELAXED),
 	       __atomic_load_n(&c->full, __ATOMIC_RELAXED),
-	       __atomic_load_n(&c->busy, __ATOMIC_RELAXED), st.claimed, st.fallback, st.deferred,
+	       __atomic_load_n(&c->busy, __ATOMIC_RELAXED), st.claimed, st.evicted, st.deferred,
 	       st.busy);
 	for (uint32_t i = 0; i < tab.hdr->nsvcs; i++) {
 		const struct porttab_svc *s = &tab.svc[i];

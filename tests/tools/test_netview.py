@@ -45,7 +45,7 @@ def test_a_fresh_table(tmp_path, dmos):
         "vip 10.0.2.100, mac 02:44:4d:00:02:64: members none, leader nobody (answers ARP "
         "and ping); 1021 buckets a port",
         "claims of new tcp connections: 0 live of 8192 (20 s each); 0 taken (0 void ones "
-        "again), 0 fallbacks to buckets, 0 given up busy",
+        "again, 0 in a full set's oldest way), 0 given up busy",
         "no port of the vip is listened on"]
 
 
@@ -129,7 +129,7 @@ def test_claims_live_by_node_and_the_counters(tmp_path, dmos):
     assert rep["ports"]["services"][0]["mask"] == 0b1111
     text = netview.describe(rep)
     assert ("claims of new tcp connections: 4 live of 8192 (20 s each), node 0 2, node 1 1, "
-            "node 2 1; 9 taken (2 void ones again), 1 fallbacks to buckets, 3 given up busy"
+            "node 2 1; 9 taken (2 void ones again, 1 in a full set's oldest way), 3 given up busy"
             in text), text
     assert "tcp 80: 4 listeners on 4 nodes, buckets node 0 256, node 1 255, node 2 255, " \
         "node 3 255, 9 turns" in text

@@ -6,7 +6,7 @@
  * round robin gives each of k listeners N/k claims, give or take one; a
  * claim whose owner died, withdrew, restarted or stopped listening is
  * taken again, a live one is followed; claims expire and their ways are
- * reused; a full set falls back to the bucket owner (counted by it); a set
+ * reused; in a full set the oldest claim gives way (counted); a set
  * lease held by a dead node is taken over and one held by a live node
  * makes the lookup give up.
  */
@@ -221,7 +221,7 @@ static void test_live_claims_are_followed_and_void_ones_taken_again(void **state
 	assert_int_equal(t[0].claims->taken, again);
 }
 
-/* Claims expire; a set full of live ones falls back to the bucket owner. */
+/* Claims expire; in a set full of live ones the oldest gives way. */
 static void test_expiry_slot_reuse_and_a_full_set(void **state)
 {
 	static const int ns[] = { 0, 1 };
@@ -236,22 +236,6 @@ static void test_expiry_slot_reuse_and_a_full_set(void **state)
 		p[i] = port_in_set(7, p[i - 1] + 1u);
 	int first = claim(&t[0], p[0], T0, &how);
 	assert_int_equal(how, PT_CLAIMED);
-	for (int i = 1; i < PORTTAB_WAYS; i++) {
-		claim(&t[i % 2], p[i], T0 + (uint64_t)i * SEC, &how);
-		assert_int_equal(how, PT_CLAIMED);
-	}
-	/* the ninth of set 7: the set is full, the bucket owner takes it; it counts it */
-	int bucket = porttab_owner(&t[0], TCP, 80, porttab_bucket(CLIENT, p[PORTTAB_WAYS]));
-	assert_true(bucket == 0 || bucket == 1);
-	uint64_t turns = t[0].svc[0].turns;
-	assert_int_equal(claim(&t[1 - bucket], p[PORTTAB_WAYS], T0 + 9 * SEC, &how), bucket);
-	assert_int_equal(how, PT_FALLBACK);
-	assert_int_equal(t[0].claims->full, 0);         /* not by the node that drops it */
-	assert_int_equal(claim(&t[bucket], p[PORTTAB_WAYS], T0 + 9 * SEC, &how), bucket);
-	assert_int_equal(how, PT_FALLBACK);
-	assert_int_equal(t[0].claims->full, 1);
-	assert_int_equal(t[0].svc[0].turns, turns);     /* fallbacks take no turn */
-
 	/* a clock a little behind the claimer's still sees its claim live */
 	assert_int_equal(claim(&t[1], p[0], T0 - SEC, &how), first);
 	assert_int_equal(how, PT_FOLLOWED);
@@ -260,24 +244,35 @@ static void test_expiry_slot_reuse_and_a_full_set(void **state)
 	assert_int_equal(how, PT_FOLLOWED);
 	claim(&t[1], p[0], T0 + TTL, &how);
 	assert_int_equal(how, PT_RETAKEN);
-	/* the second claim has expired too: its way is reused by the ninth tuple */
-	claim(&t[0], p[PORTTAB_WAYS], T0 + SEC + TTL, &how);
-	assert_int_equal(how, PT_CLAIMED);
+	/* now the set fills: p[0] (made again at T0 + TTL) is its oldest claim */
+	for (int i = 1; i < PORTTAB_WAYS; i++) {
+		claim(&t[i % 2], p[i], T0 + TTL + (uint64_t)i * SEC, &how);
+		assert_int_equal(how, PT_CLAIMED);
+	}
+	/* the ninth of set 7: the set is full of live claims, the oldest gives way, and
+	 * every node finds the same claim (no node decides by its own view) */
+	uint64_t turns = t[0].svc[0].turns;
+	int ninth = claim(&t[1], p[PORTTAB_WAYS], T0 + TTL + 9 * SEC, &how);
+	assert_int_equal(how, PT_EVICTED);
+	assert_int_equal(t[0].claims->full, 1);
+	assert_int_equal(t[0].svc[0].turns, turns + 1);          /* it took a turn */
+	assert_int_equal(claim(&t[0], p[PORTTAB_WAYS], T0 + TTL + 9 * SEC, &how), ninth);
+	assert_int_equal(how, PT_FOLLOWED);
 	const struct porttab_cset *s = &t[0].cset[7];
-	int ways_of_ninth = 0, ways_of_second = 0;
+	int ways_of_ninth = 0, ways_of_first = 0;
 	for (int w = 0; w < PORTTAB_WAYS; w++) {
 		ways_of_ninth += s->claim[w].key == PORTTAB_TUPLE(CLIENT, p[PORTTAB_WAYS], 80);
-		ways_of_second += s->claim[w].key == PORTTAB_TUPLE(CLIENT, p[1], 80);
+		ways_of_first += s->claim[w].key == PORTTAB_TUPLE(CLIENT, p[0], 80);
 	}
 	assert_int_equal(ways_of_ninth, 1);
-	assert_int_equal(ways_of_second, 0);
+	assert_int_equal(ways_of_first, 0);                     /* the oldest went */
 	/* long after: nothing is live, every way of the set can be had */
-	assert_int_equal(porttab_claims_live(&t[0], T0 + 3 * TTL, judge, NULL, NULL), 0);
+	assert_int_equal(porttab_claims_live(&t[0], T0 + 4 * TTL, judge, NULL, NULL), 0);
 	for (int i = 0; i < PORTTAB_WAYS; i++) {
-		claim(&t[0], p[i], T0 + 3 * TTL, &how);
+		claim(&t[0], p[i], T0 + 4 * TTL, &how);
 		assert_true(how == PT_RETAKEN || how == PT_CLAIMED);
 	}
-	assert_int_equal(porttab_claims_live(&t[0], T0 + 3 * TTL, judge, NULL, NULL), PORTTAB_WAYS);
+	assert_int_equal(porttab_claims_live(&t[0], T0 + 4 * TTL, judge, NULL, NULL), PORTTAB_WAYS);
 }
 
 /* A set's lease: a dead holder's is taken over, a live holder's is waited for, then not. */

@@ -234,7 +234,7 @@ def describe(rep, forwards=None):
     cl = t.get("claims")
     if cl:
         out.append("claims of new tcp connections: %d live of %d (%g s each)%s; %d taken "
-                   "(%d void ones again), %d fallbacks to buckets, %d given up busy" % (
+                   "(%d void ones again, %d in a full set's oldest way), %d given up busy" % (
                        cl["live"], cl["sets"] * cl["ways"], cl["ttl_ms"] / 1000,
                        "".join(", node %d %d" % nc for nc in cl["live_by_node"].items()),
                        cl["taken"], cl["retaken"], cl["full"], cl["busy"]))
