@@ -272,6 +272,8 @@ int child(int argc, char **argv)
 		return child_sockudp(a);
 	if (!strcmp(m, "sockaccept") && n == 2)
 		return child_sockaccept(a);
+	if (!strcmp(m, "sockfault") && n == 1)
+		return child_sockfault(a);
 	if (!strcmp(m, "sockrecv") && n == 2)
 		return child_sockrecv(a);
 	if (!strcmp(m, "ids") && n == 1)

@@ -256,6 +256,7 @@ const char *t_sock_kill_blocked(void);
 int child_sockconnect(char **a);
 int child_sockudp(char **a);
 int child_sockaccept(char **a);
+int child_sockfault(char **a);
 int child_sockrecv(char **a);
 /* files.c: what the file tests (files.c, dirs.c, locks.c, tools.c) share */
 extern char dir[64];    /* the test's directory, /tmp/PREFIX.TAG (or TOP/PREFIX.TAG) */

@@ -549,6 +549,20 @@ int child_sockaccept(char **a)          /* ADDR PORT: listen there, wait in acce
 	return 3;                               /* killed before */
 }
 
+int child_sockfault(char **a)           /* PORT: listen on any address, say so, fault */
+{
+	uint16_t port = (uint16_t)atoi(a[0]);
+	int l = listener(htonl(INADDR_ANY), &port, 1);
+
+	if (l < 0)
+		return 2;
+	printf("dmtest: listening on %u\n", port);
+	fflush(stdout);
+	dm_sleep_ns(3000 * MS);                 /* long enough to be seen in the port table */
+	*(volatile int *)bad_address = 1;       /* killed here, its socket still open */
+	return 3;
+}
+
 int child_sockrecv(char **a)            /* ADDR PORT: connect, wait in recv */
 {
 	struct sockaddr_in s = sin_of(inet_addr(a[0]), (uint16_t)atoi(a[1]));
