@@ -27,9 +27,14 @@ machines are shared and noisy. Progress goes to stderr as it runs.
   fs-latency  from a write returning on node 0 until node 2 reads the new bytes
   fs-meta     create, stat and unlink of small files, on one node and on three
               at once (each in its own directory, then all in one)
+  net-vip     wrk against httpd on node 0 through the cluster IP and directly
+  net-scale   wrk through the cluster IP at a CPU-bound handler, 1-3 servers
+  net-failover  new connections to the cluster IP while a node's QEMU is killed
+  net-bulk    64 MiB node to node over TCP against a shared segment
 
 The harness the benchmarks are written with is bench/harness.py; the file
-system's benchmarks are in bench/fsbench.py, the others here.
+system's benchmarks are in bench/fsbench.py, the network's in
+bench/netbench.py (its docstring says what each measures), the others here.
 
 Names of benchmarks on the command line (`make bench ONLY="fs-read fs-meta"`)
 run only those: RESULTS.md then keeps every other benchmark's section as it
@@ -86,6 +91,7 @@ import sys
 import time
 
 import fsbench
+import netbench
 from harness import (NOTES, REPO, Cluster, Results, Tree, drive, fmt, in_ms, say, section,
                      value, verdict_line, with_unit)
 from dmoslib.logwatch import until
@@ -235,9 +241,12 @@ def schedule(rounds, repeat):
         ("drain", drain_round, repeat), ("ubench", ubench_round, repeat),
         ("region-fail", in_ms(region_fail_round), rounds),
         ("link-down", in_ms(link_down_round), rounds)] + [
-        (group, fn, repeat) for group, fn in fsbench.ROUNDS]
+        (group, fn, repeat) for group, fn in fsbench.ROUNDS] + [
+        (group, fn, rounds if many else repeat) for group, fn, many in netbench.ROUNDS]
 
 
+# what a tree's source must hold for a benchmark: [(file, text)]
+NEEDS = {**fsbench.FS_NEEDS, **netbench.NEEDS}
 GROUPS = list(dict.fromkeys(g for g, _, _ in schedule(1, 1)))
 
 
@@ -252,7 +261,7 @@ def run_all(trees, rounds, repeat, extra_trees, only):
             continue
         able = []
         for tree in trees + extra_trees.get(group, []):
-            why = tree.lacks(fsbench.FS_NEEDS.get(group, []))
+            why = tree.lacks(NEEDS.get(group, []))
             if why:
                 say("%s %s: skipped, the tree has %s" % (tree.label, group, why))
                 NOTES.setdefault((tree.key, group), {})["skipped"] = why
@@ -467,7 +476,8 @@ def fig_link_down(res, rounds):
 
 FIGURES = {"join": fig_join, "frames": fig_frames, "palloc": fig_palloc, "ping": fig_ping,
            "move": fig_move, "drain": fig_drain, "ubench": fig_ubench,
-           "region-fail": fig_region_fail, "link-down": fig_link_down, **fsbench.FIGURES}
+           "region-fail": fig_region_fail, "link-down": fig_link_down, **fsbench.FIGURES,
+           **netbench.FIGURES}
 
 GROUP_TITLES = {"join": "Launch to all joined", "frames": "Local frame allocator (ns per "
                 "alloc+free)", "palloc": "Pool page allocator (alloc+free pairs per second)",
@@ -475,7 +485,7 @@ GROUP_TITLES = {"join": "Launch to all joined", "frames": "Local frame allocator
                 "move": "Moving pool memory (one block)", "drain": "Draining a region",
                 "ubench": "From a program", "region-fail": "Region failure (host time to "
                 "the reaction)", "link-down": "A node loses the pool (host time to the reaction)",
-                **fsbench.TITLES}
+                **fsbench.TITLES, **netbench.TITLES}
 
 
 def cell(values, unit):
