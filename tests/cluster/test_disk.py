@@ -200,9 +200,11 @@ def test_a_created_disk_is_a_dmosfs_with_the_programs_and_a_journal_per_node(lau
     disk = c.status()["disk_path"]
     fsck = subprocess.run([params.DMOSFS, "fsck", disk], capture_output=True, text=True)
     progs = sorted(os.listdir(params.PROGRAMS_DIR))
-    assert fsck.returncode == 0 and "clean: %d files, 2 directories;" % len(progs) \
+    # the programs in /bin, and the web root httpd serves (/www/index.html)
+    assert fsck.returncode == 0 and "clean: %d files, 3 directories;" % (len(progs) + 1) \
         in fsck.stdout, fsck.stdout + fsck.stderr
     assert sorted(dmosfs("ls", disk, "/bin").split()) == progs
+    assert dmosfs("ls", disk, "/www").split() == ["index.html"]
     info = subprocess.run([params.DMOSFS, "info", disk], capture_output=True, text=True)
     assert info.returncode == 0, info.stderr
     assert re.search(r"label\s+%s\b" % c.name, info.stdout), info.stdout
