@@ -156,7 +156,8 @@ unit:
 	$(MAKE) -C userland check host-test
 
 # The host tools on their own (no kernel booted): tests/tools.
-tools-test:
+# After the build: the install tests use build/tools/dmosfs and the programs.
+tools-test: all
 	$(PYTHON) -m pytest -q tests/tools
 
 cluster-test: all
